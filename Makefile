@@ -1,0 +1,51 @@
+# fulcrum — the two commands: `make run` and `make test`.
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan run test test-fast unit e2e fuzz bench bench-algos lint format clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFULCRUM_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Build fulcrum and start it with three demo backends (Ctrl-C stops all).
+run: build
+	@sh scripts/run-demo.sh $(BUILD)
+
+# The whole suite: normal build, then the ASan+UBSan build, each running every test.
+test: build build-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+unit e2e fuzz: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L $@
+
+bench: build
+	@sh scripts/deps.sh bench
+	@sh bench/run.sh $(BUILD)
+
+bench-algos: build
+	@sh bench/algos.sh $(BUILD)
+
+lint:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,145 @@
+/* config.h — the configuration snapshot: YAML (or command-line flags) turned
+ * into one immutable, reference-counted tree that workers read without locks. */
+#ifndef FC_CONFIG_H
+#define FC_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Durations are milliseconds, sizes are bytes. */
+
+enum fc_log_level { FC_LOG_DEBUG, FC_LOG_INFO, FC_LOG_WARN, FC_LOG_ERROR };
+enum fc_access_format { FC_ACCESS_TEXT, FC_ACCESS_JSON };
+
+/* Where the hash key of ip_hash / consistent_hash comes from. */
+enum fc_hash_source {
+	FC_HASH_CLIENT_IP,
+	FC_HASH_HEADER,
+	FC_HASH_COOKIE,
+	FC_HASH_PATH,
+	FC_HASH_QUERY,
+};
+
+struct fc_config_server {
+	char *name;       /* default: "host:port" of url */
+	char *url;        /* as written: http://host:port */
+	char *host;       /* host part of url (numeric or name) */
+	uint16_t port;    /* default 80 */
+	struct sockaddr_storage addr; /* resolved at load time */
+	socklen_t addr_len;
+	unsigned weight;  /* 0..1000, default 1 */
+};
+
+struct fc_config_sticky {
+	bool enabled;       /* sticky: cookie */
+	char *cookie_name;  /* default "fulcrum_sticky" */
+	uint32_t max_age_s; /* default 86400 */
+	char *secret;       /* NULL: generated at start */
+};
+
+struct fc_config_hash {
+	enum fc_hash_source source; /* default client IP */
+	char *name;                 /* header, cookie or query parameter name */
+	double balance_factor;      /* bounded load c; 0 = unbounded; default 1.25 */
+};
+
+struct fc_config_pool {
+	char *name;
+	char *algorithm;              /* default "round_robin" */
+	struct fc_config_server *servers;
+	size_t n_servers;
+	uint32_t connect_timeout_ms;  /* default 3000 */
+	uint32_t response_timeout_ms; /* upstream response head, default 60000 -> 504 */
+	uint32_t idle_timeout_ms;     /* upstream keep-alive idle, default 60000 */
+	uint32_t max_idle;            /* idle upstream conns per server per worker, default 64 */
+	uint32_t retries;             /* extra attempts on other servers, default 2 */
+	uint32_t cooldown_ms;         /* skip a refusing server this long, default 2000 */
+	uint32_t slow_start_ms;       /* default 0 (off) */
+	struct fc_config_sticky sticky;
+	struct fc_config_hash hash;
+};
+
+struct fc_config_route {
+	char *host;   /* NULL: any host; "*.example.com" matches subdomains */
+	char *path;   /* path prefix, default "/" */
+	char *pool;   /* pool name */
+	struct fc_config_pool *pool_ref; /* resolved */
+};
+
+struct fc_config_listener {
+	char *name;    /* default: the address */
+	char *address; /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	struct fc_config_route *routes; /* in file order; matching picks longest path prefix */
+	size_t n_routes;
+};
+
+struct fc_config_client_ip {
+	char *header;       /* NULL: use the socket peer; e.g. "X-Forwarded-For" */
+	char **trusted;     /* CIDR strings */
+	size_t n_trusted;
+	bool recursive;     /* walk X-Forwarded-For right to left skipping trusted hops */
+};
+
+struct fc_config {
+	atomic_int refs;
+	char *source;                 /* file path, or "command line" */
+	uint32_t workers;             /* 0 in the file means: CPU count (resolved at load) */
+	uint32_t shutdown_grace_ms;   /* default 10000 */
+
+	/* log */
+	enum fc_log_level log_level;  /* default info */
+	char *error_log;              /* "stderr" (default), "stdout", or a path */
+	char *access_log;             /* "stdout" (default), "stderr", "off", or a path */
+	enum fc_access_format access_format; /* default text */
+
+	/* client side, applies to every listener */
+	uint32_t header_timeout_ms;   /* request head must arrive within, default 10000 -> 408 */
+	uint32_t client_idle_timeout_ms; /* keep-alive idle, default 60000 */
+	uint32_t body_timeout_ms;     /* inactivity while a body moves, default 60000 */
+	uint32_t max_header_size;     /* default 16384 -> 431 */
+	uint32_t max_connections;     /* client connections, all workers, default 10000 */
+	struct fc_config_client_ip client_ip;
+
+	struct fc_config_listener *listeners;
+	size_t n_listeners;
+	struct fc_config_pool *pools;
+	size_t n_pools;
+};
+
+/* Loads and validates a YAML file. On error returns NULL and writes
+ * "file:line:col: key.path: message" lines into err. Caller owns the result
+ * (refs = 1) and releases it with fc_config_unref. */
+struct fc_config *fc_config_load_file(const char *path, char *err, size_t errlen);
+
+/* Same, from a string; name is used in messages in place of the file path. */
+struct fc_config *fc_config_load_string(const char *text, size_t len, const char *name, char *err,
+					size_t errlen);
+
+/* File-less mode: --listen ADDR, --to URL (n_to of them), optional algorithm
+ * (NULL: round_robin) and workers (0: CPU count). */
+struct fc_config *fc_config_from_args(const char *listen, const char *const *to, size_t n_to,
+				      const char *algorithm, uint32_t workers, char *err,
+				      size_t errlen);
+
+/* Applies environment overrides (FULCRUM_LOG_LEVEL, FULCRUM_WORKERS) in place.
+ * Returns 0 or -EINVAL with a message in err. */
+int fc_config_apply_env(struct fc_config *cfg, char *err, size_t errlen);
+
+/* Parses "debug|info|warn|error". Returns 0 or -EINVAL. */
+int fc_config_parse_log_level(const char *s, enum fc_log_level *out);
+
+struct fc_config *fc_config_ref(struct fc_config *cfg);
+void fc_config_unref(struct fc_config *cfg);
+
+/* The route for host (may be NULL) and path on listener l, or NULL. Host is
+ * matched case-insensitively without its port. */
+const struct fc_config_route *fc_config_route_match(const struct fc_config_listener *l,
+						    const char *host, size_t host_len,
+						    const char *path, size_t path_len);
+
+#endif
