@@ -142,4 +142,20 @@ const struct fc_config_route *fc_config_route_match(const struct fc_config_liste
 						    const char *host, size_t host_len,
 						    const char *path, size_t path_len);
 
+/* Added by the config layer (not in the first contract): */
+
+/* "10s", "500ms", "1m", "2h", "1d", "1h30m", or "0" -> milliseconds.
+ * Returns 0, -EINVAL (syntax, including a number without a unit) or -ERANGE. */
+int fc_config_parse_duration(const char *s, uint64_t *ms);
+
+/* "16k", "16kb", "1m", "1mb", "1g", or plain bytes (k = 1024) -> bytes.
+ * Returns 0, -EINVAL or -ERANGE. */
+int fc_config_parse_size(const char *s, uint64_t *bytes);
+
+/* "auto" (online CPUs, capped at 256) or 1..256. Returns 0 or -EINVAL. */
+int fc_config_parse_workers(const char *s, uint32_t *out);
+
+/* The pool named name in cfg, or NULL. Borrowed from cfg. */
+const struct fc_config_pool *fc_config_pool_find(const struct fc_config *cfg, const char *name);
+
 #endif

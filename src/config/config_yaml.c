@@ -1,0 +1,1206 @@
+/* config_yaml.c — YAML (libyaml's document API) to struct fc_config: walks the
+ * tree against the schema, rejects unknown keys, and names every error's place
+ * as "file:line:col: key.path: message". */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "config/config_internal.h"
+
+#define SEC 1000ull
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+#define TIMEOUT_MAX DAY
+
+struct walk {
+	yaml_document_t *doc;
+	struct fc__cfg_errs *errs;
+	struct fc_config *cfg;
+	char path[512];
+	size_t plen;
+	bool oom;
+};
+
+/* A key of a mapping the schema knows; key/val stay NULL when absent, val is
+ * also NULL for an explicit null ("key:" or "key: ~"). */
+struct field {
+	const char *name;
+	yaml_node_t *key;
+	yaml_node_t *val;
+};
+
+#define F(name) {name, NULL, NULL}
+
+/* ---- errors and paths ---- */
+
+static void werr(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void werr(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fc__cfg_err(w->errs, n ? (unsigned)n->start_mark.line + 1 : 0,
+		    n ? (unsigned)n->start_mark.column + 1 : 0, w->path, "%s", msg);
+}
+
+static size_t push_key(struct walk *w, const char *key)
+{
+	size_t old = w->plen;
+	int n = snprintf(w->path + old, sizeof(w->path) - old, "%s%s", old ? "." : "", key);
+
+	if (n > 0)
+		w->plen = old + (size_t)n < sizeof(w->path) ? old + (size_t)n : sizeof(w->path) - 1;
+	return old;
+}
+
+static size_t push_index(struct walk *w, size_t i)
+{
+	size_t old = w->plen;
+	int n = snprintf(w->path + old, sizeof(w->path) - old, "[%zu]", i);
+
+	if (n > 0)
+		w->plen = old + (size_t)n < sizeof(w->path) ? old + (size_t)n : sizeof(w->path) - 1;
+	return old;
+}
+
+static void pop(struct walk *w, size_t old)
+{
+	w->plen = old;
+	w->path[old] = '\0';
+}
+
+/* strdup that remembers failure; the walk then ends as out of memory. */
+static char *wdup(struct walk *w, const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		w->oom = true;
+	return d;
+}
+
+static void set_string(struct walk *w, char **slot, const char *s)
+{
+	char *d = wdup(w, s);
+
+	if (!d)
+		return;
+	free(*slot);
+	*slot = d;
+}
+
+/* ---- nodes ---- */
+
+static yaml_node_t *node(struct walk *w, int index)
+{
+	return yaml_document_get_node(w->doc, index);
+}
+
+static const char *kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	default:
+		return "a single value";
+	}
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (!n || n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = (const char *)n->data.scalar.value;
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+/* The text of a scalar node, or NULL after reporting what was there instead. */
+static const char *want_scalar(struct walk *w, const yaml_node_t *n, const char *what)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE) {
+		werr(w, n, "must be %s, not %s", what, kind(n));
+		return NULL;
+	}
+	v = (const char *)n->data.scalar.value;
+	if (strlen(v) != n->data.scalar.length) {
+		werr(w, n, "must not contain NUL characters");
+		return NULL;
+	}
+	return v;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t row[65];
+
+	if (la > 64 || lb > 64)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static void unknown_key(struct walk *w, const yaml_node_t *k, const char *key, const struct field *f,
+			size_t nf)
+{
+	char expected[512];
+	size_t i, used = 0, best = 0, best_d = 99;
+	size_t old = push_key(w, key);
+
+	for (i = 0; i < nf; i++) {
+		size_t d = edit_distance(key, f[i].name);
+
+		if (d < best_d) {
+			best_d = d;
+			best = i;
+		}
+	}
+	if (best_d <= 2 && best_d < strlen(key)) {
+		werr(w, k, "unknown key (did you mean \"%s\"?)", f[best].name);
+	} else {
+		expected[0] = '\0';
+		for (i = 0; i < nf; i++) {
+			int n = snprintf(expected + used, sizeof(expected) - used, "%s%s",
+					 i ? ", " : "", f[i].name);
+			if (n < 0 || (size_t)n >= sizeof(expected) - used)
+				break;
+			used += (size_t)n;
+		}
+		werr(w, k, "unknown key (expected one of: %s)", expected);
+	}
+	pop(w, old);
+}
+
+/* Fills f from mapping n, reporting unknown, duplicate and non-scalar keys.
+ * Returns false (after reporting) if n is not a mapping. */
+static bool get_fields(struct walk *w, yaml_node_t *n, struct field *f, size_t nf)
+{
+	yaml_node_pair_t *pair;
+	size_t i;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n, "must be a mapping (key: value), not %s", kind(n));
+		return false;
+	}
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(w, pair->key), *v = node(w, pair->value);
+		const char *key;
+
+		if (!k || !v)
+			continue;
+		if (k->type != YAML_SCALAR_NODE) {
+			werr(w, k, "keys must be plain names, not %s", kind(k));
+			continue;
+		}
+		key = (const char *)k->data.scalar.value;
+		for (i = 0; i < nf; i++)
+			if (strlen(key) == k->data.scalar.length && strcmp(key, f[i].name) == 0)
+				break;
+		if (i == nf) {
+			unknown_key(w, k, key, f, nf);
+			continue;
+		}
+		if (f[i].key) {
+			size_t old = push_key(w, key);
+
+			werr(w, k, "duplicate key (first at line %zu)", f[i].key->start_mark.line + 1);
+			pop(w, old);
+			continue;
+		}
+		f[i].key = k;
+		f[i].val = is_null(v) ? NULL : v;
+	}
+	return true;
+}
+
+/* ---- typed values; each pushes its key for its messages ---- */
+
+static const char *field_scalar(struct walk *w, const struct field *f, const char *what)
+{
+	return want_scalar(w, f->val, what);
+}
+
+static void get_uint(struct walk *w, const struct field *f, uint64_t min, uint64_t max, uint32_t *out)
+{
+	const char *v;
+	uint64_t n;
+	size_t old;
+
+	if (!f->val)
+		return;
+	old = push_key(w, f->name);
+	v = field_scalar(w, f, "an integer");
+	if (!v)
+		goto pop_key;
+	if (fc__cfg_parse_uint(v, &n) == -EINVAL) {
+		werr(w, f->val, "must be an integer %llu..%llu (got \"%.64s\")",
+		     (unsigned long long)min, (unsigned long long)max, v);
+		goto pop_key;
+	}
+	if (fc__cfg_parse_uint(v, &n) < 0 || n < min || n > max) {
+		werr(w, f->val, "must be %llu..%llu (got %.64s)", (unsigned long long)min,
+		     (unsigned long long)max, v);
+		goto pop_key;
+	}
+	*out = (uint32_t)n;
+pop_key:
+	pop(w, old);
+}
+
+static void format_duration(uint64_t ms, char *buf, size_t len)
+{
+	static const struct {
+		uint64_t ms;
+		const char *unit;
+	} units[] = {{DAY, "d"}, {HOUR, "h"}, {MIN, "m"}, {SEC, "s"}, {1, "ms"}};
+	size_t i, used = 0;
+
+	if (ms == 0) {
+		snprintf(buf, len, "0");
+		return;
+	}
+	buf[0] = '\0';
+	for (i = 0; i < 5 && ms; i++) {
+		int n;
+
+		if (ms < units[i].ms)
+			continue;
+		n = snprintf(buf + used, len - used, "%llu%s", (unsigned long long)(ms / units[i].ms),
+			     units[i].unit);
+		if (n < 0 || (size_t)n >= len - used)
+			return;
+		used += (size_t)n;
+		ms %= units[i].ms;
+	}
+}
+
+static bool get_duration(struct walk *w, const struct field *f, uint64_t min, uint64_t max,
+			 uint64_t *out)
+{
+	const char *v;
+	uint64_t ms, n;
+	char lo[32], hi[32];
+	bool ok = false;
+	size_t old;
+	int rc;
+
+	if (!f->val)
+		return false;
+	old = push_key(w, f->name);
+	v = field_scalar(w, f, "a duration");
+	if (!v)
+		goto pop_key;
+	format_duration(min, lo, sizeof(lo));
+	format_duration(max, hi, sizeof(hi));
+	rc = fc_config_parse_duration(v, &ms);
+	if (rc == -EINVAL && fc__cfg_parse_uint(v, &n) == 0) {
+		werr(w, f->val, "needs a unit: write %.32ss or %.32sms (durations look like 10s, "
+				"500ms, 1m, 1h30m)",
+		     v, v);
+		goto pop_key;
+	}
+	if (rc == -EINVAL) {
+		werr(w, f->val, "must be a duration such as 10s, 500ms, 1m or 1h30m (got \"%.64s\")", v);
+		goto pop_key;
+	}
+	if (rc < 0 || ms < min || ms > max) {
+		werr(w, f->val, "must be %s..%s (got %.64s)", lo, hi, v);
+		goto pop_key;
+	}
+	*out = ms;
+	ok = true;
+pop_key:
+	pop(w, old);
+	return ok;
+}
+
+static void get_duration_ms(struct walk *w, const struct field *f, uint64_t min, uint64_t max,
+			    uint32_t *out)
+{
+	uint64_t ms;
+
+	if (get_duration(w, f, min, max, &ms))
+		*out = (uint32_t)ms;
+}
+
+static void get_size(struct walk *w, const struct field *f, uint64_t min, uint64_t max,
+		     uint32_t *out)
+{
+	const char *v;
+	uint64_t n;
+	size_t old;
+	int rc;
+
+	if (!f->val)
+		return;
+	old = push_key(w, f->name);
+	v = field_scalar(w, f, "a size");
+	if (!v)
+		goto pop_key;
+	rc = fc_config_parse_size(v, &n);
+	if (rc == -EINVAL) {
+		werr(w, f->val, "must be a size such as 16k, 1m or 512 (bytes) (got \"%.64s\")", v);
+		goto pop_key;
+	}
+	if (rc < 0 || n < min || n > max) {
+		werr(w, f->val, "must be %lluk..%llum (got %.64s)", (unsigned long long)(min / 1024),
+		     (unsigned long long)(max / (1024 * 1024)), v);
+		goto pop_key;
+	}
+	*out = (uint32_t)n;
+pop_key:
+	pop(w, old);
+}
+
+static void get_bool(struct walk *w, const struct field *f, bool *out)
+{
+	const char *v;
+	size_t old;
+
+	if (!f->val)
+		return;
+	old = push_key(w, f->name);
+	v = field_scalar(w, f, "true or false");
+	if (v && fc__cfg_parse_bool(v, out) < 0)
+		werr(w, f->val, "must be true or false (got \"%.64s\")", v);
+	pop(w, old);
+}
+
+/* ---- sections ---- */
+
+static void parse_log(struct walk *w, yaml_node_t *n)
+{
+	struct field f[] = {F("level"), F("error"), F("access"), F("access_format")};
+	struct fc_config *cfg = w->cfg;
+	const char *v;
+	size_t old;
+
+	if (!get_fields(w, n, f, 4))
+		return;
+	if (f[0].val) {
+		old = push_key(w, "level");
+		v = field_scalar(w, &f[0], "a log level");
+		if (v && fc_config_parse_log_level(v, &cfg->log_level) < 0)
+			werr(w, f[0].val, "must be debug, info, warn or error (got \"%.64s\")", v);
+		pop(w, old);
+	}
+	if (f[1].val) {
+		old = push_key(w, "error");
+		v = field_scalar(w, &f[1], "stderr, stdout or a file path");
+		if (v && (!*v || strcmp(v, "off") == 0))
+			werr(w, f[1].val, "must be stderr, stdout or a file path (errors are always "
+					  "logged)");
+		else if (v)
+			set_string(w, &cfg->error_log, v);
+		pop(w, old);
+	}
+	if (f[2].val) {
+		old = push_key(w, "access");
+		v = field_scalar(w, &f[2], "stdout, stderr, off or a file path");
+		if (v && !*v)
+			werr(w, f[2].val, "must be stdout, stderr, off or a file path");
+		else if (v)
+			set_string(w, &cfg->access_log, v);
+		pop(w, old);
+	} else if (f[2].key) {
+		/* "access:" with no value reads naturally as "no access log". */
+		set_string(w, &cfg->access_log, "off");
+	}
+	if (f[3].val) {
+		old = push_key(w, "access_format");
+		v = field_scalar(w, &f[3], "text or json");
+		if (v && strcmp(v, "text") == 0)
+			cfg->access_format = FC_ACCESS_TEXT;
+		else if (v && strcmp(v, "json") == 0)
+			cfg->access_format = FC_ACCESS_JSON;
+		else if (v)
+			werr(w, f[3].val, "must be text or json (got \"%.64s\")", v);
+		pop(w, old);
+	}
+}
+
+static void parse_client_ip(struct walk *w, yaml_node_t *n)
+{
+	struct field f[] = {F("header"), F("trusted"), F("recursive")};
+	struct fc_config_client_ip *ip = &w->cfg->client_ip;
+	size_t old, i, count;
+	const char *v;
+
+	if (!get_fields(w, n, f, 3))
+		return;
+	if (f[0].val) {
+		old = push_key(w, "header");
+		v = field_scalar(w, &f[0], "a header name");
+		if (v && !fc__cfg_is_token(v))
+			werr(w, f[0].val, "must be a header name such as X-Forwarded-For (got \"%.64s\")",
+			     v);
+		else if (v)
+			set_string(w, &ip->header, v);
+		pop(w, old);
+	}
+	get_bool(w, &f[2], &ip->recursive);
+	if (f[1].val) {
+		yaml_node_item_t *item;
+		yaml_node_t *t = f[1].val;
+
+		old = push_key(w, "trusted");
+		count = t->type == YAML_SEQUENCE_NODE
+				? (size_t)(t->data.sequence.items.top - t->data.sequence.items.start)
+				: 1;
+		ip->trusted = calloc(count ? count : 1, sizeof(*ip->trusted));
+		if (!ip->trusted) {
+			w->oom = true;
+			pop(w, old);
+			return;
+		}
+		for (i = 0; i < count; i++) {
+			yaml_node_t *e = t;
+			const char *why;
+			size_t old_i = old;
+
+			if (t->type == YAML_SEQUENCE_NODE) {
+				item = t->data.sequence.items.start + i;
+				e = node(w, *item);
+				old_i = push_index(w, i);
+			}
+			if (!e)
+				continue;
+			v = want_scalar(w, e, "an address or CIDR");
+			if (v && fc__cfg_check_cidr(v, &why) < 0)
+				werr(w, e, "%s (got \"%.64s\")", why, v);
+			else if (v && (ip->trusted[ip->n_trusted] = wdup(w, v)))
+				ip->n_trusted++;
+			if (t->type == YAML_SEQUENCE_NODE)
+				pop(w, old_i);
+		}
+		pop(w, old);
+	}
+	if (!ip->header) {
+		old = push_key(w, f[1].key ? "trusted" : "recursive");
+		if (f[1].key || f[2].key)
+			werr(w, f[1].key ? f[1].key : f[2].key,
+			     "only used with header (the header that carries the client address)");
+		pop(w, old);
+	} else if (ip->n_trusted == 0 && f[0].val) {
+		old = push_key(w, "header");
+		werr(w, f[0].key,
+		     "needs trusted: the proxies allowed to set it (0.0.0.0/0 and ::/0 trust anyone)");
+		pop(w, old);
+	}
+}
+
+static void parse_client(struct walk *w, yaml_node_t *n)
+{
+	struct field f[] = {F("header_timeout"), F("idle_timeout"),    F("body_timeout"),
+			    F("max_header_size"), F("max_connections"), F("ip")};
+	struct fc_config *cfg = w->cfg;
+
+	if (!get_fields(w, n, f, 6))
+		return;
+	get_duration_ms(w, &f[0], 1, TIMEOUT_MAX, &cfg->header_timeout_ms);
+	get_duration_ms(w, &f[1], 1, TIMEOUT_MAX, &cfg->client_idle_timeout_ms);
+	get_duration_ms(w, &f[2], 1, TIMEOUT_MAX, &cfg->body_timeout_ms);
+	get_size(w, &f[3], 1024, 1024 * 1024, &cfg->max_header_size);
+	get_uint(w, &f[4], 1, 10000000, &cfg->max_connections);
+	if (f[5].val) {
+		size_t old = push_key(w, "ip");
+
+		parse_client_ip(w, f[5].val);
+		pop(w, old);
+	}
+}
+
+static void parse_sticky(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
+{
+	struct field f[] = {F("cookie"), F("max_age"), F("secret")};
+	const char *v;
+	uint64_t ms;
+	size_t old;
+	bool on;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		v = want_scalar(w, n, "cookie");
+		if (v && strcmp(v, "cookie") == 0)
+			p->sticky.enabled = true;
+		else if (v && fc__cfg_parse_bool(v, &on) == 0 && !on)
+			p->sticky.enabled = false;
+		else if (v)
+			werr(w, n, "must be cookie, off, or a mapping with cookie, max_age, secret "
+				   "(got \"%.64s\")",
+			     v);
+		return;
+	}
+	if (!get_fields(w, n, f, 3))
+		return;
+	p->sticky.enabled = true;
+	if (f[0].val) {
+		old = push_key(w, "cookie");
+		v = field_scalar(w, &f[0], "a cookie name");
+		if (v && !fc__cfg_is_token(v))
+			werr(w, f[0].val, "must be a cookie name: letters, digits and !#$%%&'*+-.^_`|~ "
+					  "(got \"%.64s\")",
+			     v);
+		else if (v)
+			set_string(w, &p->sticky.cookie_name, v);
+		pop(w, old);
+	}
+	if (get_duration(w, &f[1], 0, 3650 * DAY, &ms)) {
+		if (ms % 1000) {
+			old = push_key(w, "max_age");
+			werr(w, f[1].val, "must be whole seconds (cookies count in seconds)");
+			pop(w, old);
+		}
+		p->sticky.max_age_s = (uint32_t)(ms / 1000);
+	}
+	if (f[2].val) {
+		old = push_key(w, "secret");
+		v = field_scalar(w, &f[2], "a string");
+		if (v && strlen(v) < 16)
+			werr(w, f[2].val, "must be at least 16 characters (it signs the cookie)");
+		else if (v)
+			set_string(w, &p->sticky.secret, v);
+		pop(w, old);
+	}
+}
+
+static void parse_hash(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
+{
+	static const struct {
+		const char *name;
+		enum fc_hash_source source;
+	} keys[] = {{"client_ip", FC_HASH_CLIENT_IP},
+		    {"header", FC_HASH_HEADER},
+		    {"cookie", FC_HASH_COOKIE},
+		    {"path", FC_HASH_PATH},
+		    {"query", FC_HASH_QUERY}};
+	struct field f[] = {F("key"), F("name"), F("balance_factor")};
+	bool named;
+	const char *v;
+	size_t old, i;
+	double d;
+
+	if (!get_fields(w, n, f, 3))
+		return;
+	if (f[0].val) {
+		old = push_key(w, "key");
+		v = field_scalar(w, &f[0], "a hash key source");
+		for (i = 0; v && i < 5; i++)
+			if (strcmp(v, keys[i].name) == 0)
+				break;
+		if (v && i == 5)
+			werr(w, f[0].val, "must be client_ip, header, cookie, path or query (got \"%.64s\")",
+			     v);
+		else if (v)
+			p->hash.source = keys[i].source;
+		pop(w, old);
+	}
+	named = p->hash.source == FC_HASH_HEADER || p->hash.source == FC_HASH_COOKIE ||
+		p->hash.source == FC_HASH_QUERY;
+	old = push_key(w, "name");
+	if (f[1].val && !named) {
+		werr(w, f[1].key, "only used with key header, cookie or query");
+	} else if (f[1].val) {
+		v = field_scalar(w, &f[1], "a name");
+		if (v && (p->hash.source == FC_HASH_QUERY ? !fc__cfg_is_label(v) || strpbrk(v, "&=#")
+							  : !fc__cfg_is_token(v)))
+			werr(w, f[1].val, "must be a %s name (got \"%.64s\")",
+			     p->hash.source == FC_HASH_HEADER   ? "header"
+			     : p->hash.source == FC_HASH_COOKIE ? "cookie"
+								: "query parameter",
+			     v);
+		else if (v)
+			set_string(w, &p->hash.name, v);
+	} else if (named && f[0].val) {
+		werr(w, n, "is required with key %s", (const char *)f[0].val->data.scalar.value);
+	}
+	pop(w, old);
+	if (f[2].val) {
+		old = push_key(w, "balance_factor");
+		v = field_scalar(w, &f[2], "a number");
+		if (v && (fc__cfg_parse_double(v, &d) < 0 || (d != 0 && (d <= 1 || d > 100))))
+			werr(w, f[2].val,
+			     "must be 0 (unbounded) or a number above 1 and at most 100, such as 1.25 "
+			     "(got \"%.64s\")",
+			     v);
+		else if (v)
+			p->hash.balance_factor = d;
+		pop(w, old);
+	}
+}
+
+/* Index of the first server in p->servers[0..upto) named name, or -1. */
+static long server_named(const struct fc_config_pool *p, size_t upto, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < upto; i++)
+		if (p->servers[i].name && strcmp(p->servers[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
+{
+	struct field f[] = {F("url"), F("weight"), F("name")};
+	struct fc_config_server *s = &p->servers[p->n_servers];
+	yaml_node_t *url_node = n, *name_node = NULL;
+	const char *url, *v;
+	char why[512];
+	size_t old;
+	long dup;
+	int rc;
+
+	fc__cfg_server_defaults(s);
+	p->n_servers++;
+	if (n->type == YAML_SCALAR_NODE) {
+		url = want_scalar(w, n, "http://host:port or a mapping with url");
+		if (!url)
+			return;
+	} else {
+		if (!get_fields(w, n, f, 3))
+			return;
+		get_uint(w, &f[1], 0, 1000, &s->weight);
+		if (f[2].val) {
+			old = push_key(w, "name");
+			v = field_scalar(w, &f[2], "a name");
+			if (v && !fc__cfg_is_label(v))
+				werr(w, f[2].val, "must be 1..128 printable characters without spaces, "
+						  "quotes or '/' (got \"%.64s\")",
+				     v);
+			else if (v)
+				set_string(w, &s->name, v);
+			name_node = f[2].val;
+			pop(w, old);
+		}
+		if (!f[0].val) {
+			old = push_key(w, "url");
+			werr(w, f[0].key ? f[0].key : n, "is required (http://host:port)");
+			pop(w, old);
+			return;
+		}
+		url_node = f[0].val;
+		old = push_key(w, "url");
+		url = want_scalar(w, url_node, "http://host:port");
+		pop(w, old);
+		if (!url)
+			return;
+	}
+	old = n->type == YAML_SCALAR_NODE ? w->plen : push_key(w, "url");
+	rc = fc__cfg_parse_upstream(url, s, why, sizeof(why));
+	if (rc == -ENOMEM)
+		w->oom = true;
+	else if (rc < 0)
+		werr(w, url_node, "%s", why);
+	pop(w, old);
+	if (rc < 0)
+		return;
+	if (fc__cfg_server_default_name(s) < 0) {
+		w->oom = true;
+		return;
+	}
+	dup = server_named(p, p->n_servers - 1, s->name);
+	if (dup >= 0) {
+		old = push_key(w, name_node ? "name" : "url");
+		werr(w, name_node ? name_node : url_node,
+		     "duplicate server name \"%s\" (servers[%ld] has it; give each a distinct name)",
+		     s->name, dup);
+		pop(w, old);
+	}
+}
+
+static void parse_servers(struct walk *w, struct fc_config_pool *p, const struct field *f,
+			  const yaml_node_t *pool_key)
+{
+	yaml_node_t *n = f->val;
+	yaml_node_item_t *item;
+	size_t old = push_key(w, "servers"), count, i;
+
+	if (!n) {
+		werr(w, f->key ? f->key : pool_key, "a pool needs at least one server");
+		goto pop_key;
+	}
+	if (n->type != YAML_SEQUENCE_NODE) {
+		werr(w, n, "must be a list of servers, not %s", kind(n));
+		goto pop_key;
+	}
+	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count == 0) {
+		werr(w, n, "a pool needs at least one server");
+		goto pop_key;
+	}
+	p->servers = calloc(count, sizeof(*p->servers));
+	if (!p->servers) {
+		w->oom = true;
+		goto pop_key;
+	}
+	for (i = 0, item = n->data.sequence.items.start; i < count; i++, item++) {
+		yaml_node_t *e = node(w, *item);
+		size_t old_i = push_index(w, i);
+
+		if (e && is_null(e))
+			werr(w, e, "must be http://host:port or a mapping with url");
+		else if (e)
+			parse_server(w, p, e);
+		pop(w, old_i);
+	}
+pop_key:
+	pop(w, old);
+}
+
+static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *key, yaml_node_t *n)
+{
+	struct field f[] = {F("algorithm"), F("servers"),	 F("connect_timeout"), F("response_timeout"),
+			    F("idle_timeout"), F("max_idle"), F("retries"),	 F("cooldown"),
+			    F("slow_start"),   F("sticky"),   F("hash")};
+	char why[512];
+	size_t old;
+	const char *v;
+
+	if (!n) {
+		werr(w, key, "a pool needs at least one server (servers: [http://host:port])");
+		return;
+	}
+	if (!get_fields(w, n, f, sizeof(f) / sizeof(f[0])))
+		return;
+	if (f[0].val) {
+		old = push_key(w, "algorithm");
+		v = field_scalar(w, &f[0], "an algorithm name");
+		if (v && fc__cfg_check_algorithm(v, why, sizeof(why)) < 0)
+			werr(w, f[0].val, "%s", why);
+		else if (v)
+			set_string(w, &p->algorithm, v);
+		pop(w, old);
+	}
+	parse_servers(w, p, &f[1], key);
+	get_duration_ms(w, &f[2], 1, TIMEOUT_MAX, &p->connect_timeout_ms);
+	get_duration_ms(w, &f[3], 1, TIMEOUT_MAX, &p->response_timeout_ms);
+	get_duration_ms(w, &f[4], 1, TIMEOUT_MAX, &p->idle_timeout_ms);
+	get_uint(w, &f[5], 0, 100000, &p->max_idle);
+	get_uint(w, &f[6], 0, 10, &p->retries);
+	get_duration_ms(w, &f[7], 0, HOUR, &p->cooldown_ms);
+	get_duration_ms(w, &f[8], 0, TIMEOUT_MAX, &p->slow_start_ms);
+	if (f[9].val) {
+		old = push_key(w, "sticky");
+		parse_sticky(w, p, f[9].val);
+		pop(w, old);
+	}
+	if (f[10].val) {
+		old = push_key(w, "hash");
+		if (strcmp(p->algorithm, "ip_hash") != 0 && strcmp(p->algorithm, "consistent_hash") != 0)
+			werr(w, f[10].key,
+			     "only used with algorithm ip_hash or consistent_hash (this pool uses %s)",
+			     p->algorithm);
+		else
+			parse_hash(w, p, f[10].val);
+		pop(w, old);
+	}
+}
+
+/* Line of the first key of mapping n spelled name (1-based). */
+static size_t first_key_line(struct walk *w, yaml_node_t *n, const char *name)
+{
+	yaml_node_pair_t *pair;
+
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(w, pair->key);
+
+		if (k && k->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)k->data.scalar.value, name) == 0)
+			return k->start_mark.line + 1;
+	}
+	return 0;
+}
+
+static void parse_pools(struct walk *w, yaml_node_t *n)
+{
+	struct fc_config *cfg = w->cfg;
+	yaml_node_pair_t *pair;
+	size_t count;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n, "must be a mapping of pool name to pool, not %s", kind(n));
+		return;
+	}
+	count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (count == 0)
+		return;
+	cfg->pools = calloc(count, sizeof(*cfg->pools));
+	if (!cfg->pools) {
+		w->oom = true;
+		return;
+	}
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(w, pair->key), *v = node(w, pair->value);
+		struct fc_config_pool *p;
+		const char *name;
+		size_t old;
+
+		if (!k || !v)
+			continue;
+		if (k->type != YAML_SCALAR_NODE) {
+			werr(w, k, "pool names must be plain names, not %s", kind(k));
+			continue;
+		}
+		name = (const char *)k->data.scalar.value;
+		old = push_key(w, name);
+		if (strlen(name) != k->data.scalar.length || !fc__cfg_is_name(name)) {
+			werr(w, k, "pool names may use letters, digits, '_', '-' and '.' (1..64)");
+		} else if (fc_config_pool_find(cfg, name)) {
+			werr(w, k, "duplicate pool name (first at line %zu)", first_key_line(w, n, name));
+		} else {
+			p = &cfg->pools[cfg->n_pools++];
+			fc__cfg_pool_defaults(p);
+			p->name = wdup(w, name);
+			p->algorithm = wdup(w, "round_robin");
+			if (p->name && p->algorithm)
+				parse_pool(w, p, k, is_null(v) ? NULL : v);
+		}
+		pop(w, old);
+	}
+}
+
+static void pool_names(const struct fc_config *cfg, char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < cfg->n_pools; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", cfg->pools[i].name);
+
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void parse_route(struct walk *w, struct fc_config_listener *l, yaml_node_t *n)
+{
+	struct field f[] = {F("host"), F("path"), F("pool")};
+	struct fc_config_route *r = &l->routes[l->n_routes];
+	const char *v, *why;
+	char names[512];
+	size_t old, i;
+
+	memset(r, 0, sizeof(*r));
+	l->n_routes++;
+	if (!get_fields(w, n, f, 3))
+		return;
+	if (f[0].val) {
+		old = push_key(w, "host");
+		v = field_scalar(w, &f[0], "a host name");
+		if (v) {
+			int rc = fc__cfg_check_route_host(v, &r->host, &why);
+
+			if (rc == -ENOMEM)
+				w->oom = true;
+			else if (rc < 0)
+				werr(w, f[0].val, "%s (got \"%.64s\")", why, v);
+		}
+		pop(w, old);
+	}
+	if (f[1].val) {
+		old = push_key(w, "path");
+		v = field_scalar(w, &f[1], "a path prefix");
+		if (v && fc__cfg_check_route_path(v, &why) < 0)
+			werr(w, f[1].val, "%s (got \"%.64s\")", why, v);
+		else if (v)
+			set_string(w, &r->path, v);
+		pop(w, old);
+	}
+	if (!r->path)
+		r->path = wdup(w, "/");
+	old = push_key(w, "pool");
+	if (!f[2].val) {
+		werr(w, f[2].key ? f[2].key : n, "is required (the pool this route sends to)");
+	} else if ((v = field_scalar(w, &f[2], "a pool name"))) {
+		r->pool = wdup(w, v);
+		r->pool_ref = (struct fc_config_pool *)fc_config_pool_find(w->cfg, v);
+		if (!r->pool_ref) {
+			pool_names(w->cfg, names, sizeof(names));
+			if (w->cfg->n_pools)
+				werr(w, f[2].val, "unknown pool \"%.64s\" (pools: %s)", v, names);
+			else
+				werr(w, f[2].val, "unknown pool \"%.64s\" (no pools are defined)", v);
+		}
+	}
+	pop(w, old);
+	if (!r->path)
+		return;
+	for (i = 0; i + 1 < l->n_routes; i++) {
+		const struct fc_config_route *o = &l->routes[i];
+
+		if (o->path && strcmp(o->path, r->path) == 0 &&
+		    ((!o->host && !r->host) || (o->host && r->host && !strcmp(o->host, r->host)))) {
+			werr(w, n, "same host and path as routes[%zu], so it could never match", i);
+			break;
+		}
+	}
+}
+
+static void parse_listener(struct walk *w, yaml_node_t *n)
+{
+	struct field f[] = {F("name"), F("address"), F("routes")};
+	struct fc_config *cfg = w->cfg;
+	struct fc_config_listener *l = &cfg->listeners[cfg->n_listeners];
+	size_t old, i, count;
+	const char *v;
+	char why[512];
+	long other;
+
+	memset(l, 0, sizeof(*l));
+	cfg->n_listeners++;
+	if (!get_fields(w, n, f, 3))
+		return;
+	old = push_key(w, "address");
+	if (!f[1].val) {
+		werr(w, f[1].key ? f[1].key : n, "is required (e.g. 127.0.0.1:8080 or :8080)");
+	} else if ((v = field_scalar(w, &f[1], "an address"))) {
+		if (fc__cfg_parse_listen(v, &l->addr, &l->addr_len, why, sizeof(why)) < 0) {
+			werr(w, f[1].val, "%s (got \"%.64s\")", why, v);
+		} else {
+			l->address = wdup(w, v);
+			other = l->address ? fc__cfg_listener_conflict(cfg, cfg->n_listeners - 1) : -1;
+			if (other >= 0)
+				werr(w, f[1].val, "%s overlaps listeners[%ld] (%s)", v, other,
+				     cfg->listeners[other].address);
+		}
+	}
+	pop(w, old);
+	if (f[0].val) {
+		old = push_key(w, "name");
+		v = field_scalar(w, &f[0], "a name");
+		if (v && !fc__cfg_is_label(v))
+			werr(w, f[0].val, "must be 1..128 printable characters without spaces, quotes "
+					  "or '/' (got \"%.64s\")",
+			     v);
+		else if (v)
+			set_string(w, &l->name, v);
+		pop(w, old);
+	}
+	if (!l->name && l->address)
+		l->name = wdup(w, l->address);
+	for (i = 0; l->name && i + 1 < cfg->n_listeners; i++) {
+		if (cfg->listeners[i].name && strcmp(cfg->listeners[i].name, l->name) == 0) {
+			old = push_key(w, "name");
+			werr(w, f[0].val ? f[0].val : n, "duplicate listener name \"%s\" (listeners[%zu])",
+			     l->name, i);
+			pop(w, old);
+			break;
+		}
+	}
+	old = push_key(w, "routes");
+	if (!f[2].val) {
+		werr(w, f[2].key ? f[2].key : n, "a listener needs at least one route (- pool: NAME)");
+	} else if (f[2].val->type != YAML_SEQUENCE_NODE) {
+		werr(w, f[2].val, "must be a list of routes, not %s", kind(f[2].val));
+	} else {
+		yaml_node_t *rs = f[2].val;
+		yaml_node_item_t *item;
+
+		count = (size_t)(rs->data.sequence.items.top - rs->data.sequence.items.start);
+		if (count == 0)
+			werr(w, rs, "a listener needs at least one route (- pool: NAME)");
+		else if (!(l->routes = calloc(count, sizeof(*l->routes))))
+			w->oom = true;
+		for (i = 0, item = rs->data.sequence.items.start; l->routes && i < count;
+		     i++, item++) {
+			yaml_node_t *e = node(w, *item);
+			size_t old_i = push_index(w, i);
+
+			if (e && is_null(e))
+				werr(w, e, "must be a mapping with pool (and host, path)");
+			else if (e)
+				parse_route(w, l, e);
+			pop(w, old_i);
+		}
+	}
+	pop(w, old);
+}
+
+static void parse_listeners(struct walk *w, const struct field *f, yaml_node_t *root)
+{
+	struct fc_config *cfg = w->cfg;
+	yaml_node_t *n = f->val;
+	yaml_node_item_t *item;
+	size_t old = push_key(w, "listeners"), count, i;
+
+	if (!n) {
+		werr(w, f->key ? f->key : root,
+		     "at least one listener is required (- address: 127.0.0.1:8080)");
+		goto pop_key;
+	}
+	if (n->type != YAML_SEQUENCE_NODE) {
+		werr(w, n, "must be a list of listeners, not %s", kind(n));
+		goto pop_key;
+	}
+	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count == 0) {
+		werr(w, n, "at least one listener is required (- address: 127.0.0.1:8080)");
+		goto pop_key;
+	}
+	cfg->listeners = calloc(count, sizeof(*cfg->listeners));
+	if (!cfg->listeners) {
+		w->oom = true;
+		goto pop_key;
+	}
+	for (i = 0, item = n->data.sequence.items.start; i < count; i++, item++) {
+		yaml_node_t *e = node(w, *item);
+		size_t old_i = push_index(w, i);
+
+		if (e && is_null(e))
+			werr(w, e, "must be a mapping with address and routes");
+		else if (e)
+			parse_listener(w, e);
+		pop(w, old_i);
+	}
+pop_key:
+	pop(w, old);
+}
+
+static void parse_root(struct walk *w, yaml_node_t *root)
+{
+	struct field f[] = {F("workers"), F("shutdown_grace"), F("log"),
+			    F("client"),  F("listeners"),      F("pools")};
+	struct fc_config *cfg = w->cfg;
+	yaml_node_t empty;
+
+	if (!root || is_null(root)) {
+		/* An empty file: every default, and the missing listeners to report. */
+		memset(&empty, 0, sizeof(empty));
+		empty.type = YAML_MAPPING_NODE;
+		root = &empty;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		werr(w, root, "the top level must be a mapping (workers:, listeners:, pools:, ...), "
+			      "not %s",
+		     kind(root));
+		return;
+	}
+	get_fields(w, root, f, sizeof(f) / sizeof(f[0]));
+	if (f[0].val) {
+		const char *v;
+		size_t old = push_key(w, "workers");
+
+		v = field_scalar(w, &f[0], "auto or a number");
+		if (v && strcmp(v, "0") != 0 && fc_config_parse_workers(v, &cfg->workers) < 0)
+			werr(w, f[0].val, "must be auto or 1..%d (got \"%.64s\")", FC__CFG_WORKERS_MAX,
+			     v);
+		pop(w, old);
+	}
+	get_duration_ms(w, &f[1], 0, TIMEOUT_MAX, &cfg->shutdown_grace_ms);
+	if (f[2].val) {
+		size_t old = push_key(w, "log");
+
+		parse_log(w, f[2].val);
+		pop(w, old);
+	}
+	if (f[3].val) {
+		size_t old = push_key(w, "client");
+
+		parse_client(w, f[3].val);
+		pop(w, old);
+	}
+	/* Pools first, so routes can name pools defined further down. */
+	if (f[5].val) {
+		size_t old = push_key(w, "pools");
+
+		parse_pools(w, f[5].val);
+		pop(w, old);
+	}
+	parse_listeners(w, &f[4], root == &empty ? NULL : root);
+}
+
+static void syntax_error(struct fc__cfg_errs *errs, const yaml_parser_t *parser)
+{
+	const char *problem = parser->problem ? parser->problem : "invalid YAML";
+
+	if (parser->error == YAML_READER_ERROR) {
+		fc__cfg_err(errs, 0, 0, NULL, "YAML: %s at byte %zu", problem,
+			    parser->problem_offset);
+	} else if (parser->context) {
+		fc__cfg_err(errs, (unsigned)parser->problem_mark.line + 1,
+			    (unsigned)parser->problem_mark.column + 1, NULL, "YAML: %s %s (line %zu)",
+			    problem, parser->context, parser->context_mark.line + 1);
+	} else {
+		fc__cfg_err(errs, (unsigned)parser->problem_mark.line + 1,
+			    (unsigned)parser->problem_mark.column + 1, NULL, "YAML: %s", problem);
+	}
+}
+
+struct fc_config *fc__cfg_load_yaml(const char *text, size_t len, const char *name,
+				    struct fc__cfg_errs *errs)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	struct walk w;
+	struct fc_config *cfg = NULL;
+
+	if (!yaml_parser_initialize(&parser))
+		return NULL;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+	if (!yaml_parser_load(&parser, &doc)) {
+		syntax_error(errs, &parser);
+		goto delete_parser;
+	}
+	if (yaml_document_get_root_node(&doc)) {
+		/* A second document would be silently ignored: refuse it. */
+		if (!yaml_parser_load(&parser, &extra)) {
+			syntax_error(errs, &parser);
+			goto delete_doc;
+		}
+		if (yaml_document_get_root_node(&extra))
+			fc__cfg_err(errs, (unsigned)extra.start_mark.line + 1,
+				    (unsigned)extra.start_mark.column + 1, NULL,
+				    "only one YAML document is allowed");
+		yaml_document_delete(&extra);
+	}
+	cfg = fc__cfg_alloc(name);
+	if (!cfg)
+		goto delete_doc;
+	memset(&w, 0, sizeof(w));
+	w.doc = &doc;
+	w.errs = errs;
+	w.cfg = cfg;
+	parse_root(&w, yaml_document_get_root_node(&doc));
+	if (w.oom) {
+		fc_config_unref(cfg);
+		cfg = NULL;
+	}
+delete_doc:
+	yaml_document_delete(&doc);
+delete_parser:
+	yaml_parser_delete(&parser);
+	return cfg;
+}
