@@ -1,0 +1,682 @@
+#!/usr/bin/env python3
+"""bench.py — the side-by-side benchmark behind `make bench` (GitHub issue #2).
+
+fulcrum, HAProxy and nginx, one worker each, in front of the same three
+fulcrum-echo backends, under the same wrk load, in alternating rounds:
+
+  keep-alive  wrk -t1 -c64 --latency             (64 persistent connections)
+  close       same with "Connection: close"      (a new connection per request)
+  idle        5,000 idle keep-alive client connections: RSS delta / 5,000
+
+For each it records requests/s, p50/p99 latency, errors, the proxy's CPU time
+per request (utime+stime from /proc/PID/stat, all the proxy's processes) and
+RSS, and prints the medians per proxy and the fulcrum/haproxy, fulcrum/nginx
+ratios. Raw data goes to bench/results/<timestamp>/.
+
+Started by bench/run.sh (which raises the fd limit and is the last-resort
+cleanup); every process started here is also killed here on exit.
+Settings come from the environment, see bench/README.md.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from idle_conns import IdleConns  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+PROXIES = ("fulcrum", "haproxy", "nginx")
+
+WRK_LUA = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,' ..
+    '"write":%d,"status":%d,"timeout":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
+    e.status, e.timeout, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency:percentile(99.9), latency.max))
+end
+"""
+
+
+def env(name, default):
+    v = os.environ.get(name, "")
+    return v if v != "" else default
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def warn(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, build_dir):
+        self.build = os.path.abspath(build_dir)
+        self.duration = env("BENCH_DURATION", "10s")
+        self.rounds = int(env("BENCH_ROUNDS", "3"))
+        self.conns = int(env("BENCH_CONNS", "64"))
+        self.warmup = env("BENCH_WARMUP", "2s")
+        self.idle_n = int(env("BENCH_IDLE_CONNS", "5000"))
+        self.pin = env("BENCH_PIN", "0") != "0"
+        self.do_strace = env("BENCH_STRACE", "1") != "0"
+        self.strace_secs = env("BENCH_STRACE_DURATION", "3s")
+        self.modes = env("BENCH_MODES", "keepalive close").split()
+        self.echo_threads = env("BENCH_ECHO_THREADS", "1")
+        wanted = env("BENCH_PROXIES", " ".join(PROXIES)).split()
+        self.proxies = [p for p in PROXIES if p in wanted]
+        self.tmp = env("BENCH_TMP", "") or tempfile.mkdtemp(prefix="fulcrum-bench-")
+        os.makedirs(self.tmp, exist_ok=True)
+        self.pidfile = os.path.join(self.tmp, "pids")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.out = os.path.join(HERE, "results", stamp)
+        os.makedirs(self.out, exist_ok=True)
+        self.procs = []          # every Popen we started, for cleanup
+        self.backends = []       # ports
+        self.backend_kind = None
+        self.results = {p: {"rounds": [], "start_errors": [], "strace": None} for p in self.proxies}
+        soft, hard = __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)
+        self.nofile = soft
+        # Each proxied connection may need two fds; leave room for the rest.
+        self.maxconn = max(1024, min(20000, (hard - 200) // 2))
+        self.ncpu = os.cpu_count() or 1
+        if self.ncpu < 2:
+            self.pin = False
+
+    # ---- processes -------------------------------------------------------
+
+    def spawn(self, name, argv, cpu=None, **kw):
+        if self.pin and cpu is not None and shutil.which("taskset"):
+            argv = ["taskset", "-c", str(cpu)] + argv
+        logf = open(os.path.join(self.tmp, name + ".out"), "ab")
+        p = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True, **kw)
+        logf.close()
+        p.bench_name = name
+        self.procs.append(p)
+        with open(self.pidfile, "a") as f:
+            f.write(f"{p.pid}\n")
+        return p
+
+    def stop(self, p, timeout=5.0):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        else:
+            # the leader is gone; make sure nothing of its group stays
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def cleanup(self):
+        for p in list(reversed(self.procs)):
+            self.stop(p)
+
+    def tail(self, name, n=8):
+        path = os.path.join(self.tmp, name + ".out")
+        try:
+            with open(path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            return "\n".join("    " + l for l in lines[-n:])
+        except OSError:
+            return ""
+
+    # ---- helpers ---------------------------------------------------------
+
+    @staticmethod
+    def free_port():
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        return port
+
+    @staticmethod
+    def http_ok(port, timeout=1.0):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    d = s.recv(4096)
+                    if not d:
+                        break
+                    data += d
+                return data.startswith(b"HTTP/1.1 2") or data.startswith(b"HTTP/1.0 2")
+        except OSError:
+            return False
+
+    def wait_ready(self, port, procs, secs=10.0):
+        deadline = time.monotonic() + secs
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs):
+                return False
+            if self.http_ok(port):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def render(self, template, dst, values):
+        with open(os.path.join(HERE, template)) as f:
+            text = f.read()
+        for k, v in values.items():
+            text = text.replace("@" + k + "@", str(v))
+        left = re.findall(r"@[A-Z0-9_]+@", text)
+        if left:
+            raise RuntimeError(f"{template}: unfilled placeholders {left}")
+        with open(dst, "w") as f:
+            f.write(text)
+        return dst
+
+    # ---- /proc -----------------------------------------------------------
+
+    @staticmethod
+    def children(pid):
+        out = []
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+        return out
+
+    @staticmethod
+    def cpu_ticks(pids):
+        total = 0
+        for pid in pids:
+            with open(f"/proc/{pid}/stat") as f:
+                st = f.read()
+            fields = st[st.rindex(")") + 2:].split()
+            # fields[0] is field 3 (state): utime is field 14, stime field 15
+            total += int(fields[11]) + int(fields[12])
+        return total
+
+    @staticmethod
+    def rss_kb(pids):
+        total = 0
+        for pid in pids:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        return total
+
+    # ---- backends --------------------------------------------------------
+
+    def start_backends(self):
+        echo = os.path.join(self.build, "fulcrum-echo")
+        ports = [self.free_port() for _ in range(3)]
+        if os.access(echo, os.X_OK) and env("BENCH_BACKEND", "echo") == "echo":
+            procs = []
+            for i, port in enumerate(ports):
+                procs.append(self.spawn(f"echo{i + 1}", [echo, "-port", str(port), "-name",
+                                                         f"b{i + 1}", "-threads",
+                                                         self.echo_threads], cpu=0))
+            ok = all(self.wait_ready(port, procs) for port in ports)
+            if ok:
+                self.backends, self.backend_kind = ports, "fulcrum-echo"
+                return True
+            warn("fulcrum-echo backends did not come up:\n" + self.tail("echo1"))
+            for p in procs:
+                self.stop(p)
+            ports = [self.free_port() for _ in range(3)]
+        else:
+            warn(f"{echo} not found (or BENCH_BACKEND=nginx): using an nginx stand-in "
+                 "backend (3 ports, one worker, small static JSON)")
+        # Stand-in: one nginx worker serving a small JSON body on three ports.
+        d = os.path.join(self.tmp, "backend-nginx")
+        os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
+        servers = "".join(
+            f"    server {{ listen 127.0.0.1:{p} backlog=4096; location / {{ default_type application/json;"
+            f" return 200 '{{\"server\":\"b{i + 1}\",\"path\":\"$request_uri\"}}\\n'; }} }}\n"
+            for i, p in enumerate(ports))
+        conf = f"""daemon off; master_process on; worker_processes 1;
+worker_rlimit_nofile {self.nofile}; pid {d}/nginx.pid; error_log {d}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off; keepalive_timeout 120s; keepalive_requests 1000000;
+    client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi; uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
+{servers}}}
+"""
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write(conf)
+        p = self.spawn("backend-nginx", ["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"),
+                                         "-e", os.path.join(d, "error.log")], cpu=0)
+        if all(self.wait_ready(port, [p]) for port in ports):
+            self.backends, self.backend_kind = ports, "nginx stand-in"
+            return True
+        warn("stand-in nginx backend did not start:\n" + self.tail("backend-nginx"))
+        return False
+
+    # ---- proxies ---------------------------------------------------------
+
+    def start_proxy(self, name):
+        """Returns (Popen, port, pids-callable) or None with a message."""
+        port = self.free_port()
+        b1, b2, b3 = self.backends
+        d = os.path.join(self.tmp, name)
+        os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
+        vals = {"PORT": port, "B1": b1, "B2": b2, "B3": b3, "DIR": d,
+                "MAXCONN": self.maxconn, "NOFILE": self.nofile}
+        if name == "fulcrum":
+            binary = os.path.join(self.build, "fulcrum")
+            if not os.access(binary, os.X_OK):
+                return None, f"{binary} not built yet: skipping fulcrum"
+            cfg = self.render("fulcrum.yaml.in", os.path.join(d, "fulcrum.yaml"), vals)
+            argv = [binary, "-c", cfg]
+        elif name == "haproxy":
+            if not shutil.which("haproxy"):
+                return None, "haproxy not installed: skipping (make bench installs it)"
+            cfg = self.render("haproxy.cfg.in", os.path.join(d, "haproxy.cfg"), vals)
+            argv = ["haproxy", "-db", "-f", cfg]
+        else:
+            if not shutil.which("nginx"):
+                return None, "nginx not installed: skipping (make bench installs it)"
+            cfg = self.render("nginx.conf.in", os.path.join(d, "nginx.conf"), vals)
+            argv = ["nginx", "-p", d, "-c", cfg, "-e", os.path.join(d, "error.log")]
+        p = self.spawn(name, argv, cpu=1)
+        if not self.wait_ready(port, [p]):
+            msg = f"{name} did not start or does not answer 2xx on 127.0.0.1:{port}"
+            tail = self.tail(name)
+            if name == "nginx":
+                try:
+                    with open(os.path.join(d, "error.log")) as f:
+                        tail += "\n" + "".join("    " + l for l in f.readlines()[-5:])
+                except OSError:
+                    pass
+            self.stop(p)
+            return None, msg + (":\n" + tail if tail.strip() else "")
+
+        if self.pin and shutil.which("taskset"):
+            # taskset exec()s the proxy, so p.pid is the proxy itself
+            pass
+
+        def pids():
+            if name == "nginx":
+                return [p.pid] + self.children(p.pid)   # master + worker
+            return [p.pid]
+
+        return (p, port, pids), None
+
+    # ---- load ------------------------------------------------------------
+
+    def wrk(self, port, mode, duration, tag, conns=None):
+        lua = os.path.join(self.tmp, "report.lua")
+        if not os.path.exists(lua):
+            with open(lua, "w") as f:
+                f.write(WRK_LUA)
+        argv = ["wrk", "-t1", f"-c{conns or self.conns}", f"-d{duration}", "--latency",
+                "-s", lua]
+        if mode == "close":
+            argv += ["-H", "Connection: close"]
+        argv.append(f"http://127.0.0.1:{port}/")
+        if self.pin and shutil.which("taskset"):
+            argv = ["taskset", "-c", "0"] + argv
+        r = subprocess.run(argv, capture_output=True, text=True)
+        with open(os.path.join(self.out, f"wrk-{tag}.txt"), "w") as f:
+            f.write("$ " + " ".join(argv) + "\n" + r.stdout + r.stderr)
+        m = re.search(r"^WRKJSON (\{.*\})$", r.stdout, re.M)
+        if r.returncode != 0 or not m:
+            raise RuntimeError(f"wrk failed (rc {r.returncode}): {r.stderr.strip()[:300]}")
+        w = json.loads(m.group(1))
+        w["rps"] = w["requests"] / (w["duration_us"] / 1e6) if w["duration_us"] else 0.0
+        w["socket_errors"] = w["connect"] + w["read"] + w["write"] + w["timeout"]
+        w["errors"] = w["socket_errors"] + w["status"]
+        return w
+
+    def measure_load(self, name, port, pids, mode, tag):
+        ps = pids()
+        t0 = self.cpu_ticks(ps)
+        w = self.wrk(port, mode, self.duration, tag)
+        ps2 = pids()
+        if set(ps2) != set(ps):
+            warn(f"{name}: process set changed during the run ({ps} -> {ps2})")
+        t1 = self.cpu_ticks(ps2)
+        w["cpu_s"] = (t1 - t0) / CLK_TCK
+        w["cpu_us_per_req"] = w["cpu_s"] * 1e6 / w["requests"] if w["requests"] else float("nan")
+        w["rss_kb"] = self.rss_kb(ps2)
+        return w
+
+    def measure_idle(self, name, port, pids):
+        ps = pids()
+        # let the proxy settle after the load runs
+        time.sleep(0.5)
+        before = self.rss_kb(ps)
+        ic = IdleConns()
+        t0 = time.monotonic()
+        ic.open("127.0.0.1", port, self.idle_n)
+        opened = time.monotonic() - t0
+        time.sleep(1.0)
+        after = self.rss_kb(pids())
+        alive = ic.still_open()
+        ic.close()
+        res = {"n": self.idle_n, "ok": ic.ok, "failed": ic.failed, "alive": alive,
+               "rss_before_kb": before, "rss_after_kb": after, "open_s": round(opened, 2),
+               "bytes_per_conn": (after - before) * 1024 / ic.ok if ic.ok else float("nan")}
+        time.sleep(0.5)   # let the proxy see the closes before the next run
+        return res
+
+    def strace_run(self, name, port, pids):
+        """Syscalls per request: strace -c -f on the proxy (worker) during a short
+        keep-alive run. strace slows the proxy a lot; this is a count, not a speed."""
+        ps = pids()
+        if name == "nginx":
+            ps = [x for x in ps if x != ps[0]] or ps   # the worker does the work
+        tids = []
+        for pid in ps:
+            tids += os.listdir(f"/proc/{pid}/task")
+        outf = os.path.join(self.out, f"strace-{name}.txt")
+        argv = ["strace", "-c", "-f", "-o", outf]
+        for t in tids:
+            argv += ["-p", t]
+        st = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
+        self.procs.append(st)
+        time.sleep(1.0)   # attach
+        try:
+            w = self.wrk(port, "keepalive", self.strace_secs, f"{name}-strace")
+        finally:
+            time.sleep(0.2)
+            st.send_signal(signal.SIGINT)
+            try:
+                st.wait(10)
+            except subprocess.TimeoutExpired:
+                st.kill()
+                st.wait()
+            self.procs.remove(st)
+        calls = None
+        try:
+            with open(outf) as f:
+                for line in f:
+                    parts = line.split()
+                    if parts and parts[-1] == "total":
+                        # % time, seconds, usecs/call, calls, [errors], total
+                        nums = [x for x in parts[:-1]]
+                        calls = int(nums[3])
+        except (OSError, ValueError, IndexError):
+            pass
+        if calls is None or not w["requests"]:
+            return None
+        return {"calls": calls, "requests": w["requests"],
+                "per_req": calls / w["requests"], "file": os.path.basename(outf)}
+
+    # ---- the benchmark ---------------------------------------------------
+
+    def one(self, name, rnd):
+        try:
+            started, err = self.start_proxy(name)
+        except Exception as e:  # noqa: BLE001
+            started, err = None, f"{name}: could not start: {e}"
+        if not started:
+            warn(err)
+            self.results[name]["start_errors"].append(err)
+            return
+        p, port, pids = started
+        rec = {"round": rnd, "pids": pids()}
+        try:
+            self.wrk(port, "keepalive", self.warmup, f"{name}-r{rnd}-warmup")
+            for mode in self.modes:
+                rec[mode] = self.measure_load(name, port, pids, mode, f"{name}-r{rnd}-{mode}")
+                if p.poll() is not None:
+                    raise RuntimeError(f"{name} exited during the {mode} run")
+                w = rec[mode]
+                log(f"  {name:8} {mode:9} {w['rps']:9.0f} req/s  p50 {fmt_us(w['p50']):>8}"
+                    f"  p99 {fmt_us(w['p99']):>8}  cpu {w['cpu_us_per_req']:6.2f} us/req"
+                    f"  rss {w['rss_kb'] / 1024:6.1f} MB  errors {w['errors']}")
+            if self.idle_n > 0:
+                rec["idle"] = self.measure_idle(name, port, pids)
+                i = rec["idle"]
+                log(f"  {name:8} idle      {i['ok']} conns held ({i['failed']} failed)"
+                    f"  rss {i['rss_before_kb'] / 1024:.1f} -> {i['rss_after_kb'] / 1024:.1f} MB"
+                    f"  {i['bytes_per_conn']:.0f} bytes/conn")
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited during the idle test")
+            if self.do_strace and rnd == self.rounds and shutil.which("strace"):
+                self.results[name]["strace"] = self.strace_run(name, port, pids)
+            self.results[name]["rounds"].append(rec)
+        except Exception as e:  # noqa: BLE001 - report and go on with the others
+            warn(f"{name}, round {rnd}: {e}\n" + self.tail(name))
+            self.results[name]["start_errors"].append(f"round {rnd}: {e}")
+        finally:
+            self.stop(p)
+            # keep the proxy's own output next to the results
+            src = os.path.join(self.tmp, name + ".out")
+            if os.path.exists(src):
+                shutil.copy(src, os.path.join(self.out, f"{name}-r{rnd}.log"))
+                open(src, "w").close()
+
+    def run(self):
+        log(f"bench: results in {os.path.relpath(self.out)}")
+        if not self.start_backends():
+            return 1
+        log(f"bench: backends ({self.backend_kind}) on 127.0.0.1:"
+            f"{','.join(map(str, self.backends))}; wrk -t1 -c{self.conns} -d{self.duration};"
+            f" {self.rounds} rounds; pinning "
+            + ("proxy on CPU 1, wrk + backends on CPU 0" if self.pin else "off"))
+        for rnd in range(1, self.rounds + 1):
+            k = (rnd - 1) % len(self.proxies) if self.proxies else 0
+            order = self.proxies[k:] + self.proxies[:k]
+            log(f"round {rnd}/{self.rounds}: {' -> '.join(order)}")
+            for name in order:
+                self.one(name, rnd)
+        summary = self.summarize()
+        with open(os.path.join(self.out, "results.json"), "w") as f:
+            json.dump({"settings": self.settings(), "proxies": self.results,
+                       "summary": summary["data"]}, f, indent=1, default=str)
+        with open(os.path.join(self.out, "summary.txt"), "w") as f:
+            f.write(summary["text"])
+        latest = os.path.join(HERE, "results", "latest")
+        try:
+            if os.path.islink(latest):
+                os.unlink(latest)
+            os.symlink(os.path.basename(self.out), latest)
+        except OSError:
+            pass
+        log("")
+        log(summary["text"])
+        return 0 if any(self.results[p]["rounds"] for p in self.proxies) else 1
+
+    def settings(self):
+        return {"duration": self.duration, "rounds": self.rounds, "conns": self.conns,
+                "idle_conns": self.idle_n, "pin": self.pin, "modes": self.modes,
+                "backends": self.backend_kind, "maxconn": self.maxconn,
+                "nofile": self.nofile, "cpus": self.ncpu,
+                "versions": versions(self.build), "kernel": os.uname().release}
+
+    def summarize(self):
+        data = {}
+        for name in self.proxies:
+            rounds = self.results[name]["rounds"]
+            if not rounds:
+                continue
+            d = {"rounds": len(rounds)}
+            for mode in self.modes:
+                rs = [r[mode] for r in rounds if mode in r]
+                if not rs:
+                    continue
+                d[mode] = {k: med([r[k] for r in rs]) for k in
+                           ("rps", "p50", "p99", "cpu_us_per_req", "rss_kb")}
+                d[mode]["errors"] = sum(r["errors"] for r in rs)
+                d[mode]["status_errors"] = sum(r["status"] for r in rs)
+                d[mode]["socket_errors"] = sum(r["socket_errors"] for r in rs)
+                d[mode]["requests"] = sum(r["requests"] for r in rs)
+            idles = [r["idle"] for r in rounds if "idle" in r]
+            if idles:
+                d["idle"] = {"bytes_per_conn": med([i["bytes_per_conn"] for i in idles]),
+                             "held": min(i["ok"] for i in idles),
+                             "failed": max(i["failed"] for i in idles)}
+            st = self.results[name]["strace"]
+            if st:
+                d["syscalls_per_req"] = st["per_req"]
+            data[name] = d
+
+        L = []
+        L.append(f"fulcrum bench — {self.ncpu} CPUs, backends: {self.backend_kind}, "
+                 f"wrk -t1 -c{self.conns} -d{self.duration}, median of {self.rounds} rounds, "
+                 + ("proxy pinned to CPU 1, wrk+backends to CPU 0" if self.pin else "no pinning"))
+        for mode in self.modes:
+            title = {"keepalive": f"keep-alive ({self.conns} connections)",
+                     "close": "new connection per request (Connection: close)"}.get(mode, mode)
+            L.append("")
+            L.append(title)
+            L.append(f"  {'proxy':8} {'req/s':>9} {'p50':>9} {'p99':>9} {'CPU us/req':>11}"
+                     f" {'RSS MB':>7} {'errors':>7}")
+            for name in self.proxies:
+                m = data.get(name, {}).get(mode)
+                if not m:
+                    L.append(f"  {name:8} {'(not run: ' + self.why(name) + ')'}")
+                    continue
+                err = f"{m['errors']}" if not m["errors"] else \
+                    f"{m['errors']} ({m['status_errors']} non-2xx, {m['socket_errors']} socket)"
+                L.append(f"  {name:8} {m['rps']:9.0f} {fmt_us(m['p50']):>9} {fmt_us(m['p99']):>9}"
+                         f" {m['cpu_us_per_req']:11.2f} {m['rss_kb'] / 1024:7.1f} {err:>7}")
+        if self.idle_n > 0:
+            L.append("")
+            L.append(f"idle keep-alive client connections ({self.idle_n}): RSS delta / connections")
+            L.append(f"  {'proxy':8} {'bytes/conn':>10} {'held':>6}   syscalls/req (strace, keep-alive)")
+            for name in self.proxies:
+                i = data.get(name, {}).get("idle")
+                if not i:
+                    L.append(f"  {name:8} {'(not run: ' + self.why(name) + ')'}")
+                    continue
+                sc = data[name].get("syscalls_per_req")
+                scs = f"{sc:.1f}" if sc is not None else ("skipped" if not self.do_strace else "n/a")
+                L.append(f"  {name:8} {i['bytes_per_conn']:10.0f} {i['held']:6}   {scs}")
+
+        # ratios
+        L.append("")
+        pairs = [("fulcrum", "haproxy"), ("fulcrum", "nginx")]
+        if "fulcrum" not in data:
+            pairs = [("haproxy", "nginx")]
+            L.append("ratios (fulcrum not run; haproxy/nginx instead):")
+        else:
+            L.append("ratios (lower is better for CPU, p99, bytes/conn; higher for req/s):")
+        for a, b in pairs:
+            if a not in data or b not in data:
+                continue
+            parts = []
+            for mode, short in (("keepalive", "ka"), ("close", "close")):
+                if mode in data[a] and mode in data[b]:
+                    ma, mb = data[a][mode], data[b][mode]
+                    parts.append(f"CPU/req[{short}] {ratio(ma['cpu_us_per_req'], mb['cpu_us_per_req'])}")
+                    parts.append(f"p99[{short}] {ratio(ma['p99'], mb['p99'])}")
+                    parts.append(f"req/s[{short}] {ratio(ma['rps'], mb['rps'])}")
+            if "idle" in data[a] and "idle" in data[b]:
+                parts.append("idle bytes/conn "
+                             + ratio(data[a]["idle"]["bytes_per_conn"], data[b]["idle"]["bytes_per_conn"]))
+            L.append(f"  {a}/{b}: " + ", ".join(parts))
+
+        # the bar from issue #2
+        if "fulcrum" in data:
+            f, h, n = data["fulcrum"], data.get("haproxy"), data.get("nginx")
+            L.append("")
+            L.append("the bar (issue #2):")
+            checks = []
+            if h and "keepalive" in f and "keepalive" in h:
+                checks.append(("CPU/req (keep-alive) <= haproxy's",
+                               f["keepalive"]["cpu_us_per_req"] <= h["keepalive"]["cpu_us_per_req"]))
+                checks.append(("p99 (keep-alive) <= haproxy's",
+                               f["keepalive"]["p99"] <= h["keepalive"]["p99"]))
+            errs = sum(f[m]["errors"] for m in self.modes if m in f)
+            checks.append(("zero errors", errs == 0))
+            if n and "idle" in f and "idle" in n:
+                checks.append(("idle bytes/conn < nginx's",
+                               f["idle"]["bytes_per_conn"] < n["idle"]["bytes_per_conn"]))
+            for what, ok in checks:
+                L.append(f"  {'PASS' if ok else 'FAIL'}  {what}")
+        for name in self.proxies:
+            for e in self.results[name]["start_errors"]:
+                L.append(f"note: {name}: {e.splitlines()[0]}")
+        L.append("")
+        L.append(f"raw results: {os.path.relpath(self.out)}/ (results.json, wrk-*.txt, strace-*.txt)")
+        return {"text": "\n".join(L) + "\n", "data": data}
+
+    def why(self, name):
+        errs = self.results[name]["start_errors"]
+        return errs[0].splitlines()[0] if errs else "not selected"
+
+
+def med(xs):
+    xs = [x for x in xs if x == x]   # drop NaN
+    return statistics.median(xs) if xs else float("nan")
+
+
+def ratio(a, b):
+    if not b or a != a or b != b:
+        return "n/a"
+    return f"{a / b:.2f}"
+
+
+def fmt_us(us):
+    if us != us:
+        return "n/a"
+    if us >= 1e6:
+        return f"{us / 1e6:.2f}s"
+    if us >= 1000:
+        return f"{us / 1000:.2f}ms"
+    return f"{us:.0f}us"
+
+
+def versions(build):
+    v = {}
+    for name, argv in (("haproxy", ["haproxy", "-v"]), ("nginx", ["nginx", "-v"]),
+                       ("wrk", ["wrk", "--version"]),
+                       ("fulcrum", [os.path.join(build, "fulcrum"), "--version"])):
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+            v[name] = (r.stdout + r.stderr).strip().splitlines()[0] if (r.stdout + r.stderr).strip() else ""
+        except (OSError, subprocess.TimeoutExpired):
+            v[name] = None
+    return v
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: bench.py BUILD_DIR", file=sys.stderr)
+        return 2
+    b = Bench(sys.argv[1])
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    try:
+        return b.run()
+    except KeyboardInterrupt:
+        warn("interrupted; stopping everything")
+        return 130
+    finally:
+        b.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

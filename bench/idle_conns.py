@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""idle_conns.py — open N keep-alive client connections to a proxy, send one
+complete GET on each, read the whole response, and keep them all open (idle).
+
+Used by bench/bench.py to measure a proxy's memory per idle client connection
+(RSS after minus RSS before, divided by N). Can also run alone:
+
+    python3 bench/idle_conns.py 127.0.0.1 8080 5000   # holds until Ctrl-C
+"""
+import errno
+import os
+import select
+import socket
+import sys
+import time
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: fulcrum-bench-idle\r\n\r\n"
+
+
+class IdleConns:
+    """N connections that each completed one request and now sit idle."""
+
+    def __init__(self):
+        self.socks = []
+        self.ok = 0        # connections whose response was a complete 2xx
+        self.failed = 0    # connect errors, non-2xx, early close, timeout
+
+    def open(self, host, port, n, timeout=60.0, batch=256):
+        """Opens n connections in batches of at most `batch` in flight.
+        Returns the number of connections that got a complete 2xx response."""
+        ep = select.epoll()
+        deadline = time.monotonic() + timeout
+        pending = {}   # fd -> [sock, state, buf]; state 0 connecting, 1 reading
+        started = 0
+        try:
+            while (started < n or pending) and time.monotonic() < deadline:
+                while started < n and len(pending) < batch:
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    s.setblocking(False)
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    rc = s.connect_ex((host, port))
+                    started += 1
+                    if rc not in (0, errno.EINPROGRESS):
+                        s.close()
+                        self.failed += 1
+                        continue
+                    pending[s.fileno()] = [s, 0, b""]
+                    ep.register(s.fileno(), select.EPOLLOUT)
+                for fd, ev in ep.poll(0.5):
+                    ent = pending.get(fd)
+                    if ent is None:
+                        continue
+                    s = ent[0]
+                    if ent[1] == 0:
+                        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                        if err:
+                            self._fail(ep, pending, fd)
+                            continue
+                        try:
+                            s.send(REQUEST)
+                        except OSError:
+                            self._fail(ep, pending, fd)
+                            continue
+                        ent[1] = 1
+                        ep.modify(fd, select.EPOLLIN)
+                        continue
+                    try:
+                        data = s.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        self._fail(ep, pending, fd)
+                        continue
+                    if not data:
+                        self._fail(ep, pending, fd)
+                        continue
+                    ent[2] += data
+                    done, good = response_complete(ent[2])
+                    if done:
+                        ep.unregister(fd)
+                        del pending[fd]
+                        if good:
+                            self.socks.append(s)
+                            self.ok += 1
+                        else:
+                            s.close()
+                            self.failed += 1
+            for fd in list(pending):
+                self._fail(ep, pending, fd)
+        finally:
+            ep.close()
+        return self.ok
+
+    def _fail(self, ep, pending, fd):
+        ent = pending.pop(fd)
+        try:
+            ep.unregister(fd)
+        except OSError:
+            pass
+        ent[0].close()
+        self.failed += 1
+
+    def still_open(self):
+        """How many of the held connections the proxy has not closed."""
+        alive = 0
+        for s in self.socks:
+            try:
+                data = s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                if data:
+                    alive += 1   # unexpected bytes, but open
+            except BlockingIOError:
+                alive += 1
+            except OSError:
+                pass
+        return alive
+
+    def close(self):
+        for s in self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+        self.socks = []
+
+
+def response_complete(buf):
+    """(done, good) for one HTTP/1.1 response in buf (Content-Length or chunked)."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return False, False
+    head = buf[:end].decode("latin-1")
+    lines = head.split("\r\n")
+    try:
+        status = int(lines[0].split()[1])
+    except (IndexError, ValueError):
+        return True, False
+    body = buf[end + 4:]
+    clen = None
+    chunked = False
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        k = k.strip().lower()
+        if k == "content-length":
+            clen = int(v.strip())
+        elif k == "transfer-encoding" and "chunked" in v.lower():
+            chunked = True
+    if chunked:
+        if not body.endswith(b"0\r\n\r\n"):
+            return False, False
+    elif clen is not None and len(body) < clen:
+        return False, False
+    return True, 200 <= status < 300
+
+
+def main():
+    if len(sys.argv) != 4:
+        print("usage: idle_conns.py HOST PORT N", file=sys.stderr)
+        return 2
+    ic = IdleConns()
+    t0 = time.monotonic()
+    ic.open(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    print(f"idle_conns: {ic.ok} open and idle, {ic.failed} failed "
+          f"({time.monotonic() - t0:.1f}s); pid {os.getpid()}, Ctrl-C to close", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    ic.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
