@@ -5,7 +5,7 @@
  * Endpoints: /health, /echo, /bytes/N[?chunked=1|?close=1], /sink, /status/NNN,
  * /sleep/MS, /close, /trailers, /stats, anything else = JSON description.
  * /stats counts requests (all but /stats and /health, which are counted apart so
- * that health checks do not disturb tests) and accepted connections; it is
+ * that health checks do not disturb tests), accepted and open connections; it is
  * exempt from -fail and -latency. */
 #include <ctype.h>
 #include <errno.h>
@@ -107,6 +107,7 @@ static bool opt_fail;
 static uint64_t opt_latency_ns;
 
 static atomic_ullong stat_requests, stat_connections, stat_health;
+static atomic_llong stat_open;
 static llhttp_settings_t settings;
 static char pattern[GEN_CHUNK + 26];
 
@@ -317,6 +318,7 @@ static void conn_close(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	atomic_fetch_sub_explicit(&stat_open, 1, memory_order_relaxed);
 	if (c->tfd >= 0)
 		close(c->tfd);
 	close(c->fd);
@@ -475,9 +477,11 @@ static void respond(struct conn *c)
 		s->len = s->off = 0;
 		buf_str(s, "{\"name\":");
 		buf_json(s, opt_name, strlen(opt_name));
-		buf_printf(s, ",\"requests\":%llu,\"connections\":%llu,\"health\":%llu}\n",
-		           atomic_load(&stat_requests), atomic_load(&stat_connections),
-		           atomic_load(&stat_health));
+		buf_printf(
+		        s,
+		        ",\"requests\":%llu,\"connections\":%llu,\"open\":%lld,\"health\":%llu}\n",
+		        atomic_load(&stat_requests), atomic_load(&stat_connections),
+		        atomic_load(&stat_open), atomic_load(&stat_health));
 		resp_json(c, 200, s);
 		break;
 	case R_SINK:
@@ -970,6 +974,7 @@ static void accept_all(struct worker *w)
 			continue;
 		}
 		atomic_fetch_add_explicit(&stat_connections, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&stat_open, 1, memory_order_relaxed);
 	}
 }
 
