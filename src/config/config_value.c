@@ -455,11 +455,11 @@ int fc__cfg_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t
 	uint64_t v;
 
 	if (fc__cfg_parse_uint(s, &v) == 0) {
-		snprintf(why, whylen, "%s (did you mean \":%s\"?)", usage, s);
+		snprintf(why, whylen, "%s; did you mean \":%s\"?", usage, s);
 		return -EINVAL;
 	}
 	if (split_host_port(s, host, sizeof(host), &bracketed, &portstr) < 0) {
-		snprintf(why, whylen, "%s", usage);
+		snprintf(why, whylen, "%s (got \"%.64s\")", usage, s);
 		return -EINVAL;
 	}
 	if (parse_port(portstr, &port) < 0) {

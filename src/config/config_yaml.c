@@ -731,7 +731,8 @@ static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 	}
 	dup = server_named(p, p->n_servers - 1, s->name);
 	if (dup >= 0) {
-		old = push_key(w, name_node ? "name" : "url");
+		old = name_node || n->type != YAML_SCALAR_NODE ? push_key(w, name_node ? "name" : "url")
+							       : w->plen;
 		werr(w, name_node ? name_node : url_node,
 		     "duplicate server name \"%s\" (servers[%ld] has it; give each a distinct name)",
 		     s->name, dup);
@@ -987,7 +988,7 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 		werr(w, f[1].key ? f[1].key : n, "is required (e.g. 127.0.0.1:8080 or :8080)");
 	} else if ((v = field_scalar(w, &f[1], "an address"))) {
 		if (fc__cfg_parse_listen(v, &l->addr, &l->addr_len, why, sizeof(why)) < 0) {
-			werr(w, f[1].val, "%s (got \"%.64s\")", why, v);
+			werr(w, f[1].val, "%s", why);
 		} else {
 			l->address = wdup(w, v);
 			other = l->address ? fc__cfg_listener_conflict(cfg, cfg->n_listeners - 1) : -1;
