@@ -1,0 +1,104 @@
+/* balance.h — libfulcrum internals shared across src/balance files: the server
+ * and pool structs, the grace-period reader counters, the weighted RR sequence. */
+#ifndef FC_BALANCE_INTERNAL_H
+#define FC_BALANCE_INTERNAL_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "fulcrum/fulcrum.h"
+
+struct fc_server {
+	_Atomic uint32_t refs;
+	char *name;
+	char *address;
+	uint32_t id;
+	uint64_t ramp_ns;               /* pool's slow start length, copied */
+	void (*free_fn)(void *user);
+	_Atomic(void *) user;
+	_Atomic unsigned weight;
+	_Atomic unsigned eff_weight;    /* rebalance; = weight otherwise */
+	_Atomic int state;
+	_Atomic uint32_t active;
+	_Atomic uint64_t requests;
+	_Atomic uint64_t failures;
+	_Atomic uint64_t ewma_bits;     /* double ns, peak EWMA at ewma_ts */
+	_Atomic uint64_t ewma_ts;
+	_Atomic uint64_t cooldown_until;
+	_Atomic uint64_t ramp_start;    /* 0 = not ramping */
+	_Atomic uint32_t slot;
+	/* rebalance's measuring window */
+	_Atomic uint64_t win_requests;
+	_Atomic uint64_t win_errors;
+	_Atomic uint64_t win_latency;   /* sum, ns */
+};
+
+/* Grace-period reader counters (SRCU-like): readers bump cnt[idx]; a writer
+ * flips idx and waits for the old counter to drain before freeing a snapshot. */
+struct fc__gp {
+	_Atomic unsigned idx;
+	_Atomic long cnt[2];
+};
+
+struct fc_pool {
+	char *name;
+	const struct fc_algorithm *algo;
+	void *algo_state;
+	struct fc_algo_config cfg;
+	bool sticky;
+	uint8_t *secret;
+	size_t secret_len;
+	uint64_t slow_start_ns;
+	void (*server_free)(void *user);
+	pthread_mutex_t mu; /* control operations */
+	_Atomic(struct fc_view *) view;
+	struct fc__gp gp;
+	_Atomic size_t size;
+	_Atomic bool rebuild_wanted;
+	uint64_t generation;
+};
+
+struct fc_server *fc__server_create(const char *name, const char *address, unsigned weight,
+				    uint64_t ramp_ns, void (*free_fn)(void *));
+
+/* Weighted smooth sequence shared by round_robin and rebalance: indices into
+ * v->servers, nginx's smooth order when cheap to precompute, else EDF order. */
+struct fc__wrr {
+	uint32_t *seq;
+	size_t len;
+	_Atomic uint64_t cursor;
+};
+/* weights[i] for v->servers[i] (0 = not in rotation). Returns NULL on ENOMEM
+ * or when every weight is 0 (then *empty = true). */
+struct fc__wrr *fc__wrr_build(const struct fc_view *v, const unsigned *weights, uint64_t seed, bool *empty);
+void fc__wrr_free(struct fc__wrr *w);
+struct fc_server *fc__wrr_pick(struct fc__wrr *w, const struct fc_view *v, struct fc_pick_ctx *ctx);
+
+/* Walker/Vose alias table over weights (for random, p2c, ewma). */
+struct fc__alias {
+	uint32_t *idx;   /* server index per column */
+	uint32_t *alias; /* alternative column's server index */
+	uint32_t *prob;  /* threshold in 1/2^32 */
+	size_t n;
+};
+int fc__alias_build(struct fc__alias *a, const struct fc_view *v, const unsigned *weights);
+void fc__alias_free(struct fc__alias *a);
+/* one weighted draw; UINT32_MAX when empty */
+uint32_t fc__alias_draw(const struct fc__alias *a, uint64_t *rng);
+
+/* exp(-x) for x >= 0 without libm. */
+double fc__exp_neg(double x);
+
+/* A simple test-and-set spinlock for O(log n) critical sections. */
+typedef struct { atomic_flag f; } fc__spin;
+static inline void fc__spin_lock(fc__spin *l)
+{
+	unsigned spins = 0;
+	while (atomic_flag_test_and_set_explicit(&l->f, memory_order_acquire))
+		if (++spins % 64 == 0)
+			sched_yield(); /* the holder may be preempted */
+}
+static inline void fc__spin_unlock(fc__spin *l) { atomic_flag_clear_explicit(&l->f, memory_order_release); }
+
+#endif

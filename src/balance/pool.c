@@ -1,0 +1,617 @@
+/* pool.c — a pool of servers: control-thread mutations build a new immutable
+ * snapshot (struct fc_view), publish it with one atomic store and free the old
+ * one after a grace period; workers pick and end picks without a global lock. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance/balance.h"
+
+void fc__server_observe(struct fc_server *s, uint64_t latency_ns, uint64_t now_ns);
+
+/* ---------------------------------------------------------------- grace period */
+
+static unsigned gp_enter(struct fc__gp *g)
+{
+	for (;;) {
+		unsigned i = atomic_load(&g->idx) & 1;
+		atomic_fetch_add(&g->cnt[i], 1);
+		/* re-check: a writer that flipped before our increment does not wait
+		 * for us, so we must be on the new side (and see the new snapshot) */
+		if ((atomic_load(&g->idx) & 1) == i)
+			return i;
+		atomic_fetch_sub(&g->cnt[i], 1);
+	}
+}
+
+static void gp_exit(struct fc__gp *g, unsigned i) { atomic_fetch_sub_explicit(&g->cnt[i], 1, memory_order_release); }
+
+/* Called by a writer (pool mutex held) after publishing: returns once every
+ * reader that might still see the previous snapshot has left. */
+static void gp_sync(struct fc__gp *g)
+{
+	unsigned i = atomic_load(&g->idx) & 1;
+	atomic_store(&g->idx, i ^ 1);
+	unsigned spins = 0;
+	while (atomic_load(&g->cnt[i]) != 0)
+		if (++spins % 16 == 0)
+			sched_yield();
+}
+
+/* ---------------------------------------------------------------- snapshots */
+
+static void view_free(struct fc_pool *p, struct fc_view *v)
+{
+	if (!v)
+		return;
+	if (v->algo && p->algo->view_free)
+		p->algo->view_free(p->algo_state, v->algo);
+	for (size_t i = 0; i < v->n; i++)
+		fc_server_unref(v->servers[i]);
+	free(v->servers);
+	free(v->id_slots);
+	free(v);
+}
+
+/* A new snapshot over servers[0..n) (references taken), not yet built. */
+static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *servers, size_t n)
+{
+	struct fc_view *v = calloc(1, sizeof *v);
+	if (!v)
+		return NULL;
+	size_t cap = 8;
+	while (cap < 2 * n)
+		cap <<= 1;
+	v->servers = calloc(n ? n : 1, sizeof *v->servers);
+	v->id_slots = malloc(cap * sizeof *v->id_slots);
+	if (!v->servers || !v->id_slots) {
+		free(v->servers);
+		free(v->id_slots);
+		free(v);
+		return NULL;
+	}
+	memset(v->id_slots, 0xff, cap * sizeof *v->id_slots);
+	v->id_mask = cap - 1;
+	v->pool = p;
+	v->generation = ++p->generation;
+	for (size_t i = 0; i < n; i++) {
+		struct fc_server *s = servers[i];
+		fc_server_ref(s);
+		v->servers[i] = s;
+		atomic_store_explicit(&s->slot, (uint32_t)i, memory_order_relaxed);
+		size_t h = s->id & v->id_mask;
+		while (v->id_slots[h] != UINT32_MAX)
+			h = (h + 1) & v->id_mask;
+		v->id_slots[h] = (uint32_t)i;
+		if (fc_server_state(s) == FC_SERVER_HEALTHY && fc_server_weight(s) > 0) {
+			v->n_healthy++;
+			v->total_weight += fc_server_weight(s);
+		}
+	}
+	v->n = n;
+	return v;
+}
+
+static struct fc_server *view_find_id(const struct fc_view *v, uint32_t id)
+{
+	for (size_t h = id & v->id_mask;; h = (h + 1) & v->id_mask) {
+		uint32_t i = v->id_slots[h];
+		if (i == UINT32_MAX)
+			return NULL;
+		if (v->servers[i]->id == id)
+			return v->servers[i];
+	}
+}
+
+static struct fc_view *cur_view(const struct fc_pool *p)
+{
+	return atomic_load_explicit(&((struct fc_pool *)p)->view, memory_order_acquire);
+}
+
+/* Builds and publishes v, then frees the previous snapshot. Pool mutex held.
+ * On failure v is freed and the pool keeps its current snapshot. */
+static int publish(struct fc_pool *p, struct fc_view *v)
+{
+	if (p->algo->build) {
+		int rc = p->algo->build(p->algo_state, v);
+		if (rc < 0) {
+			view_free(p, v);
+			return rc;
+		}
+	}
+	atomic_store(&p->size, v->n);
+	struct fc_view *old = atomic_exchange(&p->view, v);
+	gp_sync(&p->gp);
+	view_free(p, old);
+	return 0;
+}
+
+static int find_index(const struct fc_view *v, const char *name)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (strcmp(v->servers[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static char *dupstr(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+int fc_pool_create(const struct fc_pool_options *o, struct fc_pool **out, char *err, size_t errlen)
+{
+	const char *name = o && o->name ? o->name : "default";
+	const char *an = o && o->algorithm ? o->algorithm : "round_robin";
+	*out = NULL;
+	if (err && errlen)
+		err[0] = 0;
+	if (!o)
+		return -EINVAL;
+	const struct fc_algorithm *a = fc_algorithm_find(an);
+	if (!a) {
+		char known[512];
+		fc_algorithm_list(known, sizeof known);
+		if (err)
+			snprintf(err, errlen, "pool %s: unknown algorithm '%s' (known: %s)", name, an, known);
+		return -EINVAL;
+	}
+	if (o->balance_factor != 0 && !(o->balance_factor > 1.0)) {
+		if (err)
+			snprintf(err, errlen, "pool %s: balance_factor must be greater than 1 (or 0 for unbounded)",
+				 name);
+		return -EINVAL;
+	}
+	struct fc_pool *p = calloc(1, sizeof *p);
+	if (!p)
+		goto nomem;
+	p->name = dupstr(name);
+	if (!p->name)
+		goto free_pool;
+	p->algo = a;
+	p->sticky = o->sticky;
+	if (o->sticky_secret_len) {
+		p->secret = malloc(o->sticky_secret_len);
+		if (!p->secret)
+			goto free_name;
+		memcpy(p->secret, o->sticky_secret, o->sticky_secret_len);
+		p->secret_len = o->sticky_secret_len;
+	}
+	p->slow_start_ns = o->slow_start_ns;
+	p->server_free = o->server_free;
+	p->cfg.pool_name = p->name;
+	p->cfg.seed = o->seed;
+	p->cfg.slow_start_ns = o->slow_start_ns;
+	p->cfg.balance_factor = o->balance_factor;
+	p->cfg.rebalance_window_ns = o->rebalance_window_ns ? o->rebalance_window_ns : 1000000000ULL;
+	if (pthread_mutex_init(&p->mu, NULL) != 0)
+		goto free_secret;
+	int rc = a->init(&p->cfg, &p->algo_state);
+	if (rc < 0) {
+		if (err)
+			snprintf(err, errlen, "pool %s: algorithm %s: cannot initialise (%d)", name, an, rc);
+		goto free_mutex;
+	}
+	struct fc_view *v = view_new(p, NULL, 0);
+	if (!v || (a->build && a->build(p->algo_state, v) < 0)) {
+		if (v) {
+			v->algo = NULL;
+			view_free(p, v);
+		}
+		if (a->fini)
+			a->fini(p->algo_state);
+		goto free_mutex;
+	}
+	atomic_init(&p->view, v);
+	*out = p;
+	return 0;
+free_mutex:
+	pthread_mutex_destroy(&p->mu);
+free_secret:
+	free(p->secret);
+free_name:
+	free(p->name);
+free_pool:
+	free(p);
+nomem:
+	if (err && !err[0])
+		snprintf(err, errlen, "pool %s: out of memory", name);
+	return -ENOMEM;
+}
+
+void fc_pool_destroy(struct fc_pool *p)
+{
+	if (!p)
+		return;
+	view_free(p, atomic_load(&p->view));
+	if (p->algo->fini)
+		p->algo->fini(p->algo_state);
+	pthread_mutex_destroy(&p->mu);
+	free(p->secret);
+	free(p->name);
+	free(p);
+}
+
+const char *fc_pool_name(const struct fc_pool *p) { return p->name; }
+const char *fc_pool_algorithm(const struct fc_pool *p) { return p->algo->name; }
+size_t fc_pool_size(const struct fc_pool *p) { return atomic_load(&((struct fc_pool *)p)->size); }
+
+/* ---------------------------------------------------------------- control */
+
+/* Name index for batches: open addressing over arr[0..n). */
+struct name_index {
+	uint32_t *slots;
+	size_t mask;
+};
+
+static int name_index_init(struct name_index *ni, size_t cap_for)
+{
+	size_t cap = 16;
+	while (cap < 2 * cap_for)
+		cap <<= 1;
+	ni->slots = malloc(cap * sizeof *ni->slots);
+	if (!ni->slots)
+		return -ENOMEM;
+	memset(ni->slots, 0xff, cap * sizeof *ni->slots);
+	ni->mask = cap - 1;
+	return 0;
+}
+
+static int name_index_find(const struct name_index *ni, struct fc_server *const *arr, const char *name, bool insert,
+			   uint32_t at)
+{
+	size_t h = (size_t)fc_hash64(name, strlen(name)) & ni->mask;
+	for (;; h = (h + 1) & ni->mask) {
+		uint32_t i = ni->slots[h];
+		if (i == UINT32_MAX) {
+			if (insert)
+				ni->slots[h] = at;
+			return -1;
+		}
+		if (strcmp(arr[i]->name, name) == 0)
+			return (int)i;
+	}
+}
+
+int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, size_t n_specs, uint64_t now_ns,
+			struct fc_server **out)
+{
+	for (size_t k = 0; k < n_specs; k++) {
+		if (out)
+			out[k] = NULL;
+		if (!specs[k].address || !specs[k].address[0])
+			return -EINVAL;
+		if (specs[k].weight > FC_WEIGHT_MAX)
+			return -ERANGE;
+	}
+	pthread_mutex_lock(&p->mu);
+	struct fc_view *cur = cur_view(p);
+	size_t cap = cur->n + n_specs, n = cur->n;
+	int rc = -ENOMEM;
+	struct fc_server **arr = malloc((cap ? cap : 1) * sizeof *arr);
+	struct fc_server **created = calloc(n_specs ? n_specs : 1, sizeof *created);
+	struct fc_server **replaced = calloc(n_specs ? n_specs : 1, sizeof *replaced);
+	/* what changed, so the algorithm hooks can be told after the snapshot exists */
+	struct fc_server **reweighted = calloc(n_specs ? n_specs : 1, sizeof *reweighted);
+	struct name_index ni = {0};
+	if (!arr || !created || !replaced || !reweighted || name_index_init(&ni, cap) < 0)
+		goto out;
+	memcpy(arr, cur->servers, cur->n * sizeof *arr);
+	for (size_t i = 0; i < n; i++)
+		name_index_find(&ni, arr, arr[i]->name, true, (uint32_t)i);
+	bool changed = false;
+	for (size_t k = 0; k < n_specs; k++) {
+		const struct fc_server_spec *sp = &specs[k];
+		const char *name = sp->name && sp->name[0] ? sp->name : sp->address;
+		int i = name_index_find(&ni, arr, name, false, 0);
+		if (i >= 0 && strcmp(arr[i]->address, sp->address) == 0) {
+			/* same identity: keep the server and its counters */
+			struct fc_server *s = arr[i];
+			if (out)
+				out[k] = s;
+			if (fc_server_weight(s) != sp->weight) {
+				atomic_store(&s->weight, sp->weight);
+				atomic_store(&s->eff_weight, sp->weight);
+				reweighted[k] = s;
+				changed = true;
+			}
+			continue;
+		}
+		struct fc_server *s = fc__server_create(name, sp->address, sp->weight, p->slow_start_ns, p->server_free);
+		if (!s)
+			goto undo;
+		if (p->slow_start_ns)
+			atomic_store(&s->ramp_start, now_ns ? now_ns : 1);
+		created[k] = s;
+		if (i >= 0) {
+			replaced[k] = arr[i];
+			arr[i] = s; /* another address under the same name: a new identity */
+		} else {
+			arr[n] = s;
+			name_index_find(&ni, arr, name, true, (uint32_t)n);
+			n++;
+		}
+		if (out)
+			out[k] = s;
+		changed = true;
+	}
+	rc = 0;
+	if (!changed)
+		goto out;
+	struct fc_view *v = view_new(p, arr, n);
+	rc = -ENOMEM;
+	if (!v)
+		goto undo;
+	for (size_t k = 0; k < n_specs; k++) {
+		if (replaced[k] && p->algo->remove)
+			p->algo->remove(p->algo_state, v, replaced[k]);
+		if (created[k] && p->algo->add)
+			p->algo->add(p->algo_state, v, created[k]);
+		if (reweighted[k] && p->algo->update_weight)
+			p->algo->update_weight(p->algo_state, v, reweighted[k]);
+	}
+	rc = publish(p, v);
+	if (rc < 0)
+		goto undo;
+	for (size_t k = 0; k < n_specs; k++)
+		fc_server_unref(created[k]); /* the snapshot holds them now */
+	goto out;
+undo:
+	for (size_t k = 0; k < n_specs; k++) {
+		fc_server_unref(created[k]);
+		if (out)
+			out[k] = NULL;
+	}
+out:
+	free(ni.slots);
+	free(reweighted);
+	free(replaced);
+	free(created);
+	free(arr);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+int fc_pool_upsert(struct fc_pool *p, const struct fc_server_spec *spec, uint64_t now_ns, struct fc_server **out)
+{
+	if (out)
+		*out = NULL;
+	if (!spec)
+		return -EINVAL;
+	return fc_pool_upsert_many(p, spec, 1, now_ns, out);
+}
+
+int fc_pool_remove(struct fc_pool *p, const char *name)
+{
+	if (!name)
+		return -EINVAL;
+	pthread_mutex_lock(&p->mu);
+	struct fc_view *cur = cur_view(p);
+	int i = find_index(cur, name), rc = -ENOENT;
+	if (i < 0)
+		goto out;
+	struct fc_server *gone = cur->servers[i];
+	struct fc_server **arr = malloc((cur->n ? cur->n : 1) * sizeof *arr);
+	rc = -ENOMEM;
+	if (!arr)
+		goto out;
+	size_t n = 0;
+	for (size_t k = 0; k < cur->n; k++)
+		if ((int)k != i)
+			arr[n++] = cur->servers[k];
+	struct fc_view *v = view_new(p, arr, n);
+	free(arr);
+	if (!v)
+		goto out;
+	if (p->algo->remove)
+		p->algo->remove(p->algo_state, v, gone);
+	rc = publish(p, v);
+out:
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+int fc_pool_set_weight(struct fc_pool *p, const char *name, unsigned weight)
+{
+	if (weight > FC_WEIGHT_MAX)
+		return -ERANGE;
+	if (!name)
+		return -EINVAL;
+	pthread_mutex_lock(&p->mu);
+	struct fc_view *cur = cur_view(p);
+	int i = find_index(cur, name), rc = -ENOENT;
+	if (i < 0)
+		goto out;
+	struct fc_server *s = cur->servers[i];
+	rc = 0;
+	if (fc_server_weight(s) == weight)
+		goto out;
+	atomic_store(&s->weight, weight);
+	atomic_store(&s->eff_weight, weight);
+	struct fc_view *v = view_new(p, cur->servers, cur->n);
+	rc = -ENOMEM;
+	if (!v)
+		goto out;
+	if (p->algo->update_weight)
+		p->algo->update_weight(p->algo_state, v, s);
+	rc = publish(p, v);
+out:
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+int fc_pool_set_state(struct fc_pool *p, const char *name, enum fc_server_state st, uint64_t now_ns)
+{
+	if (!name || (st != FC_SERVER_HEALTHY && st != FC_SERVER_LAME_DUCK && st != FC_SERVER_DEAD &&
+		      st != FC_SERVER_DRAINING))
+		return -EINVAL;
+	pthread_mutex_lock(&p->mu);
+	struct fc_view *cur = cur_view(p);
+	int i = find_index(cur, name), rc = -ENOENT;
+	if (i < 0)
+		goto out;
+	struct fc_server *s = cur->servers[i];
+	rc = 0;
+	int old = atomic_load(&s->state);
+	if (old == (int)st)
+		goto out;
+	if (st == FC_SERVER_HEALTHY && p->slow_start_ns)
+		atomic_store(&s->ramp_start, now_ns ? now_ns : 1); /* back from the dead: ramp again */
+	atomic_store(&s->state, (int)st);
+	struct fc_view *v = view_new(p, cur->servers, cur->n);
+	rc = -ENOMEM;
+	if (!v)
+		goto out;
+	if (p->algo->update_state)
+		p->algo->update_state(p->algo_state, v, s);
+	rc = publish(p, v);
+out:
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+size_t fc_pool_servers(struct fc_pool *p, struct fc_server **out, size_t max)
+{
+	unsigned g = gp_enter(&p->gp);
+	struct fc_view *v = cur_view(p);
+	size_t n = v->n < max ? v->n : max;
+	for (size_t i = 0; i < n; i++) {
+		fc_server_ref(v->servers[i]);
+		out[i] = v->servers[i];
+	}
+	gp_exit(&p->gp, g);
+	return n;
+}
+
+struct fc_server *fc_pool_find(struct fc_pool *p, const char *name)
+{
+	struct fc_server *s = NULL;
+	unsigned g = gp_enter(&p->gp);
+	struct fc_view *v = cur_view(p);
+	int i = name ? find_index(v, name) : -1;
+	if (i >= 0) {
+		s = v->servers[i];
+		fc_server_ref(s);
+	}
+	gp_exit(&p->gp, g);
+	return s;
+}
+
+void fc_pool_request_rebuild(struct fc_pool *p) { atomic_store(&p->rebuild_wanted, true); }
+
+/* A learning algorithm changed effective weights: rebuild off the pick path. */
+static void maybe_rebuild(struct fc_pool *p)
+{
+	if (!atomic_load_explicit(&p->rebuild_wanted, memory_order_relaxed))
+		return;
+	if (pthread_mutex_trylock(&p->mu) != 0)
+		return; /* the control thread is busy; a later done retries */
+	if (atomic_exchange(&p->rebuild_wanted, false)) {
+		struct fc_view *cur = cur_view(p);
+		struct fc_view *v = view_new(p, cur->servers, cur->n);
+		if (v)
+			publish(p, v);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* ---------------------------------------------------------------- request path */
+
+static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v, struct fc_pick_ctx *ctx)
+{
+	uint32_t id;
+	if (fc_sticky_decode(p->secret, p->secret_len, ctx->sticky_value, ctx->sticky_len, &id) < 0)
+		return NULL;
+	struct fc_server *s = view_find_id(v, id);
+	if (!s)
+		return NULL;
+	int st = fc_server_state(s);
+	/* lame duck and weight 0 keep their sticky clients; dead and draining do not */
+	if (st != FC_SERVER_HEALTHY && st != FC_SERVER_LAME_DUCK)
+		return NULL;
+	if (ctx->now_ns < atomic_load_explicit(&s->cooldown_until, memory_order_relaxed) || fc_pick_avoids(ctx, s))
+		return NULL;
+	return s;
+}
+
+struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
+{
+	ctx->sticky_set = false;
+	ctx->sticky_out[0] = 0;
+	unsigned g = gp_enter(&p->gp);
+	struct fc_view *v = cur_view(p);
+	struct fc_server *s = NULL;
+	if (p->sticky && ctx->sticky_value && (s = sticky_pick(p, v, ctx)) != NULL) {
+		if (p->algo->owns_active) {
+			if (p->algo->acquire)
+				p->algo->acquire(p->algo_state, v, s);
+			else
+				fc_server_active_add(s, 1);
+		}
+	} else {
+		s = p->algo->pick(p->algo_state, v, ctx);
+		if (s && p->sticky &&
+		    fc_sticky_encode(p->secret, p->secret_len, s->id, ctx->sticky_out, sizeof ctx->sticky_out) > 0)
+			ctx->sticky_set = true;
+	}
+	if (s) {
+		fc_server_ref(s); /* the snapshot holds one, so s is alive here */
+		if (!p->algo->owns_active)
+			fc_server_active_add(s, 1);
+	}
+	gp_exit(&p->gp, g);
+	return s;
+}
+
+void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcome *o, uint64_t now_ns)
+{
+	if (!s)
+		return;
+	struct fc_outcome none = {200, 0, false};
+	if (!o)
+		o = &none;
+	bool failed = o->failed || o->status == 0 || o->status >= 500;
+	atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
+	if (failed)
+		atomic_fetch_add_explicit(&s->failures, 1, memory_order_relaxed);
+	if (o->latency_ns && !o->failed)
+		fc__server_observe(s, o->latency_ns, now_ns);
+	if (!p->algo->owns_active)
+		fc_server_active_add(s, -1);
+	if (p->algo->done) {
+		unsigned g = gp_enter(&p->gp);
+		p->algo->done(p->algo_state, cur_view(p), s, o, now_ns);
+		gp_exit(&p->gp, g);
+	}
+	fc_server_unref(s);
+	maybe_rebuild(p);
+}
+
+/* ---------------------------------------------------------------- fallback scan */
+
+struct fc_server *fc_view_scan(const struct fc_view *v, struct fc_pick_ctx *ctx, bool allow_lame)
+{
+	/* weighted reservoir over eligible servers, slow start included: O(n),
+	 * only reached when the O(1) structures keep hitting ineligible servers */
+	uint64_t total = 0;
+	struct fc_server *best = NULL;
+	for (size_t i = 0; i < v->n; i++) {
+		struct fc_server *s = v->servers[i];
+		if (!fc_server_is_eligible(s, ctx, allow_lame))
+			continue;
+		uint64_t w = (uint64_t)fc_server_effective_weight(s) * fc_server_share_q16(s, ctx->now_ns) / 65536;
+		if (w == 0)
+			w = 1;
+		total += w;
+		if (fc_rng_below(ctx->rng, total) < w)
+			best = s;
+	}
+	return best;
+}
