@@ -455,6 +455,7 @@ static void parse_client_ip(struct walk *w, yaml_node_t *n)
 	struct field f[] = {F("header"), F("trusted"), F("recursive")};
 	struct fc_config_client_ip *ip = &w->cfg->client_ip;
 	size_t old, i, count;
+	bool bad_trusted = false;
 	const char *v;
 
 	if (!get_fields(w, n, f, 3))
@@ -497,8 +498,12 @@ static void parse_client_ip(struct walk *w, yaml_node_t *n)
 			if (!e)
 				continue;
 			v = want_scalar(w, e, "an address or CIDR");
-			if (v && fc__cfg_check_cidr(v, &why) < 0)
+			if (!v)
+				bad_trusted = true;
+			if (v && fc__cfg_check_cidr(v, &why) < 0) {
 				werr(w, e, "%s (got \"%.64s\")", why, v);
+				bad_trusted = true;
+			}
 			else if (v && (ip->trusted[ip->n_trusted] = wdup(w, v)))
 				ip->n_trusted++;
 			if (t->type == YAML_SEQUENCE_NODE)
@@ -512,7 +517,7 @@ static void parse_client_ip(struct walk *w, yaml_node_t *n)
 			werr(w, f[1].key ? f[1].key : f[2].key,
 			     "only used with header (the header that carries the client address)");
 		pop(w, old);
-	} else if (ip->n_trusted == 0 && f[0].val) {
+	} else if (ip->n_trusted == 0 && f[0].val && !bad_trusted) {
 		old = push_key(w, "header");
 		werr(w, f[0].key,
 		     "needs trusted: the proxies allowed to set it (0.0.0.0/0 and ::/0 trust anyone)");
