@@ -1,0 +1,358 @@
+/* h1.c — HTTP/1.x head parsing and body framing with llhttp, plus the
+ * semantic checks llhttp leaves to us (Host, hop-by-hop headers, RFC 9112). */
+#include "http/h1.h"
+
+#include <string.h>
+#include <strings.h>
+
+struct exec_ctx {
+	struct fc_h1_head *head;
+	fc_h1_body_fn on_body;
+	void *body_ctx;
+	bool in_head;
+	bool head_request;
+	bool field_open; /* inside a field name */
+	bool value_open; /* inside a field value */
+};
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct exec_ctx *x = p->data;
+	if (!x->in_head)
+		return 0;
+	if (x->head->url && x->head->url + x->head->url_len == at)
+		x->head->url_len += (uint32_t)len;
+	else {
+		x->head->url = at;
+		x->head->url_len = (uint32_t)len;
+	}
+	return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct exec_ctx *x = p->data;
+	if (!x->in_head)
+		return 0; /* trailers: forwarded raw */
+	struct fc_h1_head *hd = x->head;
+	if (x->field_open) {
+		hd->h[hd->n_headers - 1].name_len += (uint32_t)len;
+		return 0;
+	}
+	if (hd->n_headers >= FC_H1_MAX_HEADERS) {
+		llhttp_set_error_reason(p, "too many headers");
+		return HPE_USER;
+	}
+	struct fc_h1_header *h = &hd->h[hd->n_headers++];
+	h->name = at;
+	h->name_len = (uint32_t)len;
+	h->value = at + len;
+	h->value_len = 0;
+	h->hop = false;
+	x->field_open = true;
+	return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+	struct exec_ctx *x = p->data;
+	x->field_open = false;
+	return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+	struct exec_ctx *x = p->data;
+	if (!x->in_head)
+		return 0;
+	struct fc_h1_header *h = &x->head->h[x->head->n_headers - 1];
+	if (!x->value_open) {
+		h->value = at;
+		h->value_len = (uint32_t)len;
+		x->value_open = true;
+	} else {
+		h->value_len = (uint32_t)(at + len - h->value);
+	}
+	return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+	struct exec_ctx *x = p->data;
+	x->value_open = false;
+	return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	struct exec_ctx *x = p->data;
+	if (x->in_head && x->head) {
+		x->head->keep_alive = llhttp_should_keep_alive(p);
+	}
+	if (p->type == HTTP_RESPONSE && x->head_request)
+		return 1; /* a response to HEAD has no body */
+	return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct exec_ctx *x = p->data;
+	if (x->on_body)
+		x->on_body(x->body_ctx, at, len);
+	return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+	(void)p;
+	return HPE_PAUSED; /* stop exactly at the message boundary */
+}
+
+static const llhttp_settings_t settings_req = {
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_header_field_complete = on_header_field_complete,
+	.on_header_value_complete = on_header_value_complete,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+void fc_h1_init(struct fc_h1 *h, bool response)
+{
+	llhttp_init(&h->p, response ? HTTP_RESPONSE : HTTP_REQUEST, &settings_req);
+}
+
+size_t fc_h1_head_end(const char *buf, size_t len, size_t from)
+{
+	size_t i = from > 3 ? from - 3 : 0;
+	/* Skip leading empty lines? RFC 9112 allows servers to ignore a CRLF
+	 * before the request line; llhttp handles that, we only look for the end. */
+	while (i < len) {
+		const char *nl = memchr(buf + i, '\n', len - i);
+		if (!nl)
+			return 0;
+		size_t k = (size_t)(nl - buf);
+		if (k + 1 < len && buf[k + 1] == '\n')
+			return k + 2;
+		if (k + 2 < len && buf[k + 1] == '\r' && buf[k + 2] == '\n')
+			return k + 3;
+		i = k + 1;
+	}
+	return 0;
+}
+
+bool fc_h1_name_is(const struct fc_h1_header *hd, const char *name, size_t len)
+{
+	return hd->name_len == len && strncasecmp(hd->name, name, len) == 0;
+}
+
+const struct fc_h1_header *fc_h1_find(const struct fc_h1_head *hd, const char *name, size_t len)
+{
+	for (uint32_t i = 0; i < hd->n_headers; i++)
+		if (fc_h1_name_is(&hd->h[i], name, len))
+			return &hd->h[i];
+	return NULL;
+}
+
+bool fc_h1_method_idempotent(uint8_t m)
+{
+	return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE ||
+	       m == HTTP_PUT || m == HTTP_DELETE;
+}
+
+/* Iterates comma-separated tokens of a header value. */
+static bool next_token(const char **s, const char *end, const char **tok, size_t *tlen)
+{
+	const char *p = *s;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+		p++;
+	if (p >= end)
+		return false;
+	const char *t = p;
+	while (p < end && *p != ',')
+		p++;
+	const char *e = p;
+	while (e > t && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	*tok = t;
+	*tlen = (size_t)(e - t);
+	*s = p;
+	return true;
+}
+
+static bool token_is(const char *t, size_t len, const char *lit)
+{
+	return strlen(lit) == len && strncasecmp(t, lit, len) == 0;
+}
+
+static bool is_fixed_hop(const struct fc_h1_header *h)
+{
+	return FC_H1_NAME_IS(h, "connection") || FC_H1_NAME_IS(h, "keep-alive") ||
+	       FC_H1_NAME_IS(h, "proxy-connection") || FC_H1_NAME_IS(h, "te") ||
+	       FC_H1_NAME_IS(h, "trailer") || FC_H1_NAME_IS(h, "upgrade") ||
+	       FC_H1_NAME_IS(h, "transfer-encoding") || FC_H1_NAME_IS(h, "proxy-authorization") ||
+	       FC_H1_NAME_IS(h, "proxy-authenticate");
+}
+
+/* Marks hop-by-hop headers and extracts what the proxy acts on. */
+static int analyze(struct fc_h1_head *hd, bool response, const char **err)
+{
+	hd->host = -1;
+	hd->xff = -1;
+	for (uint32_t i = 0; i < hd->n_headers; i++) {
+		struct fc_h1_header *h = &hd->h[i];
+		/* field values must not carry CR/LF (obs-fold) or NUL */
+		for (uint32_t k = 0; k < h->value_len; k++) {
+			char c = h->value[k];
+			if (c == '\r' || c == '\n' || c == 0) {
+				*err = "invalid header value";
+				return FC_H1_ERROR;
+			}
+		}
+		if (h->name_len == 0) {
+			*err = "empty header name";
+			return FC_H1_ERROR;
+		}
+		h->hop = is_fixed_hop(h);
+		if (h->hop)
+			hd->has_hop = true;
+		if (!response && FC_H1_NAME_IS(h, "host")) {
+			if (hd->host < 0)
+				hd->host = (int)i;
+			hd->n_host++;
+		} else if (!response && hd->xff < 0 && FC_H1_NAME_IS(h, "x-forwarded-for")) {
+			hd->xff = (int)i;
+		} else if (FC_H1_NAME_IS(h, "content-length")) {
+			hd->has_cl = true;
+		} else if (FC_H1_NAME_IS(h, "transfer-encoding")) {
+			hd->has_te = true;
+		} else if (!response && FC_H1_NAME_IS(h, "expect")) {
+			if (h->value_len == 12 && strncasecmp(h->value, "100-continue", 12) == 0)
+				hd->expect_continue = true;
+		}
+	}
+	/* Connection: options and the headers it names */
+	for (uint32_t i = 0; i < hd->n_headers; i++) {
+		struct fc_h1_header *h = &hd->h[i];
+		if (!FC_H1_NAME_IS(h, "connection"))
+			continue;
+		const char *s = h->value, *end = h->value + h->value_len, *t;
+		size_t tl;
+		while (next_token(&s, end, &t, &tl)) {
+			if (token_is(t, tl, "close"))
+				hd->conn_close = true;
+			else if (token_is(t, tl, "keep-alive"))
+				hd->conn_keepalive = true;
+			else if (token_is(t, tl, "upgrade"))
+				hd->conn_upgrade = true;
+			for (uint32_t j = 0; j < hd->n_headers; j++) {
+				struct fc_h1_header *o = &hd->h[j];
+				if (!o->hop && o->name_len == tl && strncasecmp(o->name, t, tl) == 0) {
+					/* never let a client strip what framing depends on */
+					if (FC_H1_NAME_IS(o, "content-length") || FC_H1_NAME_IS(o, "host"))
+						continue;
+					o->hop = true;
+					hd->has_hop = true;
+				}
+			}
+		}
+	}
+	return FC_H1_OK;
+}
+
+int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_head *out,
+		     bool head_request, const char **err)
+{
+	llhttp_t *p = &h->p;
+	llhttp_reset(p);
+	memset(out, 0, offsetof(struct fc_h1_head, h));
+	struct exec_ctx x = {.head = out, .in_head = true, .head_request = head_request};
+	p->data = &x;
+	*err = NULL;
+	out->head_len = (uint32_t)len;
+	/* the first line, for logs and for the status line of responses */
+	const char *s = buf;
+	while (s < buf + len && (*s == '\r' || *s == '\n'))
+		s++;
+	const char *eol = memchr(s, '\n', (size_t)(buf + len - s));
+	out->first_line = s;
+	out->first_line_len = eol ? (uint32_t)(eol - s) : 0;
+	if (out->first_line_len && s[out->first_line_len - 1] == '\r')
+		out->first_line_len--;
+
+	enum llhttp_errno e = llhttp_execute(p, buf, len);
+	int rc = FC_H1_OK;
+	if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+		if (e == HPE_PAUSED)
+			llhttp_resume(p);
+		else
+			llhttp_resume_after_upgrade(p);
+		rc = FC_H1_COMPLETE;
+		if ((size_t)(llhttp_get_error_pos(p) - buf) != len) {
+			*err = "data after head";
+			return FC_H1_ERROR;
+		}
+	} else if (e != HPE_OK) {
+		*err = llhttp_get_error_reason(p) ? llhttp_get_error_reason(p) : llhttp_errno_name(e);
+		return FC_H1_ERROR;
+	}
+	p->data = NULL;
+	out->method = p->method;
+	out->major = p->http_major;
+	out->minor = p->http_minor;
+	out->status = p->status_code;
+	out->content_length = p->content_length;
+	bool response = p->type == HTTP_RESPONSE;
+	if (analyze(out, response, err) != FC_H1_OK)
+		return FC_H1_ERROR;
+	out->chunked = (p->flags & F_CHUNKED) != 0;
+	if (out->has_te && !out->chunked) {
+		if (!response) {
+			*err = "unsupported transfer-encoding";
+			out->bad_te = true;
+			return FC_H1_ERROR;
+		}
+	}
+	out->has_body = rc == FC_H1_OK;
+	if (response && out->has_body && !out->chunked && !out->has_cl)
+		out->close_delimited = true;
+	return rc;
+}
+
+int fc_h1_body(struct fc_h1 *h, const char *buf, size_t len, size_t *consumed,
+	       fc_h1_body_fn on_body_fn, void *ctx, const char **err)
+{
+	llhttp_t *p = &h->p;
+	struct exec_ctx x = {.on_body = on_body_fn, .body_ctx = ctx};
+	p->data = &x;
+	enum llhttp_errno e = llhttp_execute(p, buf, len);
+	p->data = NULL;
+	if (e == HPE_OK) {
+		*consumed = len;
+		return FC_H1_OK;
+	}
+	if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+		*consumed = (size_t)(llhttp_get_error_pos(p) - buf);
+		if (e == HPE_PAUSED)
+			llhttp_resume(p);
+		else
+			llhttp_resume_after_upgrade(p);
+		return FC_H1_COMPLETE;
+	}
+	*consumed = 0;
+	*err = llhttp_get_error_reason(p) ? llhttp_get_error_reason(p) : llhttp_errno_name(e);
+	return FC_H1_ERROR;
+}
+
+int fc_h1_eof(struct fc_h1 *h)
+{
+	struct exec_ctx x = {0};
+	h->p.data = &x;
+	enum llhttp_errno e = llhttp_finish(&h->p);
+	h->p.data = NULL;
+	if (e == HPE_OK || e == HPE_PAUSED)
+		return FC_H1_COMPLETE;
+	return FC_H1_ERROR;
+}

@@ -1,0 +1,103 @@
+/* h1.h — HTTP/1.x codec around llhttp (strict). A head is parsed in one shot
+ * once its terminator is in the buffer, into a scratch struct the caller
+ * provides (one per worker), so a connection only keeps the 80-byte llhttp
+ * state between reads. Bodies are validated by the same parser and forwarded
+ * raw; fc_h1_body reports where the message ends. */
+#ifndef FC_H1_H
+#define FC_H1_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FC_H1_MAX_HEADERS 128
+
+struct fc_h1_header {
+	const char *name, *value;
+	uint32_t name_len, value_len;
+	bool hop; /* hop-by-hop: never forwarded as is */
+};
+
+/* What a parsed head says. Pointers point into the caller's buffer. */
+struct fc_h1_head {
+	const char *url;
+	uint32_t url_len;
+	const char *first_line; /* request line or status line, without CRLF */
+	uint32_t first_line_len;
+	uint32_t head_len;      /* bytes of the head including the final CRLF */
+	uint8_t method;         /* enum llhttp_method */
+	uint8_t major, minor;
+	uint16_t status;
+	uint32_t n_headers;
+
+	/* analysis */
+	int host;               /* index of Host, -1 if none */
+	int n_host;
+	int xff;                /* first X-Forwarded-For index, -1 */
+	bool conn_close, conn_keepalive, conn_upgrade;
+	bool chunked;           /* Transfer-Encoding: chunked (final coding) */
+	bool has_te;            /* any Transfer-Encoding */
+	bool has_cl;
+	uint64_t content_length;
+	bool expect_continue;
+	bool has_body;          /* a body follows the head (framed by CL, chunked or close) */
+	bool close_delimited;   /* response body ends at EOF */
+	bool keep_alive;        /* llhttp's verdict for this message */
+	bool bad_te;            /* a Transfer-Encoding we do not relay */
+	bool has_hop;           /* some header is hop-by-hop (rewrite needed) */
+
+	struct fc_h1_header h[FC_H1_MAX_HEADERS]; /* last: the reset stops here */
+};
+
+/* Per-connection parser state. */
+struct fc_h1 {
+	llhttp_t p;
+};
+
+enum fc_h1_result {
+	FC_H1_OK = 0,        /* consumed all, message not complete */
+	FC_H1_COMPLETE = 1,  /* message complete at *consumed */
+	FC_H1_ERROR = -1,    /* malformed */
+};
+
+/* Prepares h to parse requests (response=false) or responses. */
+void fc_h1_init(struct fc_h1 *h, bool response);
+
+/* Looks for the end of a head in buf[0..len), starting the scan at from
+ * (pass the previous len to avoid rescanning). Returns the head length
+ * including the terminating empty line, or 0 if not there yet. */
+size_t fc_h1_head_end(const char *buf, size_t len, size_t from);
+
+/* Parses a complete head buf[0..len) (len from fc_h1_head_end) into out.
+ * For a response, head_request says the request was HEAD (no body follows).
+ * Returns FC_H1_OK (a body follows), FC_H1_COMPLETE (no body) or FC_H1_ERROR
+ * with *err set to a short reason. */
+int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_head *out,
+		     bool head_request, const char **err);
+
+/* Callback for decoded body bytes (used to de-chunk for HTTP/1.0 clients). */
+typedef void (*fc_h1_body_fn)(void *ctx, const char *at, size_t len);
+
+/* Runs body bytes buf[0..len) through the parser. *consumed is how many
+ * bytes belong to this message (all of them unless it completes). When
+ * on_body is set, decoded body bytes are passed to it. */
+int fc_h1_body(struct fc_h1 *h, const char *buf, size_t len, size_t *consumed,
+	       fc_h1_body_fn on_body, void *ctx, const char **err);
+
+/* Ends a close-delimited body at EOF. Returns FC_H1_COMPLETE or FC_H1_ERROR
+ * (EOF in the middle of a framed body). */
+int fc_h1_eof(struct fc_h1 *h);
+
+/* Header name comparison, case-insensitive. */
+bool fc_h1_name_is(const struct fc_h1_header *hd, const char *name, size_t len);
+#define FC_H1_NAME_IS(hd, lit) fc_h1_name_is((hd), lit, sizeof(lit) - 1)
+
+/* True for GET, HEAD, OPTIONS, TRACE, PUT, DELETE. */
+bool fc_h1_method_idempotent(uint8_t method);
+
+/* Finds the value of a header by name, or NULL. */
+const struct fc_h1_header *fc_h1_find(const struct fc_h1_head *hd, const char *name, size_t len);
+
+#endif

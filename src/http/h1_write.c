@@ -1,0 +1,156 @@
+/* h1_write.c — building heads for the next hop. Plain memcpy into a buffer:
+ * no allocation, no formatting on the common path. */
+#include "http/h1_write.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct out {
+	char *p, *end;
+	bool overflow;
+};
+
+static inline void put(struct out *o, const char *s, size_t n)
+{
+	if ((size_t)(o->end - o->p) < n) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+#define PUT_LIT(o, lit) put((o), lit, sizeof(lit) - 1)
+
+static void put_header(struct out *o, const struct fc_h1_header *h)
+{
+	put(o, h->name, h->name_len);
+	PUT_LIT(o, ": ");
+	put(o, h->value, h->value_len);
+	PUT_LIT(o, "\r\n");
+}
+
+static bool replaced_on_request(const struct fc_h1_header *h)
+{
+	return FC_H1_NAME_IS(h, "x-forwarded-for") || FC_H1_NAME_IS(h, "x-forwarded-proto") ||
+	       FC_H1_NAME_IS(h, "x-forwarded-host");
+}
+
+size_t fc_h1_write_request(char *buf, size_t cap, const struct fc_h1_head *hd,
+			   const struct fc_h1_req_extra *x)
+{
+	struct out o = {buf, buf + cap, false};
+	const char *m = llhttp_method_name((llhttp_method_t)hd->method);
+	put(&o, m, strlen(m));
+	PUT_LIT(&o, " ");
+	put(&o, hd->url, hd->url_len);
+	PUT_LIT(&o, " HTTP/1.1\r\n");
+	for (uint32_t i = 0; i < hd->n_headers; i++) {
+		const struct fc_h1_header *h = &hd->h[i];
+		if (h->hop || replaced_on_request(h))
+			continue;
+		put_header(&o, h);
+	}
+	if (hd->host < 0 && x->host) {
+		PUT_LIT(&o, "Host: ");
+		put(&o, x->host, x->host_len);
+		PUT_LIT(&o, "\r\n");
+	}
+	if (hd->chunked)
+		PUT_LIT(&o, "Transfer-Encoding: chunked\r\n");
+	/* X-Forwarded-For: every earlier value, then this client */
+	PUT_LIT(&o, "X-Forwarded-For: ");
+	for (uint32_t i = (uint32_t)(hd->xff < 0 ? (int)hd->n_headers : hd->xff); i < hd->n_headers;
+	     i++) {
+		const struct fc_h1_header *h = &hd->h[i];
+		if (!FC_H1_NAME_IS(h, "x-forwarded-for") || h->value_len == 0)
+			continue;
+		put(&o, h->value, h->value_len);
+		PUT_LIT(&o, ", ");
+	}
+	put(&o, x->client_ip, x->client_ip_len);
+	PUT_LIT(&o, "\r\nX-Forwarded-Proto: ");
+	put(&o, x->proto, strlen(x->proto));
+	PUT_LIT(&o, "\r\n");
+	if (hd->host >= 0) {
+		PUT_LIT(&o, "X-Forwarded-Host: ");
+		put(&o, hd->h[hd->host].value, hd->h[hd->host].value_len);
+		PUT_LIT(&o, "\r\n");
+	}
+	if (hd->major == 1 && hd->minor == 0)
+		PUT_LIT(&o, "Via: 1.0 fulcrum\r\n\r\n");
+	else
+		PUT_LIT(&o, "Via: 1.1 fulcrum\r\n\r\n");
+	return o.overflow ? 0 : (size_t)(o.p - buf);
+}
+
+bool fc_h1_response_passthrough(const struct fc_h1_head *hd, const struct fc_h1_resp_extra *x)
+{
+	if (x->close || x->keep_alive || x->dechunk || x->set_cookie)
+		return false;
+	if (!hd->has_hop)
+		return true;
+	/* Transfer-Encoding: chunked alone is framing we keep as is */
+	for (uint32_t i = 0; i < hd->n_headers; i++)
+		if (hd->h[i].hop && !(hd->chunked && FC_H1_NAME_IS(&hd->h[i], "transfer-encoding")))
+			return false;
+	return true;
+}
+
+size_t fc_h1_write_response(char *buf, size_t cap, const struct fc_h1_head *hd,
+			    const struct fc_h1_resp_extra *x)
+{
+	struct out o = {buf, buf + cap, false};
+	put(&o, hd->first_line, hd->first_line_len);
+	PUT_LIT(&o, "\r\n");
+	for (uint32_t i = 0; i < hd->n_headers; i++) {
+		const struct fc_h1_header *h = &hd->h[i];
+		if (h->hop)
+			continue;
+		put_header(&o, h);
+	}
+	if (hd->chunked && !x->dechunk)
+		PUT_LIT(&o, "Transfer-Encoding: chunked\r\n");
+	if (x->set_cookie) {
+		PUT_LIT(&o, "Set-Cookie: ");
+		put(&o, x->set_cookie, x->set_cookie_len);
+		PUT_LIT(&o, "\r\n");
+	}
+	if (x->close)
+		PUT_LIT(&o, "Connection: close\r\n");
+	else if (x->keep_alive)
+		PUT_LIT(&o, "Connection: keep-alive\r\n");
+	PUT_LIT(&o, "\r\n");
+	return o.overflow ? 0 : (size_t)(o.p - buf);
+}
+
+const char *fc_h1_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+size_t fc_h1_write_error(char *out, size_t cap, int status, bool close)
+{
+	const char *r = fc_h1_reason(status);
+	int n = snprintf(out, cap,
+			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+			 "Cache-Control: no-store\r\n%s\r\n%d %s\n",
+			 status, r, strlen(r) + 5, close ? "Connection: close\r\n" : "", status, r);
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}

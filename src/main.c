@@ -1,0 +1,228 @@
+/* main.c — the fulcrum command: flags, configuration, worker threads,
+ * signals. The main thread becomes the control thread once workers run. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "core/sock.h"
+#include "proxy/proxy.h"
+
+#define MAX_TO 256
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: fulcrum -c FILE [--check] [--log-level LEVEL] [--workers N]\n"
+		"       fulcrum --listen ADDR --to URL [--to URL ...] [--algorithm NAME]\n"
+		"               [--workers N] [--log-level LEVEL]\n"
+		"\n"
+		"An HTTP load balancer and reverse proxy.\n"
+		"\n"
+		"  -c, --config FILE     configuration file (YAML); also FULCRUM_CONFIG\n"
+		"      --check           validate the configuration and exit 0 (valid) or 1\n"
+		"      --listen ADDR     without a file: listen on ADDR (127.0.0.1:8080, :8080)\n"
+		"      --to URL          without a file: a server (http://host:port), repeatable\n"
+		"      --algorithm NAME  without a file: balancing algorithm (round_robin)\n"
+		"      --workers N       worker threads (default: one per CPU); also FULCRUM_WORKERS\n"
+		"      --log-level L     debug, info, warn or error; also FULCRUM_LOG_LEVEL\n"
+		"  -v, --version         print the version\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"Signals: SIGINT/SIGTERM stop gracefully (in-flight requests finish).\n"
+		"Docs: README.md, docs/configuration.md, docs/balancing.md\n");
+}
+
+static int log_level_map(enum fc_log_level l)
+{
+	switch (l) {
+	case FC_LOG_DEBUG:
+		return FC_LOG_LEVEL_DEBUG;
+	case FC_LOG_INFO:
+		return FC_LOG_LEVEL_INFO;
+	case FC_LOG_WARN:
+		return FC_LOG_LEVEL_WARN;
+	default:
+		return FC_LOG_LEVEL_ERROR;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL, *listen = NULL, *algorithm = NULL, *log_level = NULL;
+	const char *to[MAX_TO];
+	size_t n_to = 0;
+	long workers = -1;
+	bool check = false;
+	enum { OPT_CHECK = 256, OPT_LISTEN, OPT_TO, OPT_ALGO, OPT_WORKERS, OPT_LOGLEVEL };
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"to", required_argument, NULL, OPT_TO},
+		{"algorithm", required_argument, NULL, OPT_ALGO},
+		{"workers", required_argument, NULL, OPT_WORKERS},
+		{"log-level", required_argument, NULL, OPT_LOGLEVEL},
+		{"version", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0, 0, 0, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case OPT_CHECK:
+			check = true;
+			break;
+		case OPT_LISTEN:
+			listen = optarg;
+			break;
+		case OPT_TO:
+			if (n_to == MAX_TO) {
+				fprintf(stderr, "fulcrum: at most %d --to servers\n", MAX_TO);
+				return 2;
+			}
+			to[n_to++] = optarg;
+			break;
+		case OPT_ALGO:
+			algorithm = optarg;
+			break;
+		case OPT_WORKERS: {
+			char *end;
+			errno = 0;
+			workers = strtol(optarg, &end, 10);
+			if (errno || *end || workers < 1 || workers > 256) {
+				fprintf(stderr, "fulcrum: --workers: must be 1..256, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		}
+		case OPT_LOGLEVEL:
+			log_level = optarg;
+			break;
+		case 'v':
+			printf("fulcrum %s\n", FULCRUM_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "fulcrum: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!config_path && !listen && n_to == 0)
+		config_path = getenv("FULCRUM_CONFIG");
+	if (config_path && (listen || n_to || algorithm)) {
+		fprintf(stderr, "fulcrum: --listen/--to/--algorithm and a configuration file "
+				"cannot be combined\n");
+		return 2;
+	}
+
+	char err[4096] = "";
+	struct fc_config *cfg = NULL;
+	if (config_path) {
+		cfg = fc_config_load_file(config_path, err, sizeof(err));
+	} else if (listen || n_to) {
+		if (!listen || !n_to) {
+			fprintf(stderr, "fulcrum: file-less mode needs --listen ADDR and at least one "
+					"--to URL\n");
+			return 2;
+		}
+		cfg = fc_config_from_args(listen, to, n_to, algorithm, workers > 0 ? (uint32_t)workers : 0,
+					  err, sizeof(err));
+	} else {
+		fprintf(stderr, "fulcrum: no configuration: use -c FILE, FULCRUM_CONFIG, or "
+				"--listen ADDR --to URL\n");
+		usage(stderr);
+		return 2;
+	}
+	if (!cfg) {
+		fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
+		return 1;
+	}
+	if (fc_config_apply_env(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fulcrum: %s\n", err);
+		fc_config_unref(cfg);
+		return 1;
+	}
+	if (log_level && fc_config_parse_log_level(log_level, &cfg->log_level) < 0) {
+		fprintf(stderr, "fulcrum: --log-level: must be debug, info, warn or error, got '%s'\n",
+			log_level);
+		fc_config_unref(cfg);
+		return 2;
+	}
+	if (workers > 0)
+		cfg->workers = (uint32_t)workers;
+	if (check) {
+		printf("%s: configuration is valid (%zu listener%s, %zu pool%s)\n", cfg->source,
+		       cfg->n_listeners, cfg->n_listeners == 1 ? "" : "s", cfg->n_pools,
+		       cfg->n_pools == 1 ? "" : "s");
+		fc_config_unref(cfg);
+		return 0;
+	}
+
+	fc_log_level = log_level_map(cfg->log_level);
+	int rc = fc_log_open(cfg->error_log);
+	if (rc < 0) {
+		fprintf(stderr, "fulcrum: log.error: %s: %s\n", cfg->error_log, strerror(-rc));
+		fc_config_unref(cfg);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit it */
+
+	uint32_t n_workers = cfg->workers ? cfg->workers : 1;
+	struct fc_runtime *rt = NULL;
+	if (fc_runtime_create(cfg, n_workers, &rt, err, sizeof(err)) < 0) {
+		fc_error("%s", err);
+		fc_config_unref(cfg);
+		return 1;
+	}
+	struct fc_worker *ws = NULL;
+	if (fc_workers_start(rt, &ws, n_workers, err, sizeof(err)) < 0) {
+		fc_error("%s", err);
+		fc_runtime_destroy(rt);
+		fc_config_unref(cfg);
+		return 1;
+	}
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		fc_info("fulcrum %s: listener %s on %s, %u worker%s", FULCRUM_VERSION,
+			cfg->listeners[i].name, cfg->listeners[i].address, n_workers,
+			n_workers == 1 ? "" : "s");
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			fc_warn("SIGHUP: reload is not supported yet; still running on %s", cfg->source);
+			continue;
+		}
+		fc_info("%s: stopping; in-flight requests have %u ms", strsignal(sig),
+			cfg->shutdown_grace_ms);
+		break;
+	}
+	fc_workers_stop(ws, n_workers, cfg->shutdown_grace_ms);
+	fc_runtime_destroy(rt);
+	fc_info("stopped");
+	fc_config_unref(cfg);
+	fc_log_close();
+	return 0;
+}

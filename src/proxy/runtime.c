@@ -1,0 +1,160 @@
+/* runtime.c — the live pools of one configuration snapshot: a libfulcrum pool
+ * per configured pool, with the proxy's per-server data (address, idle
+ * connections per worker) hung on each server. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/sock.h"
+#include "proxy/proxy.h"
+
+static void rt_server_free(void *user)
+{
+	free(user);
+}
+
+static struct rt_server *rt_server_create(const struct fc_config_server *cs, uint32_t n_workers)
+{
+	struct rt_server *rs = calloc(1, sizeof(*rs) + n_workers * sizeof(rs->idle[0]));
+	if (!rs)
+		return NULL;
+	memcpy(&rs->addr, &cs->addr, sizeof(rs->addr));
+	rs->addr_len = cs->addr_len;
+	snprintf(rs->hostport, sizeof(rs->hostport), "%s:%u", cs->host, cs->port);
+	rs->n_workers = n_workers;
+	for (uint32_t i = 0; i < n_workers; i++)
+		link_init(&rs->idle[i].list);
+	return rs;
+}
+
+static int open_access_log(const char *where)
+{
+	if (!where || strcmp(where, "off") == 0)
+		return -1;
+	if (strcmp(where, "stdout") == 0)
+		return 1;
+	if (strcmp(where, "stderr") == 0)
+		return 2;
+	return open(where, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runtime **out,
+		      char *err, size_t errlen)
+{
+	struct fc_runtime *rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return -ENOMEM;
+	rt->cfg = fc_config_ref(cfg);
+	rt->n_workers = n_workers;
+	rt->n_pools = cfg->n_pools;
+	rt->access_fd = -1;
+	rt->pools = calloc(cfg->n_pools ? cfg->n_pools : 1, sizeof(*rt->pools));
+	if (!rt->pools)
+		goto nomem;
+	uint64_t now = fc_time_ns();
+	for (size_t i = 0; i < cfg->n_pools; i++) {
+		const struct fc_config_pool *cp = &cfg->pools[i];
+		struct rt_pool *p = &rt->pools[i];
+		p->cfg = cp;
+		if (cp->sticky.secret && cp->sticky.secret[0]) {
+			size_t n = strlen(cp->sticky.secret);
+			/* the secret is used as given; long ones are fine, HMAC hashes them */
+			memset(p->sticky_secret, 0, sizeof(p->sticky_secret));
+			memcpy(p->sticky_secret, cp->sticky.secret, n < 32 ? n : 32);
+		} else if (getrandom(p->sticky_secret, sizeof(p->sticky_secret), 0) < 0) {
+			for (size_t k = 0; k < sizeof(p->sticky_secret); k++)
+				p->sticky_secret[k] = (uint8_t)(now >> (k % 8));
+		}
+		uint64_t seed = 0;
+		if (getrandom(&seed, sizeof(seed), 0) < 0)
+			seed = now ^ (uint64_t)i;
+		struct fc_pool_options o = {
+			.name = cp->name,
+			.algorithm = cp->algorithm,
+			.slow_start_ns = (uint64_t)cp->slow_start_ms * 1000000ull,
+			.balance_factor = cp->hash.balance_factor,
+			.sticky = cp->sticky.enabled,
+			.sticky_secret = cp->sticky.secret ? (const uint8_t *)cp->sticky.secret
+							   : p->sticky_secret,
+			.sticky_secret_len =
+				cp->sticky.secret ? strlen(cp->sticky.secret) : sizeof(p->sticky_secret),
+			.seed = seed | 1,
+			.server_free = rt_server_free,
+		};
+		int rc = fc_pool_create(&o, &p->pool, err, errlen);
+		if (rc < 0)
+			goto fail;
+		for (size_t k = 0; k < cp->n_servers; k++) {
+			const struct fc_config_server *cs = &cp->servers[k];
+			struct fc_server_spec spec = {
+				.name = cs->name, .address = cs->url, .weight = cs->weight};
+			struct fc_server *srv = NULL;
+			rc = fc_pool_upsert(p->pool, &spec, now, &srv);
+			if (rc < 0 || !srv) {
+				snprintf(err, errlen, "pool %s: server %s: %s", cp->name, cs->name,
+					 strerror(rc < 0 ? -rc : EINVAL));
+				goto fail;
+			}
+			struct rt_server *rs = rt_server_create(cs, n_workers);
+			if (!rs)
+				goto nomem;
+			fc_server_set_user(srv, rs);
+		}
+	}
+	/* trusted proxies for the real client IP */
+	const struct fc_config_client_ip *ci = &cfg->client_ip;
+	if (ci->n_trusted) {
+		rt->trusted = calloc(ci->n_trusted, sizeof(*rt->trusted));
+		if (!rt->trusted)
+			goto nomem;
+		for (size_t i = 0; i < ci->n_trusted; i++) {
+			if (fc_cidr_parse(ci->trusted[i], strlen(ci->trusted[i]), &rt->trusted[i]) <
+			    0) {
+				snprintf(err, errlen, "client.ip.trusted[%zu]: invalid CIDR '%s'", i,
+					 ci->trusted[i]);
+				goto fail;
+			}
+		}
+	}
+	rt->clientip.trusted = rt->trusted;
+	rt->clientip.n_trusted = ci->n_trusted;
+	rt->clientip.recursive = ci->recursive;
+	rt->access_fd = open_access_log(cfg->access_log);
+	if (rt->access_fd < 0 && cfg->access_log && strcmp(cfg->access_log, "off") != 0) {
+		snprintf(err, errlen, "log.access: %s: %s", cfg->access_log, strerror(errno));
+		goto fail;
+	}
+	*out = rt;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	fc_runtime_destroy(rt);
+	return -EINVAL;
+}
+
+void fc_runtime_destroy(struct fc_runtime *rt)
+{
+	if (!rt)
+		return;
+	for (size_t i = 0; i < rt->n_pools; i++)
+		if (rt->pools[i].pool)
+			fc_pool_destroy(rt->pools[i].pool);
+	free(rt->pools);
+	free(rt->trusted);
+	if (rt->access_fd > 2)
+		close(rt->access_fd);
+	fc_config_unref(rt->cfg);
+	free(rt);
+}
+
+struct rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config_pool *cp)
+{
+	size_t i = (size_t)(cp - rt->cfg->pools);
+	return i < rt->n_pools ? &rt->pools[i] : NULL;
+}
