@@ -68,6 +68,7 @@ class HTTPTimeout(Exception):
 _procs = []  # every Popen we started
 _fulcrums = []  # Fulcrum objects of the current test
 _tmpdirs = []
+_closers = []  # in-process fakes to close at test end
 _lock = threading.Lock()
 
 
@@ -321,6 +322,119 @@ def _read_line(f, timeout):
 
 def echo_backends(n, prefix="echo", **kw):
     return [Echo(name="%s-%d" % (prefix, i + 1), **kw) for i in range(n)]
+
+
+class Blackhole:
+    """A port where connect() hangs: a listener whose accept queue is full, so the
+    kernel drops further SYNs (for connect timeouts)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", free_port()))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.fill = []
+        for _ in range(3):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except (BlockingIOError, OSError):
+                pass
+            self.fill.append(s)
+        time.sleep(0.05)
+        _closers.append(self.close)
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def close(self):
+        for s in self.fill + [self.sock]:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+class FakeBackend:
+    """A misbehaving HTTP backend in a thread. mode:
+      close_after_head  read the request head, then close without answering
+      reset_after_head  same, with a TCP reset
+      hang              read the request head and never answer
+      garbage           answer with bytes that are not HTTP
+      partial           send a head with Content-Length 1000, 10 body bytes, close
+    .accepted counts connections, .heads counts request heads read."""
+
+    def __init__(self, mode, name="fake"):
+        self.mode = mode
+        self.name = name
+        self.accepted = 0
+        self.heads = 0
+        self.conns = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+        _closers.append(self.close)
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def _run(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        self.conns.append(c)
+        data = b""
+        try:
+            c.settimeout(30)
+            while b"\r\n\r\n" not in data:
+                d = c.recv(65536)
+                if not d:
+                    c.close()
+                    return
+                data += d
+            self.heads += 1
+            if self.mode == "close_after_head":
+                c.close()
+            elif self.mode == "reset_after_head":
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                c.close()
+            elif self.mode == "garbage":
+                c.sendall(b"this is not http\r\n\r\n")
+                time.sleep(0.2)
+                c.close()
+            elif self.mode == "partial":
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
+                time.sleep(0.2)
+                c.close()
+            elif self.mode == "hang":
+                while not self.stopped:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+        except OSError:
+            pass
+
+    def close(self):
+        self.stopped = True
+        for s in self.conns + [self.sock]:
+            try:
+                s.close()
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------------------
@@ -908,6 +1022,11 @@ def _finish_test():
             sys.stdout.write("---- fulcrum stderr (%s)\n%s\n" % (" ".join(f.args[1:]), text[-4000:]))
     _fulcrums.clear()
     kill_all()
+    while _closers:
+        try:
+            _closers.pop()()
+        except Exception:
+            pass
     return report
 
 

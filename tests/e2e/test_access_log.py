@@ -1,0 +1,97 @@
+"""Access log: one line per request, text and JSON, with the fields and the right
+server name."""
+import json
+import re
+
+import harness as h
+
+TEXT_RE = re.compile(r'^(\S+) (\S+) "(\S+) (\S+) (HTTP/1\.[01])" (\d{3}) (\d+) pool=(\S+) server=(\S+) '
+                     r'upstream_ms=([\d.]+|-) total_ms=([\d.]+)$')
+
+
+def run(fmt, n=6):
+    bs = h.echo_backends(2, prefix="srv")
+    f = h.start_proxy(bs, access="stdout", access_format=fmt)
+    sent = []
+    for i in range(n):
+        r = h.get(f.port, "/log/%d?q=%d" % (i, i))
+        h.eq(r.status, 200, "status")
+        sent.append((r.json()["name"], r.body_len))
+    r = h.request(f.port, "POST", "/status/404", body=b"xyz")
+    sent.append(("srv-?", r.body_len))
+    text = f.wait_for_output(lambda t: t.count("\n") >= n + 1, timeout=5)
+    f.stop()
+    text = f.stdout_text()
+    lines = [l for l in text.split("\n") if l.strip()]
+    return lines, sent
+
+
+@h.test
+def text_format():
+    lines, sent = run("text")
+    h.eq(len(lines), len(sent), "one line per request: %r" % lines)
+    for i, line in enumerate(lines[:-1]):
+        m = TEXT_RE.match(line)
+        h.check(m, "text line format: %r" % line)
+        h.eq(m.group(2), "127.0.0.1", "client")
+        h.eq((m.group(3), m.group(4), m.group(5)), ("GET", "/log/%d?q=%d" % (i, i), "HTTP/1.1"), "request")
+        h.eq(m.group(6), "200", "status")
+        h.eq(int(m.group(7)), sent[i][1], "bytes (body bytes sent)")
+        h.eq(m.group(8), "web", "pool")
+        h.eq(m.group(9), sent[i][0], "server name")
+        h.check(float(m.group(11)) >= 0, "total_ms")
+    m = TEXT_RE.match(lines[-1])
+    h.check(m, "text line format: %r" % lines[-1])
+    h.eq((m.group(3), m.group(6)), ("POST", "404"), "method and status of the last")
+
+
+@h.test
+def json_format():
+    lines, sent = run("json")
+    h.eq(len(lines), len(sent), "one line per request: %r" % lines)
+    keys = {"time", "client", "method", "path", "proto", "status", "bytes", "pool", "server",
+            "upstream_ms", "total_ms"}
+    for i, line in enumerate(lines):
+        try:
+            o = json.loads(line)
+        except ValueError:
+            h.fail("not JSON: %r" % line)
+        h.check(keys <= set(o), "keys missing: %s in %r" % (keys - set(o), line))
+        h.eq(o["client"], "127.0.0.1", "client")
+        h.eq(int(o["status"]), 200 if i < len(lines) - 1 else 404, "status")
+        h.eq(o["pool"], "web", "pool")
+        if i < len(lines) - 1:
+            h.eq(o["path"], "/log/%d?q=%d" % (i, i), "path")
+            h.eq(o["method"], "GET", "method")
+            h.eq(o["server"], sent[i][0], "server name")
+            h.eq(int(o["bytes"]), sent[i][1], "bytes")
+        h.eq(o["proto"], "HTTP/1.1", "proto")
+        h.check(float(o["total_ms"]) >= float(o["upstream_ms"] or 0) >= 0, "timings: %r" % line)
+
+
+@h.test
+def error_responses_logged():
+    f = h.start_proxy([("http://127.0.0.1:%d" % h.refused_port(), "dead", 1)], access="stdout",
+                      access_format="json", pool_extra={"retries": 0})
+    r = h.get(f.port, "/nothing")
+    h.check(r.status in (502, 503), "status")
+    text = f.wait_for_output(lambda t: "\n" in t, timeout=5)
+    lines = [l for l in text.split("\n") if l.strip()]
+    h.eq(len(lines), 1, "one line for the failed request: %r" % lines)
+    h.eq(int(json.loads(lines[0])["status"]), r.status, "logged status")
+
+
+@h.test
+def access_log_to_file():
+    e = h.Echo()
+    path = h.tmpdir() + "/access.log"
+    f = h.start_proxy([e], access=path)
+    for i in range(3):
+        h.get(f.port, "/file%d" % i)
+    f.stop()
+    with open(path) as fh:
+        lines = [l for l in fh.read().split("\n") if l.strip()]
+    h.eq(len(lines), 3, "three lines in the access log file")
+
+
+h.main()

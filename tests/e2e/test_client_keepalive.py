@@ -1,0 +1,44 @@
+"""Keep-alive to clients: many requests on one connection; the client idle timeout
+closes an idle connection (not before, and not much after)."""
+import time
+
+import harness as h
+
+
+@h.test
+def many_requests_one_connection():
+    bs = h.echo_backends(2)
+    f = h.start_proxy(bs)
+    with h.Conn(f.port) as c:
+        for i in range(50):
+            r = c.request("GET", "/k%d" % i)
+            h.eq(r.status, 200, "status %d" % i)
+            h.eq(r.json()["path"], "/k%d" % i, "path %d" % i)
+            h.check((r.header("connection") or "").lower() != "close", "no Connection: close")
+        h.check(c.is_open(), "connection still open")
+
+
+@h.test
+def idle_timeout_closes():
+    e = h.Echo()
+    f = h.start_proxy([e], client={"idle_timeout": "1s"})
+    with h.Conn(f.port) as c:
+        h.eq(c.request("GET", "/").status, 200, "status")
+        t0 = time.monotonic()
+        h.check(not c.wait_closed(0.5), "still open after 0.5 s of idleness")
+        h.check(c.wait_closed(3), "closed after the 1 s idle timeout")
+        dt = time.monotonic() - t0
+        h.check(0.8 <= dt <= 3.0 * h.SLOW, "closed after %.2f s (idle_timeout 1s)" % dt)
+        h.eq(bytes(c.buf), b"", "closed silently between requests")
+
+
+@h.test
+def idle_timeout_not_before_first_request():
+    # a connection that never sends anything is cut by header_timeout/idle_timeout
+    e = h.Echo()
+    f = h.start_proxy([e], client={"idle_timeout": "1s", "header_timeout": "1s"})
+    with h.Conn(f.port) as c:
+        h.check(c.wait_closed(4), "a silent connection is closed")
+
+
+h.main()
