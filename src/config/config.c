@@ -36,6 +36,13 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->hash.balance_factor = 1.25;
 }
 
+int fc__cfg_pool_finish(struct fc_config_pool *p)
+{
+	if (!p->sticky.cookie_name)
+		p->sticky.cookie_name = strdup("fulcrum_sticky");
+	return p->sticky.cookie_name ? 0 : -ENOMEM;
+}
+
 struct fc_config *fc__cfg_alloc(const char *source)
 {
 	struct fc_config *cfg = calloc(1, sizeof(*cfg));
@@ -100,7 +107,7 @@ static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_stor
 		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
 		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
 	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	              &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
 }
 
 /* Same family and port, and the same address or either one a wildcard: with
@@ -206,10 +213,10 @@ int fc_config_parse_log_level(const char *s, enum fc_log_level *out)
 		const char *name;
 		enum fc_log_level level;
 	} levels[] = {
-		{"debug", FC_LOG_DEBUG},
-		{"info", FC_LOG_INFO},
-		{"warn", FC_LOG_WARN},
-		{"error", FC_LOG_ERROR},
+	        {"debug", FC_LOG_DEBUG},
+	        {"info", FC_LOG_INFO},
+	        {"warn", FC_LOG_WARN},
+	        {"error", FC_LOG_ERROR},
 	};
 	size_t i;
 
@@ -226,7 +233,7 @@ int fc_config_parse_log_level(const char *s, enum fc_log_level *out)
 
 /* Loads a YAML text; errors are "name:line:col: path: message" lines. */
 struct fc_config *fc_config_load_string(const char *text, size_t len, const char *name, char *err,
-					size_t errlen)
+                                        size_t errlen)
 {
 	struct fc__cfg_errs errs;
 	struct fc_config *cfg;
@@ -321,7 +328,7 @@ struct fc_config *fc_config_load_file(const char *path, char *err, size_t errlen
 	if (rc < 0) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s: cannot read: %s", path,
-				 rc == -EFBIG ? "larger than 16 MiB" : strerror(-rc));
+			         rc == -EFBIG ? "larger than 16 MiB" : strerror(-rc));
 		return NULL;
 	}
 	cfg = fc_config_load_string(text, len, path, err, errlen);
@@ -331,8 +338,8 @@ struct fc_config *fc_config_load_file(const char *path, char *err, size_t errlen
 
 /* Builds the one-listener, one-pool configuration of the file-less mode. */
 struct fc_config *fc_config_from_args(const char *listen, const char *const *to, size_t n_to,
-				      const char *algorithm, uint32_t workers, char *err,
-				      size_t errlen)
+                                      const char *algorithm, uint32_t workers, char *err,
+                                      size_t errlen)
 {
 	struct fc__cfg_errs errs;
 	struct fc_config *cfg;
@@ -351,7 +358,7 @@ struct fc_config *fc_config_from_args(const char *listen, const char *const *to,
 
 	if (workers > FC__CFG_WORKERS_MAX)
 		fc__cfg_err(&errs, 0, 0, "--workers", "must be auto or 1..%d (got %u)",
-			    FC__CFG_WORKERS_MAX, workers);
+		            FC__CFG_WORKERS_MAX, workers);
 	else if (workers > 0)
 		cfg->workers = workers;
 
@@ -365,11 +372,14 @@ struct fc_config *fc_config_from_args(const char *listen, const char *const *to,
 	p->algorithm = strdup(algorithm ? algorithm : "round_robin");
 	if (!p->name || !p->algorithm)
 		goto oom;
+	if (fc__cfg_pool_finish(p) < 0)
+		goto oom;
 	if (fc__cfg_check_algorithm(p->algorithm, why, sizeof(why)) < 0)
 		fc__cfg_err(&errs, 0, 0, "--algorithm", "%s", why);
 
 	if (n_to == 0 || !to)
-		fc__cfg_err(&errs, 0, 0, "--to", "at least one upstream is required (--to http://host:port)");
+		fc__cfg_err(&errs, 0, 0, "--to",
+		            "at least one upstream is required (--to http://host:port)");
 	if (n_to > 0 && to) {
 		p->servers = calloc(n_to, sizeof(*p->servers));
 		if (!p->servers)
@@ -397,8 +407,9 @@ struct fc_config *fc_config_from_args(const char *listen, const char *const *to,
 			goto oom;
 		for (j = 0; j + 1 < p->n_servers; j++) {
 			if (p->servers[j].name && strcmp(p->servers[j].name, s->name) == 0) {
-				fc__cfg_err(&errs, 0, 0, subject, "duplicate upstream %s (same as --to[%zu])",
-					    s->name, j);
+				fc__cfg_err(&errs, 0, 0, subject,
+				            "duplicate upstream %s (same as --to[%zu])", s->name,
+				            j);
 				break;
 			}
 		}
@@ -455,14 +466,16 @@ int fc_config_apply_env(struct fc_config *cfg, char *err, size_t errlen)
 	if (level && *level && fc_config_parse_log_level(level, &lv) < 0) {
 		if (err && errlen)
 			snprintf(err, errlen,
-				 "FULCRUM_LOG_LEVEL: must be debug, info, warn or error (got \"%.64s\")",
-				 level);
+			         "FULCRUM_LOG_LEVEL: must be debug, info, warn or error (got "
+			         "\"%.64s\")",
+			         level);
 		return -EINVAL;
 	}
 	if (workers && *workers && fc_config_parse_workers(workers, &w) < 0) {
 		if (err && errlen)
-			snprintf(err, errlen, "FULCRUM_WORKERS: must be auto or 1..%d (got \"%.64s\")",
-				 FC__CFG_WORKERS_MAX, workers);
+			snprintf(err, errlen,
+			         "FULCRUM_WORKERS: must be auto or 1..%d (got \"%.64s\")",
+			         FC__CFG_WORKERS_MAX, workers);
 		return -EINVAL;
 	}
 	cfg->log_level = lv;

@@ -24,18 +24,18 @@ enum fc_hash_source {
 };
 
 struct fc_config_server {
-	char *name;       /* default: "host:port" of url */
-	char *url;        /* as written: http://host:port */
-	char *host;       /* host part of url (numeric or name) */
-	uint16_t port;    /* default 80 */
+	char *name;                   /* default: "host:port" of url */
+	char *url;                    /* as written: http://host:port */
+	char *host;                   /* host part of url (numeric or name) */
+	uint16_t port;                /* default 80 */
 	struct sockaddr_storage addr; /* resolved at load time */
 	socklen_t addr_len;
-	unsigned weight;  /* 0..1000, default 1 */
+	unsigned weight; /* 0..1000, default 1 */
 };
 
 struct fc_config_sticky {
 	bool enabled;       /* sticky: cookie */
-	char *cookie_name;  /* default "fulcrum_sticky" */
+	char *cookie_name;  /* default "fulcrum_sticky"; never NULL */
 	uint32_t max_age_s; /* default 86400 */
 	char *secret;       /* NULL: generated at start */
 };
@@ -48,7 +48,7 @@ struct fc_config_hash {
 
 struct fc_config_pool {
 	char *name;
-	char *algorithm;              /* default "round_robin" */
+	char *algorithm; /* default "round_robin" */
 	struct fc_config_server *servers;
 	size_t n_servers;
 	uint32_t connect_timeout_ms;  /* default 3000 */
@@ -63,9 +63,9 @@ struct fc_config_pool {
 };
 
 struct fc_config_route {
-	char *host;   /* NULL: any host; "*.example.com" matches subdomains */
-	char *path;   /* path prefix, default "/" */
-	char *pool;   /* pool name */
+	char *host;                      /* NULL: any host; "*.example.com" matches subdomains */
+	char *path;                      /* path prefix, default "/" */
+	char *pool;                      /* pool name */
 	struct fc_config_pool *pool_ref; /* resolved */
 };
 
@@ -79,30 +79,30 @@ struct fc_config_listener {
 };
 
 struct fc_config_client_ip {
-	char *header;       /* NULL: use the socket peer; e.g. "X-Forwarded-For" */
-	char **trusted;     /* CIDR strings */
+	char *header;   /* NULL: use the socket peer; e.g. "X-Forwarded-For" */
+	char **trusted; /* CIDR strings */
 	size_t n_trusted;
-	bool recursive;     /* walk X-Forwarded-For right to left skipping trusted hops */
+	bool recursive; /* walk X-Forwarded-For right to left skipping trusted hops */
 };
 
 struct fc_config {
 	atomic_int refs;
-	char *source;                 /* file path, or "command line" */
-	uint32_t workers;             /* 0 in the file means: CPU count (resolved at load) */
-	uint32_t shutdown_grace_ms;   /* default 10000 */
+	char *source;               /* file path, or "command line" */
+	uint32_t workers;           /* 0 in the file means: CPU count (resolved at load) */
+	uint32_t shutdown_grace_ms; /* default 10000 */
 
 	/* log */
-	enum fc_log_level log_level;  /* default info */
-	char *error_log;              /* "stderr" (default), "stdout", or a path */
-	char *access_log;             /* "stdout" (default), "stderr", "off", or a path */
+	enum fc_log_level log_level;         /* default info */
+	char *error_log;                     /* "stderr" (default), "stdout", or a path */
+	char *access_log;                    /* "stdout" (default), "stderr", "off", or a path */
 	enum fc_access_format access_format; /* default text */
 
 	/* client side, applies to every listener */
-	uint32_t header_timeout_ms;   /* request head must arrive within, default 10000 -> 408 */
+	uint32_t header_timeout_ms;      /* request head must arrive within, default 10000 -> 408 */
 	uint32_t client_idle_timeout_ms; /* keep-alive idle, default 60000 */
-	uint32_t body_timeout_ms;     /* inactivity while a body moves, default 60000 */
-	uint32_t max_header_size;     /* default 16384 -> 431 */
-	uint32_t max_connections;     /* client connections, all workers, default 10000 */
+	uint32_t body_timeout_ms;        /* inactivity while a body moves, default 60000 */
+	uint32_t max_header_size;        /* default 16384 -> 431 */
+	uint32_t max_connections;        /* client connections, all workers, default 10000 */
 	struct fc_config_client_ip client_ip;
 
 	struct fc_config_listener *listeners;
@@ -118,13 +118,13 @@ struct fc_config *fc_config_load_file(const char *path, char *err, size_t errlen
 
 /* Same, from a string; name is used in messages in place of the file path. */
 struct fc_config *fc_config_load_string(const char *text, size_t len, const char *name, char *err,
-					size_t errlen);
+                                        size_t errlen);
 
 /* File-less mode: --listen ADDR, --to URL (n_to of them), optional algorithm
  * (NULL: round_robin) and workers (0: CPU count). */
 struct fc_config *fc_config_from_args(const char *listen, const char *const *to, size_t n_to,
-				      const char *algorithm, uint32_t workers, char *err,
-				      size_t errlen);
+                                      const char *algorithm, uint32_t workers, char *err,
+                                      size_t errlen);
 
 /* Applies environment overrides (FULCRUM_LOG_LEVEL, FULCRUM_WORKERS) in place.
  * Returns 0 or -EINVAL with a message in err. */
@@ -139,8 +139,8 @@ void fc_config_unref(struct fc_config *cfg);
 /* The route for host (may be NULL) and path on listener l, or NULL. Host is
  * matched case-insensitively without its port. */
 const struct fc_config_route *fc_config_route_match(const struct fc_config_listener *l,
-						    const char *host, size_t host_len,
-						    const char *path, size_t path_len);
+                                                    const char *host, size_t host_len,
+                                                    const char *path, size_t path_len);
 
 /* Added by the config layer (not in the first contract): */
 

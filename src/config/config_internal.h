@@ -11,7 +11,7 @@
 
 #include "config/config.h"
 
-#define FC__CFG_MAX_ERRORS 50 /* kept; more are counted, not stored */
+#define FC__CFG_MAX_ERRORS  50 /* kept; more are counted, not stored */
 #define FC__CFG_WORKERS_MAX 256
 
 /* One collected error; line/col are 1-based, 0 when there is no position. */
@@ -30,7 +30,7 @@ struct fc__cfg_errs {
 
 /* Records an error at line:col (1-based, 0 = no position) about subject. */
 void fc__cfg_err(struct fc__cfg_errs *e, unsigned line, unsigned col, const char *subject,
-		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Writes the errors, sorted by position, one per line into err; frees them. */
 void fc__cfg_errs_flush(struct fc__cfg_errs *e, char *err, size_t errlen);
 void fc__cfg_errs_fini(struct fc__cfg_errs *e);
@@ -45,7 +45,7 @@ int fc__cfg_parse_double(const char *s, double *out);
 int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, char *why, size_t whylen);
 /* "host:port", "[v6]:port", ":port", "*:port" into addr. */
 int fc__cfg_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *addr_len,
-			 char *why, size_t whylen);
+                         char *why, size_t whylen);
 /* "10.0.0.0/8", "127.0.0.1", "fd00::/8". */
 int fc__cfg_check_cidr(const char *s, const char **why);
 /* A route host: "api.example.com" or "*.example.com"; *lower gets a
@@ -65,6 +65,8 @@ int fc__cfg_check_algorithm(const char *name, char *why, size_t whylen);
 struct fc_config *fc__cfg_alloc(const char *source);
 void fc__cfg_pool_defaults(struct fc_config_pool *p);
 void fc__cfg_server_defaults(struct fc_config_server *s);
+/* Fills the defaults that need allocating (sticky cookie name); -ENOMEM. */
+int fc__cfg_pool_finish(struct fc_config_pool *p);
 /* Gives srv a default name "host:port" if it has none; -ENOMEM. */
 int fc__cfg_server_default_name(struct fc_config_server *srv);
 uint32_t fc__cfg_cpu_count(void);
@@ -73,6 +75,6 @@ long fc__cfg_listener_conflict(const struct fc_config *cfg, size_t idx);
 
 /* The YAML loader proper (config_yaml.c). */
 struct fc_config *fc__cfg_load_yaml(const char *text, size_t len, const char *name,
-				    struct fc__cfg_errs *errs);
+                                    struct fc__cfg_errs *errs);
 
 #endif

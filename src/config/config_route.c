@@ -51,8 +51,8 @@ static size_t host_score(const char *pattern, const char *host, size_t len)
 /* Picks the route for host/path: the longest matching path prefix; among
  * equal prefixes a route with a host beats a hostless one; then file order. */
 const struct fc_config_route *fc_config_route_match(const struct fc_config_listener *l,
-						    const char *host, size_t host_len,
-						    const char *path, size_t path_len)
+                                                    const char *host, size_t host_len,
+                                                    const char *path, size_t path_len)
 {
 	const struct fc_config_route *best = NULL;
 	size_t best_plen = 0, best_hscore = 0, i;

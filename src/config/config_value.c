@@ -25,7 +25,7 @@
 /* ---- errors ---- */
 
 void fc__cfg_err(struct fc__cfg_errs *e, unsigned line, unsigned col, const char *subject,
-		 const char *fmt, ...)
+                 const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -40,7 +40,7 @@ void fc__cfg_err(struct fc__cfg_errs *e, unsigned line, unsigned col, const char
 	va_end(ap);
 	it = &e->items[e->n];
 	n = subject && *subject ? snprintf(NULL, 0, "%s: %s", subject, msg)
-				: snprintf(NULL, 0, "%s", msg);
+	                        : snprintf(NULL, 0, "%s", msg);
 	if (n < 0)
 		return;
 	it->text = malloc((size_t)n + 1);
@@ -347,7 +347,7 @@ static bool is_host_char(char c)
 /* Resolves host:port; prefers the first IPv4 answer (backends that listen on
  * 127.0.0.1 only are common, and "localhost" may answer ::1 first). */
 static int resolve(const char *host, uint16_t port, int flags, struct sockaddr_storage *addr,
-		   socklen_t *addr_len, char *why, size_t whylen)
+                   socklen_t *addr_len, char *why, size_t whylen)
 {
 	struct addrinfo hints, *res = NULL, *ai, *pick = NULL;
 	char portstr[8];
@@ -361,7 +361,7 @@ static int resolve(const char *host, uint16_t port, int flags, struct sockaddr_s
 	rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0) {
 		snprintf(why, whylen, "cannot resolve host \"%s\": %s", host,
-			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -EINVAL;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -387,7 +387,7 @@ static int resolve(const char *host, uint16_t port, int flags, struct sockaddr_s
 /* Splits "host:port" / "[v6]:port" / ":port" at the port. host gets a
  * bracket-free copy (may be empty); bracketed tells whether it was [v6]. */
 static int split_host_port(const char *s, char *host, size_t hostlen, bool *bracketed,
-			   const char **port)
+                           const char **port)
 {
 	const char *colon;
 	size_t n;
@@ -445,7 +445,7 @@ static bool valid_host(const char *h, bool bracketed)
 }
 
 int fc__cfg_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *addr_len,
-			 char *why, size_t whylen)
+                         char *why, size_t whylen)
 {
 	static const char usage[] = "must be host:port, [ipv6]:port or :port";
 	char host[256];
@@ -482,7 +482,7 @@ int fc__cfg_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t
 		return -EINVAL;
 	}
 	return resolve(host, port, AI_PASSIVE | (bracketed ? AI_NUMERICHOST : 0), addr, addr_len,
-		       why, whylen);
+	               why, whylen);
 }
 
 int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, char *why, size_t whylen)
@@ -545,7 +545,7 @@ int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, char *wh
 		return -EINVAL;
 	}
 	if (resolve(host, port, bracketed ? AI_NUMERICHOST : 0, &srv->addr, &srv->addr_len, why,
-		    whylen) < 0)
+	            whylen) < 0)
 		return -EINVAL;
 	srv->url = strdup(s);
 	srv->host = strdup(host);
@@ -604,7 +604,8 @@ int fc__cfg_check_route_host(const char *s, char **lower, const char **why)
 		*why = "a wildcard is only allowed as a leading \"*.\", as in *.example.com";
 		return -EINVAL;
 	}
-	if (!*p || *p == '.' || p[strlen(p) - 1] == '.' || strstr(p, "..") || !valid_host(p, false)) {
+	if (!*p || *p == '.' || p[strlen(p) - 1] == '.' || strstr(p, "..") ||
+	    !valid_host(p, false)) {
 		*why = "must be a host name such as api.example.com or *.example.com";
 		return -EINVAL;
 	}
@@ -639,8 +640,8 @@ int fc__cfg_check_route_path(const char *s, const char **why)
 #ifndef FC_HAVE_ALGORITHM_REGISTRY
 /* Until libfulcrum's registry lands: the names it will have. */
 static const char *const fallback_algorithms[] = {
-	"round_robin", "random", "least_conn", "ip_hash", "consistent_hash", "p2c", "ewma",
-	"rebalance",
+        "round_robin",     "random", "least_conn", "ip_hash",
+        "consistent_hash", "p2c",    "ewma",       "rebalance",
 };
 #endif
 
@@ -662,7 +663,7 @@ int fc__cfg_check_algorithm(const char *name, char *why, size_t whylen)
 	known[0] = '\0';
 	for (i = 0; i < sizeof(fallback_algorithms) / sizeof(fallback_algorithms[0]); i++) {
 		int n = snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
-				 fallback_algorithms[i]);
+		                 fallback_algorithms[i]);
 		if (n < 0 || (size_t)n >= sizeof(known) - used)
 			break;
 		used += (size_t)n;

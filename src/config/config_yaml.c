@@ -9,10 +9,10 @@
 
 #include "config/config_internal.h"
 
-#define SEC 1000ull
-#define MIN (60 * SEC)
-#define HOUR (60 * MIN)
-#define DAY (24 * HOUR)
+#define SEC         1000ull
+#define MIN         (60 * SEC)
+#define HOUR        (60 * MIN)
+#define DAY         (24 * HOUR)
 #define TIMEOUT_MAX DAY
 
 struct walk {
@@ -32,12 +32,15 @@ struct field {
 	yaml_node_t *val;
 };
 
-#define F(name) {name, NULL, NULL}
+#define F(name)                                                                                    \
+	{                                                                                          \
+		name, NULL, NULL                                                                   \
+	}
 
 /* ---- errors and paths ---- */
 
 static void werr(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void werr(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
 {
@@ -48,7 +51,7 @@ static void werr(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fc__cfg_err(w->errs, n ? (unsigned)n->start_mark.line + 1 : 0,
-		    n ? (unsigned)n->start_mark.column + 1 : 0, w->path, "%s", msg);
+	            n ? (unsigned)n->start_mark.column + 1 : 0, w->path, "%s", msg);
 }
 
 static size_t push_key(struct walk *w, const char *key)
@@ -171,8 +174,8 @@ static size_t edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
-static void unknown_key(struct walk *w, const yaml_node_t *k, const char *key, const struct field *f,
-			size_t nf)
+static void unknown_key(struct walk *w, const yaml_node_t *k, const char *key,
+                        const struct field *f, size_t nf)
 {
 	char expected[512];
 	size_t i, used = 0, best = 0, best_d = 99;
@@ -192,7 +195,7 @@ static void unknown_key(struct walk *w, const yaml_node_t *k, const char *key, c
 		expected[0] = '\0';
 		for (i = 0; i < nf; i++) {
 			int n = snprintf(expected + used, sizeof(expected) - used, "%s%s",
-					 i ? ", " : "", f[i].name);
+			                 i ? ", " : "", f[i].name);
 			if (n < 0 || (size_t)n >= sizeof(expected) - used)
 				break;
 			used += (size_t)n;
@@ -234,7 +237,8 @@ static bool get_fields(struct walk *w, yaml_node_t *n, struct field *f, size_t n
 		if (f[i].key) {
 			size_t old = push_key(w, key);
 
-			werr(w, k, "duplicate key (first at line %zu)", f[i].key->start_mark.line + 1);
+			werr(w, k, "duplicate key (first at line %zu)",
+			     f[i].key->start_mark.line + 1);
 			pop(w, old);
 			continue;
 		}
@@ -251,7 +255,8 @@ static const char *field_scalar(struct walk *w, const struct field *f, const cha
 	return want_scalar(w, f->val, what);
 }
 
-static void get_uint(struct walk *w, const struct field *f, uint64_t min, uint64_t max, uint32_t *out)
+static void get_uint(struct walk *w, const struct field *f, uint64_t min, uint64_t max,
+                     uint32_t *out)
 {
 	const char *v;
 	uint64_t n;
@@ -296,8 +301,8 @@ static void format_duration(uint64_t ms, char *buf, size_t len)
 
 		if (ms < units[i].ms)
 			continue;
-		n = snprintf(buf + used, len - used, "%llu%s", (unsigned long long)(ms / units[i].ms),
-			     units[i].unit);
+		n = snprintf(buf + used, len - used, "%llu%s",
+		             (unsigned long long)(ms / units[i].ms), units[i].unit);
 		if (n < 0 || (size_t)n >= len - used)
 			return;
 		used += (size_t)n;
@@ -306,7 +311,7 @@ static void format_duration(uint64_t ms, char *buf, size_t len)
 }
 
 static bool get_duration(struct walk *w, const struct field *f, uint64_t min, uint64_t max,
-			 uint64_t *out)
+                         uint64_t *out)
 {
 	const char *v;
 	uint64_t ms, n;
@@ -325,13 +330,15 @@ static bool get_duration(struct walk *w, const struct field *f, uint64_t min, ui
 	format_duration(max, hi, sizeof(hi));
 	rc = fc_config_parse_duration(v, &ms);
 	if (rc == -EINVAL && fc__cfg_parse_uint(v, &n) == 0) {
-		werr(w, f->val, "needs a unit: write %.32ss or %.32sms (durations look like 10s, "
-				"500ms, 1m, 1h30m)",
+		werr(w, f->val,
+		     "needs a unit: write %.32ss or %.32sms (durations look like 10s, "
+		     "500ms, 1m, 1h30m)",
 		     v, v);
 		goto pop_key;
 	}
 	if (rc == -EINVAL) {
-		werr(w, f->val, "must be a duration such as 10s, 500ms, 1m or 1h30m (got \"%.64s\")", v);
+		werr(w, f->val,
+		     "must be a duration such as 10s, 500ms, 1m or 1h30m (got \"%.64s\")", v);
 		goto pop_key;
 	}
 	if (rc < 0 || ms < min || ms > max) {
@@ -346,7 +353,7 @@ pop_key:
 }
 
 static void get_duration_ms(struct walk *w, const struct field *f, uint64_t min, uint64_t max,
-			    uint32_t *out)
+                            uint32_t *out)
 {
 	uint64_t ms;
 
@@ -355,7 +362,7 @@ static void get_duration_ms(struct walk *w, const struct field *f, uint64_t min,
 }
 
 static void get_size(struct walk *w, const struct field *f, uint64_t min, uint64_t max,
-		     uint32_t *out)
+                     uint32_t *out)
 {
 	const char *v;
 	uint64_t n;
@@ -374,8 +381,9 @@ static void get_size(struct walk *w, const struct field *f, uint64_t min, uint64
 		goto pop_key;
 	}
 	if (rc < 0 || n < min || n > max) {
-		werr(w, f->val, "must be %lluk..%llum (got %.64s)", (unsigned long long)(min / 1024),
-		     (unsigned long long)(max / (1024 * 1024)), v);
+		werr(w, f->val, "must be %lluk..%llum (got %.64s)",
+		     (unsigned long long)(min / 1024), (unsigned long long)(max / (1024 * 1024)),
+		     v);
 		goto pop_key;
 	}
 	*out = (uint32_t)n;
@@ -419,8 +427,9 @@ static void parse_log(struct walk *w, yaml_node_t *n)
 		old = push_key(w, "error");
 		v = field_scalar(w, &f[1], "stderr, stdout or a file path");
 		if (v && (!*v || strcmp(v, "off") == 0))
-			werr(w, f[1].val, "must be stderr, stdout or a file path (errors are always "
-					  "logged)");
+			werr(w, f[1].val,
+			     "must be stderr, stdout or a file path (errors are always "
+			     "logged)");
 		else if (v)
 			set_string(w, &cfg->error_log, v);
 		pop(w, old);
@@ -464,8 +473,8 @@ static void parse_client_ip(struct walk *w, yaml_node_t *n)
 		old = push_key(w, "header");
 		v = field_scalar(w, &f[0], "a header name");
 		if (v && !fc__cfg_is_token(v))
-			werr(w, f[0].val, "must be a header name such as X-Forwarded-For (got \"%.64s\")",
-			     v);
+			werr(w, f[0].val,
+			     "must be a header name such as X-Forwarded-For (got \"%.64s\")", v);
 		else if (v)
 			set_string(w, &ip->header, v);
 		pop(w, old);
@@ -476,9 +485,9 @@ static void parse_client_ip(struct walk *w, yaml_node_t *n)
 		yaml_node_t *t = f[1].val;
 
 		old = push_key(w, "trusted");
-		count = t->type == YAML_SEQUENCE_NODE
-				? (size_t)(t->data.sequence.items.top - t->data.sequence.items.start)
-				: 1;
+		count = t->type == YAML_SEQUENCE_NODE ? (size_t)(t->data.sequence.items.top -
+		                                                 t->data.sequence.items.start)
+		                                      : 1;
 		ip->trusted = calloc(count ? count : 1, sizeof(*ip->trusted));
 		if (!ip->trusted) {
 			w->oom = true;
@@ -503,8 +512,7 @@ static void parse_client_ip(struct walk *w, yaml_node_t *n)
 			if (v && fc__cfg_check_cidr(v, &why) < 0) {
 				werr(w, e, "%s (got \"%.64s\")", why, v);
 				bad_trusted = true;
-			}
-			else if (v && (ip->trusted[ip->n_trusted] = wdup(w, v)))
+			} else if (v && (ip->trusted[ip->n_trusted] = wdup(w, v)))
 				ip->n_trusted++;
 			if (t->type == YAML_SEQUENCE_NODE)
 				pop(w, old_i);
@@ -520,15 +528,16 @@ static void parse_client_ip(struct walk *w, yaml_node_t *n)
 	} else if (ip->n_trusted == 0 && f[0].val && !bad_trusted) {
 		old = push_key(w, "header");
 		werr(w, f[0].key,
-		     "needs trusted: the proxies allowed to set it (0.0.0.0/0 and ::/0 trust anyone)");
+		     "needs trusted: the proxies allowed to set it (0.0.0.0/0 and ::/0 trust "
+		     "anyone)");
 		pop(w, old);
 	}
 }
 
 static void parse_client(struct walk *w, yaml_node_t *n)
 {
-	struct field f[] = {F("header_timeout"), F("idle_timeout"),    F("body_timeout"),
-			    F("max_header_size"), F("max_connections"), F("ip")};
+	struct field f[] = {F("header_timeout"),  F("idle_timeout"),    F("body_timeout"),
+	                    F("max_header_size"), F("max_connections"), F("ip")};
 	struct fc_config *cfg = w->cfg;
 
 	if (!get_fields(w, n, f, 6))
@@ -561,8 +570,9 @@ static void parse_sticky(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 		else if (v && fc__cfg_parse_bool(v, &on) == 0 && !on)
 			p->sticky.enabled = false;
 		else if (v)
-			werr(w, n, "must be cookie, off, or a mapping with cookie, max_age, secret "
-				   "(got \"%.64s\")",
+			werr(w, n,
+			     "must be cookie, off, or a mapping with cookie, max_age, secret "
+			     "(got \"%.64s\")",
 			     v);
 		return;
 	}
@@ -573,8 +583,9 @@ static void parse_sticky(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 		old = push_key(w, "cookie");
 		v = field_scalar(w, &f[0], "a cookie name");
 		if (v && !fc__cfg_is_token(v))
-			werr(w, f[0].val, "must be a cookie name: letters, digits and !#$%%&'*+-.^_`|~ "
-					  "(got \"%.64s\")",
+			werr(w, f[0].val,
+			     "must be a cookie name: letters, digits and !#$%%&'*+-.^_`|~ "
+			     "(got \"%.64s\")",
 			     v);
 		else if (v)
 			set_string(w, &p->sticky.cookie_name, v);
@@ -605,10 +616,10 @@ static void parse_hash(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 		const char *name;
 		enum fc_hash_source source;
 	} keys[] = {{"client_ip", FC_HASH_CLIENT_IP},
-		    {"header", FC_HASH_HEADER},
-		    {"cookie", FC_HASH_COOKIE},
-		    {"path", FC_HASH_PATH},
-		    {"query", FC_HASH_QUERY}};
+	            {"header", FC_HASH_HEADER},
+	            {"cookie", FC_HASH_COOKIE},
+	            {"path", FC_HASH_PATH},
+	            {"query", FC_HASH_QUERY}};
 	struct field f[] = {F("key"), F("name"), F("balance_factor")};
 	bool named;
 	const char *v;
@@ -624,25 +635,26 @@ static void parse_hash(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 			if (strcmp(v, keys[i].name) == 0)
 				break;
 		if (v && i == 5)
-			werr(w, f[0].val, "must be client_ip, header, cookie, path or query (got \"%.64s\")",
-			     v);
+			werr(w, f[0].val,
+			     "must be client_ip, header, cookie, path or query (got \"%.64s\")", v);
 		else if (v)
 			p->hash.source = keys[i].source;
 		pop(w, old);
 	}
 	named = p->hash.source == FC_HASH_HEADER || p->hash.source == FC_HASH_COOKIE ||
-		p->hash.source == FC_HASH_QUERY;
+	        p->hash.source == FC_HASH_QUERY;
 	old = push_key(w, "name");
 	if (f[1].val && !named) {
 		werr(w, f[1].key, "only used with key header, cookie or query");
 	} else if (f[1].val) {
 		v = field_scalar(w, &f[1], "a name");
-		if (v && (p->hash.source == FC_HASH_QUERY ? !fc__cfg_is_label(v) || strpbrk(v, "&=#")
-							  : !fc__cfg_is_token(v)))
+		if (v &&
+		    (p->hash.source == FC_HASH_QUERY ? !fc__cfg_is_label(v) || strpbrk(v, "&=#")
+		                                     : !fc__cfg_is_token(v)))
 			werr(w, f[1].val, "must be a %s name (got \"%.64s\")",
 			     p->hash.source == FC_HASH_HEADER   ? "header"
 			     : p->hash.source == FC_HASH_COOKIE ? "cookie"
-								: "query parameter",
+			                                        : "query parameter",
 			     v);
 		else if (v)
 			set_string(w, &p->hash.name, v);
@@ -655,7 +667,8 @@ static void parse_hash(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 		v = field_scalar(w, &f[2], "a number");
 		if (v && (fc__cfg_parse_double(v, &d) < 0 || (d != 0 && (d <= 1 || d > 100))))
 			werr(w, f[2].val,
-			     "must be 0 (unbounded) or a number above 1 and at most 100, such as 1.25 "
+			     "must be 0 (unbounded) or a number above 1 and at most 100, such as "
+			     "1.25 "
 			     "(got \"%.64s\")",
 			     v);
 		else if (v)
@@ -700,8 +713,9 @@ static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 			old = push_key(w, "name");
 			v = field_scalar(w, &f[2], "a name");
 			if (v && !fc__cfg_is_label(v))
-				werr(w, f[2].val, "must be 1..128 printable characters without spaces, "
-						  "quotes or '/' (got \"%.64s\")",
+				werr(w, f[2].val,
+				     "must be 1..128 printable characters without spaces, "
+				     "quotes or '/' (got \"%.64s\")",
 				     v);
 			else if (v)
 				set_string(w, &s->name, v);
@@ -736,17 +750,19 @@ static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 	}
 	dup = server_named(p, p->n_servers - 1, s->name);
 	if (dup >= 0) {
-		old = name_node || n->type != YAML_SCALAR_NODE ? push_key(w, name_node ? "name" : "url")
-							       : w->plen;
+		old = name_node || n->type != YAML_SCALAR_NODE
+		              ? push_key(w, name_node ? "name" : "url")
+		              : w->plen;
 		werr(w, name_node ? name_node : url_node,
-		     "duplicate server name \"%s\" (servers[%ld] has it; give each a distinct name)",
+		     "duplicate server name \"%s\" (servers[%ld] has it; give each a distinct "
+		     "name)",
 		     s->name, dup);
 		pop(w, old);
 	}
 }
 
 static void parse_servers(struct walk *w, struct fc_config_pool *p, const struct field *f,
-			  const yaml_node_t *pool_key)
+                          const yaml_node_t *pool_key)
 {
 	yaml_node_t *n = f->val;
 	yaml_node_item_t *item;
@@ -786,9 +802,10 @@ pop_key:
 
 static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *key, yaml_node_t *n)
 {
-	struct field f[] = {F("algorithm"), F("servers"),	 F("connect_timeout"), F("response_timeout"),
-			    F("idle_timeout"), F("max_idle"), F("retries"),	 F("cooldown"),
-			    F("slow_start"),   F("sticky"),   F("hash")};
+	struct field f[] = {F("algorithm"),        F("servers"),      F("connect_timeout"),
+	                    F("response_timeout"), F("idle_timeout"), F("max_idle"),
+	                    F("retries"),          F("cooldown"),     F("slow_start"),
+	                    F("sticky"),           F("hash")};
 	char why[512];
 	size_t old;
 	const char *v;
@@ -804,7 +821,8 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		v = field_scalar(w, &f[0], "an algorithm name");
 		if (v && fc__cfg_check_algorithm(v, why, sizeof(why)) < 0)
 			werr(w, f[0].val, "%s", why);
-		else if (v)
+		/* Kept even when unknown: later checks (hash) then judge what was meant. */
+		if (v)
 			set_string(w, &p->algorithm, v);
 		pop(w, old);
 	}
@@ -823,9 +841,11 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	}
 	if (f[10].val) {
 		old = push_key(w, "hash");
-		if (strcmp(p->algorithm, "ip_hash") != 0 && strcmp(p->algorithm, "consistent_hash") != 0)
+		if (strcmp(p->algorithm, "ip_hash") != 0 &&
+		    strcmp(p->algorithm, "consistent_hash") != 0)
 			werr(w, f[10].key,
-			     "only used with algorithm ip_hash or consistent_hash (this pool uses %s)",
+			     "only used with algorithm ip_hash or consistent_hash (this pool uses "
+			     "%s)",
 			     p->algorithm);
 		else
 			parse_hash(w, p, f[10].val);
@@ -883,7 +903,8 @@ static void parse_pools(struct walk *w, yaml_node_t *n)
 		if (strlen(name) != k->data.scalar.length || !fc__cfg_is_name(name)) {
 			werr(w, k, "pool names may use letters, digits, '_', '-' and '.' (1..64)");
 		} else if (fc_config_pool_find(cfg, name)) {
-			werr(w, k, "duplicate pool name (first at line %zu)", first_key_line(w, n, name));
+			werr(w, k, "duplicate pool name (first at line %zu)",
+			     first_key_line(w, n, name));
 		} else {
 			p = &cfg->pools[cfg->n_pools++];
 			fc__cfg_pool_defaults(p);
@@ -891,6 +912,8 @@ static void parse_pools(struct walk *w, yaml_node_t *n)
 			p->algorithm = wdup(w, "round_robin");
 			if (p->name && p->algorithm)
 				parse_pool(w, p, k, is_null(v) ? NULL : v);
+			if (fc__cfg_pool_finish(p) < 0)
+				w->oom = true;
 		}
 		pop(w, old);
 	}
@@ -957,7 +980,8 @@ static void parse_route(struct walk *w, struct fc_config_listener *l, yaml_node_
 			if (w->cfg->n_pools)
 				werr(w, f[2].val, "unknown pool \"%.64s\" (pools: %s)", v, names);
 			else
-				werr(w, f[2].val, "unknown pool \"%.64s\" (no pools are defined)", v);
+				werr(w, f[2].val, "unknown pool \"%.64s\" (no pools are defined)",
+				     v);
 		}
 	}
 	pop(w, old);
@@ -996,7 +1020,8 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 			werr(w, f[1].val, "%s", why);
 		} else {
 			l->address = wdup(w, v);
-			other = l->address ? fc__cfg_listener_conflict(cfg, cfg->n_listeners - 1) : -1;
+			other = l->address ? fc__cfg_listener_conflict(cfg, cfg->n_listeners - 1)
+			                   : -1;
 			if (other >= 0)
 				werr(w, f[1].val, "%s overlaps listeners[%ld] (%s)", v, other,
 				     cfg->listeners[other].address);
@@ -1007,8 +1032,9 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 		old = push_key(w, "name");
 		v = field_scalar(w, &f[0], "a name");
 		if (v && !fc__cfg_is_label(v))
-			werr(w, f[0].val, "must be 1..128 printable characters without spaces, quotes "
-					  "or '/' (got \"%.64s\")",
+			werr(w, f[0].val,
+			     "must be 1..128 printable characters without spaces, quotes "
+			     "or '/' (got \"%.64s\")",
 			     v);
 		else if (v)
 			set_string(w, &l->name, v);
@@ -1019,15 +1045,16 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 	for (i = 0; l->name && i + 1 < cfg->n_listeners; i++) {
 		if (cfg->listeners[i].name && strcmp(cfg->listeners[i].name, l->name) == 0) {
 			old = push_key(w, "name");
-			werr(w, f[0].val ? f[0].val : n, "duplicate listener name \"%s\" (listeners[%zu])",
-			     l->name, i);
+			werr(w, f[0].val ? f[0].val : n,
+			     "duplicate listener name \"%s\" (listeners[%zu])", l->name, i);
 			pop(w, old);
 			break;
 		}
 	}
 	old = push_key(w, "routes");
 	if (!f[2].val) {
-		werr(w, f[2].key ? f[2].key : n, "a listener needs at least one route (- pool: NAME)");
+		werr(w, f[2].key ? f[2].key : n,
+		     "a listener needs at least one route (- pool: NAME)");
 	} else if (f[2].val->type != YAML_SEQUENCE_NODE) {
 		werr(w, f[2].val, "must be a list of routes, not %s", kind(f[2].val));
 	} else {
@@ -1097,7 +1124,7 @@ pop_key:
 static void parse_root(struct walk *w, yaml_node_t *root)
 {
 	struct field f[] = {F("workers"), F("shutdown_grace"), F("log"),
-			    F("client"),  F("listeners"),      F("pools")};
+	                    F("client"),  F("listeners"),      F("pools")};
 	struct fc_config *cfg = w->cfg;
 	yaml_node_t empty;
 
@@ -1108,8 +1135,9 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 		root = &empty;
 	}
 	if (root->type != YAML_MAPPING_NODE) {
-		werr(w, root, "the top level must be a mapping (workers:, listeners:, pools:, ...), "
-			      "not %s",
+		werr(w, root,
+		     "the top level must be a mapping (workers:, listeners:, pools:, ...), "
+		     "not %s",
 		     kind(root));
 		return;
 	}
@@ -1120,8 +1148,8 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 
 		v = field_scalar(w, &f[0], "auto or a number");
 		if (v && strcmp(v, "0") != 0 && fc_config_parse_workers(v, &cfg->workers) < 0)
-			werr(w, f[0].val, "must be auto or 1..%d (got \"%.64s\")", FC__CFG_WORKERS_MAX,
-			     v);
+			werr(w, f[0].val, "must be auto or 1..%d (got \"%.64s\")",
+			     FC__CFG_WORKERS_MAX, v);
 		pop(w, old);
 	}
 	get_duration_ms(w, &f[1], 0, TIMEOUT_MAX, &cfg->shutdown_grace_ms);
@@ -1153,19 +1181,20 @@ static void syntax_error(struct fc__cfg_errs *errs, const yaml_parser_t *parser)
 
 	if (parser->error == YAML_READER_ERROR) {
 		fc__cfg_err(errs, 0, 0, NULL, "YAML: %s at byte %zu", problem,
-			    parser->problem_offset);
+		            parser->problem_offset);
 	} else if (parser->context) {
 		fc__cfg_err(errs, (unsigned)parser->problem_mark.line + 1,
-			    (unsigned)parser->problem_mark.column + 1, NULL, "YAML: %s %s (line %zu)",
-			    problem, parser->context, parser->context_mark.line + 1);
+		            (unsigned)parser->problem_mark.column + 1, NULL,
+		            "YAML: %s %s (line %zu)", problem, parser->context,
+		            parser->context_mark.line + 1);
 	} else {
 		fc__cfg_err(errs, (unsigned)parser->problem_mark.line + 1,
-			    (unsigned)parser->problem_mark.column + 1, NULL, "YAML: %s", problem);
+		            (unsigned)parser->problem_mark.column + 1, NULL, "YAML: %s", problem);
 	}
 }
 
 struct fc_config *fc__cfg_load_yaml(const char *text, size_t len, const char *name,
-				    struct fc__cfg_errs *errs)
+                                    struct fc__cfg_errs *errs)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
@@ -1188,8 +1217,8 @@ struct fc_config *fc__cfg_load_yaml(const char *text, size_t len, const char *na
 		}
 		if (yaml_document_get_root_node(&extra))
 			fc__cfg_err(errs, (unsigned)extra.start_mark.line + 1,
-				    (unsigned)extra.start_mark.column + 1, NULL,
-				    "only one YAML document is allowed");
+			            (unsigned)extra.start_mark.column + 1, NULL,
+			            "only one YAML document is allowed");
 		yaml_document_delete(&extra);
 	}
 	cfg = fc__cfg_alloc(name);

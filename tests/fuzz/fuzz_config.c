@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Exercise the read side the proxy uses on every request. */
 		for (size_t i = 0; i < cfg->n_listeners; i++)
 			(void)fc_config_route_match(&cfg->listeners[i], (const char *)data,
-						    size < 64 ? size : 64, "/api/x", 6);
+			                            size < 64 ? size : 64, "/api/x", 6);
 		fc_config_unref(cfg);
 	} else if (err[0] == '\0') {
 		__builtin_trap(); /* a failure must always say why */

@@ -14,28 +14,28 @@ static char err[4096];
 static struct fc_config *cfg;
 
 static const char ROUTES[] = "listeners:\n"
-			     "  - address: 127.0.0.1:8080\n"
-			     "    routes:\n"
-			     "      - {pool: r0}\n"                               /* 0 */
-			     "      - {path: /api, pool: r1}\n"                   /* 1 */
-			     "      - {host: api.example.com, path: /api, pool: r2}\n" /* 2 */
-			     "      - {host: '*.example.com', pool: r3}\n"        /* 3 */
-			     "      - {host: '*.b.example.com', pool: r4}\n"      /* 4 */
-			     "      - {host: a.b.example.com, pool: r5}\n"        /* 5 */
-			     "      - {path: /api/v2, pool: r6}\n"                /* 6 */
-			     "      - {host: '*.example.com', path: /api, pool: r7}\n" /* 7 */
-			     "  - address: 127.0.0.1:8081\n"
-			     "    routes:\n"
-			     "      - {host: only.example.com, path: /x, pool: r0}\n"
-			     "pools:\n"
-			     "  r0: {servers: [http://127.0.0.1:1]}\n"
-			     "  r1: {servers: [http://127.0.0.1:1]}\n"
-			     "  r2: {servers: [http://127.0.0.1:1]}\n"
-			     "  r3: {servers: [http://127.0.0.1:1]}\n"
-			     "  r4: {servers: [http://127.0.0.1:1]}\n"
-			     "  r5: {servers: [http://127.0.0.1:1]}\n"
-			     "  r6: {servers: [http://127.0.0.1:1]}\n"
-			     "  r7: {servers: [http://127.0.0.1:1]}\n";
+                             "  - address: 127.0.0.1:8080\n"
+                             "    routes:\n"
+                             "      - {pool: r0}\n"                                    /* 0 */
+                             "      - {path: /api, pool: r1}\n"                        /* 1 */
+                             "      - {host: api.example.com, path: /api, pool: r2}\n" /* 2 */
+                             "      - {host: '*.example.com', pool: r3}\n"             /* 3 */
+                             "      - {host: '*.b.example.com', pool: r4}\n"           /* 4 */
+                             "      - {host: a.b.example.com, pool: r5}\n"             /* 5 */
+                             "      - {path: /api/v2, pool: r6}\n"                     /* 6 */
+                             "      - {host: '*.example.com', path: /api, pool: r7}\n" /* 7 */
+                             "  - address: 127.0.0.1:8081\n"
+                             "    routes:\n"
+                             "      - {host: only.example.com, path: /x, pool: r0}\n"
+                             "pools:\n"
+                             "  r0: {servers: [http://127.0.0.1:1]}\n"
+                             "  r1: {servers: [http://127.0.0.1:1]}\n"
+                             "  r2: {servers: [http://127.0.0.1:1]}\n"
+                             "  r3: {servers: [http://127.0.0.1:1]}\n"
+                             "  r4: {servers: [http://127.0.0.1:1]}\n"
+                             "  r5: {servers: [http://127.0.0.1:1]}\n"
+                             "  r6: {servers: [http://127.0.0.1:1]}\n"
+                             "  r7: {servers: [http://127.0.0.1:1]}\n";
 
 static int setup(void **state)
 {
@@ -55,8 +55,8 @@ static int teardown(void **state)
 static const char *match(size_t listener, const char *host, const char *path)
 {
 	const struct fc_config_route *r =
-		fc_config_route_match(&cfg->listeners[listener], host, host ? strlen(host) : 0, path,
-				      path ? strlen(path) : 0);
+	        fc_config_route_match(&cfg->listeners[listener], host, host ? strlen(host) : 0,
+	                              path, path ? strlen(path) : 0);
 
 	return r ? r->pool : "-";
 }
@@ -132,10 +132,10 @@ static void test_lengths_not_nul_terminated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_path_prefix),
-		cmocka_unit_test(test_hosts),
-		cmocka_unit_test(test_no_match),
-		cmocka_unit_test(test_lengths_not_nul_terminated),
+	        cmocka_unit_test(test_path_prefix),
+	        cmocka_unit_test(test_hosts),
+	        cmocka_unit_test(test_no_match),
+	        cmocka_unit_test(test_lengths_not_nul_terminated),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,14 +16,14 @@ static void test_durations(void **state)
 		const char *s;
 		uint64_t ms;
 	} ok[] = {
-		{"0", 0},          {"1ms", 1},          {"500ms", 500},      {"10s", 10000},
-		{"1m", 60000},     {"2h", 7200000},     {"1d", 86400000},    {"1h30m", 5400000},
-		{"1m30s", 90000},  {"1s500ms", 1500},   {"0s", 0},           {"90s", 90000},
-		{"007s", 7000},    {"2h0m1ms", 7200001},
+	        {"0", 0},         {"1ms", 1},           {"500ms", 500},   {"10s", 10000},
+	        {"1m", 60000},    {"2h", 7200000},      {"1d", 86400000}, {"1h30m", 5400000},
+	        {"1m30s", 90000}, {"1s500ms", 1500},    {"0s", 0},        {"90s", 90000},
+	        {"007s", 7000},   {"2h0m1ms", 7200001},
 	};
 	static const char *const bad[] = {
-		"",    "10",  "s",    "-1s", "1.5s", "10 s", " 10s", "10s ", "10S", "1x",
-		"1sm", "ms",  "1h-", "+1s", "1e3s", "0x10s", "1mss", "10sec",
+	        "",   "10",  "s",  "-1s", "1.5s", "10 s", " 10s",  "10s ", "10S",
+	        "1x", "1sm", "ms", "1h-", "+1s",  "1e3s", "0x10s", "1mss", "10sec",
 	};
 	uint64_t ms;
 	size_t i;
@@ -52,12 +52,12 @@ static void test_sizes(void **state)
 		const char *s;
 		uint64_t bytes;
 	} ok[] = {
-		{"0", 0},           {"512", 512},        {"16k", 16384},   {"16kb", 16384},
-		{"16K", 16384},     {"16KB", 16384},     {"1m", 1048576},  {"1mb", 1048576},
-		{"1M", 1048576},    {"2g", 2147483648u}, {"1gb", 1073741824}, {"100b", 100},
+	        {"0", 0},        {"512", 512},        {"16k", 16384},      {"16kb", 16384},
+	        {"16K", 16384},  {"16KB", 16384},     {"1m", 1048576},     {"1mb", 1048576},
+	        {"1M", 1048576}, {"2g", 2147483648u}, {"1gb", 1073741824}, {"100b", 100},
 	};
-	static const char *const bad[] = {"", "k", "16 k", "16kk", "16kbb", "-1", "1.5k", "16x",
-					  "16bb", " 1", "1t"};
+	static const char *const bad[] = {"",     "k",   "16 k", "16kk", "16kbb", "-1",
+	                                  "1.5k", "16x", "16bb", " 1",   "1t"};
 	uint64_t n;
 	size_t i;
 
@@ -119,10 +119,10 @@ static void test_log_levels(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_workers),
-		cmocka_unit_test(test_log_levels),
+	        cmocka_unit_test(test_durations),
+	        cmocka_unit_test(test_sizes),
+	        cmocka_unit_test(test_workers),
+	        cmocka_unit_test(test_log_levels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
