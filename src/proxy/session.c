@@ -1062,11 +1062,17 @@ static bool response(struct session *s)
 {
 	if (s->closed || !s->up || !s->req || s->up->connecting)
 		return false;
-	if (!s->req->resp_head_done)
-		return response_head(s);
+	bool progress = false;
+	if (!s->req->resp_head_done) {
+		progress = response_head(s);
+		if (s->closed || !s->up || !s->req || !s->req->resp_head_done)
+			return progress;
+	}
+	/* parse the body bytes that came with the head now, so head and body
+	 * leave in one write */
 	if (!s->req->resp_complete)
-		return response_body(s);
-	return false;
+		progress |= response_body(s);
+	return progress;
 }
 
 /* The exchange is over once the response is complete and fully written. */
