@@ -95,9 +95,7 @@ static void test_from_args_errors(void **state)
 	cfg = fc_config_from_args("127.0.0.1:1", (const char *[]){"http://no-such.invalid:1"}, 1,
 	                          NULL, 0, err, sizeof(err));
 	assert_null(cfg);
-	assert_string_equal(err,
-	                    "--to[0]: cannot resolve host \"no-such.invalid\": Name or service "
-	                    "not known");
+	assert_ptr_equal(strstr(err, "--to[0]: cannot resolve host \"no-such.invalid\": "), err);
 }
 
 static void test_env(void **state)

@@ -60,6 +60,19 @@ static void need_algorithm(const char *name)
 	}
 }
 
+/* Like expect_error, for a line that starts with want. */
+static void expect_error_prefix(const char *text, const char *want)
+{
+	struct fc_config *cfg = load(text);
+	const char *p = strstr(err, want);
+
+	if (cfg || !p || (p != err && p[-1] != '\n')) {
+		print_error("config:\n%s\nwanted a line starting: %s\ngot:\n%s\n", text, want, err);
+		fc_config_unref(cfg);
+		fail();
+	}
+}
+
 #define POOL_OK   "pools:\n  p:\n    servers: [http://127.0.0.1:3001]\n"
 #define LISTEN_OK "listeners:\n  - address: 127.0.0.1:8080\n    routes:\n      - pool: p\n"
 #define MINIMAL   LISTEN_OK POOL_OK
@@ -589,10 +602,10 @@ static void test_errors_servers(void **state)
 	             "t.yaml:8:9: pools.p.servers[0]: port must be 1..65535 (got \"\")");
 	expect_error(SV "      - 'http://[::1'\n",
 	             "t.yaml:8:9: pools.p.servers[0]: must be http://host:port");
-	expect_error(
-	        SV "      - http://no-such-host.invalid:80\n",
-	        "t.yaml:8:9: pools.p.servers[0]: cannot resolve host \"no-such-host.invalid\": "
-	        "Name or service not known");
+	/* The resolver's reason varies (no network: "Temporary failure ..."). */
+	expect_error_prefix(SV "      - http://no-such-host.invalid:80\n",
+	                    "t.yaml:8:9: pools.p.servers[0]: cannot resolve host "
+	                    "\"no-such-host.invalid\": ");
 	expect_error(SV "      - http://bad_host!:80\n",
 	             "t.yaml:8:9: pools.p.servers[0]: must be http://host:port (invalid host "
 	             "\"bad_host!\")");
