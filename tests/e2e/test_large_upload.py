@@ -14,10 +14,17 @@ def upload(port, pid, path, total, headers, encode, timeout=120):
     with h.Conn(port, timeout=timeout) as c:
         c.send(h.build_request("POST", path, headers))
 
+        head = []
+
+        def keep_head(b):  # keep the first kB (the /sink JSON), count the rest
+            if sum(map(len, head)) < 1024:
+                head.append(b)
+
         def reader():
             try:
-                result["r"] = c.read_response(sink=lambda b: result.__setitem__("n", result.get("n", 0) + len(b)),
-                                              timeout=timeout)
+                r = c.read_response(sink=keep_head, timeout=timeout)
+                r.body = b"".join(head)
+                result["r"] = r
             except Exception as ex:
                 result["err"] = ex
 
