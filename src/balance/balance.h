@@ -87,6 +87,14 @@ void fc__alias_free(struct fc__alias *a);
 /* one weighted draw; UINT32_MAX when empty */
 uint32_t fc__alias_draw(const struct fc__alias *a, uint64_t *rng);
 
+/* Alias table over healthy weights as a view's algo data (random, p2c, ewma). */
+int fc__alias_view_build(struct fc_view *next);
+void fc__alias_view_free(void *state, void *algo_view);
+/* Two distinct eligible admitted weighted draws (p2c, ewma); returns how many. */
+int fc__two_choices(const struct fc_view *v, struct fc_pick_ctx *ctx, struct fc_server **a, struct fc_server **b);
+/* Feeds a latency sample into s's peak EWMA. */
+void fc__server_observe(struct fc_server *s, uint64_t latency_ns, uint64_t now_ns);
+
 /* exp(-x) for x >= 0 without libm. */
 double fc__exp_neg(double x);
 

@@ -8,7 +8,6 @@
 
 #include "balance/balance.h"
 
-void fc__server_observe(struct fc_server *s, uint64_t latency_ns, uint64_t now_ns);
 
 /* ---------------------------------------------------------------- grace period */
 

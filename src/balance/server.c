@@ -131,7 +131,6 @@ uint64_t fc_server_ewma_ns(const struct fc_server *s, uint64_t now_ns)
 	return v < 1 ? 1 : (uint64_t)v;
 }
 
-void fc__server_observe(struct fc_server *s, uint64_t latency_ns, uint64_t now_ns);
 void fc__server_observe(struct fc_server *s, uint64_t latency_ns, uint64_t now_ns)
 {
 	uint64_t ts = LD(ewma_ts);

@@ -2,6 +2,7 @@
 #ifndef FC_TEST_BALANCE_HELPERS_H
 #define FC_TEST_BALANCE_HELPERS_H
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,0 +1,231 @@
+/* algo_least_conn.c — weighted least connections (nginx/HAProxy leastconn),
+ * exact across workers: a segment tree over active/weight, kept under a per-pool
+ * spinlock, finds the minimum in O(log n) and breaks ties at random by weight. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance/balance.h"
+
+#define NONE UINT32_MAX
+
+struct lc_tree {
+	size_t n, size;            /* leaves used / leaves allocated (power of two) */
+	struct fc_server **srv;    /* leaf i = v->servers[i] */
+	uint32_t *w;               /* configured weight if healthy, else 0 */
+	uint8_t *off;              /* excluded for the current pick (avoid, cooldown) */
+	uint32_t *min;             /* node: leaf with the smallest active/weight, NONE */
+	uint64_t *tie;             /* node: total weight of leaves equal to that minimum */
+};
+
+struct lc_state {
+	fc__spin lock;
+	struct lc_tree *tree; /* current tree, replaced under lock by build */
+	struct lc_tree *retired;
+};
+
+/* active_i / w_i compared by cross-multiplication; -1, 0, 1 */
+static int cmp(const struct lc_tree *t, uint32_t i, uint32_t j)
+{
+	uint64_t l = (uint64_t)fc_server_active(t->srv[i]) * t->w[j];
+	uint64_t r = (uint64_t)fc_server_active(t->srv[j]) * t->w[i];
+	return l < r ? -1 : l > r;
+}
+
+static void pull(struct lc_tree *t, size_t node)
+{
+	uint32_t a = t->min[2 * node], b = t->min[2 * node + 1];
+	if (a == NONE || b == NONE) {
+		t->min[node] = a == NONE ? b : a;
+		t->tie[node] = a == NONE ? t->tie[2 * node + 1] : t->tie[2 * node];
+		return;
+	}
+	int c = cmp(t, a, b);
+	t->min[node] = c <= 0 ? a : b;
+	t->tie[node] = c < 0 ? t->tie[2 * node] : c > 0 ? t->tie[2 * node + 1] : t->tie[2 * node] + t->tie[2 * node + 1];
+}
+
+static void set_leaf(struct lc_tree *t, uint32_t i)
+{
+	size_t node = t->size + i;
+	bool on = t->w[i] && !t->off[i];
+	t->min[node] = on ? i : NONE;
+	t->tie[node] = on ? t->w[i] : 0;
+	for (node >>= 1; node; node >>= 1)
+		pull(t, node);
+}
+
+static void tree_free(struct lc_tree *t)
+{
+	if (!t)
+		return;
+	free(t->srv);
+	free(t->w);
+	free(t->off);
+	free(t->min);
+	free(t->tie);
+	free(t);
+}
+
+static struct lc_tree *tree_new(const struct fc_view *v)
+{
+	struct lc_tree *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->n = v->n;
+	t->size = 1;
+	while (t->size < v->n)
+		t->size <<= 1;
+	t->srv = calloc(t->size, sizeof *t->srv);
+	t->w = calloc(t->size, sizeof *t->w);
+	t->off = calloc(t->size, 1);
+	t->min = malloc(2 * t->size * sizeof *t->min);
+	t->tie = calloc(2 * t->size, sizeof *t->tie);
+	if (!t->srv || !t->w || !t->off || !t->min || !t->tie) {
+		tree_free(t);
+		return NULL;
+	}
+	memset(t->min, 0xff, 2 * t->size * sizeof *t->min);
+	for (size_t i = 0; i < v->n; i++) {
+		t->srv[i] = v->servers[i];
+		if (fc_server_state(v->servers[i]) == FC_SERVER_HEALTHY)
+			t->w[i] = fc_server_weight(v->servers[i]);
+		t->min[t->size + i] = t->w[i] ? (uint32_t)i : NONE;
+		t->tie[t->size + i] = t->w[i];
+	}
+	return t;
+}
+
+static int lc_init(const struct fc_algo_config *cfg, void **state)
+{
+	struct lc_state *st = calloc(1, sizeof *st);
+	if (!st)
+		return -ENOMEM;
+	atomic_flag_clear(&st->lock.f);
+	*state = st;
+	return 0;
+}
+
+static void lc_fini(void *state)
+{
+	struct lc_state *st = state;
+	tree_free(st->tree);
+	tree_free(st->retired);
+	free(st);
+}
+
+static int lc_build(void *state, struct fc_view *next)
+{
+	struct lc_state *st = state;
+	struct lc_tree *t = tree_new(next);
+	if (!t)
+		return -ENOMEM;
+	/* leaves read live active counts, which change only under the lock: build
+	 * the inner nodes under it too, then swap. The old tree is unreachable
+	 * once swapped (every access holds the lock), so it can go. */
+	fc__spin_lock(&st->lock);
+	for (size_t node = t->size - 1; node >= 1; node--)
+		pull(t, node);
+	struct lc_tree *old = st->tree;
+	st->tree = t;
+	fc__spin_unlock(&st->lock);
+	tree_free(old);
+	return 0;
+}
+
+/* Weighted random leaf among those tied at the root's minimum: O(log n). */
+static uint32_t tie_draw(const struct lc_tree *t, uint64_t *rng)
+{
+	uint32_t best = t->min[1];
+	uint64_t r = fc_rng_below(rng, t->tie[1]);
+	size_t node = 1;
+	while (node < t->size) {
+		size_t l = 2 * node;
+		if (t->min[l] != NONE && cmp(t, t->min[l], best) == 0) {
+			if (r < t->tie[l]) {
+				node = l;
+				continue;
+			}
+			r -= t->tie[l];
+		}
+		node = l + 1;
+	}
+	return (uint32_t)(node - t->size);
+}
+
+static bool tree_has(const struct lc_tree *t, const struct fc_server *s, uint32_t *slot)
+{
+	uint32_t i = fc_server_slot(s);
+	if (t && i < t->n && t->srv[i] == s) {
+		*slot = i;
+		return true;
+	}
+	return false;
+}
+
+static struct fc_server *lc_pick(void *state, const struct fc_view *v, struct fc_pick_ctx *ctx)
+{
+	struct lc_state *st = state;
+	uint32_t excluded[16];
+	size_t nex = 0;
+	struct fc_server *s = NULL;
+	fc__spin_lock(&st->lock);
+	struct lc_tree *t = st->tree;
+	while (t && t->min[1] != NONE) {
+		uint32_t i = tie_draw(t, ctx->rng);
+		struct fc_server *c = t->srv[i];
+		if (fc_server_is_eligible(c, ctx, false) && fc_server_admit(c, ctx)) {
+			s = c;
+			break;
+		}
+		if (nex == 16)
+			break;
+		/* take it out of this pick and look again */
+		t->off[i] = 1;
+		set_leaf(t, i);
+		excluded[nex++] = i;
+	}
+	for (size_t k = 0; k < nex; k++) {
+		t->off[excluded[k]] = 0;
+		set_leaf(t, excluded[k]);
+	}
+	uint32_t slot;
+	if (!s && nex == 16)
+		s = fc_view_scan(v, ctx, false); /* may be outside this tree during a swap: counted all the same */
+	if (s) {
+		fc_server_active_add(s, 1);
+		if (tree_has(t, s, &slot))
+			set_leaf(t, slot);
+	}
+	fc__spin_unlock(&st->lock);
+	return s;
+}
+
+static void lc_count(struct lc_state *st, struct fc_server *s, int delta)
+{
+	uint32_t slot;
+	fc__spin_lock(&st->lock);
+	fc_server_active_add(s, delta);
+	if (tree_has(st->tree, s, &slot))
+		set_leaf(st->tree, slot);
+	fc__spin_unlock(&st->lock);
+}
+
+static void lc_acquire(void *state, const struct fc_view *v, struct fc_server *s) { lc_count(state, s, 1); }
+
+static void lc_done(void *state, const struct fc_view *v, struct fc_server *s, const struct fc_outcome *o,
+		    uint64_t now_ns)
+{
+	lc_count(state, s, -1);
+}
+
+const struct fc_algorithm fc_algo_least_conn = {
+	.name = "least_conn",
+	.init = lc_init,
+	.fini = lc_fini,
+	.build = lc_build,
+	.pick = lc_pick,
+	.done = lc_done,
+	.owns_active = true,
+	.acquire = lc_acquire,
+};

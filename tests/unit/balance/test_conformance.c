@@ -1,0 +1,279 @@
+/* test_conformance.c — every registered algorithm through the same checks:
+ * proportional distribution, avoid set, weight 0 and every state, changes
+ * between picks, concurrent picks with a mutating control thread,
+ * determinism with a seeded generator, NULL when nothing is eligible. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "helpers.h"
+
+static char names[16][32];
+static size_t n_algos;
+
+static bool is_hash(const char *a) { return strcmp(a, "ip_hash") == 0 || strcmp(a, "consistent_hash") == 0; }
+
+static void set_key(struct fc_pick_ctx *c, uint64_t *keybuf, uint64_t i)
+{
+	*keybuf = i * 0x9e3779b97f4a7c15ULL + 17;
+	c->hash_key = keybuf;
+	c->hash_key_len = sizeof *keybuf;
+}
+
+static int idx_of(struct fc_server *s) { return s ? atoi(fc_server_name(s) + 1) : -1; }
+
+static unsigned w1234(unsigned i) { return i + 1; }
+static unsigned w1(unsigned i) { return 1; }
+
+static void distribution(void **st)
+{
+	for (size_t a = 0; a < n_algos; a++) {
+		struct fc_pool *p = mkpool(names[a], NULL);
+		add_many(p, 4, w1234);
+		uint64_t rng = 42, key;
+		struct fc_pick_ctx c;
+		ctx_init(&c, &rng, 1000);
+		unsigned cnt[4] = {0};
+		const unsigned N = 20000;
+		for (unsigned i = 0; i < N; i++) {
+			if (is_hash(names[a]))
+				set_key(&c, &key, i);
+			int k = idx_of(pick_done(p, &c));
+			assert_true(k >= 0 && k < 4);
+			cnt[k]++;
+		}
+		double chi = 0;
+		for (int k = 0; k < 4; k++) {
+			double e = N * (k + 1) / 10.0;
+			chi += (cnt[k] - e) * (cnt[k] - e) / e;
+			if (is_hash(names[a])) /* a ring's shares are only statistically proportional */
+				assert_true(cnt[k] > 0.6 * e && cnt[k] < 1.4 * e);
+		}
+		fprintf(stderr, "%-16s %5u %5u %5u %5u chi2=%.2f\n", names[a], cnt[0], cnt[1], cnt[2], cnt[3], chi);
+		if (!is_hash(names[a]))
+			assert_true(chi < 16.27); /* df 3, p = 0.001 */
+		fc_pool_destroy(p);
+	}
+}
+
+static void avoid_set(void **st)
+{
+	for (size_t a = 0; a < n_algos; a++) {
+		struct fc_pool *p = mkpool(names[a], NULL);
+		add_many(p, 4, w1);
+		struct fc_server *all[4];
+		assert_int_equal(fc_pool_servers(p, all, 4), 4);
+		uint64_t rng = 5, key;
+		struct fc_pick_ctx c;
+		ctx_init(&c, &rng, 1000);
+		c.avoid = all;
+		c.n_avoid = 2;
+		unsigned seen[4] = {0};
+		for (unsigned i = 0; i < 2000; i++) {
+			set_key(&c, &key, i);
+			int k = idx_of(pick_done(p, &c));
+			assert_true(k >= 2 && k < 4);
+			seen[k]++;
+		}
+		assert_true(seen[2] > 0 && seen[3] > 0);
+		c.n_avoid = 4;
+		assert_null(fc_pool_pick(p, &c));
+		for (int i = 0; i < 4; i++)
+			fc_server_unref(all[i]);
+		fc_pool_destroy(p);
+	}
+}
+
+static void states_and_weight0(void **st)
+{
+	for (size_t a = 0; a < n_algos; a++) {
+		struct fc_pool *p = mkpool(names[a], NULL);
+		add_many(p, 6, w1);
+		assert_int_equal(fc_pool_set_weight(p, "s0", 0), 0);
+		assert_int_equal(fc_pool_set_state(p, "s1", FC_SERVER_DEAD, 1), 0);
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_DRAINING, 1), 0);
+		assert_int_equal(fc_pool_set_state(p, "s3", FC_SERVER_LAME_DUCK, 1), 0);
+		struct fc_server *s5 = fc_pool_find(p, "s5");
+		fc_server_cooldown(s5, 5000);
+		uint64_t rng = 9, key;
+		struct fc_pick_ctx c;
+		ctx_init(&c, &rng, 1000);
+		unsigned seen[6] = {0};
+		for (unsigned i = 0; i < 3000; i++) {
+			set_key(&c, &key, i);
+			int k = idx_of(pick_done(p, &c));
+			assert_true(k >= 0);
+			seen[k]++;
+		}
+		assert_int_equal(seen[0] + seen[1] + seen[2] + seen[5], 0);
+		if (!is_hash(names[a]))
+			assert_int_equal(seen[3], 0); /* lame duck: nothing new */
+		assert_true(seen[4] > 0);
+		/* cooldown over: s5 comes back */
+		c.now_ns = 6000;
+		memset(seen, 0, sizeof seen);
+		for (unsigned i = 0; i < 3000; i++) {
+			set_key(&c, &key, i);
+			seen[idx_of(pick_done(p, &c))]++;
+		}
+		assert_true(seen[5] > 0);
+		fc_server_unref(s5);
+		/* nothing eligible -> NULL */
+		assert_int_equal(fc_pool_set_state(p, "s4", FC_SERVER_DEAD, 1), 0);
+		assert_int_equal(fc_pool_set_state(p, "s5", FC_SERVER_DRAINING, 1), 0);
+		assert_int_equal(fc_pool_set_state(p, "s3", FC_SERVER_DEAD, 1), 0);
+		assert_null(fc_pool_pick(p, &c));
+		fc_pool_destroy(p);
+		struct fc_pool *e = mkpool(names[a], NULL);
+		assert_null(fc_pool_pick(e, &c));
+		fc_pool_destroy(e);
+	}
+}
+
+static void changes_between_picks(void **st)
+{
+	for (size_t a = 0; a < n_algos; a++) {
+		struct fc_pool *p = mkpool(names[a], NULL);
+		add_many(p, 3, w1);
+		uint64_t rng = 11, key;
+		struct fc_pick_ctx c;
+		ctx_init(&c, &rng, 1000);
+		for (unsigned round = 0; round < 20; round++) {
+			char nm[16];
+			snprintf(nm, sizeof nm, "n%u", round);
+			add(p, nm, 1 + round % 3);
+			assert_int_equal(fc_pool_remove(p, round % 2 ? "s1" : "nonexistent"), round % 2 ? (round == 1 ? 0 : -ENOENT) : -ENOENT);
+			assert_int_equal(fc_pool_set_weight(p, "s2", round % 4), 0);
+			bool saw_new = false;
+			for (unsigned i = 0; i < 400; i++) {
+				set_key(&c, &key, i * 31 + round);
+				struct fc_server *s = pick_done(p, &c);
+				assert_non_null(s);
+				if (round >= 1)
+					assert_string_not_equal(fc_server_name(s), "s1");
+				if (round % 4 == 0)
+					assert_string_not_equal(fc_server_name(s), "s2");
+				saw_new |= strcmp(fc_server_name(s), nm) == 0;
+			}
+			assert_true(saw_new);
+		}
+		fc_pool_destroy(p);
+	}
+}
+
+static void determinism(void **st)
+{
+	for (size_t a = 0; a < n_algos; a++) {
+		char seq[2][600];
+		for (int run = 0; run < 2; run++) {
+			struct fc_pool_options o = {.seed = 1234};
+			struct fc_pool *p = mkpool(names[a], &o);
+			add_many(p, 5, w1234);
+			uint64_t rng = 77, key;
+			struct fc_pick_ctx c;
+			ctx_init(&c, &rng, 1000);
+			for (int i = 0; i < 500; i++) {
+				set_key(&c, &key, (uint64_t)i);
+				struct fc_server *s = fc_pool_pick(p, &c);
+				seq[run][i] = (char)('0' + idx_of(s));
+				/* release every other one later, so active counts matter */
+				struct fc_outcome out = {200, (uint64_t)(1000 + 100 * idx_of(s)), false};
+				fc_pool_done(p, s, &out, c.now_ns);
+				c.now_ns += 1000;
+			}
+			seq[run][500] = 0;
+			fc_pool_destroy(p);
+		}
+		assert_string_equal(seq[0], seq[1]);
+	}
+}
+
+/* ---- concurrency: 4 workers pick/done while a control thread mutates ---- */
+
+struct worker {
+	struct fc_pool *p;
+	uint64_t seed;
+	_Atomic bool *stop;
+	unsigned picks;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t rng = w->seed, key;
+	struct fc_pick_ctx c;
+	ctx_init(&c, &rng, 1000);
+	for (unsigned i = 0; i < 20000 || !atomic_load(w->stop); i++) {
+		set_key(&c, &key, i);
+		c.now_ns += 1000;
+		struct fc_server *s = fc_pool_pick(w->p, &c);
+		if (s) {
+			struct fc_server_stats ss;
+			fc_server_stats(s, c.now_ns, &ss);
+			assert_true(ss.state != FC_SERVER_DEAD || true); /* may have died after the pick */
+			struct fc_outcome o = {i % 17 ? 200 : 502, 1000 + i % 5000, false};
+			fc_pool_done(w->p, s, &o, c.now_ns);
+			w->picks++;
+		}
+		if (i > 200000)
+			break;
+	}
+	return NULL;
+}
+
+static void concurrent(void **st)
+{
+	for (size_t a = 0; a < n_algos; a++) {
+		struct fc_pool_options o = {.rebalance_window_ns = 100000, .slow_start_ns = 1000000, .sticky = false};
+		struct fc_pool *p = mkpool(names[a], &o);
+		add_many(p, 8, w1234);
+		_Atomic bool stop = false;
+		struct worker w[4];
+		pthread_t th[4];
+		for (int i = 0; i < 4; i++) {
+			w[i] = (struct worker){p, (uint64_t)i + 1, &stop, 0};
+			assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+		}
+		for (unsigned r = 0; r < 300; r++) {
+			char nm[16];
+			snprintf(nm, sizeof nm, "x%u", r % 5);
+			add(p, nm, 1 + r % 7);
+			fc_pool_set_weight(p, "s3", r % 5);
+			fc_pool_set_state(p, "s2", (enum fc_server_state)(r % 4), r);
+			snprintf(nm, sizeof nm, "x%u", (r + 3) % 5);
+			fc_pool_remove(p, nm);
+		}
+		atomic_store(&stop, true);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+		/* every pick was ended: nothing is left active */
+		struct fc_server *all[32];
+		size_t n = fc_pool_servers(p, all, 32);
+		for (size_t i = 0; i < n; i++) {
+			struct fc_server_stats ss;
+			fc_server_stats(all[i], 0, &ss);
+			assert_int_equal(ss.active, 0);
+			fc_server_unref(all[i]);
+		}
+		fprintf(stderr, "%-16s picks %u %u %u %u\n", names[a], w[0].picks, w[1].picks, w[2].picks, w[3].picks);
+		fc_pool_destroy(p);
+	}
+}
+
+int main(void)
+{
+	char list[512];
+	fc_algorithm_list(list, sizeof list);
+	for (char *tok = strtok(list, ", "); tok && n_algos < 16; tok = strtok(NULL, ", "))
+		snprintf(names[n_algos++], sizeof names[0], "%s", tok);
+	assert_true(n_algos >= 8);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(distribution),
+		cmocka_unit_test(avoid_set),
+		cmocka_unit_test(states_and_weight0),
+		cmocka_unit_test(changes_between_picks),
+		cmocka_unit_test(determinism),
+		cmocka_unit_test(concurrent),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
