@@ -94,13 +94,13 @@ int main(int argc, char **argv)
 			algorithm = optarg;
 			break;
 		case OPT_WORKERS: {
-			char *end;
-			errno = 0;
-			workers = strtol(optarg, &end, 10);
-			if (errno || *end || workers < 1 || workers > 256) {
-				fprintf(stderr, "fulcrum: --workers: must be 1..256, got '%s'\n", optarg);
+			uint32_t n = 0;
+			if (fc_config_parse_workers(optarg, &n) < 0) {
+				fprintf(stderr, "fulcrum: --workers: must be auto or 1..256, got '%s'\n",
+					optarg);
 				return 2;
 			}
+			workers = n ? (long)n : 0;
 			break;
 		}
 		case OPT_LOGLEVEL:
@@ -165,6 +165,8 @@ int main(int argc, char **argv)
 	}
 	if (workers > 0)
 		cfg->workers = (uint32_t)workers;
+	else if (workers == 0)
+		fc_config_parse_workers("auto", &cfg->workers);
 	if (check) {
 		printf("%s: configuration is valid (%zu listener%s, %zu pool%s)\n", cfg->source,
 		       cfg->n_listeners, cfg->n_listeners == 1 ? "" : "s", cfg->n_pools,

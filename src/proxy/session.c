@@ -26,6 +26,7 @@
 static void finish_request(struct session *s);
 static void upstream_failed(struct session *s, int err, bool connect_phase);
 static void pick_and_connect(struct session *s);
+static bool request_body(struct session *s);
 
 static inline uint64_t now_ms(struct session *s)
 {
@@ -104,7 +105,9 @@ static void end_with_error(struct session *s, int status, bool close)
 {
 	struct request *r = s->req;
 	struct fc_worker *w = s->w;
+	char tmp[512];
 	if (r) {
+		r->bytes_out += fc_h1_write_error(tmp, sizeof(tmp), status, true);
 		if (r->server) {
 			struct fc_outcome o = {.status = status, .failed = true,
 					       .latency_ns = w->loop.now_ns - r->up_start_ns};
@@ -127,7 +130,6 @@ static void end_with_error(struct session *s, int status, bool close)
 		fc_worker_release_request(w, r);
 		s->req = NULL;
 	}
-	char tmp[512];
 	size_t n = fc_h1_write_error(tmp, sizeof(tmp), status, close);
 	out_append(s, tmp, n);
 	if (close) {
@@ -335,6 +337,8 @@ static bool client_write(struct session *s)
 		size_t k = left < from_out ? left : from_out;
 		s->out->rpos += (uint32_t)k;
 		left -= k;
+		if (r)
+			r->bytes_out += k;
 		if (fc_buf_len(s->out) == 0) {
 			fc_buf_release(&s->w->bufs, s->out);
 			s->out = NULL;
@@ -606,6 +610,13 @@ static void start_request(struct session *s, size_t head_len)
 	r->parsed = b->rpos;
 	r->replayable = true;
 	s->scan = 0;
+	/* validate the body bytes already here before any server sees the
+	 * request: a malformed chunked body is refused without forwarding */
+	if (!r->complete && r->parsed < b->wpos) {
+		request_body(s);
+		if (s->closed || s->req != r)
+			return;
+	}
 	pick_and_connect(s);
 }
 
