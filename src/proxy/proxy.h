@@ -141,7 +141,7 @@ struct request {
 	uint8_t method;
 	bool idempotent, replayable, complete, sent_all;
 	bool resp_started, resp_head_done, resp_complete, resp_dechunk;
-	bool stale_retry_used, timed_out, aborted, logged;
+	bool stale_retry_used, timed_out, aborted, logged, no_retry;
 	bool client_10, client_keepalive, close_after;
 	bool up_reusable, resp_close_delimited;
 	bool has_key, has_sticky_in, sticky_set, secure;

@@ -765,7 +765,7 @@ static void upstream_failed(struct session *s, int err, bool connect_phase)
 	struct upstream *u = s->up;
 	const struct fc_config_pool *cp = r->pool->cfg;
 	bool nothing_back = !u->in || (u->in->wpos == 0 && !r->resp_started);
-	bool stale = u->reused && !connect_phase && nothing_back && !r->timed_out;
+	bool stale = u->reused && !connect_phase && nothing_back && !r->timed_out && !r->no_retry;
 	struct fc_server *srv = r->server;
 	if (connect_phase && err != -ETIMEDOUT)
 		fc_server_cooldown(srv, w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
@@ -784,7 +784,7 @@ static void upstream_failed(struct session *s, int err, bool connect_phase)
 		r->n_tried--;
 		r->attempts--;
 	}
-	bool may_retry = !r->resp_started && r->replayable &&
+	bool may_retry = !r->resp_started && !r->no_retry && r->replayable &&
 			 (connect_phase || stale || (r->idempotent && !r->timed_out));
 	if (may_retry) {
 		pick_and_connect(s);
@@ -929,7 +929,7 @@ static bool response_head(struct session *s)
 				fc_server_name(r->server),
 				u->eof ? "closed in the middle of a response head"
 				       : "response head too large");
-			r->resp_started = r->resp_started || !u->eof;
+			r->no_retry = !u->eof; /* it answered, badly */
 			upstream_failed(s, -EPROTO, false);
 			return true;
 		}
@@ -942,7 +942,7 @@ static bool response_head(struct session *s)
 	if (rc == FC_H1_ERROR || hd->status == 101) {
 		fc_warn("pool %s: server %s: bad response: %s", r->pool->cfg->name,
 			fc_server_name(r->server), err ? err : "101 without upgrade");
-		r->resp_started = true; /* it did answer: no retry */
+		r->no_retry = true; /* it did answer: no retry */
 		u->reused = false;
 		upstream_failed(s, -EPROTO, false);
 		return true;
@@ -1000,7 +1000,7 @@ static bool response_head(struct session *s)
 			u->reused = false;
 			fc_warn("pool %s: server %s: response head too large", r->pool->cfg->name,
 				fc_server_name(r->server));
-			r->resp_started = true;
+			r->no_retry = true;
 			upstream_failed(s, -EPROTO, false);
 			return true;
 		}
