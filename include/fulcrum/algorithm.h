@@ -84,7 +84,8 @@ void fc_server_set_effective_weight(struct fc_server *s, unsigned w);
 uint32_t fc_server_share_q16(const struct fc_server *s, uint64_t now_ns);
 /** Peak-EWMA latency in ns decayed to now_ns; 0 = unmeasured. */
 uint64_t fc_server_ewma_ns(const struct fc_server *s, uint64_t now_ns);
-/** Index of s in the snapshot it was last built into (algorithm scratch). */
+/** Index of s in the snapshot most recently made (set before build runs, so
+ * it may already point into a snapshot not yet published). */
 uint32_t fc_server_slot(const struct fc_server *s);
 
 /** True if s is in ctx->avoid. */

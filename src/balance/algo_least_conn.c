@@ -16,7 +16,15 @@ struct lc_tree {
 	uint8_t *off;              /* excluded for the current pick (avoid, cooldown) */
 	uint32_t *min;             /* node: leaf with the smallest active/weight, NONE */
 	uint64_t *tie;             /* node: total weight of leaves equal to that minimum */
+	uint32_t *map;             /* server pointer -> leaf, open addressing */
+	size_t map_mask;
 };
+
+static size_t ptr_hash(const void *p)
+{
+	uint64_t x = (uint64_t)(uintptr_t)p;
+	return (size_t)((x >> 4) * 0x9e3779b97f4a7c15ULL >> 20);
+}
 
 struct lc_state {
 	fc__spin lock;
@@ -64,6 +72,7 @@ static void tree_free(struct lc_tree *t)
 	free(t->off);
 	free(t->min);
 	free(t->tie);
+	free(t->map);
 	free(t);
 }
 
@@ -81,17 +90,24 @@ static struct lc_tree *tree_new(const struct fc_view *v)
 	t->off = calloc(t->size, 1);
 	t->min = malloc(2 * t->size * sizeof *t->min);
 	t->tie = calloc(2 * t->size, sizeof *t->tie);
-	if (!t->srv || !t->w || !t->off || !t->min || !t->tie) {
+	t->map_mask = 2 * t->size * 2 - 1;
+	t->map = malloc((t->map_mask + 1) * sizeof *t->map);
+	if (!t->srv || !t->w || !t->off || !t->min || !t->tie || !t->map) {
 		tree_free(t);
 		return NULL;
 	}
 	memset(t->min, 0xff, 2 * t->size * sizeof *t->min);
+	memset(t->map, 0xff, (t->map_mask + 1) * sizeof *t->map);
 	for (size_t i = 0; i < v->n; i++) {
 		t->srv[i] = v->servers[i];
 		if (fc_server_state(v->servers[i]) == FC_SERVER_HEALTHY)
 			t->w[i] = fc_server_weight(v->servers[i]);
 		t->min[t->size + i] = t->w[i] ? (uint32_t)i : NONE;
 		t->tie[t->size + i] = t->w[i];
+		size_t h = ptr_hash(v->servers[i]) & t->map_mask;
+		while (t->map[h] != NONE)
+			h = (h + 1) & t->map_mask;
+		t->map[h] = (uint32_t)i;
 	}
 	return t;
 }
@@ -155,12 +171,19 @@ static uint32_t tie_draw(const struct lc_tree *t, uint64_t *rng)
 
 static bool tree_has(const struct lc_tree *t, const struct fc_server *s, uint32_t *slot)
 {
-	uint32_t i = fc_server_slot(s);
-	if (t && i < t->n && t->srv[i] == s) {
-		*slot = i;
-		return true;
+	/* the tree's own map: a server's slot field already points into the
+	 * snapshot being built while this tree is still the current one */
+	if (!t)
+		return false;
+	for (size_t h = ptr_hash(s) & t->map_mask;; h = (h + 1) & t->map_mask) {
+		uint32_t i = t->map[h];
+		if (i == NONE)
+			return false;
+		if (t->srv[i] == s) {
+			*slot = i;
+			return true;
+		}
 	}
-	return false;
 }
 
 static struct fc_server *lc_pick(void *state, const struct fc_view *v, struct fc_pick_ctx *ctx)
