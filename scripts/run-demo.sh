@@ -26,8 +26,14 @@ if [ ! -f "$CONFIG" ]; then
 fi
 
 PIDS=""
+FPID=""
 cleanup() {
 	trap - INT TERM EXIT
+	# fulcrum first (SIGTERM = graceful shutdown), then the backends
+	if [ -n "$FPID" ]; then
+		kill -TERM "$FPID" 2>/dev/null
+		wait "$FPID" 2>/dev/null
+	fi
 	for pid in $PIDS; do
 		kill "$pid" 2>/dev/null
 	done
@@ -60,7 +66,12 @@ while [ $i -lt 50 ]; do
 done
 
 echo "try: curl localhost:8080"
-# fulcrum runs in the foreground: Ctrl-C reaches it (graceful shutdown), then the
-# traps stop the backends.
-"$FULCRUM_BIN" -c "$CONFIG"
-exit $?
+# fulcrum runs in the background and the shell waits for it, so that a signal to
+# this script (Ctrl-C, or kill from make) runs the traps at once; they pass it on
+# to fulcrum as SIGTERM and then stop the backends.
+"$FULCRUM_BIN" -c "$CONFIG" &
+FPID=$!
+wait "$FPID"
+status=$?
+FPID=""
+exit $status
