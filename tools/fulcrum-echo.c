@@ -172,17 +172,21 @@ static void buf_json(struct buf *b, const char *s, size_t n)
 {
 	buf_reserve(b, n + 2);
 	b->p[b->len++] = '"';
+	size_t run = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
+		if (ch >= 0x20 && ch != 0x7f && ch != '"' && ch != '\\')
+			continue;
+		buf_add(b, s + run, i - run);
+		run = i + 1;
 		if (ch == '"' || ch == '\\') {
 			char e[2] = {'\\', (char)ch};
 			buf_add(b, e, 2);
-		} else if (ch < 0x20 || ch == 0x7f) {
-			buf_printf(b, "\\u%04x", ch);
 		} else {
-			buf_add(b, &s[i], 1);
+			buf_printf(b, "\\u%04x", ch);
 		}
 	}
+	buf_add(b, s + run, n - run);
 	buf_add(b, "\"", 1);
 }
 
@@ -387,6 +391,13 @@ static void json_describe(struct conn *c, struct buf *b)
 			lname[k] = (char)tolower((unsigned char)c->hbuf[h->noff + k]);
 		buf_json(b, lname, ln);
 		buf_add(b, ":", 1);
+		bool repeated = false;
+		for (int j = i + 1; j < c->nhdrs && !repeated; j++)
+			repeated = name_eq(c, &c->hdrs[j], h);
+		if (!repeated) {
+			buf_json(b, c->hbuf + h->voff, h->vlen);
+			continue;
+		}
 		/* join repeated headers with ", " into a temporary area of b */
 		size_t start = b->len;
 		bool firstv = true;
