@@ -49,7 +49,7 @@ def many_slow_clients_do_not_block_others():
         c.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
     t0 = time.monotonic()
     h.eq(h.get(f.port, "/fast").status, 200, "a normal client is served while 50 slow ones wait")
-    h.check(time.monotonic() - t0 < 1.0, "served promptly")
+    h.check(time.monotonic() - t0 < 2.0 * h.SLOW, "served promptly")
     for c in slow:
         c.close()
 
