@@ -135,10 +135,11 @@ void fc__server_observe(struct fc_server *s, uint64_t latency_ns, uint64_t now_n
 {
 	uint64_t ts = LD(ewma_ts);
 	double v = bits_to_double(LD(ewma_bits)), x = (double)latency_ns;
+	double w = ts && now_ns > ts ? fc__exp_neg((double)(now_ns - ts) / EWMA_TAU_NS) : 1.0;
+	v *= w; /* what a reader sees now: decayed toward zero while unobserved */
 	if (!ts || x > v) {
 		v = x; /* peak: jump up at once */
 	} else {
-		double w = now_ns > ts ? fc__exp_neg((double)(now_ns - ts) / EWMA_TAU_NS) : 1.0;
 		/* a sample moves the average at least a little even at dt = 0 */
 		if (w > 0.9)
 			w = 0.9;
