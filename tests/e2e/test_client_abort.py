@@ -56,8 +56,8 @@ def abort_mid_upload():
         c.send(b"x" * 200000)
         c.close()
     settle_fds(f, base)
-    st = e.stats()
-    h.check(st["open"] <= 3, "backend connections of aborted uploads are closed: %r" % st)
+    h.wait_until(lambda: e.stats()["open"] <= 3, timeout=5,
+                 what="backend connections of aborted uploads to close (backend /stats %r)" % e.stats())
     h.eq(h.get(f.port, "/after").status, 200, "still serving")
 
 

@@ -1,0 +1,85 @@
+"""algorithm: p2c (power of two choices): with 8 concurrent clients, a backend
+that takes 200 ms per request piles up requests in flight and so loses almost
+every comparison against the fast ones; round robin, for contrast, gives it a
+third."""
+import collections
+import threading
+import time
+
+import harness as h
+
+CLIENTS = 8
+SECONDS = h.sized(3.0, 4.0)
+
+
+def hammer(port, clients, seconds, path="/"):
+    """clients threads, each sending requests one after another on a keep-alive
+    connection for `seconds`; returns Counter of X-Echo-Name."""
+    cnt = collections.Counter()
+    errors = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds * h.SLOW
+
+    def run(i):
+        c = None
+        n = 0
+        try:
+            while time.monotonic() < stop:
+                if c is None:
+                    c = h.Conn(port)
+                r = c.request("GET", "%s?c=%d&n=%d" % (path, i, n), timeout=10)
+                n += 1
+                if r.status != 200:
+                    raise AssertionError("status %d" % r.status)
+                with lock:
+                    cnt[r.header("X-Echo-Name")] += 1
+                if (r.header("Connection") or "").lower() == "close":
+                    c.close()
+                    c = None
+        except Exception as e:
+            errors.append("client %d: %r" % (i, e))
+        finally:
+            if c:
+                c.close()
+
+    ts = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(seconds * h.SLOW + 30)
+    h.check(not errors, "client errors: %s" % errors[:3])
+    return cnt
+
+
+def setup(algorithm):
+    slow = h.Echo(name="slow", latency="200ms", threads=4)
+    fast = [h.Echo(name="fast-%d" % i, threads=2) for i in (1, 2)]
+    f = h.start_proxy([slow] + fast, algorithm=algorithm, workers=2)
+    return f
+
+
+@h.test
+def slow_backend_gets_few_requests():
+    f = setup("p2c")
+    cnt = hammer(f.port, CLIENTS, SECONDS)
+    total = sum(cnt.values())
+    h.check(total >= 100, "too few requests to judge: %r" % cnt)
+    share = cnt["slow"] / float(total)
+    # round robin: exactly 1/3; p2c: the slow one nearly always has more in flight
+    h.check(share < 0.12, "p2c sent %.1f%% to the 200 ms backend (%r); want < 12%%" % (share * 100, cnt))
+    h.check(cnt["fast-1"] > 0 and cnt["fast-2"] > 0, "both fast servers used: %r" % cnt)
+    h.check(abs(cnt["fast-1"] - cnt["fast-2"]) < 0.3 * total, "fast servers share evenly: %r" % cnt)
+
+
+@h.test
+def round_robin_contrast():
+    # the same setup under round robin: the slow backend gets its third of the
+    # picks, so the p2c bound above really measures p2c
+    f = setup("round_robin")
+    cnt = hammer(f.port, CLIENTS, h.sized(2.0, 3.0))
+    total = sum(cnt.values())
+    share = cnt["slow"] / float(total)
+    h.check(0.25 <= share <= 0.42, "round robin share of the slow backend %.3f (%r)" % (share, cnt))
+
+
+h.main()
