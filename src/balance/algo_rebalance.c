@@ -34,8 +34,14 @@ static void rb_fini(void *state) { free(state); }
 
 static void rollback(struct rb_state *st, const struct fc_view *v)
 {
-	for (size_t i = 0; i < v->n; i++)
-		fc_server_set_effective_weight(v->servers[i], fc_server_weight(v->servers[i]));
+	for (size_t i = 0; i < v->n; i++) {
+		struct fc_server *s = v->servers[i];
+		fc_server_set_effective_weight(s, fc_server_weight(s));
+		/* judge everyone afresh from here */
+		atomic_store(&s->win_requests, 0);
+		atomic_store(&s->win_errors, 0);
+		atomic_store(&s->win_latency, 0);
+	}
 	atomic_store(&st->moved, false);
 }
 
@@ -77,14 +83,21 @@ static void step(struct rb_state *st, const struct fc_view *v)
 	if (!m)
 		return;
 	double best_err = 1e300, best_lat = 1e300;
-	size_t measured = 0;
+	size_t measured = 0, pending = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct fc_server *s = v->servers[i];
+		if (fc_server_state(s) != FC_SERVER_HEALTHY || !fc_server_weight(s))
+			continue;
+		if (atomic_load(&s->win_requests) < MIN_REQUESTS) {
+			/* too few to judge (a demoted server sees little traffic): its
+			 * window stays open; while a demoted server is unjudged, wait */
+			if (fc_server_effective_weight(s) < fc_server_weight(s))
+				pending++;
+			continue;
+		}
 		uint64_t req = atomic_exchange(&s->win_requests, 0);
 		uint64_t err = atomic_exchange(&s->win_errors, 0);
 		uint64_t lat = atomic_exchange(&s->win_latency, 0);
-		if (fc_server_state(s) != FC_SERVER_HEALTHY || !fc_server_weight(s) || req < MIN_REQUESTS)
-			continue;
 		m[i].ok = true;
 		m[i].err = (double)err / (double)req;
 		m[i].lat = req > err ? (double)lat / (double)(req - err) : 0;
@@ -115,7 +128,9 @@ static void step(struct rb_state *st, const struct fc_view *v)
 		}
 	}
 	bool changed = false;
-	if (bad == 0 || bad == measured || bad_favoured) {
+	if (pending && !bad_favoured) {
+		/* a demoted server has not been judged yet: hold everything */
+	} else if (bad == 0 || bad == measured || bad_favoured) {
 		/* nothing to prefer, or the favourite degraded: back to configured */
 		if (atomic_load(&st->moved)) {
 			rollback(st, v);
