@@ -74,7 +74,9 @@ class Bench:
         self.pin = env("BENCH_PIN", "0") != "0"
         self.do_strace = env("BENCH_STRACE", "1") != "0"
         self.strace_secs = env("BENCH_STRACE_DURATION", "3s")
-        self.modes = env("BENCH_MODES", "keepalive close").split()
+        self.modes = [m for m in env("BENCH_MODES", "keepalive close").split()
+                      if m in ("keepalive", "close")]
+        self.idle_batch = int(env("BENCH_IDLE_BATCH", "1"))
         self.echo_threads = env("BENCH_ECHO_THREADS", "1")
         wanted = env("BENCH_PROXIES", " ".join(PROXIES)).split()
         self.proxies = [p for p in PROXIES if p in wanted]
@@ -372,7 +374,7 @@ http {{
         before = self.rss_kb(ps)
         ic = IdleConns()
         t0 = time.monotonic()
-        ic.open("127.0.0.1", port, self.idle_n)
+        ic.open("127.0.0.1", port, self.idle_n, batch=self.idle_batch)
         opened = time.monotonic() - t0
         time.sleep(1.0)
         after = self.rss_kb(pids())
@@ -412,21 +414,26 @@ http {{
                 st.kill()
                 st.wait()
             self.procs.remove(st)
-        calls = None
+        calls, by_name = None, {}
         try:
             with open(outf) as f:
                 for line in f:
+                    # % time, seconds, usecs/call, calls, [errors], syscall
                     parts = line.split()
-                    if parts and parts[-1] == "total":
-                        # % time, seconds, usecs/call, calls, [errors], total
-                        nums = [x for x in parts[:-1]]
-                        calls = int(nums[3])
-        except (OSError, ValueError, IndexError):
+                    if len(parts) < 5 or not parts[3].isdigit():
+                        continue
+                    if parts[-1] == "total":
+                        calls = int(parts[3])
+                    else:
+                        by_name[parts[-1]] = int(parts[3])
+        except (OSError, ValueError):
             pass
         if calls is None or not w["requests"]:
             return None
+        top = sorted(by_name.items(), key=lambda kv: -kv[1])[:4]
         return {"calls": calls, "requests": w["requests"],
-                "per_req": calls / w["requests"], "file": os.path.basename(outf)}
+                "per_req": calls / w["requests"], "file": os.path.basename(outf),
+                "top": [(k, v / w["requests"]) for k, v in top]}
 
     # ---- the benchmark ---------------------------------------------------
 
@@ -524,6 +531,9 @@ http {{
                     continue
                 d[mode] = {k: med([r[k] for r in rs]) for k in
                            ("rps", "p50", "p99", "cpu_us_per_req", "rss_kb")}
+                cpus = [r["cpu_us_per_req"] for r in rs]
+                d[mode]["cpu_spread"] = (max(cpus) - min(cpus)) / d[mode]["cpu_us_per_req"] \
+                    if d[mode]["cpu_us_per_req"] else float("nan")
                 d[mode]["errors"] = sum(r["errors"] for r in rs)
                 d[mode]["status_errors"] = sum(r["status"] for r in rs)
                 d[mode]["socket_errors"] = sum(r["socket_errors"] for r in rs)
@@ -536,6 +546,7 @@ http {{
             st = self.results[name]["strace"]
             if st:
                 d["syscalls_per_req"] = st["per_req"]
+                d["syscalls_top"] = st["top"]
             data[name] = d
 
         L = []
@@ -548,7 +559,7 @@ http {{
             L.append("")
             L.append(title)
             L.append(f"  {'proxy':8} {'req/s':>9} {'p50':>9} {'p99':>9} {'CPU us/req':>11}"
-                     f" {'RSS MB':>7} {'errors':>7}")
+                     f" {'(spread)':>8} {'RSS MB':>7} {'errors':>7}")
             for name in self.proxies:
                 m = data.get(name, {}).get(mode)
                 if not m:
@@ -557,7 +568,8 @@ http {{
                 err = f"{m['errors']}" if not m["errors"] else \
                     f"{m['errors']} ({m['status_errors']} non-2xx, {m['socket_errors']} socket)"
                 L.append(f"  {name:8} {m['rps']:9.0f} {fmt_us(m['p50']):>9} {fmt_us(m['p99']):>9}"
-                         f" {m['cpu_us_per_req']:11.2f} {m['rss_kb'] / 1024:7.1f} {err:>7}")
+                         f" {m['cpu_us_per_req']:11.2f} {m['cpu_spread'] * 100:7.0f}%"
+                         f" {m['rss_kb'] / 1024:7.1f} {err:>7}")
         if self.idle_n > 0:
             L.append("")
             L.append(f"idle keep-alive client connections ({self.idle_n}): RSS delta / connections")
@@ -569,6 +581,8 @@ http {{
                     continue
                 sc = data[name].get("syscalls_per_req")
                 scs = f"{sc:.1f}" if sc is not None else ("skipped" if not self.do_strace else "n/a")
+                if sc is not None:
+                    scs += "  (" + ", ".join(f"{k} {v:.2f}" for k, v in data[name]["syscalls_top"]) + ")"
                 L.append(f"  {name:8} {i['bytes_per_conn']:10.0f} {i['held']:6}   {scs}")
 
         # ratios
@@ -601,19 +615,19 @@ http {{
             L.append("the bar (issue #2):")
             checks = []
             if h and "keepalive" in f and "keepalive" in h:
-                checks.append(("CPU/req (keep-alive) <= haproxy's",
-                               f["keepalive"]["cpu_us_per_req"] <= h["keepalive"]["cpu_us_per_req"]))
-                checks.append(("p99 (keep-alive) <= haproxy's",
-                               f["keepalive"]["p99"] <= h["keepalive"]["p99"]))
+                a, b = f["keepalive"]["cpu_us_per_req"], h["keepalive"]["cpu_us_per_req"]
+                checks.append((f"CPU/req (keep-alive) <= haproxy's: {a:.2f} vs {b:.2f} us", a <= b))
+                a, b = f["keepalive"]["p99"], h["keepalive"]["p99"]
+                checks.append((f"p99 (keep-alive) <= haproxy's: {fmt_us(a)} vs {fmt_us(b)}", a <= b))
             errs = sum(f[m]["errors"] for m in self.modes if m in f)
-            checks.append(("zero errors", errs == 0))
+            checks.append((f"zero errors: {errs}", errs == 0))
             if n and "idle" in f and "idle" in n:
-                checks.append(("idle bytes/conn < nginx's",
-                               f["idle"]["bytes_per_conn"] < n["idle"]["bytes_per_conn"]))
+                a, b = f["idle"]["bytes_per_conn"], n["idle"]["bytes_per_conn"]
+                checks.append((f"idle bytes/conn < nginx's: {a:.0f} vs {b:.0f}", a < b))
             for what, ok in checks:
                 L.append(f"  {'PASS' if ok else 'FAIL'}  {what}")
         for name in self.proxies:
-            for e in self.results[name]["start_errors"]:
+            for e in dict.fromkeys(self.results[name]["start_errors"]):
                 L.append(f"note: {name}: {e.splitlines()[0]}")
         L.append("")
         L.append(f"raw results: {os.path.relpath(self.out)}/ (results.json, wrk-*.txt, strace-*.txt)")

@@ -38,6 +38,11 @@ cleanup() {
 	[ "${BENCH_KEEP_TMP:-0}" = 1 ] || rm -rf "$BENCH_TMP"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
 
-python3 "$HERE/bench.py" "$BUILD_DIR"
+# bench.py runs in the background so that a signal to this script alone (not
+# only a Ctrl-C to the whole process group) reaches it: it then stops what it
+# started, prints nothing more, and the EXIT trap sweeps up anything left.
+python3 "$HERE/bench.py" "$BUILD_DIR" &
+PY=$!
+trap 'kill -TERM $PY 2>/dev/null; wait $PY; exit 130' INT TERM HUP
+wait $PY
