@@ -15,6 +15,8 @@ struct lc_tree {
 	uint32_t *w;               /* configured weight if healthy, else 0 */
 	uint8_t *off;              /* excluded for the current pick (avoid, cooldown) */
 	uint32_t *min;             /* node: leaf with the smallest active/weight, NONE */
+	uint32_t *nact, *nw;       /* node: that leaf's active count and weight (no pointer chasing) */
+	uint32_t *act;             /* leaf: mirror of the server's active count, changed under the lock */
 	uint64_t *tie;             /* node: total weight of leaves equal to that minimum */
 	uint32_t *map;             /* server pointer -> leaf, open addressing */
 	size_t map_mask;
@@ -32,25 +34,32 @@ struct lc_state {
 	struct lc_tree *retired;
 };
 
-/* active_i / w_i compared by cross-multiplication; -1, 0, 1 */
-static int cmp(const struct lc_tree *t, uint32_t i, uint32_t j)
+/* active/weight of nodes x and y compared by cross-multiplication; -1, 0, 1 */
+static int cmp_nodes(const struct lc_tree *t, size_t x, size_t y)
 {
-	uint64_t l = (uint64_t)fc_server_active(t->srv[i]) * t->w[j];
-	uint64_t r = (uint64_t)fc_server_active(t->srv[j]) * t->w[i];
+	uint64_t l = (uint64_t)t->nact[x] * t->nw[y], r = (uint64_t)t->nact[y] * t->nw[x];
 	return l < r ? -1 : l > r;
+}
+
+static void copy_node(struct lc_tree *t, size_t to, size_t from)
+{
+	t->min[to] = t->min[from];
+	t->nact[to] = t->nact[from];
+	t->nw[to] = t->nw[from];
+	t->tie[to] = t->tie[from];
 }
 
 static void pull(struct lc_tree *t, size_t node)
 {
-	uint32_t a = t->min[2 * node], b = t->min[2 * node + 1];
-	if (a == NONE || b == NONE) {
-		t->min[node] = a == NONE ? b : a;
-		t->tie[node] = a == NONE ? t->tie[2 * node + 1] : t->tie[2 * node];
+	size_t l = 2 * node, r = l + 1;
+	if (t->min[l] == NONE || t->min[r] == NONE) {
+		copy_node(t, node, t->min[l] == NONE ? r : l);
 		return;
 	}
-	int c = cmp(t, a, b);
-	t->min[node] = c <= 0 ? a : b;
-	t->tie[node] = c < 0 ? t->tie[2 * node] : c > 0 ? t->tie[2 * node + 1] : t->tie[2 * node] + t->tie[2 * node + 1];
+	int c = cmp_nodes(t, l, r);
+	copy_node(t, node, c <= 0 ? l : r);
+	if (c == 0)
+		t->tie[node] = t->tie[l] + t->tie[r];
 }
 
 static void set_leaf(struct lc_tree *t, uint32_t i)
@@ -59,8 +68,15 @@ static void set_leaf(struct lc_tree *t, uint32_t i)
 	bool on = t->w[i] && !t->off[i];
 	t->min[node] = on ? i : NONE;
 	t->tie[node] = on ? t->w[i] : 0;
-	for (node >>= 1; node; node >>= 1)
+	t->nact[node] = t->act[i];
+	t->nw[node] = t->w[i];
+	for (node >>= 1; node; node >>= 1) {
+		uint32_t m = t->min[node], a = t->nact[node], w = t->nw[node];
+		uint64_t tie = t->tie[node];
 		pull(t, node);
+		if (m == t->min[node] && a == t->nact[node] && w == t->nw[node] && tie == t->tie[node])
+			break; /* unchanged here, so unchanged above */
+	}
 }
 
 static void tree_free(struct lc_tree *t)
@@ -73,6 +89,9 @@ static void tree_free(struct lc_tree *t)
 	free(t->min);
 	free(t->tie);
 	free(t->map);
+	free(t->nact);
+	free(t->nw);
+	free(t->act);
 	free(t);
 }
 
@@ -92,7 +111,10 @@ static struct lc_tree *tree_new(const struct fc_view *v)
 	t->tie = calloc(2 * t->size, sizeof *t->tie);
 	t->map_mask = 2 * t->size * 2 - 1;
 	t->map = malloc((t->map_mask + 1) * sizeof *t->map);
-	if (!t->srv || !t->w || !t->off || !t->min || !t->tie || !t->map) {
+	t->nact = calloc(2 * t->size, sizeof *t->nact);
+	t->nw = calloc(2 * t->size, sizeof *t->nw);
+	t->act = calloc(t->size, sizeof *t->act);
+	if (!t->srv || !t->w || !t->off || !t->min || !t->tie || !t->map || !t->nact || !t->nw || !t->act) {
 		tree_free(t);
 		return NULL;
 	}
@@ -104,6 +126,7 @@ static struct lc_tree *tree_new(const struct fc_view *v)
 			t->w[i] = fc_server_weight(v->servers[i]);
 		t->min[t->size + i] = t->w[i] ? (uint32_t)i : NONE;
 		t->tie[t->size + i] = t->w[i];
+		t->nw[t->size + i] = t->w[i];
 		size_t h = ptr_hash(v->servers[i]) & t->map_mask;
 		while (t->map[h] != NONE)
 			h = (h + 1) & t->map_mask;
@@ -140,6 +163,8 @@ static int lc_build(void *state, struct fc_view *next)
 	 * the inner nodes under it too, then swap. The old tree is unreachable
 	 * once swapped (every access holds the lock), so it can go. */
 	fc__spin_lock(&st->lock);
+	for (size_t i = 0; i < t->n; i++)
+		t->nact[t->size + i] = t->act[i] = fc_server_active(t->srv[i]);
 	for (size_t node = t->size - 1; node >= 1; node--)
 		pull(t, node);
 	struct lc_tree *old = st->tree;
@@ -152,12 +177,11 @@ static int lc_build(void *state, struct fc_view *next)
 /* Weighted random leaf among those tied at the root's minimum: O(log n). */
 static uint32_t tie_draw(const struct lc_tree *t, uint64_t *rng)
 {
-	uint32_t best = t->min[1];
 	uint64_t r = fc_rng_below(rng, t->tie[1]);
 	size_t node = 1;
 	while (node < t->size) {
 		size_t l = 2 * node;
-		if (t->min[l] != NONE && cmp(t, t->min[l], best) == 0) {
+		if (t->min[l] != NONE && cmp_nodes(t, l, 1) == 0) {
 			if (r < t->tie[l]) {
 				node = l;
 				continue;
@@ -175,6 +199,11 @@ static bool tree_has(const struct lc_tree *t, const struct fc_server *s, uint32_
 	 * snapshot being built while this tree is still the current one */
 	if (!t)
 		return false;
+	uint32_t fast = fc_server_slot(s);
+	if (fast < t->n && t->srv[fast] == s) {
+		*slot = fast;
+		return true;
+	}
 	for (size_t h = ptr_hash(s) & t->map_mask;; h = (h + 1) & t->map_mask) {
 		uint32_t i = t->map[h];
 		if (i == NONE)
@@ -217,8 +246,10 @@ static struct fc_server *lc_pick(void *state, const struct fc_view *v, struct fc
 		s = fc_view_scan(v, ctx, false); /* may be outside this tree during a swap: counted all the same */
 	if (s) {
 		fc_server_active_add(s, 1);
-		if (tree_has(t, s, &slot))
+		if (tree_has(t, s, &slot)) {
+			t->act[slot]++;
 			set_leaf(t, slot);
+		}
 	}
 	fc__spin_unlock(&st->lock);
 	return s;
@@ -229,8 +260,10 @@ static void lc_count(struct lc_state *st, struct fc_server *s, int delta)
 	uint32_t slot;
 	fc__spin_lock(&st->lock);
 	fc_server_active_add(s, delta);
-	if (tree_has(st->tree, s, &slot))
+	if (tree_has(st->tree, s, &slot)) {
+		st->tree->act[slot] = fc_server_active(s);
 		set_leaf(st->tree, slot);
+	}
 	fc__spin_unlock(&st->lock);
 }
 
