@@ -20,6 +20,7 @@
 #include "core/sock.h"
 #include "http/h1_write.h"
 #include "proxy/proxy.h"
+#include "proxy/reqinfo.h"
 
 #define LINGER_MS 2000
 
@@ -356,57 +357,6 @@ static bool client_write(struct session *s)
 
 /* ---------------------------------------------------------------- request */
 
-/* The value of cookie name in the Cookie headers, or NULL. */
-static const char *cookie_find(const struct fc_h1_head *hd, const char *name, size_t name_len,
-			       size_t *len)
-{
-	for (uint32_t i = 0; i < hd->n_headers; i++) {
-		const struct fc_h1_header *h = &hd->h[i];
-		if (!FC_H1_NAME_IS(h, "cookie"))
-			continue;
-		const char *p = h->value, *end = h->value + h->value_len;
-		while (p < end) {
-			while (p < end && (*p == ' ' || *p == ';'))
-				p++;
-			const char *eq = memchr(p, '=', (size_t)(end - p));
-			if (!eq)
-				break;
-			const char *semi = memchr(eq, ';', (size_t)(end - eq));
-			if (!semi)
-				semi = end;
-			if ((size_t)(eq - p) == name_len && memcmp(p, name, name_len) == 0) {
-				*len = (size_t)(semi - eq - 1);
-				return eq + 1;
-			}
-			p = semi;
-		}
-	}
-	return NULL;
-}
-
-/* The value of query parameter name in url, or NULL. */
-static const char *query_find(const char *url, size_t url_len, const char *name, size_t name_len,
-			      size_t *len)
-{
-	const char *q = memchr(url, '?', url_len);
-	if (!q)
-		return NULL;
-	const char *p = q + 1, *end = url + url_len;
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		if (!amp)
-			amp = end;
-		const char *eq = memchr(p, '=', (size_t)(amp - p));
-		const char *kend = eq ? eq : amp;
-		if ((size_t)(kend - p) == name_len && memcmp(p, name, name_len) == 0) {
-			*len = eq ? (size_t)(amp - eq - 1) : 0;
-			return eq ? eq + 1 : amp;
-		}
-		p = amp + 1;
-	}
-	return NULL;
-}
-
 static void copy_key(struct request *r, const char *p, size_t n)
 {
 	if (!p) {
@@ -465,7 +415,7 @@ static void request_pick_inputs(struct session *s, struct request *r, const stru
 	}
 	case FC_HASH_COOKIE:
 		if (hk->name)
-			v = cookie_find(hd, hk->name, strlen(hk->name), &n);
+			v = fc_req_cookie(hd, hk->name, strlen(hk->name), &n);
 		break;
 	case FC_HASH_PATH:
 		v = path;
@@ -473,14 +423,14 @@ static void request_pick_inputs(struct session *s, struct request *r, const stru
 		break;
 	case FC_HASH_QUERY:
 		if (hk->name)
-			v = query_find(hd->url, hd->url_len, hk->name, strlen(hk->name), &n);
+			v = fc_req_query(hd->url, hd->url_len, hk->name, strlen(hk->name), &n);
 		break;
 	}
 	copy_key(r, v, n);
 	r->sticky_in_len = 0;
 	if (cp->sticky.enabled) {
 		const char *name = cp->sticky.cookie_name ? cp->sticky.cookie_name : "fulcrum_sticky";
-		const char *sv = cookie_find(hd, name, strlen(name), &n);
+		const char *sv = fc_req_cookie(hd, name, strlen(name), &n);
 		if (sv && n < sizeof(r->sticky_in)) {
 			memcpy(r->sticky_in, sv, n);
 			r->sticky_in_len = (uint8_t)n;
@@ -490,46 +440,6 @@ static void request_pick_inputs(struct session *s, struct request *r, const stru
 		const struct fc_h1_header *xp = fc_h1_find(hd, "x-forwarded-proto", 17);
 		r->secure = xp && xp->value_len == 5 && strncasecmp(xp->value, "https", 5) == 0;
 	}
-}
-
-/* The client address for X-Forwarded-For; IPv4 without printf (every request). */
-static size_t format_peer(const struct fc_addr *a, char *buf, size_t len)
-{
-	if (a->family != 4)
-		return fc_addr_format(a, buf, len);
-	char *p = buf;
-	for (int i = 0; i < 4; i++) {
-		unsigned v = a->bytes[i];
-		if (v >= 100)
-			*p++ = (char)('0' + v / 100);
-		if (v >= 10)
-			*p++ = (char)('0' + v / 10 % 10);
-		*p++ = (char)('0' + v % 10);
-		if (i < 3)
-			*p++ = '.';
-	}
-	*p = 0;
-	return (size_t)(p - buf);
-}
-
-/* Splits the request target into host (absolute-form only) and path. */
-static void target_split(const struct fc_h1_head *hd, const char **host, size_t *host_len,
-			 const char **path, size_t *path_len)
-{
-	const char *u = hd->url;
-	size_t n = hd->url_len;
-	if (n > 7 && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
-		size_t skip = u[4] == ':' ? 7 : 8;
-		const char *h = u + skip;
-		const char *slash = memchr(h, '/', n - skip);
-		*host = h;
-		*host_len = slash ? (size_t)(slash - h) : n - skip;
-		u = slash ? slash : "/";
-		n = slash ? (size_t)(hd->url + hd->url_len - slash) : 1;
-	}
-	const char *q = memchr(u, '?', n);
-	*path = u;
-	*path_len = q ? (size_t)(q - u) : n;
 }
 
 static void start_request(struct session *s, size_t head_len)
@@ -592,7 +502,7 @@ static void start_request(struct session *s, size_t head_len)
 	size_t host_len = hd->host >= 0 ? hd->h[hd->host].value_len : 0;
 	const char *path;
 	size_t path_len;
-	target_split(hd, &host, &host_len, &path, &path_len);
+	fc_req_target(hd, &host, &host_len, &path, &path_len);
 	const struct fc_config_route *route =
 		fc_config_route_match(s->l->cfg, host, host_len, path, path_len);
 	if (!route) {
@@ -608,7 +518,7 @@ static void start_request(struct session *s, size_t head_len)
 		return;
 	}
 	char ip[64];
-	size_t ipl = format_peer(&s->peer, ip, sizeof(ip));
+	size_t ipl = fc_req_format_ip(&s->peer, ip, sizeof(ip));
 	struct fc_h1_req_extra x = {
 		.client_ip = ip, .client_ip_len = ipl, .proto = "http", .host = NULL};
 	/* HTTP/1.0 without Host: name the listener's view of us; the server
