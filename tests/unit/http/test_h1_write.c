@@ -315,6 +315,7 @@ static void test_response_passthrough_decision(void **state)
 	assert_false(fc_h1_response_passthrough(&hd, &none));
 	parse(true, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: X-A\r\nX-A: 1\r\n\r\n");
 	assert_false(fc_h1_response_passthrough(&hd, &none));
+}
 
 static void test_error_responses_parse_back(void **state)
 {
