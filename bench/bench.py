@@ -437,48 +437,81 @@ http {{
 
     # ---- the benchmark ---------------------------------------------------
 
-    def one(self, name, rnd):
-        try:
-            started, err = self.start_proxy(name)
-        except Exception as e:  # noqa: BLE001
-            started, err = None, f"{name}: could not start: {e}"
-        if not started:
-            warn(err)
-            self.results[name]["start_errors"].append(err)
-            return
-        p, port, pids = started
-        rec = {"round": rnd, "pids": pids()}
-        try:
+    def one_round(self, rnd, order):
+        """One round: start every proxy, then run each phase (warm-up, each load
+        mode, idle, strace) across all of them in `order`, so that the runs being
+        compared are seconds apart, not minutes; then stop them all."""
+        live = {}   # name -> (Popen, port, pids, record)
+        for name in order:
+            try:
+                started, err = self.start_proxy(name)
+            except Exception as e:  # noqa: BLE001
+                started, err = None, f"{name}: could not start: {e}"
+            if not started:
+                warn(err)
+                self.results[name]["start_errors"].append(err)
+                continue
+            p, port, pids = started
+            live[name] = (p, port, pids, {"round": rnd, "pids": pids()})
+
+        def phase(what, fn):
+            for name in order:
+                if name not in live:
+                    continue
+                p, port, pids, rec = live[name]
+                try:
+                    fn(name, port, pids, rec)
+                    if p.poll() is not None:
+                        raise RuntimeError(f"exited (status {p.returncode})")
+                except Exception as e:  # noqa: BLE001 - report and go on with the others
+                    warn(f"{name}, round {rnd}, {what}: {e}\n" + self.tail(name))
+                    self.results[name]["start_errors"].append(f"round {rnd}, {what}: {e}")
+                    self.finish(name, rnd, live.pop(name))
+
+        def warmup(name, port, pids, rec):
             self.wrk(port, "keepalive", self.warmup, f"{name}-r{rnd}-warmup")
-            for mode in self.modes:
-                rec[mode] = self.measure_load(name, port, pids, mode, f"{name}-r{rnd}-{mode}")
-                if p.poll() is not None:
-                    raise RuntimeError(f"{name} exited during the {mode} run")
-                w = rec[mode]
+
+        def load(mode):
+            def fn(name, port, pids, rec):
+                w = rec[mode] = self.measure_load(name, port, pids, mode, f"{name}-r{rnd}-{mode}")
                 log(f"  {name:8} {mode:9} {w['rps']:9.0f} req/s  p50 {fmt_us(w['p50']):>8}"
                     f"  p99 {fmt_us(w['p99']):>8}  cpu {w['cpu_us_per_req']:6.2f} us/req"
                     f"  rss {w['rss_kb'] / 1024:6.1f} MB  errors {w['errors']}")
+            return fn
+
+        def idle(name, port, pids, rec):
+            i = rec["idle"] = self.measure_idle(name, port, pids)
+            log(f"  {name:8} idle      {i['ok']} conns held ({i['failed']} failed)"
+                f"  rss {i['rss_before_kb'] / 1024:.1f} -> {i['rss_after_kb'] / 1024:.1f} MB"
+                f"  {i['bytes_per_conn']:.0f} bytes/conn")
+
+        def strace(name, port, pids, rec):
+            self.results[name]["strace"] = st = self.strace_run(name, port, pids)
+            if st:
+                log(f"  {name:8} strace    {st['per_req']:.1f} syscalls/req")
+
+        try:
+            phase("warm-up", warmup)
+            for mode in self.modes:
+                phase(mode, load(mode))
             if self.idle_n > 0:
-                rec["idle"] = self.measure_idle(name, port, pids)
-                i = rec["idle"]
-                log(f"  {name:8} idle      {i['ok']} conns held ({i['failed']} failed)"
-                    f"  rss {i['rss_before_kb'] / 1024:.1f} -> {i['rss_after_kb'] / 1024:.1f} MB"
-                    f"  {i['bytes_per_conn']:.0f} bytes/conn")
-            if p.poll() is not None:
-                raise RuntimeError(f"{name} exited during the idle test")
+                phase("idle", idle)
             if self.do_strace and rnd == self.rounds and shutil.which("strace"):
-                self.results[name]["strace"] = self.strace_run(name, port, pids)
-            self.results[name]["rounds"].append(rec)
-        except Exception as e:  # noqa: BLE001 - report and go on with the others
-            warn(f"{name}, round {rnd}: {e}\n" + self.tail(name))
-            self.results[name]["start_errors"].append(f"round {rnd}: {e}")
+                phase("strace", strace)
         finally:
-            self.stop(p)
-            # keep the proxy's own output next to the results
-            src = os.path.join(self.tmp, name + ".out")
-            if os.path.exists(src):
-                shutil.copy(src, os.path.join(self.out, f"{name}-r{rnd}.log"))
-                open(src, "w").close()
+            for name in list(live):
+                self.finish(name, rnd, live.pop(name))
+
+    def finish(self, name, rnd, entry):
+        p, _port, _pids, rec = entry
+        self.stop(p)
+        if any(k in rec for k in self.modes + ["idle"]):
+            self.results[name]["rounds"].append(rec)
+        # keep the proxy's own output next to the results
+        src = os.path.join(self.tmp, name + ".out")
+        if os.path.exists(src):
+            shutil.copy(src, os.path.join(self.out, f"{name}-r{rnd}.log"))
+            open(src, "w").close()
 
     def run(self):
         log(f"bench: results in {os.path.relpath(self.out)}")
@@ -492,8 +525,7 @@ http {{
             k = (rnd - 1) % len(self.proxies) if self.proxies else 0
             order = self.proxies[k:] + self.proxies[:k]
             log(f"round {rnd}/{self.rounds}: {' -> '.join(order)}")
-            for name in order:
-                self.one(name, rnd)
+            self.one_round(rnd, order)
         summary = self.summarize()
         with open(os.path.join(self.out, "results.json"), "w") as f:
             json.dump({"settings": self.settings(), "proxies": self.results,
@@ -628,14 +660,14 @@ http {{
                 L.append(f"  {'PASS' if ok else 'FAIL'}  {what}")
         for name in self.proxies:
             for e in dict.fromkeys(self.results[name]["start_errors"]):
-                L.append(f"note: {name}: {e.splitlines()[0]}")
+                L.append(f"note: {name}: {e.splitlines()[0].rstrip(':')}")
         L.append("")
         L.append(f"raw results: {os.path.relpath(self.out)}/ (results.json, wrk-*.txt, strace-*.txt)")
         return {"text": "\n".join(L) + "\n", "data": data}
 
     def why(self, name):
         errs = self.results[name]["start_errors"]
-        return errs[0].splitlines()[0] if errs else "not selected"
+        return errs[0].splitlines()[0].rstrip(":") if errs else "not selected"
 
 
 def med(xs):
