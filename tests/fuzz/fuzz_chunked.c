@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 			__builtin_trap();                                                          \
 	} while (0)
 
-static const char head[] = "POST /upload HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\n";
+static const char head[] =
+        "POST /upload HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\n";
 
 struct sink {
 	char *p;
@@ -42,7 +43,7 @@ struct run {
 /* Feeds data in pieces: piece i is 1 + sizes[i % n_sizes] % 23 bytes, or
  * everything at once when n_sizes is 0. */
 static struct run feed(const uint8_t *data, size_t size, const uint8_t *sizes, size_t n_sizes,
-		       struct sink *sink)
+                       struct sink *sink)
 {
 	static struct fc_h1_head hd;
 	struct fc_h1 h;

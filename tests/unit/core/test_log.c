@@ -122,12 +122,25 @@ static void test_timestamp_format(void **state)
 	for (int i = 0; i < 24; i++) {
 		char c = ts[i];
 		switch (i) {
-		case 4: case 7: assert_int_equal(c, '-'); break;
-		case 10: assert_int_equal(c, 'T'); break;
-		case 13: case 16: assert_int_equal(c, ':'); break;
-		case 19: assert_int_equal(c, '.'); break;
-		case 23: assert_int_equal(c, 'Z'); break;
-		default: assert_true(c >= '0' && c <= '9');
+		case 4:
+		case 7:
+			assert_int_equal(c, '-');
+			break;
+		case 10:
+			assert_int_equal(c, 'T');
+			break;
+		case 13:
+		case 16:
+			assert_int_equal(c, ':');
+			break;
+		case 19:
+			assert_int_equal(c, '.');
+			break;
+		case 23:
+			assert_int_equal(c, 'Z');
+			break;
+		default:
+			assert_true(c >= '0' && c <= '9');
 		}
 	}
 }

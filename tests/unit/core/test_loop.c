@@ -31,8 +31,8 @@ static void rec_cb(struct fc_loop *loop, struct fc_timer *t)
 	struct rec_timer *r = (struct rec_timer *)t;
 	assert_true(n_fired < (int)(sizeof(fired) / sizeof(fired[0])));
 	fired[n_fired++] = r->id;
-	assert_int_equal(t->slot, 0);	/* out of the heap when called */
-	assert_int_equal(t->when, 0);	/* and disarmed */
+	assert_int_equal(t->slot, 0); /* out of the heap when called */
+	assert_int_equal(t->when, 0); /* and disarmed */
 	if (stop_after && n_fired >= stop_after)
 		loop->stop = true;
 }

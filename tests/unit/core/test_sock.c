@@ -163,10 +163,10 @@ static void test_format_v4(void **state)
 	char buf[64];
 	struct sockaddr_in a = v4("127.0.0.1", 8080);
 	assert_string_equal(fc_sock_format((struct sockaddr *)&a, buf, sizeof(buf)),
-			    "127.0.0.1:8080");
+	                    "127.0.0.1:8080");
 	a = v4("255.255.255.255", 65535);
 	assert_string_equal(fc_sock_format((struct sockaddr *)&a, buf, sizeof(buf)),
-			    "255.255.255.255:65535");
+	                    "255.255.255.255:65535");
 	a = v4("10.0.0.1", 0);
 	assert_string_equal(fc_sock_format((struct sockaddr *)&a, buf, sizeof(buf)), "10.0.0.1:0");
 	assert_int_equal(fc_sock_format_ip((struct sockaddr *)&a, buf, sizeof(buf)), 8);
@@ -181,7 +181,7 @@ static void test_format_v6(void **state)
 	assert_string_equal(fc_sock_format((struct sockaddr *)&a, buf, sizeof(buf)), "[::1]:8080");
 	a = v6("2001:db8::1:0:0:1", 443);
 	assert_string_equal(fc_sock_format((struct sockaddr *)&a, buf, sizeof(buf)),
-			    "[2001:db8::1:0:0:1]:443");
+	                    "[2001:db8::1:0:0:1]:443");
 	assert_int_equal(fc_sock_format_ip((struct sockaddr *)&a, buf, sizeof(buf)), 17);
 	assert_string_equal(buf, "2001:db8::1:0:0:1");
 	/* a v4-mapped address is shown as the IPv4 address it is */
@@ -199,7 +199,7 @@ static void test_format_v4_mapped_with_port(void **state)
 	char buf[64];
 	struct sockaddr_in6 a = v6("::ffff:192.0.2.7", 80);
 	assert_string_equal(fc_sock_format((struct sockaddr *)&a, buf, sizeof(buf)),
-			    "192.0.2.7:80");
+	                    "192.0.2.7:80");
 }
 
 static void test_format_unknown_and_truncated(void **state)

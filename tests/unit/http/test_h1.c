@@ -59,7 +59,7 @@ static void test_simple_get(void **state)
 {
 	(void)state;
 	const char *s = "GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t/1\r\n"
-			"Accept: */*\r\n\r\n";
+	                "Accept: */*\r\n\r\n";
 	assert_int_equal(req(s), FC_H1_COMPLETE);
 	assert_int_equal(hd.method, HTTP_GET);
 	assert_int_equal(hd.major, 1);
@@ -97,8 +97,8 @@ static void test_methods(void **state)
 		uint8_t m;
 		bool idem;
 	} ok[] = {
-	        {"HEAD", HTTP_HEAD, true},     {"POST", HTTP_POST, false},
-	        {"PUT", HTTP_PUT, true},       {"DELETE", HTTP_DELETE, true},
+	        {"HEAD", HTTP_HEAD, true},       {"POST", HTTP_POST, false},
+	        {"PUT", HTTP_PUT, true},         {"DELETE", HTTP_DELETE, true},
 	        {"OPTIONS", HTTP_OPTIONS, true}, {"PATCH", HTTP_PATCH, false},
 	        {"TRACE", HTTP_TRACE, true},
 	};
@@ -207,8 +207,8 @@ static void test_empty_header_values(void **state)
 {
 	(void)state;
 	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Spaces:    \r\n"
-			     "X-Tab:\t\r\nX-Last: v\r\n\r\n"),
-			 FC_H1_COMPLETE);
+	                     "X-Tab:\t\r\nX-Last: v\r\n\r\n"),
+	                 FC_H1_COMPLETE);
 	assert_int_equal(hd.n_headers, 5);
 	assert_value("X-Empty", "");
 	assert_value("X-Spaces", "");
@@ -224,8 +224,8 @@ static void test_header_value_trailing_whitespace_trimmed(void **state)
 {
 	(void)state;
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a \r\nX: v \t \r\n"
-			     "Expect: 100-continue \r\nContent-Length: 1\r\n\r\n"),
-			 FC_H1_OK);
+	                     "Expect: 100-continue \r\nContent-Length: 1\r\n\r\n"),
+	                 FC_H1_OK);
 	assert_value("X", "v");
 	assert_value("Host", "a");
 	assert_true(hd.expect_continue);
@@ -266,7 +266,8 @@ static void test_host_missing(void **state)
 static void test_host_duplicate(void **state)
 {
 	(void)state;
-	assert_int_equal(req("GET / HTTP/1.1\r\nX: y\r\nHost: a\r\nhOsT: b\r\n\r\n"), FC_H1_COMPLETE);
+	assert_int_equal(req("GET / HTTP/1.1\r\nX: y\r\nHost: a\r\nhOsT: b\r\n\r\n"),
+	                 FC_H1_COMPLETE);
 	assert_int_equal(hd.host, 1);
 	assert_int_equal(hd.n_host, 2);
 	assert_int_equal(hd.h[hd.host].value_len, 1);
@@ -280,17 +281,17 @@ static void test_cl_and_te_rejected(void **state)
 {
 	(void)state;
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
-			     "Transfer-Encoding: chunked\r\n\r\n"),
-			 FC_H1_ERROR);
+	                     "Transfer-Encoding: chunked\r\n\r\n"),
+	                 FC_H1_ERROR);
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-			     "Content-Length: 5\r\n\r\n"),
-			 FC_H1_ERROR);
+	                     "Content-Length: 5\r\n\r\n"),
+	                 FC_H1_ERROR);
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n"
-			     "Transfer-Encoding: chunked\r\n\r\n"),
-			 FC_H1_ERROR);
+	                     "Transfer-Encoding: chunked\r\n\r\n"),
+	                 FC_H1_ERROR);
 	assert_int_equal(resp("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-			      "Transfer-Encoding: chunked\r\n\r\n"),
-			 FC_H1_ERROR);
+	                      "Transfer-Encoding: chunked\r\n\r\n"),
+	                 FC_H1_ERROR);
 }
 
 static void test_content_length_duplicate_or_invalid_rejected(void **state)
@@ -314,7 +315,8 @@ static void test_content_length_duplicate_or_invalid_rejected(void **state)
 		if (req(buf) != FC_H1_ERROR)
 			fail_msg("accepted: %s", bad[i]);
 	}
-	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n"), FC_H1_OK);
+	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n"),
+	                 FC_H1_OK);
 	assert_int_equal(hd.content_length, 7);
 	assert_true(hd.has_cl);
 	assert_true(hd.has_body);
@@ -345,14 +347,14 @@ static void test_te_chunked_accepted(void **state)
 {
 	(void)state;
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"),
-			 FC_H1_OK);
+	                 FC_H1_OK);
 	assert_true(hd.chunked);
 	assert_true(hd.has_te);
 	assert_true(hd.has_body);
 	assert_false(hd.bad_te);
 	assert_true(find("Transfer-Encoding")->hop); /* re-stated by the writer */
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n"),
-			 FC_H1_OK);
+	                 FC_H1_OK);
 	assert_true(hd.chunked);
 }
 
@@ -363,10 +365,10 @@ static void test_obs_fold_rejected(void **state)
 	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n"), FC_H1_ERROR);
 	/* a fold that would smuggle a Transfer-Encoding */
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX: a\r\n"
-			     " Transfer-Encoding: chunked\r\n\r\n"),
-			 FC_H1_ERROR);
+	                     " Transfer-Encoding: chunked\r\n\r\n"),
+	                 FC_H1_ERROR);
 	assert_int_equal(resp("HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n"),
-			 FC_H1_ERROR);
+	                 FC_H1_ERROR);
 	/* a header line that starts with whitespace right after the request line */
 	assert_int_equal(req("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), FC_H1_ERROR);
 }
@@ -422,8 +424,8 @@ static void test_invalid_method_rejected(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-	        "get / HTTP/1.1\r\nHost: a\r\n\r\n",   "GETT / HTTP/1.1\r\nHost: a\r\n\r\n",
-	        "FOO / HTTP/1.1\r\nHost: a\r\n\r\n",   " GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	        "get / HTTP/1.1\r\nHost: a\r\n\r\n",    "GETT / HTTP/1.1\r\nHost: a\r\n\r\n",
+	        "FOO / HTTP/1.1\r\nHost: a\r\n\r\n",    " GET / HTTP/1.1\r\nHost: a\r\n\r\n",
 	        "G\xc3T / HTTP/1.1\r\nHost: a\r\n\r\n", "/ HTTP/1.1\r\nHost: a\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -435,18 +437,20 @@ static void test_invalid_version_rejected(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-	        "GET / HTTP/1.2\r\nHost: a\r\n\r\n",  "GET / HTTP/11\r\nHost: a\r\n\r\n",
-	        "GET / HTTP/1.\r\nHost: a\r\n\r\n",   "GET / HTTP/1\r\nHost: a\r\n\r\n",
-	        "GET / http/1.1\r\nHost: a\r\n\r\n",  "GET / HTTPS/1.1\r\nHost: a\r\n\r\n",
-	        "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", "GET / HTTP/a.b\r\nHost: a\r\n\r\n",
+	        "GET / HTTP/1.2\r\nHost: a\r\n\r\n",   "GET / HTTP/11\r\nHost: a\r\n\r\n",
+	        "GET / HTTP/1.\r\nHost: a\r\n\r\n",    "GET / HTTP/1\r\nHost: a\r\n\r\n",
+	        "GET / http/1.1\r\nHost: a\r\n\r\n",   "GET / HTTPS/1.1\r\nHost: a\r\n\r\n",
+	        "GET / HTTP/1.1 \r\nHost: a\r\n\r\n",  "GET / HTTP/a.b\r\nHost: a\r\n\r\n",
 	        "GET / HTTP/1.1.1\r\nHost: a\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (req(bad[i]) != FC_H1_ERROR)
 			fail_msg("accepted: %s", bad[i]);
 	static const char *const bad_resp[] = {
-	        "HTTP/1.2 200 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n",
-	        "HTTP/1.1 abc OK\r\n\r\n", "HTTX/1.1 200 OK\r\n\r\n",
+	        "HTTP/1.2 200 OK\r\n\r\n",
+	        "HTTP/1.1 2000 OK\r\n\r\n",
+	        "HTTP/1.1 abc OK\r\n\r\n",
+	        "HTTX/1.1 200 OK\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad_resp) / sizeof(bad_resp[0]); i++)
 		if (resp(bad_resp[i]) != FC_H1_ERROR)
@@ -492,8 +496,9 @@ static void test_http10_keep_alive(void **state)
 	assert_true(hd.keep_alive);
 
 	/* a body framed by Content-Length keeps an HTTP/1.0 connection too */
-	assert_int_equal(req("POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n"),
-			 FC_H1_OK);
+	assert_int_equal(
+	        req("POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n"),
+	        FC_H1_OK);
 	assert_true(hd.keep_alive);
 }
 
@@ -501,21 +506,22 @@ static void test_connection_close(void **state)
 {
 	(void)state;
 	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
-			 FC_H1_COMPLETE);
+	                 FC_H1_COMPLETE);
 	assert_true(hd.conn_close);
 	assert_false(hd.keep_alive);
 	assert_true(hd.has_hop);
 	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo ,CLOSE\r\n\r\n"),
-			 FC_H1_COMPLETE);
+	                 FC_H1_COMPLETE);
 	assert_true(hd.conn_close);
 	assert_false(hd.keep_alive);
 	/* HTTP/1.1 keeps the connection by default */
-	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo\r\n\r\n"), FC_H1_COMPLETE);
+	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo\r\n\r\n"),
+	                 FC_H1_COMPLETE);
 	assert_true(hd.keep_alive);
 	assert_false(hd.conn_close);
 	/* "Connection: closed" is not close */
 	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: closed\r\n\r\n"),
-			 FC_H1_COMPLETE);
+	                 FC_H1_COMPLETE);
 	assert_false(hd.conn_close);
 }
 
@@ -538,8 +544,9 @@ static void test_connection_close_always_wins(void **state)
 		if (hd.keep_alive)
 			fail_msg("keep_alive with close: %s", reqs[i]);
 	}
-	assert_int_equal(resp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\t\r\n\r\n"),
-			 FC_H1_COMPLETE);
+	assert_int_equal(
+	        resp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\t\r\n\r\n"),
+	        FC_H1_COMPLETE);
 	assert_true(hd.conn_close);
 	assert_false(hd.keep_alive);
 }
@@ -548,31 +555,41 @@ static void test_hop_by_hop_marking(void **state)
 {
 	(void)state;
 	const char *s = "GET / HTTP/1.1\r\n"
-			"Host: a\r\n"
-			"Connection: X-Foo, close, Content-Length, Host, keep-alive\r\n"
-			"X-Foo: 1\r\n"
-			"Keep-Alive: timeout=5\r\n"
-			"TE: trailers\r\n"
-			"Trailer: X-T\r\n"
-			"Upgrade: h2c\r\n"
-			"Proxy-Authorization: Basic x\r\n"
-			"Proxy-Connection: keep-alive\r\n"
-			"Content-Length: 0\r\n"
-			"x-foo: 2\r\n"
-			"X-Bar: 3\r\n"
-			"X-Foo-Not: 4\r\n"
-			"Connection: x-baz\r\n"
-			"X-Baz: 5\r\n"
-			"\r\n";
+	                "Host: a\r\n"
+	                "Connection: X-Foo, close, Content-Length, Host, keep-alive\r\n"
+	                "X-Foo: 1\r\n"
+	                "Keep-Alive: timeout=5\r\n"
+	                "TE: trailers\r\n"
+	                "Trailer: X-T\r\n"
+	                "Upgrade: h2c\r\n"
+	                "Proxy-Authorization: Basic x\r\n"
+	                "Proxy-Connection: keep-alive\r\n"
+	                "Content-Length: 0\r\n"
+	                "x-foo: 2\r\n"
+	                "X-Bar: 3\r\n"
+	                "X-Foo-Not: 4\r\n"
+	                "Connection: x-baz\r\n"
+	                "X-Baz: 5\r\n"
+	                "\r\n";
 	static const struct {
 		const char *name;
 		bool hop;
 	} want[] = {
-	        {"Host", false},          {"Connection", true},       {"X-Foo", true},
-	        {"Keep-Alive", true},     {"TE", true},               {"Trailer", true},
-	        {"Upgrade", true},        {"Proxy-Authorization", true}, {"Proxy-Connection", true},
-	        {"Content-Length", false}, {"x-foo", true},            {"X-Bar", false},
-	        {"X-Foo-Not", false},     {"Connection", true},       {"X-Baz", true},
+	        {"Host", false},
+	        {"Connection", true},
+	        {"X-Foo", true},
+	        {"Keep-Alive", true},
+	        {"TE", true},
+	        {"Trailer", true},
+	        {"Upgrade", true},
+	        {"Proxy-Authorization", true},
+	        {"Proxy-Connection", true},
+	        {"Content-Length", false},
+	        {"x-foo", true},
+	        {"X-Bar", false},
+	        {"X-Foo-Not", false},
+	        {"Connection", true},
+	        {"X-Baz", true},
 	};
 	assert_int_equal(req(s), FC_H1_COMPLETE);
 	assert_int_equal(hd.n_headers, sizeof(want) / sizeof(want[0]));
@@ -594,16 +611,16 @@ static void test_connection_cannot_strip_framing(void **state)
 	(void)state;
 	/* naming Content-Length / Host in Connection leaves them in place */
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
-			     "Connection: content-length, HOST\r\n\r\n"),
-			 FC_H1_OK);
+	                     "Connection: content-length, HOST\r\n\r\n"),
+	                 FC_H1_OK);
 	assert_false(find("Content-Length")->hop);
 	assert_false(find("Host")->hop);
 	assert_int_equal(hd.content_length, 3);
 	/* naming Transfer-Encoding changes nothing: it is hop-by-hop anyway and
 	 * re-stated */
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-			     "Connection: transfer-encoding\r\n\r\n"),
-			 FC_H1_OK);
+	                     "Connection: transfer-encoding\r\n\r\n"),
+	                 FC_H1_OK);
 	assert_true(hd.chunked);
 }
 
@@ -611,17 +628,17 @@ static void test_expect_100_continue(void **state)
 {
 	(void)state;
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
-			     "Content-Length: 3\r\n\r\n"),
-			 FC_H1_OK);
+	                     "Content-Length: 3\r\n\r\n"),
+	                 FC_H1_OK);
 	assert_true(hd.expect_continue);
 	assert_false(find("Expect")->hop);
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n"
-			     "Content-Length: 3\r\n\r\n"),
-			 FC_H1_OK);
+	                     "Content-Length: 3\r\n\r\n"),
+	                 FC_H1_OK);
 	assert_true(hd.expect_continue);
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n"
-			     "Content-Length: 3\r\n\r\n"),
-			 FC_H1_OK);
+	                     "Content-Length: 3\r\n\r\n"),
+	                 FC_H1_OK);
 	assert_false(hd.expect_continue);
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n"), FC_H1_OK);
 	assert_false(hd.expect_continue);
@@ -631,8 +648,8 @@ static void test_x_forwarded_for_index(void **state)
 {
 	(void)state;
 	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-forwarded-for: 1.1.1.1\r\n"
-			     "X-Forwarded-For: 2.2.2.2\r\n\r\n"),
-			 FC_H1_COMPLETE);
+	                     "X-Forwarded-For: 2.2.2.2\r\n\r\n"),
+	                 FC_H1_COMPLETE);
 	assert_int_equal(hd.xff, 2);
 }
 
@@ -656,12 +673,12 @@ static void collect_cb(void *ctx, const char *at, size_t len)
 static const char chunked_head[] =
         "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
 static const char chunked_body[] = "5\r\nhello\r\n"
-				   "1;name=value\r\n,\r\n"
-				   "A\r\n0123456789\r\n"
-				   "0\r\n"
-				   "X-Trailer: t\r\n"
-				   "Y: u\r\n"
-				   "\r\n";
+                                   "1;name=value\r\n,\r\n"
+                                   "A\r\n0123456789\r\n"
+                                   "0\r\n"
+                                   "X-Trailer: t\r\n"
+                                   "Y: u\r\n"
+                                   "\r\n";
 static const char pipelined[] = "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
 
 static void start_chunked(void)
@@ -683,7 +700,7 @@ static void test_chunked_byte_by_byte_with_trailers(void **state)
 		size_t consumed = 99;
 		/* each call sees the byte and everything after it */
 		int rc = fc_h1_body(&h, all + i, i + 1 < blen ? 1 : strlen(all + i), &consumed,
-				    collect_cb, &c, &err);
+		                    collect_cb, &c, &err);
 		if (i + 1 < blen) {
 			if (rc != FC_H1_OK)
 				fail_msg("byte %zu: rc %d (%s)", i, rc, err ? err : "");
@@ -707,7 +724,7 @@ static void test_chunked_one_shot_stops_at_end(void **state)
 	start_chunked();
 	size_t consumed = 0;
 	assert_int_equal(fc_h1_body(&h, all, strlen(all), &consumed, NULL, NULL, &err),
-			 FC_H1_COMPLETE);
+	                 FC_H1_COMPLETE);
 	assert_int_equal(consumed, blen);
 	/* every split point gives the same end */
 	for (size_t k = 0; k <= blen; k++) {
@@ -747,9 +764,9 @@ static void test_chunk_size_malformed(void **state)
 	expect_chunked_error("0x5\r\nhello\r\n0\r\n\r\n");
 	expect_chunked_error("\r\n");
 	expect_chunked_error("+5\r\nhello\r\n0\r\n\r\n");
-	expect_chunked_error("5\nhello\r\n0\r\n\r\n");         /* bare LF after size */
-	expect_chunked_error("5\r\nhello\n0\r\n\r\n");         /* bare LF after data */
-	expect_chunked_error("5\r\nhelloXX0\r\n\r\n");         /* data longer than said */
+	expect_chunked_error("5\nhello\r\n0\r\n\r\n"); /* bare LF after size */
+	expect_chunked_error("5\r\nhello\n0\r\n\r\n"); /* bare LF after data */
+	expect_chunked_error("5\r\nhelloXX0\r\n\r\n"); /* data longer than said */
 	expect_chunked_error("5\r\nhello\r\n0\r\nBad Trailer: a\r\n\r\n");
 	expect_chunked_error("5\r\nhello\r\n0\r\nX: a\nY: b\r\n\r\n");
 	expect_chunked_error("5\r\nhello\r\n0\r\r\n\r\n");
@@ -780,7 +797,7 @@ static void test_chunk_size_overflow(void **state)
 	start_chunked();
 	size_t consumed;
 	assert_int_equal(fc_h1_body(&h, "ffffffffffffffff\r\nab", 20, &consumed, NULL, NULL, &err),
-			 FC_H1_OK);
+	                 FC_H1_OK);
 	assert_int_equal(consumed, 20);
 }
 
@@ -815,7 +832,7 @@ static void test_request_without_body_complete_at_head(void **state)
 {
 	(void)state;
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"),
-			 FC_H1_COMPLETE);
+	                 FC_H1_COMPLETE);
 	assert_false(hd.has_body);
 	/* a request without framing has no body (RFC 9112 §6.3 rule 7) */
 	assert_int_equal(req("POST / HTTP/1.1\r\nHost: a\r\n\r\n"), FC_H1_COMPLETE);
@@ -900,7 +917,7 @@ static void test_response_close_delimited(void **state)
 	assert_int_equal(fc_h1_body(&h, "some ", 5, &consumed, collect_cb, &c, &err), FC_H1_OK);
 	assert_int_equal(consumed, 5);
 	assert_int_equal(fc_h1_body(&h, "bytes\r\n\r\n0\r\n", 13, &consumed, collect_cb, &c, &err),
-			 FC_H1_OK);
+	                 FC_H1_OK);
 	assert_int_equal(consumed, 13);
 	assert_int_equal(fc_h1_eof(&h), FC_H1_COMPLETE);
 	assert_int_equal(c.len, 18);
@@ -942,7 +959,7 @@ static void test_response_1xx_then_final(void **state)
 	assert_int_equal(consumed, 2);
 
 	assert_int_equal(resp("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"),
-			 FC_H1_COMPLETE);
+	                 FC_H1_COMPLETE);
 	assert_int_equal(hd.status, 103);
 	assert_value("Link", "</s.css>; rel=preload");
 }
@@ -950,7 +967,8 @@ static void test_response_1xx_then_final(void **state)
 static void test_response_status_and_reason(void **state)
 {
 	(void)state;
-	assert_int_equal(resp("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"), FC_H1_COMPLETE);
+	assert_int_equal(resp("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+	                 FC_H1_COMPLETE);
 	assert_int_equal(hd.status, 404);
 	assert_int_equal(resp("HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n"), FC_H1_COMPLETE);
 	assert_int_equal(hd.status, 599);
@@ -959,7 +977,7 @@ static void test_response_status_and_reason(void **state)
 	assert_int_equal(hd.first_line_len, 12);
 	/* Host is a request header: responses never count it */
 	assert_int_equal(resp("HTTP/1.1 200 OK\r\nHost: a\r\nContent-Length: 0\r\n\r\n"),
-			 FC_H1_COMPLETE);
+	                 FC_H1_COMPLETE);
 	assert_int_equal(hd.n_host, 0);
 	assert_int_equal(hd.host, -1);
 }
@@ -968,15 +986,15 @@ static void test_dechunk_via_on_body(void **state)
 {
 	(void)state;
 	static const char body[] = "3\r\nabc\r\n"
-				   "10\r\n0123456789abcdef\r\n"
-				   "1;ext\r\n\n\r\n"
-				   "2\r\n\r\n\r\n"
-				   "0\r\nTrailer-A: 1\r\n\r\n";
+	                           "10\r\n0123456789abcdef\r\n"
+	                           "1;ext\r\n\n\r\n"
+	                           "2\r\n\r\n\r\n"
+	                           "0\r\nTrailer-A: 1\r\n\r\n";
 	static const char want[] = "abc0123456789abcdef\n\r\n";
 	size_t blen = sizeof(body) - 1;
 	for (size_t piece = 1; piece <= blen; piece++) {
 		assert_int_equal(resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
-				 FC_H1_OK);
+		                 FC_H1_OK);
 		struct collect c = {.len = 0};
 		size_t off = 0;
 		int rc = FC_H1_OK;
@@ -997,7 +1015,7 @@ static void test_find_and_name_is(void **state)
 {
 	(void)state;
 	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nX-Abc: 1\r\nX-Abc: 2\r\n\r\n"),
-			 FC_H1_COMPLETE);
+	                 FC_H1_COMPLETE);
 	const struct fc_h1_header *x = fc_h1_find(&hd, "x-abc", 5);
 	assert_ptr_equal(x, &hd.h[1]);
 	assert_null(fc_h1_find(&hd, "x-ab", 4));

@@ -50,34 +50,34 @@ static void test_request_rewrite_typical(void **state)
 {
 	(void)state;
 	parse(false, "POST /api?x=1 HTTP/1.1\r\n"
-		     "Host: example.com\r\n"
-		     "Connection: keep-alive, X-Secret\r\n"
-		     "X-Secret: s\r\n"
-		     "Keep-Alive: timeout=5\r\n"
-		     "X-Forwarded-For: a, b\r\n"
-		     "X-Forwarded-Proto: https\r\n"
-		     "X-Forwarded-Host: evil.example\r\n"
-		     "Content-Type: text/plain\r\n"
-		     "Transfer-Encoding: chunked\r\n"
-		     "TE: trailers\r\n"
-		     "Proxy-Authorization: Basic eA==\r\n"
-		     "Proxy-Connection: keep-alive\r\n"
-		     "Upgrade: h2c\r\n"
-		     "Trailer: X-Sum\r\n"
-		     "Accept: */*\r\n"
-		     "\r\n");
+	             "Host: example.com\r\n"
+	             "Connection: keep-alive, X-Secret\r\n"
+	             "X-Secret: s\r\n"
+	             "Keep-Alive: timeout=5\r\n"
+	             "X-Forwarded-For: a, b\r\n"
+	             "X-Forwarded-Proto: https\r\n"
+	             "X-Forwarded-Host: evil.example\r\n"
+	             "Content-Type: text/plain\r\n"
+	             "Transfer-Encoding: chunked\r\n"
+	             "TE: trailers\r\n"
+	             "Proxy-Authorization: Basic eA==\r\n"
+	             "Proxy-Connection: keep-alive\r\n"
+	             "Upgrade: h2c\r\n"
+	             "Trailer: X-Sum\r\n"
+	             "Accept: */*\r\n"
+	             "\r\n");
 	size_t n = write_req(&req_x);
 	expect_bytes(out, n,
-		     "POST /api?x=1 HTTP/1.1\r\n"
-		     "Host: example.com\r\n"
-		     "Content-Type: text/plain\r\n"
-		     "Accept: */*\r\n"
-		     "Transfer-Encoding: chunked\r\n"
-		     "X-Forwarded-For: a, b, 10.0.0.9\r\n"
-		     "X-Forwarded-Proto: http\r\n"
-		     "X-Forwarded-Host: example.com\r\n"
-		     "Via: 1.1 fulcrum\r\n"
-		     "\r\n");
+	             "POST /api?x=1 HTTP/1.1\r\n"
+	             "Host: example.com\r\n"
+	             "Content-Type: text/plain\r\n"
+	             "Accept: */*\r\n"
+	             "Transfer-Encoding: chunked\r\n"
+	             "X-Forwarded-For: a, b, 10.0.0.9\r\n"
+	             "X-Forwarded-Proto: http\r\n"
+	             "X-Forwarded-Host: example.com\r\n"
+	             "Via: 1.1 fulcrum\r\n"
+	             "\r\n");
 	assert_int_equal((unsigned char)out[n], 0x5a); /* nothing written past the end */
 }
 
@@ -87,32 +87,32 @@ static void test_request_rewrite_plain_get(void **state)
 	parse(false, "GET / HTTP/1.1\r\nHost: a:8080\r\nUser-Agent: t\r\n\r\n");
 	size_t n = write_req(&req_x);
 	expect_bytes(out, n,
-		     "GET / HTTP/1.1\r\n"
-		     "Host: a:8080\r\n"
-		     "User-Agent: t\r\n"
-		     "X-Forwarded-For: 10.0.0.9\r\n"
-		     "X-Forwarded-Proto: http\r\n"
-		     "X-Forwarded-Host: a:8080\r\n"
-		     "Via: 1.1 fulcrum\r\n"
-		     "\r\n");
+	             "GET / HTTP/1.1\r\n"
+	             "Host: a:8080\r\n"
+	             "User-Agent: t\r\n"
+	             "X-Forwarded-For: 10.0.0.9\r\n"
+	             "X-Forwarded-Proto: http\r\n"
+	             "X-Forwarded-Host: a:8080\r\n"
+	             "Via: 1.1 fulcrum\r\n"
+	             "\r\n");
 }
 
 static void test_request_xff_joined(void **state)
 {
 	(void)state;
 	parse(false, "GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nHost: a\r\n"
-		     "x-forwarded-for: 2.2.2.2, 3.3.3.3\r\nX-Forwarded-For:\r\n"
-		     "X-Forwarded-For: 4.4.4.4\r\n\r\n");
+	             "x-forwarded-for: 2.2.2.2, 3.3.3.3\r\nX-Forwarded-For:\r\n"
+	             "X-Forwarded-For: 4.4.4.4\r\n\r\n");
 	struct fc_h1_req_extra x = {.client_ip = "::1", .client_ip_len = 3, .proto = "https"};
 	size_t n = write_req(&x);
 	expect_bytes(out, n,
-		     "GET / HTTP/1.1\r\n"
-		     "Host: a\r\n"
-		     "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, 4.4.4.4, ::1\r\n"
-		     "X-Forwarded-Proto: https\r\n"
-		     "X-Forwarded-Host: a\r\n"
-		     "Via: 1.1 fulcrum\r\n"
-		     "\r\n");
+	             "GET / HTTP/1.1\r\n"
+	             "Host: a\r\n"
+	             "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, 4.4.4.4, ::1\r\n"
+	             "X-Forwarded-Proto: https\r\n"
+	             "X-Forwarded-Host: a\r\n"
+	             "Via: 1.1 fulcrum\r\n"
+	             "\r\n");
 }
 
 static void test_request_http10_without_host(void **state)
@@ -124,31 +124,31 @@ static void test_request_http10_without_host(void **state)
 	x.host_len = 9;
 	size_t n = write_req(&x);
 	expect_bytes(out, n,
-		     "GET /old HTTP/1.1\r\n"
-		     "Accept: */*\r\n"
-		     "Host: localhost\r\n"
-		     "X-Forwarded-For: 10.0.0.9\r\n"
-		     "X-Forwarded-Proto: http\r\n"
-		     "Via: 1.0 fulcrum\r\n"
-		     "\r\n");
+	             "GET /old HTTP/1.1\r\n"
+	             "Accept: */*\r\n"
+	             "Host: localhost\r\n"
+	             "X-Forwarded-For: 10.0.0.9\r\n"
+	             "X-Forwarded-Proto: http\r\n"
+	             "Via: 1.0 fulcrum\r\n"
+	             "\r\n");
 	/* with a Host of its own, the extra one is not added */
 	parse(false, "GET /old HTTP/1.0\r\nHost: b\r\nConnection: keep-alive\r\n\r\n");
 	n = write_req(&x);
 	expect_bytes(out, n,
-		     "GET /old HTTP/1.1\r\n"
-		     "Host: b\r\n"
-		     "X-Forwarded-For: 10.0.0.9\r\n"
-		     "X-Forwarded-Proto: http\r\n"
-		     "X-Forwarded-Host: b\r\n"
-		     "Via: 1.0 fulcrum\r\n"
-		     "\r\n");
+	             "GET /old HTTP/1.1\r\n"
+	             "Host: b\r\n"
+	             "X-Forwarded-For: 10.0.0.9\r\n"
+	             "X-Forwarded-Proto: http\r\n"
+	             "X-Forwarded-Host: b\r\n"
+	             "Via: 1.0 fulcrum\r\n"
+	             "\r\n");
 }
 
 static void test_request_rewrite_round_trips(void **state)
 {
 	(void)state;
 	parse(false, "PUT /x/y%20z HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n"
-		     "Connection: X-A\r\nX-A: 1\r\nX-B: 2\r\n\r\n");
+	             "Connection: X-A\r\nX-A: 1\r\nX-B: 2\r\n\r\n");
 	size_t n = write_req(&req_x);
 	struct fc_h1 h2;
 	fc_h1_init(&h2, false);
@@ -167,8 +167,9 @@ static void test_request_rewrite_round_trips(void **state)
 static void test_request_overflow_returns_zero(void **state)
 {
 	(void)state;
-	parse(false, "GET /a/long/path HTTP/1.1\r\nHost: example.com\r\nX-Forwarded-For: 1.2.3.4\r\n"
-		     "Cookie: a=b; c=d\r\n\r\n");
+	parse(false,
+	      "GET /a/long/path HTTP/1.1\r\nHost: example.com\r\nX-Forwarded-For: 1.2.3.4\r\n"
+	      "Cookie: a=b; c=d\r\n\r\n");
 	size_t full = fc_h1_write_request(out, sizeof(out), &hd, &req_x);
 	assert_true(full > 0);
 	static char small[512];
@@ -206,12 +207,12 @@ static void test_request_transfer_coding_not_lost(void **state)
 /* ----------------------------------------------------------- responses */
 
 static const char typical_resp[] = "HTTP/1.1 200 OK\r\n"
-				   "Content-Type: text/html\r\n"
-				   "Connection: keep-alive\r\n"
-				   "Keep-Alive: timeout=5\r\n"
-				   "Transfer-Encoding: chunked\r\n"
-				   "Set-Cookie: a=1\r\n"
-				   "\r\n";
+                                   "Content-Type: text/html\r\n"
+                                   "Connection: keep-alive\r\n"
+                                   "Keep-Alive: timeout=5\r\n"
+                                   "Transfer-Encoding: chunked\r\n"
+                                   "Set-Cookie: a=1\r\n"
+                                   "\r\n";
 
 static size_t write_resp(const struct fc_h1_resp_extra *x)
 {
@@ -229,28 +230,30 @@ static void test_response_rewrite_close(void **state)
 	struct fc_h1_resp_extra x = {.close = true};
 	size_t n = write_resp(&x);
 	expect_bytes(out, n,
-		     "HTTP/1.1 200 OK\r\n"
-		     "Content-Type: text/html\r\n"
-		     "Set-Cookie: a=1\r\n"
-		     "Transfer-Encoding: chunked\r\n"
-		     "Connection: close\r\n"
-		     "\r\n");
+	             "HTTP/1.1 200 OK\r\n"
+	             "Content-Type: text/html\r\n"
+	             "Set-Cookie: a=1\r\n"
+	             "Transfer-Encoding: chunked\r\n"
+	             "Connection: close\r\n"
+	             "\r\n");
 }
 
 static void test_response_rewrite_keep_alive_dechunk_cookie(void **state)
 {
 	(void)state;
 	parse(true, typical_resp);
-	struct fc_h1_resp_extra x = {
-	        .keep_alive = true, .dechunk = true, .set_cookie = "fc=s1; Path=/", .set_cookie_len = 13};
+	struct fc_h1_resp_extra x = {.keep_alive = true,
+	                             .dechunk = true,
+	                             .set_cookie = "fc=s1; Path=/",
+	                             .set_cookie_len = 13};
 	size_t n = write_resp(&x);
 	expect_bytes(out, n,
-		     "HTTP/1.1 200 OK\r\n"
-		     "Content-Type: text/html\r\n"
-		     "Set-Cookie: a=1\r\n"
-		     "Set-Cookie: fc=s1; Path=/\r\n"
-		     "Connection: keep-alive\r\n"
-		     "\r\n");
+	             "HTTP/1.1 200 OK\r\n"
+	             "Content-Type: text/html\r\n"
+	             "Set-Cookie: a=1\r\n"
+	             "Set-Cookie: fc=s1; Path=/\r\n"
+	             "Connection: keep-alive\r\n"
+	             "\r\n");
 	/* close wins over keep_alive */
 	x.close = true;
 	n = write_resp(&x);
@@ -262,8 +265,9 @@ static void test_response_rewrite_keep_alive_dechunk_cookie(void **state)
 static void test_response_rewrite_no_extras(void **state)
 {
 	(void)state;
-	parse(true, "HTTP/1.0 404 Not Found\r\nContent-Length: 3\r\nConnection: X-Drop\r\nX-Drop: 1\r\n"
-		    "Date: x\r\n\r\n");
+	parse(true,
+	      "HTTP/1.0 404 Not Found\r\nContent-Length: 3\r\nConnection: X-Drop\r\nX-Drop: 1\r\n"
+	      "Date: x\r\n\r\n");
 	struct fc_h1_resp_extra x = {0};
 	size_t n = write_resp(&x);
 	expect_bytes(out, n, "HTTP/1.0 404 Not Found\r\nContent-Length: 3\r\nDate: x\r\n\r\n");
@@ -321,7 +325,7 @@ static void test_error_responses_parse_back(void **state)
 {
 	(void)state;
 	static const int statuses[] = {200, 400, 404, 405, 408, 413, 414, 431,
-				       500, 501, 502, 503, 504, 505, 418, 599};
+	                               500, 501, 502, 503, 504, 505, 418, 599};
 	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
 		for (int close = 0; close <= 1; close++) {
 			int st = statuses[i];
@@ -345,8 +349,9 @@ static void test_error_responses_parse_back(void **state)
 			assert_int_equal(hd.keep_alive, !close);
 			/* the body is exactly Content-Length bytes */
 			size_t consumed = 0;
-			assert_int_equal(fc_h1_body(&p, out + end, n - end, &consumed, NULL, NULL, &err),
-					 FC_H1_COMPLETE);
+			assert_int_equal(
+			        fc_h1_body(&p, out + end, n - end, &consumed, NULL, NULL, &err),
+			        FC_H1_COMPLETE);
 			assert_int_equal(consumed, n - end);
 			char want[64];
 			snprintf(want, sizeof(want), "%d %s\n", st, fc_h1_reason(st));
@@ -354,7 +359,8 @@ static void test_error_responses_parse_back(void **state)
 			assert_memory_equal(out + end, want, n - end);
 			/* the status line says the same */
 			char line[64];
-			int ll = snprintf(line, sizeof(line), "HTTP/1.1 %d %s", st, fc_h1_reason(st));
+			int ll = snprintf(line, sizeof(line), "HTTP/1.1 %d %s", st,
+			                  fc_h1_reason(st));
 			assert_int_equal(hd.first_line_len, ll);
 			assert_memory_equal(hd.first_line, line, (size_t)ll);
 		}
