@@ -151,7 +151,10 @@ static int next_timeout(struct fc_loop *loop)
 
 static void run_timers(struct fc_loop *loop)
 {
-	while (loop->n_timers > 0 && loop->heap[0]->when <= loop->now_ms) {
+	/* only as many as were armed when the pass began: a callback that
+	 * re-arms for "now" runs again next iteration, not forever */
+	uint32_t budget = loop->n_timers;
+	while (budget-- > 0 && loop->n_timers > 0 && loop->heap[0]->when <= loop->now_ms) {
 		struct fc_timer *t = loop->heap[0];
 		heap_remove(loop, t);
 		t->when = 0;

@@ -76,8 +76,10 @@ char *fc_sock_format(const struct sockaddr *addr, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
 	fc_sock_format_ip(addr, ip, sizeof(ip));
-	if (addr->sa_family == AF_INET6)
+	if (addr->sa_family == AF_INET6 && strchr(ip, ':'))
 		snprintf(buf, len, "[%s]:%u", ip, ntohs(((const struct sockaddr_in6 *)addr)->sin6_port));
+	else if (addr->sa_family == AF_INET6) /* v4-mapped, shown as IPv4 */
+		snprintf(buf, len, "%s:%u", ip, ntohs(((const struct sockaddr_in6 *)addr)->sin6_port));
 	else if (addr->sa_family == AF_INET)
 		snprintf(buf, len, "%s:%u", ip, ntohs(((const struct sockaddr_in *)addr)->sin_port));
 	else

@@ -6,6 +6,8 @@
 #include <strings.h>
 
 struct exec_ctx {
+	struct fc_h1 *h1;
+	const char *base; /* start of the bytes given to llhttp_execute */
 	struct fc_h1_head *head;
 	fc_h1_body_fn on_body;
 	void *body_ctx;
@@ -13,6 +15,7 @@ struct exec_ctx {
 	bool head_request;
 	bool field_open; /* inside a field name */
 	bool value_open; /* inside a field value */
+	bool headers_done;
 };
 
 static int on_url(llhttp_t *p, const char *at, size_t len)
@@ -32,8 +35,10 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
 	struct exec_ctx *x = p->data;
-	if (!x->in_head)
-		return 0; /* trailers: forwarded raw */
+	if (!x->in_head) {
+		x->h1->tval_end = 0; /* trailers: forwarded raw */
+		return 0;
+	}
 	struct fc_h1_head *hd = x->head;
 	if (x->field_open) {
 		hd->h[hd->n_headers - 1].name_len += (uint32_t)len;
@@ -63,8 +68,24 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct exec_ctx *x = p->data;
-	if (!x->in_head)
+	if (!x->in_head) {
+		/* trailers are forwarded raw: they must be as strict as heads */
+		for (size_t i = 0; i < len; i++)
+			if (at[i] == '\r' || at[i] == '\n' || at[i] == 0) {
+				llhttp_set_error_reason(p, "invalid trailer value");
+				return HPE_USER;
+			}
+		/* llhttp reports an obs-fold as more value after the line ended:
+		 * a split read continues where the last piece ended, a fold skips
+		 * the CRLF (RFC 9112 §5.2) */
+		uint64_t off = x->h1->fed + (uint64_t)(at - x->base);
+		if (x->h1->tval_end && off != x->h1->tval_end) {
+			llhttp_set_error_reason(p, "folded trailer");
+			return HPE_USER;
+		}
+		x->h1->tval_end = off + len;
 		return 0;
+	}
 	struct fc_h1_header *h = &x->head->h[x->head->n_headers - 1];
 	if (!x->value_open) {
 		h->value = at;
@@ -79,6 +100,15 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
 	struct exec_ctx *x = p->data;
+	if (!x->in_head)
+		x->h1->tval_end = 0;
+	if (x->in_head && x->value_open) {
+		/* RFC 9112 §5: trailing whitespace is not part of the value */
+		struct fc_h1_header *h = &x->head->h[x->head->n_headers - 1];
+		while (h->value_len && (h->value[h->value_len - 1] == ' ' ||
+					h->value[h->value_len - 1] == '\t'))
+			h->value_len--;
+	}
 	x->value_open = false;
 	return 0;
 }
@@ -88,9 +118,15 @@ static int on_headers_complete(llhttp_t *p)
 	struct exec_ctx *x = p->data;
 	if (x->in_head && x->head) {
 		x->head->keep_alive = llhttp_should_keep_alive(p);
+		x->headers_done = true;
 	}
-	if (p->type == HTTP_RESPONSE && x->head_request)
-		return 1; /* a response to HEAD has no body */
+	if (p->type == HTTP_RESPONSE) {
+		unsigned st = p->status_code;
+		/* RFC 9110 §6.4.1: no body after HEAD, 1xx, 204, 304, whatever the
+		 * framing headers say (a 304 may carry Content-Length) */
+		if (x->head_request || (st >= 100 && st < 200 && st != 101) || st == 204 || st == 304)
+			return 1;
+	}
 	return 0;
 }
 
@@ -127,6 +163,15 @@ void fc_h1_init(struct fc_h1 *h, bool response)
 size_t fc_h1_head_end(const char *buf, size_t len, size_t from)
 {
 	size_t i = from > 3 ? from - 3 : 0;
+	/* empty lines before a request line are ignored (RFC 9112 §2.2): the
+	 * terminator is only looked for after them */
+	size_t lead = 0;
+	while (lead < len && (buf[lead] == '\r' || buf[lead] == '\n'))
+		lead++;
+	if (lead == len)
+		return 0;
+	if (i < lead)
+		i = lead;
 	/* Skip leading empty lines? RFC 9112 allows servers to ignore a CRLF
 	 * before the request line; llhttp handles that, we only look for the end. */
 	while (i < len) {
@@ -262,13 +307,41 @@ static int analyze(struct fc_h1_head *hd, bool response, const char **err)
 	return FC_H1_OK;
 }
 
+/* Request codings (RFC 9112 §6.1): 0 when the only coding is one final
+ * chunked; 400 when chunked is missing, repeated or not last; 501 when a
+ * coding we do not relay (gzip...) precedes the final chunked. */
+static int te_check(const struct fc_h1_head *hd)
+{
+	int n_chunked = 0, n_other = 0;
+	bool last_chunked = false;
+	for (uint32_t i = 0; i < hd->n_headers; i++) {
+		const struct fc_h1_header *h = &hd->h[i];
+		if (!FC_H1_NAME_IS(h, "transfer-encoding"))
+			continue;
+		const char *s = h->value, *end = h->value + h->value_len, *t;
+		size_t tl;
+		while (next_token(&s, end, &t, &tl)) {
+			last_chunked = token_is(t, tl, "chunked");
+			if (last_chunked)
+				n_chunked++;
+			else
+				n_other++;
+		}
+	}
+	if (n_chunked != 1 || !last_chunked)
+		return 400;
+	return n_other ? 501 : 0;
+}
+
 int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_head *out,
 		     bool head_request, const char **err)
 {
 	llhttp_t *p = &h->p;
 	llhttp_reset(p);
 	memset(out, 0, offsetof(struct fc_h1_head, h));
-	struct exec_ctx x = {.head = out, .in_head = true, .head_request = head_request};
+	struct exec_ctx x = {.h1 = h, .head = out, .in_head = true, .head_request = head_request};
+	h->fed = 0;
+	h->tval_end = 0;
 	p->data = &x;
 	*err = NULL;
 	out->head_len = (uint32_t)len;
@@ -296,9 +369,23 @@ int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_
 		}
 	} else if (e != HPE_OK) {
 		*err = llhttp_get_error_reason(p) ? llhttp_get_error_reason(p) : llhttp_errno_name(e);
+		p->data = NULL;
 		return FC_H1_ERROR;
 	}
 	p->data = NULL;
+	if (!x.headers_done) {
+		*err = "incomplete head";
+		return FC_H1_ERROR;
+	}
+	/* strict line endings: the head ends with an empty CRLF line */
+	if (len < 4 || memcmp(buf + len - 4, "\r\n\r\n", 4) != 0) {
+		*err = "head not ended by CRLF CRLF";
+		return FC_H1_ERROR;
+	}
+	if (p->type == HTTP_RESPONSE && (p->status_code < 100 || p->status_code > 999)) {
+		*err = "invalid status code";
+		return FC_H1_ERROR;
+	}
 	out->method = p->method;
 	out->major = p->http_major;
 	out->minor = p->http_minor;
@@ -307,11 +394,16 @@ int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_
 	bool response = p->type == HTTP_RESPONSE;
 	if (analyze(out, response, err) != FC_H1_OK)
 		return FC_H1_ERROR;
+	if (out->conn_close)
+		out->keep_alive = false; /* whatever llhttp made of the rest */
 	out->chunked = (p->flags & F_CHUNKED) != 0;
-	if (out->has_te && !out->chunked) {
-		if (!response) {
-			*err = "unsupported transfer-encoding";
-			out->bad_te = true;
+	if (!response && out->has_te) {
+		int te = te_check(out);
+		if (te) {
+			/* we relay chunked only: another coding would reach the
+			 * server with nobody to decode it (nginx answers 501 too) */
+			*err = te == 501 ? "unsupported transfer-coding" : "invalid transfer-encoding";
+			out->bad_te = te == 501;
 			return FC_H1_ERROR;
 		}
 	}
@@ -321,20 +413,39 @@ int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_
 	return rc;
 }
 
+static void track_tail(struct fc_h1 *h, const char *buf, size_t n)
+{
+	size_t from = n > 4 ? n - 4 : 0;
+	for (size_t i = from; i < n; i++)
+		h->tail = h->tail << 8 | (uint8_t)buf[i];
+}
+
 int fc_h1_body(struct fc_h1 *h, const char *buf, size_t len, size_t *consumed,
 	       fc_h1_body_fn on_body_fn, void *ctx, const char **err)
 {
 	llhttp_t *p = &h->p;
-	struct exec_ctx x = {.on_body = on_body_fn, .body_ctx = ctx};
+	struct exec_ctx x = {.h1 = h, .base = buf, .on_body = on_body_fn, .body_ctx = ctx};
 	p->data = &x;
 	enum llhttp_errno e = llhttp_execute(p, buf, len);
 	p->data = NULL;
 	if (e == HPE_OK) {
 		*consumed = len;
+		h->fed += len;
+		track_tail(h, buf, len);
 		return FC_H1_OK;
 	}
 	if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
 		*consumed = (size_t)(llhttp_get_error_pos(p) - buf);
+		track_tail(h, buf, *consumed);
+		h->fed = 0;
+		h->tval_end = 0;
+		/* llhttp 8 lets a bare LF end the trailer section; a chunked
+		 * message always ends with CRLF CRLF (RFC 9112 §7.1) */
+		if ((p->flags & F_CHUNKED) && h->tail != 0x0d0a0d0au) {
+			*consumed = 0;
+			*err = "chunked message not ended by CRLF";
+			return FC_H1_ERROR;
+		}
 		if (e == HPE_PAUSED)
 			llhttp_resume(p);
 		else
@@ -348,7 +459,7 @@ int fc_h1_body(struct fc_h1 *h, const char *buf, size_t len, size_t *consumed,
 
 int fc_h1_eof(struct fc_h1 *h)
 {
-	struct exec_ctx x = {0};
+	struct exec_ctx x = {.h1 = h};
 	h->p.data = &x;
 	enum llhttp_errno e = llhttp_finish(&h->p);
 	h->p.data = NULL;

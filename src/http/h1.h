@@ -54,6 +54,9 @@ struct fc_h1_head {
 /* Per-connection parser state. */
 struct fc_h1 {
 	llhttp_t p;
+	uint64_t fed;      /* body bytes fed so far: stream offsets for trailers */
+	uint64_t tval_end; /* stream offset where the open trailer value ends, 0: none */
+	uint32_t tail;     /* the last four body bytes fed */
 };
 
 enum fc_h1_result {

@@ -89,9 +89,9 @@ bool fc_h1_response_passthrough(const struct fc_h1_head *hd, const struct fc_h1_
 		return false;
 	if (!hd->has_hop)
 		return true;
-	/* Transfer-Encoding: chunked alone is framing we keep as is */
+	/* Transfer-Encoding is framing we keep as the server sent it */
 	for (uint32_t i = 0; i < hd->n_headers; i++)
-		if (hd->h[i].hop && !(hd->chunked && FC_H1_NAME_IS(&hd->h[i], "transfer-encoding")))
+		if (hd->h[i].hop && !FC_H1_NAME_IS(&hd->h[i], "transfer-encoding"))
 			return false;
 	return true;
 }
@@ -108,8 +108,12 @@ size_t fc_h1_write_response(char *buf, size_t cap, const struct fc_h1_head *hd,
 			continue;
 		put_header(&o, h);
 	}
-	if (hd->chunked && !x->dechunk)
-		PUT_LIT(&o, "Transfer-Encoding: chunked\r\n");
+	if (hd->has_te && !x->dechunk) {
+		/* the server's codings as it sent them (gzip, chunked...) */
+		for (uint32_t i = 0; i < hd->n_headers; i++)
+			if (FC_H1_NAME_IS(&hd->h[i], "transfer-encoding"))
+				put_header(&o, &hd->h[i]);
+	}
 	if (x->set_cookie) {
 		PUT_LIT(&o, "Set-Cookie: ");
 		put(&o, x->set_cookie, x->set_cookie_len);

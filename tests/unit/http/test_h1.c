@@ -325,6 +325,7 @@ static void test_content_length_duplicate_or_invalid_rejected(void **state)
 static void test_te_not_chunked_rejected_with_bad_te(void **state)
 {
 	(void)state;
+	/* RFC 9112 §6.3: chunked missing, repeated or not final -> 400 */
 	static const char *const bad[] = {
 	        "Transfer-Encoding: gzip\r\n",
 	        "Transfer-Encoding: identity\r\n",
@@ -332,14 +333,25 @@ static void test_te_not_chunked_rejected_with_bad_te(void **state)
 	        "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n",
 	        "Transfer-Encoding: chunked, chunked\r\n",
 	};
+	/* §6.1: a coding we cannot relay before the final chunked -> 501 */
+	static const char *const unsupported[] = {
+	        "Transfer-Encoding: gzip, chunked\r\n",
+	        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+	};
 	char buf[256];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(buf, sizeof(buf), "POST / HTTP/1.1\r\nHost: a\r\n%s\r\n", bad[i]);
 		if (req(buf) != FC_H1_ERROR)
 			fail_msg("accepted: %s", bad[i]);
-		/* the caller answers 501 (not 400) for these */
+		if (hd.bad_te)
+			fail_msg("bad_te (501) set for a framing error (400): %s", bad[i]);
+	}
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
+		snprintf(buf, sizeof(buf), "POST / HTTP/1.1\r\nHost: a\r\n%s\r\n", unsupported[i]);
+		if (req(buf) != FC_H1_ERROR)
+			fail_msg("accepted: %s", unsupported[i]);
 		if (!hd.bad_te)
-			fail_msg("bad_te not set: %s(err: %s)", bad[i], err);
+			fail_msg("bad_te not set: %s(err: %s)", unsupported[i], err);
 	}
 }
 
