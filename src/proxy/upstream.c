@@ -148,8 +148,13 @@ void fc_upstream_close_idle(struct fc_worker *w)
 {
 	struct fc_runtime *rt = w->rt;
 	for (size_t i = 0; i < rt->n_pools; i++) {
-		struct fc_server *list[256];
-		size_t n = fc_pool_servers(rt->pools[i].pool, list, 256);
+		size_t cap = fc_pool_size(rt->pools[i].pool) + 16;
+		struct fc_server **list = calloc(cap, sizeof(*list));
+		if (!list) {
+			fc_error("out of memory closing idle connections");
+			continue;
+		}
+		size_t n = fc_pool_servers(rt->pools[i].pool, list, cap);
 		for (size_t k = 0; k < n; k++) {
 			struct rt_server *rs = fc_server_user(list[k]);
 			if (rs) {
@@ -160,5 +165,6 @@ void fc_upstream_close_idle(struct fc_worker *w)
 			}
 			fc_server_unref(list[k]);
 		}
+		free(list);
 	}
 }
