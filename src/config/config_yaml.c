@@ -761,42 +761,59 @@ static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 	}
 }
 
-static void parse_servers(struct walk *w, struct fc_config_pool *p, const struct field *f,
-                          const yaml_node_t *pool_key)
+/* A list that must have at least one item: reports a missing (at where),
+ * non-list or empty value and returns 0, or returns the number of items. */
+static size_t list_count(struct walk *w, const yaml_node_t *n, const yaml_node_t *where,
+                         const char *what, const char *empty)
 {
-	yaml_node_t *n = f->val;
-	yaml_node_item_t *item;
-	size_t old = push_key(w, "servers"), count, i;
-
 	if (!n) {
-		werr(w, f->key ? f->key : pool_key, "a pool needs at least one server");
-		goto pop_key;
+		werr(w, where, "%s", empty);
+		return 0;
 	}
 	if (n->type != YAML_SEQUENCE_NODE) {
-		werr(w, n, "must be a list of servers, not %s", kind(n));
-		goto pop_key;
+		werr(w, n, "must be a list of %s, not %s", what, kind(n));
+		return 0;
 	}
-	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (count == 0) {
-		werr(w, n, "a pool needs at least one server");
-		goto pop_key;
-	}
-	p->servers = calloc(count, sizeof(*p->servers));
-	if (!p->servers) {
-		w->oom = true;
-		goto pop_key;
-	}
-	for (i = 0, item = n->data.sequence.items.start; i < count; i++, item++) {
+	size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count == 0)
+		werr(w, n, "%s", empty);
+	return count;
+}
+
+/* Hands each non-null item of list n to each(), the key path extended by [i]. */
+static void list_each(struct walk *w, const yaml_node_t *n, const char *null_item,
+                      void (*each)(struct walk *w, void *ctx, yaml_node_t *e), void *ctx)
+{
+	size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	yaml_node_item_t *item = n->data.sequence.items.start;
+	for (size_t i = 0; i < count; i++, item++) {
 		yaml_node_t *e = node(w, *item);
 		size_t old_i = push_index(w, i);
 
 		if (e && is_null(e))
-			werr(w, e, "must be http://host:port or a mapping with url");
+			werr(w, e, "%s", null_item);
 		else if (e)
-			parse_server(w, p, e);
+			each(w, ctx, e);
 		pop(w, old_i);
 	}
-pop_key:
+}
+
+static void each_server(struct walk *w, void *ctx, yaml_node_t *e)
+{
+	parse_server(w, ctx, e);
+}
+
+static void parse_servers(struct walk *w, struct fc_config_pool *p, const struct field *f,
+                          const yaml_node_t *pool_key)
+{
+	size_t old = push_key(w, "servers");
+	size_t count = list_count(w, f->val, f->key ? f->key : pool_key, "servers",
+	                          "a pool needs at least one server");
+	if (count && !(p->servers = calloc(count, sizeof(*p->servers))))
+		w->oom = true;
+	if (p->servers)
+		list_each(w, f->val, "must be http://host:port or a mapping with url", each_server,
+		          p);
 	pop(w, old);
 }
 
@@ -998,6 +1015,11 @@ static void parse_route(struct walk *w, struct fc_config_listener *l, yaml_node_
 	}
 }
 
+static void each_route(struct walk *w, void *ctx, yaml_node_t *e)
+{
+	parse_route(w, ctx, e);
+}
+
 static void parse_listener(struct walk *w, yaml_node_t *n)
 {
 	struct field f[] = {F("name"), F("address"), F("routes")};
@@ -1052,72 +1074,31 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 		}
 	}
 	old = push_key(w, "routes");
-	if (!f[2].val) {
-		werr(w, f[2].key ? f[2].key : n,
-		     "a listener needs at least one route (- pool: NAME)");
-	} else if (f[2].val->type != YAML_SEQUENCE_NODE) {
-		werr(w, f[2].val, "must be a list of routes, not %s", kind(f[2].val));
-	} else {
-		yaml_node_t *rs = f[2].val;
-		yaml_node_item_t *item;
-
-		count = (size_t)(rs->data.sequence.items.top - rs->data.sequence.items.start);
-		if (count == 0)
-			werr(w, rs, "a listener needs at least one route (- pool: NAME)");
-		else if (!(l->routes = calloc(count, sizeof(*l->routes))))
-			w->oom = true;
-		for (i = 0, item = rs->data.sequence.items.start; l->routes && i < count;
-		     i++, item++) {
-			yaml_node_t *e = node(w, *item);
-			size_t old_i = push_index(w, i);
-
-			if (e && is_null(e))
-				werr(w, e, "must be a mapping with pool (and host, path)");
-			else if (e)
-				parse_route(w, l, e);
-			pop(w, old_i);
-		}
-	}
+	count = list_count(w, f[2].val, f[2].key ? f[2].key : n, "routes",
+	                   "a listener needs at least one route (- pool: NAME)");
+	if (count && !(l->routes = calloc(count, sizeof(*l->routes))))
+		w->oom = true;
+	if (l->routes)
+		list_each(w, f[2].val, "must be a mapping with pool (and host, path)", each_route, l);
 	pop(w, old);
+}
+
+static void each_listener(struct walk *w, void *ctx, yaml_node_t *e)
+{
+	(void)ctx;
+	parse_listener(w, e);
 }
 
 static void parse_listeners(struct walk *w, const struct field *f, yaml_node_t *root)
 {
 	struct fc_config *cfg = w->cfg;
-	yaml_node_t *n = f->val;
-	yaml_node_item_t *item;
-	size_t old = push_key(w, "listeners"), count, i;
-
-	if (!n) {
-		werr(w, f->key ? f->key : root,
-		     "at least one listener is required (- address: 127.0.0.1:8080)");
-		goto pop_key;
-	}
-	if (n->type != YAML_SEQUENCE_NODE) {
-		werr(w, n, "must be a list of listeners, not %s", kind(n));
-		goto pop_key;
-	}
-	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (count == 0) {
-		werr(w, n, "at least one listener is required (- address: 127.0.0.1:8080)");
-		goto pop_key;
-	}
-	cfg->listeners = calloc(count, sizeof(*cfg->listeners));
-	if (!cfg->listeners) {
+	size_t old = push_key(w, "listeners");
+	size_t count = list_count(w, f->val, f->key ? f->key : root, "listeners",
+	                          "at least one listener is required (- address: 127.0.0.1:8080)");
+	if (count && !(cfg->listeners = calloc(count, sizeof(*cfg->listeners))))
 		w->oom = true;
-		goto pop_key;
-	}
-	for (i = 0, item = n->data.sequence.items.start; i < count; i++, item++) {
-		yaml_node_t *e = node(w, *item);
-		size_t old_i = push_index(w, i);
-
-		if (e && is_null(e))
-			werr(w, e, "must be a mapping with address and routes");
-		else if (e)
-			parse_listener(w, e);
-		pop(w, old_i);
-	}
-pop_key:
+	if (cfg->listeners)
+		list_each(w, f->val, "must be a mapping with address and routes", each_listener, NULL);
 	pop(w, old);
 }
 
