@@ -566,6 +566,7 @@ http {{
                 cpus = [r["cpu_us_per_req"] for r in rs]
                 d[mode]["cpu_spread"] = (max(cpus) - min(cpus)) / d[mode]["cpu_us_per_req"] \
                     if d[mode]["cpu_us_per_req"] else float("nan")
+                d[mode]["p99_range"] = (min(r["p99"] for r in rs), max(r["p99"] for r in rs))
                 d[mode]["errors"] = sum(r["errors"] for r in rs)
                 d[mode]["status_errors"] = sum(r["status"] for r in rs)
                 d[mode]["socket_errors"] = sum(r["socket_errors"] for r in rs)
@@ -650,7 +651,10 @@ http {{
                 a, b = f["keepalive"]["cpu_us_per_req"], h["keepalive"]["cpu_us_per_req"]
                 checks.append((f"CPU/req (keep-alive) <= haproxy's: {a:.2f} vs {b:.2f} us", a <= b))
                 a, b = f["keepalive"]["p99"], h["keepalive"]["p99"]
-                checks.append((f"p99 (keep-alive) <= haproxy's: {fmt_us(a)} vs {fmt_us(b)}", a <= b))
+                fr, hr = f["keepalive"]["p99_range"], h["keepalive"]["p99_range"]
+                checks.append((f"p99 (keep-alive) <= haproxy's: {fmt_us(a)} vs {fmt_us(b)}"
+                               f" (rounds: {fmt_us(fr[0])}..{fmt_us(fr[1])} vs"
+                               f" {fmt_us(hr[0])}..{fmt_us(hr[1])})", a <= b))
             errs = sum(f[m]["errors"] for m in self.modes if m in f)
             checks.append((f"zero errors: {errs}", errs == 0))
             if n and "idle" in f and "idle" in n:
