@@ -1,0 +1,92 @@
+"""algorithm: ewma (peak-EWMA latency x load over two random choices): a backend
+that answers in 150 ms gets a small share under 8 concurrent clients, where
+round robin gives it an even third; and unlike p2c it is avoided even by a
+single sequential client, since its latency alone makes it cost more."""
+import collections
+import threading
+import time
+
+import harness as h
+
+CLIENTS = 8
+SECONDS = h.sized(3.0, 1.5)  # x SLOW (3 under sanitizers)
+
+
+def hammer(port, clients, seconds, path="/"):
+    """clients threads, each sending requests one after another on a keep-alive
+    connection for `seconds`; returns Counter of X-Echo-Name."""
+    cnt = collections.Counter()
+    errors = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds * h.SLOW
+
+    def run(i):
+        c = None
+        n = 0
+        try:
+            while time.monotonic() < stop:
+                if c is None:
+                    c = h.Conn(port)
+                r = c.request("GET", "%s?c=%d&n=%d" % (path, i, n), timeout=10)
+                n += 1
+                if r.status != 200:
+                    raise AssertionError("status %d" % r.status)
+                with lock:
+                    cnt[r.header("X-Echo-Name")] += 1
+                if (r.header("Connection") or "").lower() == "close":
+                    c.close()
+                    c = None
+        except Exception as e:
+            errors.append("client %d: %r" % (i, e))
+        finally:
+            if c:
+                c.close()
+
+    ts = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(seconds * h.SLOW + 30)
+    h.check(not errors, "client errors: %s" % errors[:3])
+    return cnt
+
+
+def setup(algorithm):
+    slow = h.Echo(name="slow", latency="150ms", threads=4)
+    fast = [h.Echo(name="fast-%d" % i, threads=2) for i in (1, 2)]
+    return h.start_proxy([slow] + fast, algorithm=algorithm, workers=2)
+
+
+@h.test
+def slow_backend_small_share_concurrent():
+    f = setup("ewma")
+    cnt = hammer(f.port, CLIENTS, SECONDS)
+    total = sum(cnt.values())
+    h.check(total >= 100, "too few requests to judge: %r" % cnt)
+    share = cnt["slow"] / float(total)
+    h.check(share < 0.10, "ewma sent %.1f%% to the 150 ms backend (%r); want < 10%%" % (share * 100, cnt))
+    h.check(cnt["fast-1"] > 0.2 * total and cnt["fast-2"] > 0.2 * total, "both fast servers used: %r" % cnt)
+
+
+@h.test
+def round_robin_even_share_same_setup():
+    f = setup("round_robin")
+    cnt = hammer(f.port, CLIENTS, h.sized(2.0, 1.0))
+    total = sum(cnt.values())
+    share = cnt["slow"] / float(total)
+    h.check(0.25 <= share <= 0.42, "round robin: the slow backend's share %.3f (%r), want about 1/3" % (share, cnt))
+
+
+@h.test
+def slow_backend_avoided_sequentially():
+    # one client, one request at a time: nothing is ever in flight when picking,
+    # so only latency can tell the servers apart (p2c would give slow a third)
+    f = setup("ewma")
+    cnt = hammer(f.port, 1, h.sized(2.0, 1.0))
+    total = sum(cnt.values())
+    h.check(total >= 30, "too few requests to judge: %r" % cnt)
+    h.check(cnt["slow"] <= max(3, total // 20),
+            "ewma sent %d of %d sequential requests to the 150 ms backend (%r)" % (cnt["slow"], total, cnt))
+
+
+h.main()
