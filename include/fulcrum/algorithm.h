@@ -35,8 +35,9 @@ struct fc_algo_config {
 };
 
 /* Hooks; all but name/init/pick may be NULL. "control" hooks run on the thread
- * mutating the pool, serialised by the pool's mutex (rebalance may also run
- * them from a worker's done, still under that mutex). */
+ * mutating the pool, serialised by the pool's mutex. Built-in algorithms never
+ * run them from a worker (rebalance rewrites its order in place, see
+ * docs/balancing.md); fc_pool_request_rebuild is the way for others to. */
 struct fc_algorithm {
 	const char *name;
 	/* control: make per-pool state. Returns 0 or -errno. */
@@ -102,7 +103,9 @@ uint64_t fc_pick_key_hash(const struct fc_pick_ctx *ctx);
 /** Fallback: a uniform-weighted choice among eligible servers of v by an O(n)
  * scan (used when an O(1) structure found nothing after a few tries). */
 struct fc_server *fc_view_scan(const struct fc_view *v, struct fc_pick_ctx *ctx, bool allow_lame);
-/** Ask the pool to rebuild its snapshot soon (from the next done, off the pick path). */
+/** Ask the pool to rebuild its snapshot soon. The rebuild runs from the next
+ * done and waits there for in-flight picks of other threads to finish, so a
+ * learning algorithm should call this rarely (the built-in ones do not). */
 void fc_pool_request_rebuild(struct fc_pool *p);
 
 #ifdef __cplusplus
