@@ -156,7 +156,8 @@ void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcom
 
 /* ---------------------------------------------------------------- servers */
 
-/** The proxy does not pick s until until_ns (after a refused connection). Thread: any. */
+/** The proxy does not pick s until until_ns (after a refused connection); with
+ * slow start, s ramps up again from until_ns. Thread: any. */
 void fc_server_cooldown(struct fc_server *s, uint64_t until_ns);
 /** Takes / drops a reference. The last unref calls the pool's server_free(user). Thread: any. */
 void fc_server_ref(struct fc_server *s);

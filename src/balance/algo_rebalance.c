@@ -24,6 +24,9 @@
 
 #include "balance/balance.h"
 
+/* latency differences below this are jitter, not a slower server */
+#define REBALANCE_LAT_MARGIN_NS 5e6
+
 #define MAX_FACTOR 10
 #define MIN_REQUESTS 10 /* per server per window before its numbers count */
 
@@ -254,9 +257,11 @@ static void step(struct rb_state *st, const struct fc_view *v)
 		if (!m[i].ok)
 			continue;
 		/* worse by a margin, not by noise: +5 points of errors and twice the
-		 * best rate, or more than twice the best latency */
+		 * best rate, or more than twice the best latency and 5 ms more
+		 * (sub-millisecond servers differ by 2x from jitter alone) */
 		bool b = (m[i].err >= best_err + 0.05 && m[i].err >= 2 * best_err) ||
-			 (best_lat < 1e300 && m[i].lat > 2 * best_lat);
+			 (best_lat < 1e300 && m[i].lat > 2 * best_lat &&
+			  m[i].lat > best_lat + REBALANCE_LAT_MARGIN_NS);
 		if (b) {
 			is_bad[i] = true;
 			bad++;

@@ -61,7 +61,14 @@ void fc_server_unref(struct fc_server *s)
 	free(s);
 }
 
-void fc_server_cooldown(struct fc_server *s, uint64_t until_ns) { atomic_store_explicit(&s->cooldown_until, until_ns, memory_order_relaxed); }
+void fc_server_cooldown(struct fc_server *s, uint64_t until_ns)
+{
+	atomic_store_explicit(&s->cooldown_until, until_ns, memory_order_relaxed);
+	/* a server coming back from a cool-down is a recovering server: with
+	 * slow start it ramps from the moment it is eligible again */
+	if (s->ramp_ns && until_ns)
+		atomic_store_explicit(&s->ramp_start, until_ns, memory_order_relaxed);
+}
 void fc_server_set_user(struct fc_server *s, void *user) { atomic_store(&s->user, user); }
 void *fc_server_user(const struct fc_server *s) { return atomic_load(&((struct fc_server *)s)->user); }
 const char *fc_server_name(const struct fc_server *s) { return s->name; }
