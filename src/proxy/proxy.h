@@ -174,7 +174,7 @@ struct session {
 	uint16_t peer_port;
 	uint8_t state;
 	bool readable, writable, rdhup, eof, reset, closed, in_run, rerun;
-	bool served, lingering;
+	bool served, lingering, quick_close;
 	uint32_t scan;       /* head terminator scan position */
 	uint64_t phase_ms;   /* start of the idle/head phase */
 	uint64_t active_ms;  /* last progress */

@@ -99,6 +99,7 @@ static void start_closing(struct session *s)
 	s->state = S_CLOSING;
 	s->phase_ms = now_ms(s);
 	s->lingering = false;
+	s->quick_close = false;
 }
 
 /* Releases what the request holds and ends it with an error response. */
@@ -179,8 +180,7 @@ void fc_session_close(struct session *s)
 		s->up = NULL;
 	}
 	fc_timer_cancel(&w->loop, &s->timer);
-	fc_loop_del(&w->loop, &s->io);
-	close(s->io.fd);
+	close(s->io.fd); /* also leaves the epoll set: the fd is never duplicated */
 	s->io.fd = -1;
 	fc_buf_release(&w->bufs, s->in);
 	fc_buf_release(&w->bufs, s->out);
@@ -286,6 +286,11 @@ static bool client_read(struct session *s)
 
 static void client_flushed(struct session *s)
 {
+	if (s->state == S_CLOSING && s->quick_close) {
+		/* nothing unread: a plain close sends FIN, not RST */
+		fc_session_close(s);
+		return;
+	}
 	if (s->state == S_CLOSING && !s->lingering) {
 		/* everything is out: half-close and drain what the client still sends */
 		shutdown(s->io.fd, SHUT_WR);
@@ -1063,6 +1068,10 @@ static void finish_request(struct session *s)
 			return;
 		}
 		start_closing(s);
+		/* the request was read whole and the socket drained: no need to
+		 * linger (nginx does the same); otherwise drain before closing so
+		 * unread input does not turn our FIN into a reset */
+		s->quick_close = !s->readable && (!s->in || s->in->rpos == s->in->wpos);
 		return;
 	}
 	s->state = S_IDLE;

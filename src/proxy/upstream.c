@@ -96,8 +96,7 @@ void fc_upstream_close(struct upstream *u)
 		u->rs->idle[w->id].n--;
 	}
 	fc_timer_cancel(&w->loop, &u->timer);
-	fc_loop_del(&w->loop, &u->io);
-	close(u->io.fd);
+	close(u->io.fd); /* also leaves the epoll set */
 	u->io.fd = -1;
 	u->io.cb = noop_event;
 	fc_buf_release(&w->bufs, u->in);
