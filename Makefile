@@ -2,9 +2,10 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan run test test-fast unit e2e fuzz bench bench-algos lint format clean
+.PHONY: all deps build build-asan build-tsan run test test-fast unit e2e fuzz bench bench-algos lint format clean
 
 all: build
 
@@ -19,14 +20,21 @@ build-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFULCRUM_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# ThreadSanitizer: the unit tests (libfulcrum's concurrent picks and updates).
+build-tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFULCRUM_TSAN=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS)
+
 # Build fulcrum and start it with three demo backends (Ctrl-C stops all).
 run: build
 	@sh scripts/run-demo.sh $(BUILD)
 
-# The whole suite: normal build, then the ASan+UBSan build, each running every test.
-test: build build-asan
+# The whole suite: formatting, the normal build and the ASan+UBSan build each
+# running every test, and the unit tests again under ThreadSanitizer.
+test: lint build build-asan build-tsan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -41,11 +49,11 @@ bench: build
 bench-algos: build
 	@sh bench/algos.sh $(BUILD)
 
-lint:
-	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+lint: deps
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') && echo "lint: clang-format clean"
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

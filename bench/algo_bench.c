@@ -20,7 +20,8 @@ static uint64_t now_ns(void)
 
 static double bench(const char *algo, unsigned n, unsigned iters)
 {
-	struct fc_pool_options o = {.name = "bench", .algorithm = algo, .seed = 1, .balance_factor = 1.25};
+	struct fc_pool_options o = {
+	        .name = "bench", .algorithm = algo, .seed = 1, .balance_factor = 1.25};
 	struct fc_pool *p;
 	char err[256];
 	if (fc_pool_create(&o, &p, err, sizeof err) != 0) {
@@ -28,7 +29,7 @@ static double bench(const char *algo, unsigned n, unsigned iters)
 		exit(1);
 	}
 	struct fc_server_spec *sp = calloc(n, sizeof *sp);
-	char (*names)[16] = calloc(n, 16);
+	char(*names)[16] = calloc(n, 16);
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(names[i], 16, "s%u", i);
 		sp[i] = (struct fc_server_spec){names[i], names[i], 1 + i % 4};
@@ -36,7 +37,8 @@ static double bench(const char *algo, unsigned n, unsigned iters)
 	if (fc_pool_upsert_many(p, sp, n, 1, NULL) != 0)
 		exit(1);
 	uint64_t rng = 12345, key = 0;
-	struct fc_pick_ctx c = {.rng = &rng, .now_ns = 1000000000, .hash_key = &key, .hash_key_len = sizeof key};
+	struct fc_pick_ctx c = {
+	        .rng = &rng, .now_ns = 1000000000, .hash_key = &key, .hash_key_len = sizeof key};
 	struct fc_outcome out = {200, 1000000, false};
 	/* keep 16 requests in flight so active counts are not all zero; time
 	 * SEGMENTS slices and keep the fastest, so a shared, busy machine's
@@ -75,7 +77,8 @@ int main(int argc, char **argv)
 	int bad = 0;
 	for (char *a = strtok(list, ", "); a; a = strtok(NULL, ", ")) {
 		double s = bench(a, 8, iters), l = bench(a, 8192, iters);
-		printf("%-16s %12.1f %12.1f %7.2f%s\n", a, s, l, l / s, l / s < 3 ? "" : "  (over 3)");
+		printf("%-16s %12.1f %12.1f %7.2f%s\n", a, s, l, l / s,
+		       l / s < 3 ? "" : "  (over 3)");
 		bad |= l / s >= 3;
 	}
 	return bad;

@@ -15,9 +15,9 @@ int main(void)
 		return 1;
 	}
 	const struct fc_server_spec servers[] = {
-		{"app1", "10.0.0.1:8080", 3},
-		{"app2", "10.0.0.2:8080", 1},
-		{"app3", "10.0.0.3:8080", 1},
+	        {"app1", "10.0.0.1:8080", 3},
+	        {"app2", "10.0.0.2:8080", 1},
+	        {"app3", "10.0.0.3:8080", 1},
 	};
 	uint64_t now = 1000000000; /* your clock, in ns */
 	for (size_t i = 0; i < 3; i++)
@@ -31,7 +31,8 @@ int main(void)
 		held[i] = fc_pool_pick(pool, &ctx);
 		if (!held[i])
 			return 1; /* a proxy would answer 503 */
-		printf("request %d -> %s (%s)\n", i, fc_server_name(held[i]), fc_server_address(held[i]));
+		printf("request %d -> %s (%s)\n", i, fc_server_name(held[i]),
+		       fc_server_address(held[i]));
 	}
 	for (int i = 0; i < 10; i++) {
 		struct fc_outcome out = {.status = 200, .latency_ns = 2000000};
@@ -43,9 +44,10 @@ int main(void)
 	for (size_t i = 0; i < n; i++) {
 		struct fc_server_stats st;
 		fc_server_stats(all[i], now, &st);
-		printf("%s: weight %u, %llu requests, %u active\n", fc_server_name(all[i]), st.weight,
-		       (unsigned long long)st.requests, st.active);
-		ok &= st.active == 0 && st.requests == (strcmp(fc_server_name(all[i]), "app1") ? 2u : 6u);
+		printf("%s: weight %u, %llu requests, %u active\n", fc_server_name(all[i]),
+		       st.weight, (unsigned long long)st.requests, st.active);
+		ok &= st.active == 0 &&
+		      st.requests == (strcmp(fc_server_name(all[i]), "app1") ? 2u : 6u);
 		fc_server_unref(all[i]);
 	}
 	fc_pool_destroy(pool);

@@ -17,24 +17,25 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: fulcrum -c FILE [--check] [--log-level LEVEL] [--workers N]\n"
-		"       fulcrum --listen ADDR --to URL [--to URL ...] [--algorithm NAME]\n"
-		"               [--workers N] [--log-level LEVEL]\n"
-		"\n"
-		"An HTTP load balancer and reverse proxy.\n"
-		"\n"
-		"  -c, --config FILE     configuration file (YAML); also FULCRUM_CONFIG\n"
-		"      --check           validate the configuration and exit 0 (valid) or 1\n"
-		"      --listen ADDR     without a file: listen on ADDR (127.0.0.1:8080, :8080)\n"
-		"      --to URL          without a file: a server (http://host:port), repeatable\n"
-		"      --algorithm NAME  without a file: balancing algorithm (round_robin)\n"
-		"      --workers N       worker threads (default: one per CPU); also FULCRUM_WORKERS\n"
-		"      --log-level L     debug, info, warn or error; also FULCRUM_LOG_LEVEL\n"
-		"  -v, --version         print the version\n"
-		"  -h, --help            this help\n"
-		"\n"
-		"Signals: SIGINT/SIGTERM stop gracefully (in-flight requests finish).\n"
-		"Docs: README.md, docs/configuration.md, docs/balancing.md\n");
+	        "Usage: fulcrum -c FILE [--check] [--log-level LEVEL] [--workers N]\n"
+	        "       fulcrum --listen ADDR --to URL [--to URL ...] [--algorithm NAME]\n"
+	        "               [--workers N] [--log-level LEVEL]\n"
+	        "\n"
+	        "An HTTP load balancer and reverse proxy.\n"
+	        "\n"
+	        "  -c, --config FILE     configuration file (YAML); also FULCRUM_CONFIG\n"
+	        "      --check           validate the configuration and exit 0 (valid) or 1\n"
+	        "      --listen ADDR     without a file: listen on ADDR (127.0.0.1:8080, :8080)\n"
+	        "      --to URL          without a file: a server (http://host:port), repeatable\n"
+	        "      --algorithm NAME  without a file: balancing algorithm (round_robin)\n"
+	        "      --workers N       worker threads (default: one per CPU); also "
+	        "FULCRUM_WORKERS\n"
+	        "      --log-level L     debug, info, warn or error; also FULCRUM_LOG_LEVEL\n"
+	        "  -v, --version         print the version\n"
+	        "  -h, --help            this help\n"
+	        "\n"
+	        "Signals: SIGINT/SIGTERM stop gracefully (in-flight requests finish).\n"
+	        "Docs: README.md, docs/configuration.md, docs/balancing.md\n");
 }
 
 static int log_level_map(enum fc_log_level l)
@@ -60,16 +61,16 @@ int main(int argc, char **argv)
 	bool check = false;
 	enum { OPT_CHECK = 256, OPT_LISTEN, OPT_TO, OPT_ALGO, OPT_WORKERS, OPT_LOGLEVEL };
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, OPT_CHECK},
-		{"listen", required_argument, NULL, OPT_LISTEN},
-		{"to", required_argument, NULL, OPT_TO},
-		{"algorithm", required_argument, NULL, OPT_ALGO},
-		{"workers", required_argument, NULL, OPT_WORKERS},
-		{"log-level", required_argument, NULL, OPT_LOGLEVEL},
-		{"version", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{0, 0, 0, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"check", no_argument, NULL, OPT_CHECK},
+	        {"listen", required_argument, NULL, OPT_LISTEN},
+	        {"to", required_argument, NULL, OPT_TO},
+	        {"algorithm", required_argument, NULL, OPT_ALGO},
+	        {"workers", required_argument, NULL, OPT_WORKERS},
+	        {"log-level", required_argument, NULL, OPT_LOGLEVEL},
+	        {"version", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0, 0, 0, 0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
@@ -96,8 +97,9 @@ int main(int argc, char **argv)
 		case OPT_WORKERS: {
 			uint32_t n = 0;
 			if (fc_config_parse_workers(optarg, &n) < 0) {
-				fprintf(stderr, "fulcrum: --workers: must be auto or 1..256, got '%s'\n",
-					optarg);
+				fprintf(stderr,
+				        "fulcrum: --workers: must be auto or 1..256, got '%s'\n",
+				        optarg);
 				return 2;
 			}
 			workers = n ? (long)n : 0;
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
 		config_path = getenv("FULCRUM_CONFIG");
 	if (config_path && (listen || n_to || algorithm)) {
 		fprintf(stderr, "fulcrum: --listen/--to/--algorithm and a configuration file "
-				"cannot be combined\n");
+		                "cannot be combined\n");
 		return 2;
 	}
 
@@ -136,15 +138,16 @@ int main(int argc, char **argv)
 		cfg = fc_config_load_file(config_path, err, sizeof(err));
 	} else if (listen || n_to) {
 		if (!listen || !n_to) {
-			fprintf(stderr, "fulcrum: file-less mode needs --listen ADDR and at least one "
-					"--to URL\n");
+			fprintf(stderr,
+			        "fulcrum: file-less mode needs --listen ADDR and at least one "
+			        "--to URL\n");
 			return 2;
 		}
-		cfg = fc_config_from_args(listen, to, n_to, algorithm, workers > 0 ? (uint32_t)workers : 0,
-					  err, sizeof(err));
+		cfg = fc_config_from_args(listen, to, n_to, algorithm,
+		                          workers > 0 ? (uint32_t)workers : 0, err, sizeof(err));
 	} else {
 		fprintf(stderr, "fulcrum: no configuration: use -c FILE, FULCRUM_CONFIG, or "
-				"--listen ADDR --to URL\n");
+		                "--listen ADDR --to URL\n");
 		usage(stderr);
 		return 2;
 	}
@@ -158,8 +161,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (log_level && fc_config_parse_log_level(log_level, &cfg->log_level) < 0) {
-		fprintf(stderr, "fulcrum: --log-level: must be debug, info, warn or error, got '%s'\n",
-			log_level);
+		fprintf(stderr,
+		        "fulcrum: --log-level: must be debug, info, warn or error, got '%s'\n",
+		        log_level);
 		fc_config_unref(cfg);
 		return 2;
 	}
@@ -206,19 +210,20 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < cfg->n_listeners; i++)
 		fc_info("fulcrum %s: listener %s on %s, %u worker%s", FULCRUM_VERSION,
-			cfg->listeners[i].name, cfg->listeners[i].address, n_workers,
-			n_workers == 1 ? "" : "s");
+		        cfg->listeners[i].name, cfg->listeners[i].address, n_workers,
+		        n_workers == 1 ? "" : "s");
 
 	for (;;) {
 		int sig = 0;
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			fc_warn("SIGHUP: reload is not supported yet; still running on %s", cfg->source);
+			fc_warn("SIGHUP: reload is not supported yet; still running on %s",
+			        cfg->source);
 			continue;
 		}
 		fc_info("%s: stopping; in-flight requests have %u ms", strsignal(sig),
-			cfg->shutdown_grace_ms);
+		        cfg->shutdown_grace_ms);
 		break;
 	}
 	fc_workers_stop(ws, n_workers, cfg->shutdown_grace_ms);

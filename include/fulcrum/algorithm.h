@@ -15,11 +15,11 @@ extern "C" {
 struct fc_view {
 	struct fc_server **servers; /* every server of the pool, any state, in insertion order */
 	size_t n;
-	size_t n_healthy;           /* healthy with weight > 0 */
-	uint64_t total_weight;      /* sum of configured weights of healthy servers */
-	void *algo;                 /* algorithm's per-snapshot data (build/view_free) */
+	size_t n_healthy;      /* healthy with weight > 0 */
+	uint64_t total_weight; /* sum of configured weights of healthy servers */
+	void *algo;            /* algorithm's per-snapshot data (build/view_free) */
 	struct fc_pool *pool;
-	uint64_t generation;        /* increases with every snapshot */
+	uint64_t generation; /* increases with every snapshot */
 	/* private to the pool */
 	uint32_t *id_slots;
 	size_t id_mask;
@@ -56,8 +56,8 @@ struct fc_algorithm {
 	/* worker: choose an eligible server of v or NULL; no reference taken. */
 	struct fc_server *(*pick)(void *state, const struct fc_view *v, struct fc_pick_ctx *ctx);
 	/* worker: a pick ended (active already decremented unless owns_active). */
-	void (*done)(void *state, const struct fc_view *v, struct fc_server *s, const struct fc_outcome *o,
-		     uint64_t now_ns);
+	void (*done)(void *state, const struct fc_view *v, struct fc_server *s,
+	             const struct fc_outcome *o, uint64_t now_ns);
 	/* When true, pick counts the returned server active itself, done
 	 * decrements it, and acquire counts a server the pool chose itself (sticky). */
 	bool owns_active;
@@ -93,10 +93,12 @@ uint32_t fc_server_slot(const struct fc_server *s);
 bool fc_pick_avoids(const struct fc_pick_ctx *ctx, const struct fc_server *s);
 /** True if s may take a new request now: healthy (or lame duck when
  * allow_lame), weight > 0, not cooling down, not avoided. Ignores slow start. */
-bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx, bool allow_lame);
+bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx,
+                           bool allow_lame);
 /** Slow start by rejection: true with probability share (always when ramped). */
 bool fc_server_admit(const struct fc_server *s, struct fc_pick_ctx *ctx);
-/** Slow start for hashing: deterministic per key (the same key keeps its answer while the share grows). */
+/** Slow start for hashing: deterministic per key (the same key keeps its answer while the share
+ * grows). */
 bool fc_server_admit_key(const struct fc_server *s, uint64_t key_hash, uint64_t now_ns);
 /** The hash of ctx's key (hash_key bytes, or the client address). */
 uint64_t fc_pick_key_hash(const struct fc_pick_ctx *ctx);

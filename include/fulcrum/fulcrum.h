@@ -45,16 +45,17 @@ bool fc_addr_equal(const struct fc_addr *a, const struct fc_addr *b);
 /* ---------------------------------------------------------------- pools */
 
 struct fc_pool_options {
-	const char *name;      /* for messages */
-	const char *algorithm; /* registry name; NULL = "round_robin" */
+	const char *name;       /* for messages */
+	const char *algorithm;  /* registry name; NULL = "round_robin" */
 	uint64_t slow_start_ns; /* 0 = off */
 	double balance_factor;  /* consistent_hash bounded load c (>1), 0 = unbounded */
 	/* sticky cookie */
 	bool sticky; /* sticky: cookie */
 	const uint8_t *sticky_secret;
 	size_t sticky_secret_len; /* copied; empty secret is allowed but weak */
-	uint64_t seed;            /* for anything the pool randomises at creation (rr random start) */
-	void (*server_free)(void *user); /* called once when a server's last reference goes (may be NULL) */
+	uint64_t seed; /* for anything the pool randomises at creation (rr random start) */
+	void (*server_free)(
+	        void *user); /* called once when a server's last reference goes (may be NULL) */
 	/* rebalance: length of one measuring window / step; 0 = 1 s. */
 	uint64_t rebalance_window_ns;
 };
@@ -83,13 +84,13 @@ struct fc_server_spec {
  * *out (may be NULL) receives a borrowed pointer, valid while the server is in
  * the pool. Thread: control (serialised internally; workers may pick meanwhile). */
 int fc_pool_upsert(struct fc_pool *p, const struct fc_server_spec *s, uint64_t now_ns,
-		   struct fc_server **out);
+                   struct fc_server **out);
 
 /** fc_pool_upsert for n specs at once, publishing one snapshot (use it to load
  * large pools: O(n) instead of O(n^2)). out (may be NULL) has n slots. On error
  * nothing is added. Thread: control. */
-int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, size_t n, uint64_t now_ns,
-			struct fc_server **out);
+int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, size_t n,
+                        uint64_t now_ns, struct fc_server **out);
 
 /** Removes the server called name. Picks in flight finish normally; the server
  * lives while references remain. Returns 0 or -ENOENT. Thread: control. */
@@ -100,7 +101,8 @@ int fc_pool_set_weight(struct fc_pool *p, const char *name, unsigned weight);
 
 /** Sets the state; going back to HEALTHY from another state starts slow start
  * at now_ns. Returns 0, -ENOENT, -EINVAL (bad state). Thread: control. */
-int fc_pool_set_state(struct fc_pool *p, const char *name, enum fc_server_state st, uint64_t now_ns);
+int fc_pool_set_state(struct fc_pool *p, const char *name, enum fc_server_state st,
+                      uint64_t now_ns);
 
 /** Number of servers in the pool (any state). Thread: any. */
 size_t fc_pool_size(const struct fc_pool *p);
@@ -121,17 +123,17 @@ const char *fc_pool_algorithm(const struct fc_pool *p);
 
 struct fc_pick_ctx {
 	uint64_t now_ns;
-	uint64_t *rng;          /* the calling worker's generator state, never 0 */
-	struct fc_addr client;  /* real client IP (may be family 0) */
-	const void *hash_key;   /* ip_hash/consistent_hash key bytes chosen by the caller; */
-	size_t hash_key_len;    /* NULL => use client addr */
+	uint64_t *rng;            /* the calling worker's generator state, never 0 */
+	struct fc_addr client;    /* real client IP (may be family 0) */
+	const void *hash_key;     /* ip_hash/consistent_hash key bytes chosen by the caller; */
+	size_t hash_key_len;      /* NULL => use client addr */
 	const char *sticky_value; /* cookie value from the request, NULL if none */
 	size_t sticky_len;
 	struct fc_server *const *avoid; /* servers already tried by this request */
 	size_t n_avoid;
 	/* outputs */
-	bool sticky_set;      /* response must carry Set-Cookie with sticky_out */
-	char sticky_out[96];  /* NUL-terminated cookie value when sticky_set */
+	bool sticky_set;     /* response must carry Set-Cookie with sticky_out */
+	char sticky_out[96]; /* NUL-terminated cookie value when sticky_set */
 };
 
 /** Picks an eligible server (healthy, weight > 0, not cooling down, not in
@@ -144,15 +146,16 @@ struct fc_pick_ctx {
 struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx);
 
 struct fc_outcome {
-	int status;          /* HTTP status, or 0 for a connect/IO failure */
+	int status; /* HTTP status, or 0 for a connect/IO failure */
 	uint64_t latency_ns;
-	bool failed;         /* connection-level failure */
+	bool failed; /* connection-level failure */
 };
 
 /** Ends a pick: decrements active, counts the request (and a failure when
  * o->failed or status >= 500), feeds learning algorithms, releases the pick's
  * reference. o may be NULL (counted as success without latency). Thread: any worker. */
-void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcome *o, uint64_t now_ns);
+void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcome *o,
+                  uint64_t now_ns);
 
 /* ---------------------------------------------------------------- servers */
 
@@ -178,7 +181,7 @@ struct fc_server_stats {
 	uint64_t requests, failures;
 	uint64_t ewma_latency_ns; /* peak EWMA, decayed to now_ns; 0 = unmeasured */
 	bool in_cooldown;
-	unsigned effective_weight; /* weight after slow start and rebalance */
+	unsigned effective_weight;    /* weight after slow start and rebalance */
 	unsigned slow_start_permille; /* 1000 = full weight */
 };
 /** Fills out with a consistent-enough snapshot of s's counters. Thread: any. */
@@ -217,7 +220,7 @@ struct fc_clientip_options {
  * right to left skipping trusted hops (all trusted: the leftmost), otherwise
  * takes the rightmost element. Malformed -> peer. out may alias peer. Thread: any. */
 void fc_clientip_resolve(const struct fc_clientip_options *o, const struct fc_addr *peer,
-			 const char *header_value, size_t len, struct fc_addr *out);
+                         const char *header_value, size_t len, struct fc_addr *out);
 
 /* ---------------------------------------------------------------- hashing, sticky */
 
@@ -231,16 +234,19 @@ uint64_t fc_rng_next(uint64_t *state);
 uint64_t fc_rng_below(uint64_t *state, uint64_t n);
 
 /** HMAC-SHA256 (RFC 2104 / FIPS 180-4) of msg under key into out[32]. */
-void fc_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len, uint8_t out[32]);
+void fc_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                    uint8_t out[32]);
 /** SHA-256 of msg into out[32]. */
 void fc_sha256(const void *msg, size_t len, uint8_t out[32]);
 
 /** Encodes a sticky value "<8 hex id>.<22 base64url tag>" (HMAC-SHA256 of the id
  * under secret, truncated to 128 bits) into out (>= 32 bytes). Returns strlen or
  * -ENOSPC. The value depends only on secret and id. */
-int fc_sticky_encode(const uint8_t *secret, size_t secret_len, uint32_t id, char *out, size_t outlen);
+int fc_sticky_encode(const uint8_t *secret, size_t secret_len, uint32_t id, char *out,
+                     size_t outlen);
 /** Decodes and verifies (constant-time tag compare). Returns 0 and *id, or -EINVAL. */
-int fc_sticky_decode(const uint8_t *secret, size_t secret_len, const char *value, size_t len, uint32_t *id);
+int fc_sticky_decode(const uint8_t *secret, size_t secret_len, const char *value, size_t len,
+                     uint32_t *id);
 
 #ifdef __cplusplus
 }

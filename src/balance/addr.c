@@ -158,7 +158,8 @@ size_t fc_addr_format(const struct fc_addr *a, char *buf, size_t len)
 	char tmp[48];
 	size_t n = 0;
 	if (a->family == 4) {
-		n = (size_t)snprintf(tmp, sizeof tmp, "%u.%u.%u.%u", a->bytes[0], a->bytes[1], a->bytes[2], a->bytes[3]);
+		n = (size_t)snprintf(tmp, sizeof tmp, "%u.%u.%u.%u", a->bytes[0], a->bytes[1],
+		                     a->bytes[2], a->bytes[3]);
 	} else if (a->family == 6) {
 		uint16_t g[8];
 		for (int i = 0; i < 8; i++)
@@ -185,7 +186,8 @@ size_t fc_addr_format(const struct fc_addr *a, char *buf, size_t len)
 				continue;
 			}
 			n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%s%x",
-					      i && !(best >= 0 && i == best + bestlen) ? ":" : "", g[i]);
+			                      i && !(best >= 0 && i == best + bestlen) ? ":" : "",
+			                      g[i]);
 		}
 	}
 	tmp[n] = 0;
@@ -237,7 +239,7 @@ int fc_cidr_parse(const char *s, size_t len, struct fc_cidr *out)
 	if (bits > max)
 		return -EINVAL;
 	for (unsigned b = bits; b < max; b++)
-		a.bytes[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+		a.bytes[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
 	out->addr = a;
 	out->bits = bits;
 	return 0;
@@ -287,8 +289,8 @@ static int parse_elem(const char *s, size_t len, struct fc_addr *out)
 	return -EINVAL;
 }
 
-void fc_clientip_resolve(const struct fc_clientip_options *o, const struct fc_addr *peer, const char *header_value,
-			 size_t len, struct fc_addr *out)
+void fc_clientip_resolve(const struct fc_clientip_options *o, const struct fc_addr *peer,
+                         const char *header_value, size_t len, struct fc_addr *out)
 {
 	struct fc_addr p = *peer, found;
 	*out = p;

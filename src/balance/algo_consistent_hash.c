@@ -7,7 +7,7 @@
 
 #include "balance/balance.h"
 
-#define VNODES 160
+#define VNODES     160
 #define POINTS_MAX (1u << 19)
 
 struct ring_point {
@@ -22,7 +22,7 @@ struct ring {
 };
 
 struct ch_state {
-	uint64_t c_milli; /* balance factor x 1000; 0 = unbounded */
+	uint64_t c_milli;        /* balance factor x 1000; 0 = unbounded */
 	_Atomic uint64_t active; /* all requests in flight on this pool */
 };
 
@@ -36,7 +36,10 @@ static int ch_init(const struct fc_algo_config *cfg, void **state)
 	return 0;
 }
 
-static void ch_fini(void *state) { free(state); }
+static void ch_fini(void *state)
+{
+	free(state);
+}
 
 static void ch_view_free(void *state, void *algo_view)
 {
@@ -95,7 +98,8 @@ static int ch_build(void *state, struct fc_view *next)
 			k = 1;
 		uint32_t id = fc_server_id(next->servers[i]);
 		for (uint64_t j = 0; j < k; j++)
-			r->pt[r->len++] = (struct ring_point){fc_hash64_seeded(&j, sizeof j, id), (uint32_t)i};
+			r->pt[r->len++] = (struct ring_point){fc_hash64_seeded(&j, sizeof j, id),
+			                                      (uint32_t)i};
 	}
 	qsort(r->pt, r->len, sizeof *r->pt, pt_cmp);
 	return 0;
@@ -162,26 +166,27 @@ static void ch_acquire(void *state, const struct fc_view *v, struct fc_server *s
 	atomic_fetch_add_explicit(&st->active, 1, memory_order_relaxed);
 }
 
-static void ch_done(void *state, const struct fc_view *v, struct fc_server *s, const struct fc_outcome *o,
-		    uint64_t now_ns)
+static void ch_done(void *state, const struct fc_view *v, struct fc_server *s,
+                    const struct fc_outcome *o, uint64_t now_ns)
 {
 	struct ch_state *st = state;
 	fc_server_active_add(s, -1);
 	uint64_t cur = atomic_load_explicit(&st->active, memory_order_relaxed);
-	while (cur && !atomic_compare_exchange_weak_explicit(&st->active, &cur, cur - 1, memory_order_relaxed,
-							     memory_order_relaxed))
+	while (cur &&
+	       !atomic_compare_exchange_weak_explicit(&st->active, &cur, cur - 1,
+	                                              memory_order_relaxed, memory_order_relaxed))
 		;
 }
 
 const struct fc_algorithm fc_algo_consistent_hash = {
-	.name = "consistent_hash",
-	.init = ch_init,
-	.fini = ch_fini,
-	.build = ch_build,
-	.view_free = ch_view_free,
-	.pick = ch_pick,
-	.done = ch_done,
-	.owns_active = true,
-	.acquire = ch_acquire,
-	.keeps_lame_duck = true,
+        .name = "consistent_hash",
+        .init = ch_init,
+        .fini = ch_fini,
+        .build = ch_build,
+        .view_free = ch_view_free,
+        .pick = ch_pick,
+        .done = ch_done,
+        .owns_active = true,
+        .acquire = ch_acquire,
+        .keeps_lame_duck = true,
 };

@@ -67,7 +67,8 @@ static int iph_build(void *state, struct fc_view *next)
 	/* Fisher-Yates with a fixed seed derived from the identities, not the pool seed */
 	uint64_t seed = 0x243f6a8885a308d3ULL;
 	for (size_t i = 0; i < next->n; i++)
-		seed ^= fc_server_id(next->servers[i]) * 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
+		seed ^= fc_server_id(next->servers[i]) * 0x9e3779b97f4a7c15ULL + (seed << 6) +
+		        (seed >> 2);
 	for (size_t i = used; i > 1; i--) {
 		size_t j = (size_t)fc_rng_below(&seed, i);
 		uint32_t x = t->slot[i - 1];
@@ -94,10 +95,10 @@ static struct fc_server *iph_pick(void *state, const struct fc_view *v, struct f
 }
 
 const struct fc_algorithm fc_algo_ip_hash = {
-	.name = "ip_hash",
-	.init = iph_init,
-	.build = iph_build,
-	.view_free = iph_view_free,
-	.pick = iph_pick,
-	.keeps_lame_duck = true,
+        .name = "ip_hash",
+        .init = iph_init,
+        .build = iph_build,
+        .view_free = iph_view_free,
+        .pick = iph_pick,
+        .keeps_lame_duck = true,
 };

@@ -16,9 +16,9 @@
 
 #include "balance/balance.h"
 
-#define NONE UINT32_MAX
+#define NONE     UINT32_MAX
 #define LC_ARITY 4 /* 4 x 16-byte nodes = one cache line */
-#define LC_LINE 64
+#define LC_LINE  64
 
 /* The best (smallest active/weight) leaf of a subtree: its key, and the total
  * weight of the leaves of the subtree tied at that key. tie == 0: nothing
@@ -28,7 +28,8 @@ struct lc_node {
 	uint32_t w;   /* its weight (leaf: configured weight if healthy, else 0) */
 	uint64_t tie; /* total weight of the leaves tied at act/w; 0 = none */
 };
-_Static_assert(sizeof(struct lc_node) * LC_ARITY == LC_LINE, "a node's children fill one cache line");
+_Static_assert(sizeof(struct lc_node) * LC_ARITY == LC_LINE,
+               "a node's children fill one cache line");
 
 struct lc_tree {
 	size_t n;               /* leaves used */
@@ -121,8 +122,9 @@ static void set_leaf(struct lc_tree *t, uint32_t i, uint32_t act, bool on)
 			}
 			if (l == r) {
 				if (in_old)
-					return; /* still tied at the minimum: nothing changes from here up */
-				nd->tie += w; /* joins the tie */
+					return; /* still tied at the minimum: nothing changes from
+					           here up */
+				nd->tie += w;   /* joins the tie */
 				continue;
 			}
 		}
@@ -251,7 +253,7 @@ static uint32_t tie_draw(const struct lc_tree *t, uint64_t *rng)
 		}
 		if (next == SIZE_MAX)
 			return NONE; /* cannot happen: a node's tie is its tied children's sum */
-		k = next; /* the sums add up, so the last tied child is only a guard */
+		k = next;            /* the sums add up, so the last tied child is only a guard */
 	}
 	return (uint32_t)(k - t->inner);
 }
@@ -306,7 +308,9 @@ static struct fc_server *lc_pick(void *state, const struct fc_view *v, struct fc
 	for (size_t k = 0; k < nex; k++)
 		set_leaf(t, excluded[k], t->nd[t->inner + excluded[k]].act, true);
 	if (!s && nex == 16) {
-		s = fc_view_scan(v, ctx, false); /* may be outside this tree during a swap: counted all the same */
+		s = fc_view_scan(
+		        v, ctx,
+		        false); /* may be outside this tree during a swap: counted all the same */
 		if (s && !tree_has(t, s, &slot))
 			slot = NONE;
 	}
@@ -332,21 +336,24 @@ static void lc_count(struct lc_state *st, struct fc_server *s, int delta)
 	fc__spin_unlock(&st->lock);
 }
 
-static void lc_acquire(void *state, const struct fc_view *v, struct fc_server *s) { lc_count(state, s, 1); }
+static void lc_acquire(void *state, const struct fc_view *v, struct fc_server *s)
+{
+	lc_count(state, s, 1);
+}
 
-static void lc_done(void *state, const struct fc_view *v, struct fc_server *s, const struct fc_outcome *o,
-		    uint64_t now_ns)
+static void lc_done(void *state, const struct fc_view *v, struct fc_server *s,
+                    const struct fc_outcome *o, uint64_t now_ns)
 {
 	lc_count(state, s, -1);
 }
 
 const struct fc_algorithm fc_algo_least_conn = {
-	.name = "least_conn",
-	.init = lc_init,
-	.fini = lc_fini,
-	.build = lc_build,
-	.pick = lc_pick,
-	.done = lc_done,
-	.owns_active = true,
-	.acquire = lc_acquire,
+        .name = "least_conn",
+        .init = lc_init,
+        .fini = lc_fini,
+        .build = lc_build,
+        .pick = lc_pick,
+        .done = lc_done,
+        .owns_active = true,
+        .acquire = lc_acquire,
 };

@@ -41,7 +41,10 @@ void fc__alias_view_free(void *state, void *algo_view)
 	free(algo_view);
 }
 
-static int rnd_build(void *state, struct fc_view *next) { return fc__alias_view_build(next); }
+static int rnd_build(void *state, struct fc_view *next)
+{
+	return fc__alias_view_build(next);
+}
 
 static struct fc_server *rnd_pick(void *state, const struct fc_view *v, struct fc_pick_ctx *ctx)
 {
@@ -58,9 +61,9 @@ static struct fc_server *rnd_pick(void *state, const struct fc_view *v, struct f
 }
 
 const struct fc_algorithm fc_algo_random = {
-	.name = "random",
-	.init = rnd_init,
-	.build = rnd_build,
-	.view_free = fc__alias_view_free,
-	.pick = rnd_pick,
+        .name = "random",
+        .init = rnd_init,
+        .build = rnd_build,
+        .view_free = fc__alias_view_free,
+        .pick = rnd_pick,
 };

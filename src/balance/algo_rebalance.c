@@ -27,20 +27,20 @@
 /* latency differences below this are jitter, not a slower server */
 #define REBALANCE_LAT_MARGIN_NS 5e6
 
-#define MAX_FACTOR 10
+#define MAX_FACTOR   10
 #define MIN_REQUESTS 10 /* per server per window before its numbers count */
 
-#define TARGET_MIN 4096u
+#define TARGET_MIN        4096u
 #define TARGET_PER_SERVER 16u
-#define TARGET_MAX (1u << 20)
+#define TARGET_MAX        (1u << 20)
 
 struct rb_state {
 	uint64_t seed;
 	uint64_t window_ns;
 	_Atomic uint64_t window_start;
-	_Atomic bool moved;      /* effective weights differ from configured */
-	_Atomic uint64_t epoch;  /* bumped after every change of effective weights */
-	atomic_flag writing;     /* try-lock: one worker rewrites an order at a time */
+	_Atomic bool moved;     /* effective weights differ from configured */
+	_Atomic uint64_t epoch; /* bumped after every change of effective weights */
+	atomic_flag writing;    /* try-lock: one worker rewrites an order at a time */
 };
 
 /* One snapshot's rotation (v->algo). seq[0..cap) always holds indices < v->n. */
@@ -65,7 +65,10 @@ static int rb_init(const struct fc_algo_config *cfg, void **state)
 	return 0;
 }
 
-static void rb_fini(void *state) { free(state); }
+static void rb_fini(void *state)
+{
+	free(state);
+}
 
 static void rollback(struct rb_state *st, const struct fc_view *v)
 {
@@ -82,7 +85,10 @@ static void rollback(struct rb_state *st, const struct fc_view *v)
 }
 
 /* the server set changed: measurements compare different things now */
-static void rb_changed(void *state, struct fc_view *next, struct fc_server *s) { rollback(state, next); }
+static void rb_changed(void *state, struct fc_view *next, struct fc_server *s)
+{
+	rollback(state, next);
+}
 
 static unsigned gcdu(unsigned a, unsigned b)
 {
@@ -95,12 +101,13 @@ static unsigned gcdu(unsigned a, unsigned b)
 }
 
 /* Writes one period of the smooth order over the current effective weights of
- * v's healthy weighted servers into o (divided by their gcd, then scaled to fit), then its length and the
- * epoch it reflects. Readers may be walking o meanwhile. Returns false (o
- * untouched) when out of memory. */
+ * v's healthy weighted servers into o (divided by their gcd, then scaled to fit), then its length
+ * and the epoch it reflects. Readers may be walking o meanwhile. Returns false (o untouched) when
+ * out of memory. */
 static bool order_fill(struct rb_state *st, const struct fc_view *v, struct rb_order *o)
 {
-	uint64_t epoch = atomic_load_explicit(&st->epoch, memory_order_acquire); /* before the weights */
+	uint64_t epoch =
+	        atomic_load_explicit(&st->epoch, memory_order_acquire); /* before the weights */
 	unsigned *w = malloc((v->n ? v->n : 1) * sizeof *w);
 	if (!w)
 		return false;
@@ -108,7 +115,9 @@ static bool order_fill(struct rb_state *st, const struct fc_view *v, struct rb_o
 	unsigned g = 0;
 	for (size_t i = 0; i < v->n; i++) {
 		struct fc_server *s = v->servers[i];
-		w[i] = fc_server_state(s) == FC_SERVER_HEALTHY && fc_server_weight(s) ? fc_server_effective_weight(s) : 0;
+		w[i] = fc_server_state(s) == FC_SERVER_HEALTHY && fc_server_weight(s)
+		               ? fc_server_effective_weight(s)
+		               : 0;
 		g = gcdu(g, w[i]);
 	}
 	for (size_t i = 0; g > 1 && i < v->n; i++)
@@ -176,7 +185,10 @@ static int rb_build(void *state, struct fc_view *next)
 	return 0;
 }
 
-static void rb_view_free(void *state, void *algo_view) { free(algo_view); }
+static void rb_view_free(void *state, void *algo_view)
+{
+	free(algo_view);
+}
 
 /* A worker: bring v's order up to the weight epoch, unless another worker is
  * rewriting one right now (then a later done does it). Never waits. */
@@ -184,7 +196,7 @@ static void order_refresh(struct rb_state *st, const struct fc_view *v)
 {
 	struct rb_order *o = v->algo;
 	if (!o || atomic_load_explicit(&o->epoch, memory_order_relaxed) ==
-			  atomic_load_explicit(&st->epoch, memory_order_relaxed))
+	                  atomic_load_explicit(&st->epoch, memory_order_relaxed))
 		return;
 	if (atomic_flag_test_and_set_explicit(&st->writing, memory_order_acquire))
 		return;
@@ -203,7 +215,8 @@ static struct fc_server *rb_pick(void *state, const struct fc_view *v, struct fc
 		if (!len)
 			return NULL;
 		uint64_t c = atomic_fetch_add_explicit(&o->cursor, 1, memory_order_relaxed);
-		struct fc_server *s = v->servers[atomic_load_explicit(&o->seq[c % len], memory_order_relaxed)];
+		struct fc_server *s =
+		        v->servers[atomic_load_explicit(&o->seq[c % len], memory_order_relaxed)];
 		if (fc_server_is_eligible(s, ctx, false) && fc_server_admit(s, ctx))
 			return s;
 	}
@@ -260,12 +273,13 @@ static void step(struct rb_state *st, const struct fc_view *v)
 		 * best rate, or more than twice the best latency and 5 ms more
 		 * (sub-millisecond servers differ by 2x from jitter alone) */
 		bool b = (m[i].err >= best_err + 0.05 && m[i].err >= 2 * best_err) ||
-			 (best_lat < 1e300 && m[i].lat > 2 * best_lat &&
-			  m[i].lat > best_lat + REBALANCE_LAT_MARGIN_NS);
+		         (best_lat < 1e300 && m[i].lat > 2 * best_lat &&
+		          m[i].lat > best_lat + REBALANCE_LAT_MARGIN_NS);
 		if (b) {
 			is_bad[i] = true;
 			bad++;
-			if (fc_server_effective_weight(v->servers[i]) > fc_server_weight(v->servers[i]))
+			if (fc_server_effective_weight(v->servers[i]) >
+			    fc_server_weight(v->servers[i]))
 				bad_favoured++;
 		}
 	}
@@ -296,7 +310,8 @@ static void step(struct rb_state *st, const struct fc_view *v)
 		}
 		if (changed) {
 			atomic_store(&st->moved, true);
-			atomic_fetch_add_explicit(&st->epoch, 1, memory_order_release); /* after the weights */
+			atomic_fetch_add_explicit(&st->epoch, 1,
+			                          memory_order_release); /* after the weights */
 		}
 	}
 	free(is_bad);
@@ -304,8 +319,8 @@ out:
 	free(m);
 }
 
-static void rb_done(void *state, const struct fc_view *v, struct fc_server *s, const struct fc_outcome *o,
-		    uint64_t now_ns)
+static void rb_done(void *state, const struct fc_view *v, struct fc_server *s,
+                    const struct fc_outcome *o, uint64_t now_ns)
 {
 	struct rb_state *st = state;
 	bool failed = o->failed || o->status == 0 || o->status >= 500;
@@ -320,7 +335,8 @@ static void rb_done(void *state, const struct fc_view *v, struct fc_server *s, c
 		return;
 	}
 	/* whoever moves the window start forward runs the step; the others go on */
-	if (now_ns >= start + st->window_ns && atomic_compare_exchange_strong(&st->window_start, &start, now_ns))
+	if (now_ns >= start + st->window_ns &&
+	    atomic_compare_exchange_strong(&st->window_start, &start, now_ns))
 		step(st, v);
 	/* new effective weights (from that step, or one another worker ran while
 	 * this snapshot was being published): rewrite the order in place */
@@ -328,14 +344,14 @@ static void rb_done(void *state, const struct fc_view *v, struct fc_server *s, c
 }
 
 const struct fc_algorithm fc_algo_rebalance = {
-	.name = "rebalance",
-	.init = rb_init,
-	.fini = rb_fini,
-	.add = rb_changed,
-	.remove = rb_changed,
-	.update_weight = rb_changed,
-	.build = rb_build,
-	.view_free = rb_view_free,
-	.pick = rb_pick,
-	.done = rb_done,
+        .name = "rebalance",
+        .init = rb_init,
+        .fini = rb_fini,
+        .add = rb_changed,
+        .remove = rb_changed,
+        .update_weight = rb_changed,
+        .build = rb_build,
+        .view_free = rb_view_free,
+        .pick = rb_pick,
+        .done = rb_done,
 };

@@ -20,7 +20,10 @@ static int rr_init(const struct fc_algo_config *cfg, void **state)
 	return 0;
 }
 
-static void rr_fini(void *state) { free(state); }
+static void rr_fini(void *state)
+{
+	free(state);
+}
 
 static int rr_build(void *state, struct fc_view *next)
 {
@@ -37,7 +40,10 @@ static int rr_build(void *state, struct fc_view *next)
 	return next->algo || empty ? 0 : -ENOMEM;
 }
 
-static void rr_view_free(void *state, void *algo_view) { fc__wrr_free(algo_view); }
+static void rr_view_free(void *state, void *algo_view)
+{
+	fc__wrr_free(algo_view);
+}
 
 static struct fc_server *rr_pick(void *state, const struct fc_view *v, struct fc_pick_ctx *ctx)
 {
@@ -45,10 +51,10 @@ static struct fc_server *rr_pick(void *state, const struct fc_view *v, struct fc
 }
 
 const struct fc_algorithm fc_algo_round_robin = {
-	.name = "round_robin",
-	.init = rr_init,
-	.fini = rr_fini,
-	.build = rr_build,
-	.view_free = rr_view_free,
-	.pick = rr_pick,
+        .name = "round_robin",
+        .init = rr_init,
+        .fini = rr_fini,
+        .build = rr_build,
+        .view_free = rr_view_free,
+        .pick = rr_pick,
 };

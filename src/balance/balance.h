@@ -14,24 +14,24 @@ struct fc_server {
 	char *name;
 	char *address;
 	uint32_t id;
-	uint64_t ramp_ns;               /* pool's slow start length, copied */
+	uint64_t ramp_ns; /* pool's slow start length, copied */
 	void (*free_fn)(void *user);
 	_Atomic(void *) user;
 	_Atomic unsigned weight;
-	_Atomic unsigned eff_weight;    /* rebalance; = weight otherwise */
+	_Atomic unsigned eff_weight; /* rebalance; = weight otherwise */
 	_Atomic int state;
 	_Atomic uint32_t active;
 	_Atomic uint64_t requests;
 	_Atomic uint64_t failures;
-	_Atomic uint64_t ewma_bits;     /* double ns, peak EWMA at ewma_ts */
+	_Atomic uint64_t ewma_bits; /* double ns, peak EWMA at ewma_ts */
 	_Atomic uint64_t ewma_ts;
 	_Atomic uint64_t cooldown_until;
-	_Atomic uint64_t ramp_start;    /* 0 = not ramping */
+	_Atomic uint64_t ramp_start; /* 0 = not ramping */
 	_Atomic uint32_t slot;
 	/* rebalance's measuring window */
 	_Atomic uint64_t win_requests;
 	_Atomic uint64_t win_errors;
-	_Atomic uint64_t win_latency;   /* sum, ns */
+	_Atomic uint64_t win_latency; /* sum, ns */
 };
 
 /* Grace-period reader counters (SRCU-like): readers bump cnt[idx]; a writer
@@ -60,7 +60,7 @@ struct fc_pool {
 };
 
 struct fc_server *fc__server_create(const char *name, const char *address, unsigned weight,
-				    uint64_t ramp_ns, void (*free_fn)(void *));
+                                    uint64_t ramp_ns, void (*free_fn)(void *));
 
 /* Weighted smooth sequence shared by round_robin and rebalance: indices into
  * v->servers, nginx's smooth order when cheap to precompute, else EDF order. */
@@ -71,7 +71,8 @@ struct fc__wrr {
 };
 /* weights[i] for v->servers[i] (0 = not in rotation). Returns NULL on ENOMEM
  * or when every weight is 0 (then *empty = true). */
-struct fc__wrr *fc__wrr_build(const struct fc_view *v, const unsigned *weights, uint64_t seed, bool *empty);
+struct fc__wrr *fc__wrr_build(const struct fc_view *v, const unsigned *weights, uint64_t seed,
+                              bool *empty);
 void fc__wrr_free(struct fc__wrr *w);
 struct fc_server *fc__wrr_pick(struct fc__wrr *w, const struct fc_view *v, struct fc_pick_ctx *ctx);
 
@@ -91,7 +92,8 @@ uint32_t fc__alias_draw(const struct fc__alias *a, uint64_t *rng);
 int fc__alias_view_build(struct fc_view *next);
 void fc__alias_view_free(void *state, void *algo_view);
 /* Two distinct eligible admitted weighted draws (p2c, ewma); returns how many. */
-int fc__two_choices(const struct fc_view *v, struct fc_pick_ctx *ctx, struct fc_server **a, struct fc_server **b);
+int fc__two_choices(const struct fc_view *v, struct fc_pick_ctx *ctx, struct fc_server **a,
+                    struct fc_server **b);
 /* Feeds a latency sample into s's peak EWMA. */
 void fc__server_observe(struct fc_server *s, uint64_t latency_ns, uint64_t now_ns);
 
@@ -99,7 +101,9 @@ void fc__server_observe(struct fc_server *s, uint64_t latency_ns, uint64_t now_n
 double fc__exp_neg(double x);
 
 /* A simple test-and-set spinlock for O(log n) critical sections. */
-typedef struct { atomic_flag f; } fc__spin;
+typedef struct {
+	atomic_flag f;
+} fc__spin;
 static inline void fc__spin_lock(fc__spin *l)
 {
 	unsigned spins = 0;
@@ -107,6 +111,9 @@ static inline void fc__spin_lock(fc__spin *l)
 		if (++spins % 64 == 0)
 			sched_yield(); /* the holder may be preempted */
 }
-static inline void fc__spin_unlock(fc__spin *l) { atomic_flag_clear_explicit(&l->f, memory_order_release); }
+static inline void fc__spin_unlock(fc__spin *l)
+{
+	atomic_flag_clear_explicit(&l->f, memory_order_release);
+}
 
 #endif

@@ -8,7 +8,6 @@
 
 #include "balance/balance.h"
 
-
 /* ---------------------------------------------------------------- grace period */
 
 static unsigned gp_enter(struct fc__gp *g)
@@ -24,7 +23,10 @@ static unsigned gp_enter(struct fc__gp *g)
 	}
 }
 
-static void gp_exit(struct fc__gp *g, unsigned i) { atomic_fetch_sub_explicit(&g->cnt[i], 1, memory_order_release); }
+static void gp_exit(struct fc__gp *g, unsigned i)
+{
+	atomic_fetch_sub_explicit(&g->cnt[i], 1, memory_order_release);
+}
 
 /* Called by a writer (pool mutex held) after publishing: returns once every
  * reader that might still see the previous snapshot has left. */
@@ -159,13 +161,16 @@ int fc_pool_create(const struct fc_pool_options *o, struct fc_pool **out, char *
 		char known[512];
 		fc_algorithm_list(known, sizeof known);
 		if (err)
-			snprintf(err, errlen, "pool %s: unknown algorithm '%s' (known: %s)", name, an, known);
+			snprintf(err, errlen, "pool %s: unknown algorithm '%s' (known: %s)", name,
+			         an, known);
 		return -EINVAL;
 	}
 	if (o->balance_factor != 0 && !(o->balance_factor > 1.0)) {
 		if (err)
-			snprintf(err, errlen, "pool %s: balance_factor must be greater than 1 (or 0 for unbounded)",
-				 name);
+			snprintf(err, errlen,
+			         "pool %s: balance_factor must be greater than 1 (or 0 for "
+			         "unbounded)",
+			         name);
 		return -EINVAL;
 	}
 	struct fc_pool *p = calloc(1, sizeof *p);
@@ -189,13 +194,15 @@ int fc_pool_create(const struct fc_pool_options *o, struct fc_pool **out, char *
 	p->cfg.seed = o->seed;
 	p->cfg.slow_start_ns = o->slow_start_ns;
 	p->cfg.balance_factor = o->balance_factor;
-	p->cfg.rebalance_window_ns = o->rebalance_window_ns ? o->rebalance_window_ns : 1000000000ULL;
+	p->cfg.rebalance_window_ns =
+	        o->rebalance_window_ns ? o->rebalance_window_ns : 1000000000ULL;
 	if (pthread_mutex_init(&p->mu, NULL) != 0)
 		goto free_secret;
 	int rc = a->init(&p->cfg, &p->algo_state);
 	if (rc < 0) {
 		if (err)
-			snprintf(err, errlen, "pool %s: algorithm %s: cannot initialise (%d)", name, an, rc);
+			snprintf(err, errlen, "pool %s: algorithm %s: cannot initialise (%d)", name,
+			         an, rc);
 		goto free_mutex;
 	}
 	struct fc_view *v = view_new(p, NULL, 0);
@@ -238,9 +245,18 @@ void fc_pool_destroy(struct fc_pool *p)
 	free(p);
 }
 
-const char *fc_pool_name(const struct fc_pool *p) { return p->name; }
-const char *fc_pool_algorithm(const struct fc_pool *p) { return p->algo->name; }
-size_t fc_pool_size(const struct fc_pool *p) { return atomic_load(&((struct fc_pool *)p)->size); }
+const char *fc_pool_name(const struct fc_pool *p)
+{
+	return p->name;
+}
+const char *fc_pool_algorithm(const struct fc_pool *p)
+{
+	return p->algo->name;
+}
+size_t fc_pool_size(const struct fc_pool *p)
+{
+	return atomic_load(&((struct fc_pool *)p)->size);
+}
 
 /* ---------------------------------------------------------------- control */
 
@@ -263,8 +279,8 @@ static int name_index_init(struct name_index *ni, size_t cap_for)
 	return 0;
 }
 
-static int name_index_find(const struct name_index *ni, struct fc_server *const *arr, const char *name, bool insert,
-			   uint32_t at)
+static int name_index_find(const struct name_index *ni, struct fc_server *const *arr,
+                           const char *name, bool insert, uint32_t at)
 {
 	size_t h = (size_t)fc_hash64(name, strlen(name)) & ni->mask;
 	for (;; h = (h + 1) & ni->mask) {
@@ -279,8 +295,8 @@ static int name_index_find(const struct name_index *ni, struct fc_server *const 
 	}
 }
 
-int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, size_t n_specs, uint64_t now_ns,
-			struct fc_server **out)
+int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, size_t n_specs,
+                        uint64_t now_ns, struct fc_server **out)
 {
 	for (size_t k = 0; k < n_specs; k++) {
 		if (out)
@@ -323,7 +339,8 @@ int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, s
 			}
 			continue;
 		}
-		struct fc_server *s = fc__server_create(name, sp->address, sp->weight, p->slow_start_ns, p->server_free);
+		struct fc_server *s = fc__server_create(name, sp->address, sp->weight,
+		                                        p->slow_start_ns, p->server_free);
 		if (!s)
 			goto undo;
 		if (p->slow_start_ns)
@@ -378,7 +395,8 @@ out:
 	return rc;
 }
 
-int fc_pool_upsert(struct fc_pool *p, const struct fc_server_spec *spec, uint64_t now_ns, struct fc_server **out)
+int fc_pool_upsert(struct fc_pool *p, const struct fc_server_spec *spec, uint64_t now_ns,
+                   struct fc_server **out)
 {
 	if (out)
 		*out = NULL;
@@ -448,8 +466,8 @@ out:
 
 int fc_pool_set_state(struct fc_pool *p, const char *name, enum fc_server_state st, uint64_t now_ns)
 {
-	if (!name || (st != FC_SERVER_HEALTHY && st != FC_SERVER_LAME_DUCK && st != FC_SERVER_DEAD &&
-		      st != FC_SERVER_DRAINING))
+	if (!name || (st != FC_SERVER_HEALTHY && st != FC_SERVER_LAME_DUCK &&
+	              st != FC_SERVER_DEAD && st != FC_SERVER_DRAINING))
 		return -EINVAL;
 	pthread_mutex_lock(&p->mu);
 	struct fc_view *cur = cur_view(p);
@@ -462,7 +480,8 @@ int fc_pool_set_state(struct fc_pool *p, const char *name, enum fc_server_state 
 	if (old == (int)st)
 		goto out;
 	if (st == FC_SERVER_HEALTHY && p->slow_start_ns)
-		atomic_store(&s->ramp_start, now_ns ? now_ns : 1); /* back from the dead: ramp again */
+		atomic_store(&s->ramp_start,
+		             now_ns ? now_ns : 1); /* back from the dead: ramp again */
 	atomic_store(&s->state, (int)st);
 	struct fc_view *v = view_new(p, cur->servers, cur->n);
 	rc = -ENOMEM;
@@ -503,7 +522,10 @@ struct fc_server *fc_pool_find(struct fc_pool *p, const char *name)
 	return s;
 }
 
-void fc_pool_request_rebuild(struct fc_pool *p) { atomic_store(&p->rebuild_wanted, true); }
+void fc_pool_request_rebuild(struct fc_pool *p)
+{
+	atomic_store(&p->rebuild_wanted, true);
+}
 
 /* A learning algorithm changed effective weights: rebuild off the pick path. */
 static void maybe_rebuild(struct fc_pool *p)
@@ -523,7 +545,8 @@ static void maybe_rebuild(struct fc_pool *p)
 
 /* ---------------------------------------------------------------- request path */
 
-static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v, struct fc_pick_ctx *ctx)
+static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v,
+                                     struct fc_pick_ctx *ctx)
 {
 	uint32_t id;
 	if (fc_sticky_decode(p->secret, p->secret_len, ctx->sticky_value, ctx->sticky_len, &id) < 0)
@@ -535,7 +558,8 @@ static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v,
 	/* lame duck and weight 0 keep their sticky clients; dead and draining do not */
 	if (st != FC_SERVER_HEALTHY && st != FC_SERVER_LAME_DUCK)
 		return NULL;
-	if (ctx->now_ns < atomic_load_explicit(&s->cooldown_until, memory_order_relaxed) || fc_pick_avoids(ctx, s))
+	if (ctx->now_ns < atomic_load_explicit(&s->cooldown_until, memory_order_relaxed) ||
+	    fc_pick_avoids(ctx, s))
 		return NULL;
 	return s;
 }
@@ -557,7 +581,8 @@ struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
 	} else {
 		s = p->algo->pick(p->algo_state, v, ctx);
 		if (s && p->sticky &&
-		    fc_sticky_encode(p->secret, p->secret_len, s->id, ctx->sticky_out, sizeof ctx->sticky_out) > 0)
+		    fc_sticky_encode(p->secret, p->secret_len, s->id, ctx->sticky_out,
+		                     sizeof ctx->sticky_out) > 0)
 			ctx->sticky_set = true;
 	}
 	if (s) {
@@ -569,7 +594,8 @@ struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
 	return s;
 }
 
-void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcome *o, uint64_t now_ns)
+void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcome *o,
+                  uint64_t now_ns)
 {
 	if (!s)
 		return;
@@ -605,7 +631,8 @@ struct fc_server *fc_view_scan(const struct fc_view *v, struct fc_pick_ctx *ctx,
 		struct fc_server *s = v->servers[i];
 		if (!fc_server_is_eligible(s, ctx, allow_lame))
 			continue;
-		uint64_t w = (uint64_t)fc_server_effective_weight(s) * fc_server_share_q16(s, ctx->now_ns) / 65536;
+		uint64_t w = (uint64_t)fc_server_effective_weight(s) *
+		             fc_server_share_q16(s, ctx->now_ns) / 65536;
 		if (w == 0)
 			w = 1;
 		total += w;

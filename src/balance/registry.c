@@ -57,13 +57,17 @@ size_t fc_algorithm_list(char *buf, size_t len)
 	if (buf && len)
 		buf[0] = 0;
 	for (size_t i = 0; i < N_BUILTIN + n; i++) {
-		const struct fc_algorithm *a = i < N_BUILTIN ? builtin[i] : atomic_load(&extra[i - N_BUILTIN]);
+		const struct fc_algorithm *a =
+		        i < N_BUILTIN ? builtin[i] : atomic_load(&extra[i - N_BUILTIN]);
 		const char *sep = i ? ", " : "";
-		int w = snprintf(buf && total < len ? buf + total : NULL, buf && total < len ? len - total : 0,
-				 "%s%s", sep, a->name);
+		int w = snprintf(buf && total < len ? buf + total : NULL,
+		                 buf && total < len ? len - total : 0, "%s%s", sep, a->name);
 		total += (size_t)w;
 	}
 	return total;
 }
 
-const char *fc_algorithm_name(const struct fc_algorithm *a) { return a ? a->name : NULL; }
+const char *fc_algorithm_name(const struct fc_algorithm *a)
+{
+	return a ? a->name : NULL;
+}

@@ -16,7 +16,7 @@ static char *dupstr(const char *s)
 }
 
 struct fc_server *fc__server_create(const char *name, const char *address, unsigned weight,
-				    uint64_t ramp_ns, void (*free_fn)(void *))
+                                    uint64_t ramp_ns, void (*free_fn)(void *))
 {
 	struct fc_server *s = calloc(1, sizeof *s);
 	if (!s)
@@ -69,20 +69,53 @@ void fc_server_cooldown(struct fc_server *s, uint64_t until_ns)
 	if (s->ramp_ns && until_ns)
 		atomic_store_explicit(&s->ramp_start, until_ns, memory_order_relaxed);
 }
-void fc_server_set_user(struct fc_server *s, void *user) { atomic_store(&s->user, user); }
-void *fc_server_user(const struct fc_server *s) { return atomic_load(&((struct fc_server *)s)->user); }
-const char *fc_server_name(const struct fc_server *s) { return s->name; }
-const char *fc_server_address(const struct fc_server *s) { return s->address; }
-uint32_t fc_server_id(const struct fc_server *s) { return s->id; }
+void fc_server_set_user(struct fc_server *s, void *user)
+{
+	atomic_store(&s->user, user);
+}
+void *fc_server_user(const struct fc_server *s)
+{
+	return atomic_load(&((struct fc_server *)s)->user);
+}
+const char *fc_server_name(const struct fc_server *s)
+{
+	return s->name;
+}
+const char *fc_server_address(const struct fc_server *s)
+{
+	return s->address;
+}
+uint32_t fc_server_id(const struct fc_server *s)
+{
+	return s->id;
+}
 
 #define LD(field) atomic_load_explicit(&((struct fc_server *)s)->field, memory_order_relaxed)
 
-unsigned fc_server_weight(const struct fc_server *s) { return LD(weight); }
-enum fc_server_state fc_server_state(const struct fc_server *s) { return (enum fc_server_state)LD(state); }
-uint32_t fc_server_active(const struct fc_server *s) { return LD(active); }
-uint32_t fc_server_slot(const struct fc_server *s) { return LD(slot); }
-unsigned fc_server_effective_weight(const struct fc_server *s) { return LD(eff_weight); }
-void fc_server_set_effective_weight(struct fc_server *s, unsigned w) { atomic_store_explicit(&s->eff_weight, w, memory_order_relaxed); }
+unsigned fc_server_weight(const struct fc_server *s)
+{
+	return LD(weight);
+}
+enum fc_server_state fc_server_state(const struct fc_server *s)
+{
+	return (enum fc_server_state)LD(state);
+}
+uint32_t fc_server_active(const struct fc_server *s)
+{
+	return LD(active);
+}
+uint32_t fc_server_slot(const struct fc_server *s)
+{
+	return LD(slot);
+}
+unsigned fc_server_effective_weight(const struct fc_server *s)
+{
+	return LD(eff_weight);
+}
+void fc_server_set_effective_weight(struct fc_server *s, unsigned w)
+{
+	atomic_store_explicit(&s->eff_weight, w, memory_order_relaxed);
+}
 
 void fc_server_active_add(struct fc_server *s, int delta)
 {
@@ -92,8 +125,9 @@ void fc_server_active_add(struct fc_server *s, int delta)
 	}
 	/* never wrap below zero, even if a caller ends a pick twice */
 	uint32_t cur = LD(active);
-	while (cur && !atomic_compare_exchange_weak_explicit(&s->active, &cur, cur - 1, memory_order_relaxed,
-							     memory_order_relaxed))
+	while (cur &&
+	       !atomic_compare_exchange_weak_explicit(&s->active, &cur, cur - 1,
+	                                              memory_order_relaxed, memory_order_relaxed))
 		;
 }
 
@@ -184,7 +218,8 @@ bool fc_pick_avoids(const struct fc_pick_ctx *ctx, const struct fc_server *s)
 	return false;
 }
 
-bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx, bool allow_lame)
+bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx,
+                           bool allow_lame)
 {
 	int st = LD(state);
 	if (st != FC_SERVER_HEALTHY && !(allow_lame && st == FC_SERVER_LAME_DUCK))

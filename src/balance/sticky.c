@@ -13,7 +13,8 @@
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 static const char HEX[] = "0123456789abcdef";
 
-static void sticky_tag(const uint8_t *secret, size_t secret_len, uint32_t id, uint8_t tag[TAG_BYTES])
+static void sticky_tag(const uint8_t *secret, size_t secret_len, uint32_t id,
+                       uint8_t tag[TAG_BYTES])
 {
 	uint8_t msg[21] = "fulcrum-sticky-v1";
 	msg[17] = (uint8_t)(id >> 24);
@@ -43,7 +44,8 @@ static void b64url(const uint8_t *in, size_t n, char *out)
 	out[o] = 0;
 }
 
-int fc_sticky_encode(const uint8_t *secret, size_t secret_len, uint32_t id, char *out, size_t outlen)
+int fc_sticky_encode(const uint8_t *secret, size_t secret_len, uint32_t id, char *out,
+                     size_t outlen)
 {
 	if (!out || outlen < VALUE_LEN + 1)
 		return -ENOSPC;
@@ -56,7 +58,8 @@ int fc_sticky_encode(const uint8_t *secret, size_t secret_len, uint32_t id, char
 	return VALUE_LEN;
 }
 
-int fc_sticky_decode(const uint8_t *secret, size_t secret_len, const char *value, size_t len, uint32_t *id)
+int fc_sticky_decode(const uint8_t *secret, size_t secret_len, const char *value, size_t len,
+                     uint32_t *id)
 {
 	if (!value || len != VALUE_LEN || value[8] != '.')
 		return -EINVAL;

@@ -6,8 +6,8 @@
 
 #include "balance/balance.h"
 
-#define PERIOD_MAX (1u << 20)       /* entries in one period */
-#define SMOOTH_BUDGET (1ull << 21)  /* period x servers steps for the exact nginx order */
+#define PERIOD_MAX    (1u << 20)   /* entries in one period */
+#define SMOOTH_BUDGET (1ull << 21) /* period x servers steps for the exact nginx order */
 
 static uint64_t gcd64(uint64_t a, uint64_t b)
 {
@@ -50,7 +50,8 @@ static void sift_down(struct heap_item *h, size_t n, size_t i)
 	}
 }
 
-struct fc__wrr *fc__wrr_build(const struct fc_view *v, const unsigned *weights, uint64_t seed, bool *empty)
+struct fc__wrr *fc__wrr_build(const struct fc_view *v, const unsigned *weights, uint64_t seed,
+                              bool *empty)
 {
 	*empty = false;
 	size_t m = 0;

@@ -1079,7 +1079,8 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 	if (count && !(l->routes = calloc(count, sizeof(*l->routes))))
 		w->oom = true;
 	if (l->routes)
-		list_each(w, f[2].val, "must be a mapping with pool (and host, path)", each_route, l);
+		list_each(w, f[2].val, "must be a mapping with pool (and host, path)", each_route,
+		          l);
 	pop(w, old);
 }
 
@@ -1098,7 +1099,8 @@ static void parse_listeners(struct walk *w, const struct field *f, yaml_node_t *
 	if (count && !(cfg->listeners = calloc(count, sizeof(*cfg->listeners))))
 		w->oom = true;
 	if (cfg->listeners)
-		list_each(w, f->val, "must be a mapping with address and routes", each_listener, NULL);
+		list_each(w, f->val, "must be a mapping with address and routes", each_listener,
+		          NULL);
 	pop(w, old);
 }
 

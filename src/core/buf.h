@@ -16,7 +16,7 @@ struct fc_buf {
 
 struct fc_buf_pool {
 	struct fc_buf *free;
-	uint32_t size;     /* capacity of each buffer */
+	uint32_t size; /* capacity of each buffer */
 	uint32_t n_free, max_free;
 };
 

@@ -25,7 +25,7 @@ void fc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 		if (fc_log_level <= FC_LOG_LEVEL_INFO)                                             \
 			fc_log(FC_LOG_LEVEL_INFO, __VA_ARGS__);                                    \
 	} while (0)
-#define fc_warn(...) fc_log(FC_LOG_LEVEL_WARN, __VA_ARGS__)
+#define fc_warn(...)  fc_log(FC_LOG_LEVEL_WARN, __VA_ARGS__)
 #define fc_error(...) fc_log(FC_LOG_LEVEL_ERROR, __VA_ARGS__)
 
 /* Writes "2026-11-21T05:20:00.123Z" (24 chars + NUL) for the wall clock now. */

@@ -42,7 +42,8 @@ void fc_loop_fini(struct fc_loop *loop)
 
 int fc_loop_add(struct fc_loop *loop, struct fc_io *io)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = io};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	                         .data.ptr = io};
 	return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -129,7 +130,8 @@ void fc_timer_set(struct fc_loop *loop, struct fc_timer *t, uint64_t when_ms)
 		uint32_t cap = loop->cap_timers ? loop->cap_timers * 2 : 256;
 		struct fc_timer **h = realloc(loop->heap, cap * sizeof(*h));
 		if (!h)
-			return; /* the owner's other deadlines still bound it; logged by caller's absence */
+			return; /* the owner's other deadlines still bound it; logged by caller's
+			           absence */
 		loop->heap = h;
 		loop->cap_timers = cap;
 	}

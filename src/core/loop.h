@@ -23,15 +23,15 @@ struct fc_io {
 
 /* A one-shot deadline. Embedded in its owner; when == 0 means not armed. */
 struct fc_timer {
-	uint64_t when;   /* ms, monotonic */
-	uint32_t slot;   /* heap index + 1, 0 when not in the heap */
+	uint64_t when; /* ms, monotonic */
+	uint32_t slot; /* heap index + 1, 0 when not in the heap */
 	fc_timer_fn cb;
 };
 
 struct fc_loop {
 	int epfd;
 	bool stop;
-	uint64_t now_ms;        /* cached monotonic time, refreshed each iteration */
+	uint64_t now_ms; /* cached monotonic time, refreshed each iteration */
 	uint64_t now_ns;
 	struct fc_timer **heap;
 	uint32_t n_timers, cap_timers;

@@ -61,7 +61,8 @@ size_t fc_sock_format_ip(const struct sockaddr *addr, char *buf, size_t len)
 {
 	buf[0] = 0;
 	if (addr->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, buf, (socklen_t)len);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, buf,
+		          (socklen_t)len);
 	else if (addr->sa_family == AF_INET6) {
 		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(a6))
@@ -77,11 +78,14 @@ char *fc_sock_format(const struct sockaddr *addr, char *buf, size_t len)
 	char ip[INET6_ADDRSTRLEN];
 	fc_sock_format_ip(addr, ip, sizeof(ip));
 	if (addr->sa_family == AF_INET6 && strchr(ip, ':'))
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(((const struct sockaddr_in6 *)addr)->sin6_port));
+		snprintf(buf, len, "[%s]:%u", ip,
+		         ntohs(((const struct sockaddr_in6 *)addr)->sin6_port));
 	else if (addr->sa_family == AF_INET6) /* v4-mapped, shown as IPv4 */
-		snprintf(buf, len, "%s:%u", ip, ntohs(((const struct sockaddr_in6 *)addr)->sin6_port));
+		snprintf(buf, len, "%s:%u", ip,
+		         ntohs(((const struct sockaddr_in6 *)addr)->sin6_port));
 	else if (addr->sa_family == AF_INET)
-		snprintf(buf, len, "%s:%u", ip, ntohs(((const struct sockaddr_in *)addr)->sin_port));
+		snprintf(buf, len, "%s:%u", ip,
+		         ntohs(((const struct sockaddr_in *)addr)->sin_port));
 	else
 		snprintf(buf, len, "?");
 	return buf;

@@ -105,8 +105,8 @@ static int on_header_value_complete(llhttp_t *p)
 	if (x->in_head && x->value_open) {
 		/* RFC 9112 §5: trailing whitespace is not part of the value */
 		struct fc_h1_header *h = &x->head->h[x->head->n_headers - 1];
-		while (h->value_len && (h->value[h->value_len - 1] == ' ' ||
-					h->value[h->value_len - 1] == '\t'))
+		while (h->value_len &&
+		       (h->value[h->value_len - 1] == ' ' || h->value[h->value_len - 1] == '\t'))
 			h->value_len--;
 	}
 	x->value_open = false;
@@ -124,7 +124,8 @@ static int on_headers_complete(llhttp_t *p)
 		unsigned st = p->status_code;
 		/* RFC 9110 §6.4.1: no body after HEAD, 1xx, 204, 304, whatever the
 		 * framing headers say (a 304 may carry Content-Length) */
-		if (x->head_request || (st >= 100 && st < 200 && st != 101) || st == 204 || st == 304)
+		if (x->head_request || (st >= 100 && st < 200 && st != 101) || st == 204 ||
+		    st == 304)
 			return 1;
 	}
 	return 0;
@@ -145,14 +146,14 @@ static int on_message_complete(llhttp_t *p)
 }
 
 static const llhttp_settings_t settings_req = {
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
-	.on_header_field_complete = on_header_field_complete,
-	.on_header_value_complete = on_header_value_complete,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
+        .on_url = on_url,
+        .on_header_field = on_header_field,
+        .on_header_value = on_header_value,
+        .on_header_field_complete = on_header_field_complete,
+        .on_header_value_complete = on_header_value_complete,
+        .on_headers_complete = on_headers_complete,
+        .on_body = on_body,
+        .on_message_complete = on_message_complete,
 };
 
 void fc_h1_init(struct fc_h1 *h, bool response)
@@ -294,9 +295,11 @@ static int analyze(struct fc_h1_head *hd, bool response, const char **err)
 				hd->conn_upgrade = true;
 			for (uint32_t j = 0; j < hd->n_headers; j++) {
 				struct fc_h1_header *o = &hd->h[j];
-				if (!o->hop && o->name_len == tl && strncasecmp(o->name, t, tl) == 0) {
+				if (!o->hop && o->name_len == tl &&
+				    strncasecmp(o->name, t, tl) == 0) {
 					/* never let a client strip what framing depends on */
-					if (FC_H1_NAME_IS(o, "content-length") || FC_H1_NAME_IS(o, "host"))
+					if (FC_H1_NAME_IS(o, "content-length") ||
+					    FC_H1_NAME_IS(o, "host"))
 						continue;
 					o->hop = true;
 					hd->has_hop = true;
@@ -334,7 +337,7 @@ static int te_check(const struct fc_h1_head *hd)
 }
 
 int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_head *out,
-		     bool head_request, const char **err)
+                     bool head_request, const char **err)
 {
 	llhttp_t *p = &h->p;
 	llhttp_reset(p);
@@ -368,7 +371,8 @@ int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_
 			return FC_H1_ERROR;
 		}
 	} else if (e != HPE_OK) {
-		*err = llhttp_get_error_reason(p) ? llhttp_get_error_reason(p) : llhttp_errno_name(e);
+		*err = llhttp_get_error_reason(p) ? llhttp_get_error_reason(p)
+		                                  : llhttp_errno_name(e);
 		p->data = NULL;
 		return FC_H1_ERROR;
 	}
@@ -402,7 +406,8 @@ int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_
 		if (te) {
 			/* we relay chunked only: another coding would reach the
 			 * server with nobody to decode it (nginx answers 501 too) */
-			*err = te == 501 ? "unsupported transfer-coding" : "invalid transfer-encoding";
+			*err = te == 501 ? "unsupported transfer-coding"
+			                 : "invalid transfer-encoding";
 			out->bad_te = te == 501;
 			return FC_H1_ERROR;
 		}
@@ -421,7 +426,7 @@ static void track_tail(struct fc_h1 *h, const char *buf, size_t n)
 }
 
 int fc_h1_body(struct fc_h1 *h, const char *buf, size_t len, size_t *consumed,
-	       fc_h1_body_fn on_body_fn, void *ctx, const char **err)
+               fc_h1_body_fn on_body_fn, void *ctx, const char **err)
 {
 	llhttp_t *p = &h->p;
 	struct exec_ctx x = {.h1 = h, .base = buf, .on_body = on_body_fn, .body_ctx = ctx};

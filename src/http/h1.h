@@ -26,27 +26,27 @@ struct fc_h1_head {
 	uint32_t url_len;
 	const char *first_line; /* request line or status line, without CRLF */
 	uint32_t first_line_len;
-	uint32_t head_len;      /* bytes of the head including the final CRLF */
-	uint8_t method;         /* enum llhttp_method */
+	uint32_t head_len; /* bytes of the head including the final CRLF */
+	uint8_t method;    /* enum llhttp_method */
 	uint8_t major, minor;
 	uint16_t status;
 	uint32_t n_headers;
 
 	/* analysis */
-	int host;               /* index of Host, -1 if none */
+	int host; /* index of Host, -1 if none */
 	int n_host;
-	int xff;                /* first X-Forwarded-For index, -1 */
+	int xff; /* first X-Forwarded-For index, -1 */
 	bool conn_close, conn_keepalive, conn_upgrade;
-	bool chunked;           /* Transfer-Encoding: chunked (final coding) */
-	bool has_te;            /* any Transfer-Encoding */
+	bool chunked; /* Transfer-Encoding: chunked (final coding) */
+	bool has_te;  /* any Transfer-Encoding */
 	bool has_cl;
 	uint64_t content_length;
 	bool expect_continue;
-	bool has_body;          /* a body follows the head (framed by CL, chunked or close) */
-	bool close_delimited;   /* response body ends at EOF */
-	bool keep_alive;        /* llhttp's verdict for this message */
-	bool bad_te;            /* a Transfer-Encoding we do not relay */
-	bool has_hop;           /* some header is hop-by-hop (rewrite needed) */
+	bool has_body;        /* a body follows the head (framed by CL, chunked or close) */
+	bool close_delimited; /* response body ends at EOF */
+	bool keep_alive;      /* llhttp's verdict for this message */
+	bool bad_te;          /* a Transfer-Encoding we do not relay */
+	bool has_hop;         /* some header is hop-by-hop (rewrite needed) */
 
 	struct fc_h1_header h[FC_H1_MAX_HEADERS]; /* last: the reset stops here */
 };
@@ -60,9 +60,9 @@ struct fc_h1 {
 };
 
 enum fc_h1_result {
-	FC_H1_OK = 0,        /* consumed all, message not complete */
-	FC_H1_COMPLETE = 1,  /* message complete at *consumed */
-	FC_H1_ERROR = -1,    /* malformed */
+	FC_H1_OK = 0,       /* consumed all, message not complete */
+	FC_H1_COMPLETE = 1, /* message complete at *consumed */
+	FC_H1_ERROR = -1,   /* malformed */
 };
 
 /* Prepares h to parse requests (response=false) or responses. */
@@ -78,7 +78,7 @@ size_t fc_h1_head_end(const char *buf, size_t len, size_t from);
  * Returns FC_H1_OK (a body follows), FC_H1_COMPLETE (no body) or FC_H1_ERROR
  * with *err set to a short reason. */
 int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_head *out,
-		     bool head_request, const char **err);
+                     bool head_request, const char **err);
 
 /* Callback for decoded body bytes (used to de-chunk for HTTP/1.0 clients). */
 typedef void (*fc_h1_body_fn)(void *ctx, const char *at, size_t len);
@@ -87,7 +87,7 @@ typedef void (*fc_h1_body_fn)(void *ctx, const char *at, size_t len);
  * bytes belong to this message (all of them unless it completes). When
  * on_body is set, decoded body bytes are passed to it. */
 int fc_h1_body(struct fc_h1 *h, const char *buf, size_t len, size_t *consumed,
-	       fc_h1_body_fn on_body, void *ctx, const char **err);
+               fc_h1_body_fn on_body, void *ctx, const char **err);
 
 /* Ends a close-delimited body at EOF. Returns FC_H1_COMPLETE or FC_H1_ERROR
  * (EOF in the middle of a framed body). */

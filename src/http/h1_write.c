@@ -36,7 +36,7 @@ static bool replaced_on_request(const struct fc_h1_header *h)
 }
 
 size_t fc_h1_write_request(char *buf, size_t cap, const struct fc_h1_head *hd,
-			   const struct fc_h1_req_extra *x)
+                           const struct fc_h1_req_extra *x)
 {
 	struct out o = {buf, buf + cap, false};
 	const char *m = llhttp_method_name((llhttp_method_t)hd->method);
@@ -97,7 +97,7 @@ bool fc_h1_response_passthrough(const struct fc_h1_head *hd, const struct fc_h1_
 }
 
 size_t fc_h1_write_response(char *buf, size_t cap, const struct fc_h1_head *hd,
-			    const struct fc_h1_resp_extra *x)
+                            const struct fc_h1_resp_extra *x)
 {
 	struct out o = {buf, buf + cap, false};
 	put(&o, hd->first_line, hd->first_line_len);
@@ -130,22 +130,38 @@ size_t fc_h1_write_response(char *buf, size_t cap, const struct fc_h1_head *hd,
 const char *fc_h1_reason(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Error";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Error";
 	}
 }
 
@@ -153,8 +169,8 @@ size_t fc_h1_write_error(char *out, size_t cap, int status, bool close)
 {
 	const char *r = fc_h1_reason(status);
 	int n = snprintf(out, cap,
-			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-			 "Cache-Control: no-store\r\n%s\r\n%d %s\n",
-			 status, r, strlen(r) + 5, close ? "Connection: close\r\n" : "", status, r);
+	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	                 "Cache-Control: no-store\r\n%s\r\n%d %s\n",
+	                 status, r, strlen(r) + 5, close ? "Connection: close\r\n" : "", status, r);
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }

@@ -8,15 +8,15 @@
 struct fc_h1_req_extra {
 	const char *client_ip; /* appended to X-Forwarded-For */
 	size_t client_ip_len;
-	const char *proto;     /* X-Forwarded-Proto: "http" or "https" */
-	const char *host;      /* Host to add when the client sent none (HTTP/1.0) */
+	const char *proto; /* X-Forwarded-Proto: "http" or "https" */
+	const char *host;  /* Host to add when the client sent none (HTTP/1.0) */
 	size_t host_len;
 };
 
 struct fc_h1_resp_extra {
-	bool close;       /* tell the client we close after this response */
-	bool keep_alive;  /* HTTP/1.0 client keeps the connection: say so */
-	bool dechunk;     /* body is de-chunked for an HTTP/1.0 client */
+	bool close;             /* tell the client we close after this response */
+	bool keep_alive;        /* HTTP/1.0 client keeps the connection: say so */
+	bool dechunk;           /* body is de-chunked for an HTTP/1.0 client */
 	const char *set_cookie; /* a Set-Cookie value to add, or NULL */
 	size_t set_cookie_len;
 };
@@ -24,12 +24,12 @@ struct fc_h1_resp_extra {
 /* Writes the upstream request head into out[0..cap). Returns its length, or
  * 0 when it does not fit. */
 size_t fc_h1_write_request(char *out, size_t cap, const struct fc_h1_head *hd,
-			   const struct fc_h1_req_extra *x);
+                           const struct fc_h1_req_extra *x);
 
 /* Writes the client response head into out[0..cap). Returns its length, or 0
  * when it does not fit. */
 size_t fc_h1_write_response(char *out, size_t cap, const struct fc_h1_head *hd,
-			    const struct fc_h1_resp_extra *x);
+                            const struct fc_h1_resp_extra *x);
 
 /* True when the response head can go to the client byte for byte. */
 bool fc_h1_response_passthrough(const struct fc_h1_head *hd, const struct fc_h1_resp_extra *x);

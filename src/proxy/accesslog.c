@@ -46,7 +46,7 @@ static size_t json_escape(char *out, size_t cap, const char *s, size_t n)
 }
 
 static void split_line(const struct request *r, const char **m, int *ml, const char **p, int *pl,
-		       const char **v, int *vl)
+                       const char **v, int *vl)
 {
 	const char *s = r->line, *end = r->line + r->line_len;
 	const char *sp1 = memchr(s, ' ', r->line_len);
@@ -98,18 +98,19 @@ void fc_accesslog_write(struct session *s, struct request *r, uint64_t now_ns)
 	if (w->cfg->access_format == FC_ACCESS_JSON) {
 		char path[REQ_LINE_MAX * 6 + 8];
 		size_t el = json_escape(path, sizeof(path), p, (size_t)pl);
-		n = snprintf(out, cap,
-			     "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%.*s\",\"path\":\"%.*s\","
-			     "\"proto\":\"%.*s\",\"status\":%d,\"bytes\":%llu,\"pool\":\"%s\","
-			     "\"server\":\"%s\",\"upstream_ms\":%.3f,\"total_ms\":%.3f}\n",
-			     ts, client, ml, m, (int)el, path, vl, v, r->status,
-			     (unsigned long long)r->bytes_out, pool, server, up_ms, total_ms);
+		n = snprintf(
+		        out, cap,
+		        "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%.*s\",\"path\":\"%.*s\","
+		        "\"proto\":\"%.*s\",\"status\":%d,\"bytes\":%llu,\"pool\":\"%s\","
+		        "\"server\":\"%s\",\"upstream_ms\":%.3f,\"total_ms\":%.3f}\n",
+		        ts, client, ml, m, (int)el, path, vl, v, r->status,
+		        (unsigned long long)r->bytes_out, pool, server, up_ms, total_ms);
 	} else {
 		n = snprintf(out, cap,
-			     "%s %s \"%.*s %.*s %.*s\" %d %llu pool=%s server=%s upstream_ms=%.3f "
-			     "total_ms=%.3f\n",
-			     ts, client, ml, m, pl, p, vl, v, r->status,
-			     (unsigned long long)r->bytes_out, pool, server, up_ms, total_ms);
+		             "%s %s \"%.*s %.*s %.*s\" %d %llu pool=%s server=%s upstream_ms=%.3f "
+		             "total_ms=%.3f\n",
+		             ts, client, ml, m, pl, p, vl, v, r->status,
+		             (unsigned long long)r->bytes_out, pool, server, up_ms, total_ms);
 	}
 	if (n > 0 && (size_t)n < cap)
 		w->alog_len += (uint32_t)n;

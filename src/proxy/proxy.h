@@ -54,12 +54,12 @@ static inline void link_remove(struct link *l)
 struct rt_server {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
-	char hostport[64];       /* Host for HTTP/1.0 requests without one */
+	char hostport[64]; /* Host for HTTP/1.0 requests without one */
 	uint32_t n_workers;
 	struct rt_idle {
-		struct link list;  /* idle upstream connections, most recent first */
+		struct link list; /* idle upstream connections, most recent first */
 		uint32_t n;
-	} idle[];                /* one per worker, touched only by that worker */
+	} idle[]; /* one per worker, touched only by that worker */
 };
 
 struct rt_pool {
@@ -71,19 +71,19 @@ struct rt_pool {
 /* The live state built from one config snapshot. Shared by all workers. */
 struct fc_runtime {
 	struct fc_config *cfg;
-	struct rt_pool *pools;   /* parallel to cfg->pools */
+	struct rt_pool *pools; /* parallel to cfg->pools */
 	size_t n_pools;
 	struct fc_cidr *trusted; /* client_ip.trusted parsed */
 	struct fc_clientip_options clientip;
 	uint32_t n_workers;
-	atomic_uint conns;       /* client connections, all workers */
-	int access_fd;           /* -1: off */
+	atomic_uint conns; /* client connections, all workers */
+	int access_fd;     /* -1: off */
 };
 
 /* Builds pools and servers from cfg (takes a reference). Returns 0 or
  * -errno with a message in err. */
-int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runtime **out,
-		      char *err, size_t errlen);
+int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runtime **out, char *err,
+                      size_t errlen);
 void fc_runtime_destroy(struct fc_runtime *rt);
 /* The pool behind a route. */
 struct rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config_pool *cp);
@@ -92,16 +92,16 @@ struct rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config_po
 
 struct upstream {
 	struct fc_io io;
-	struct fc_timer timer;    /* idle timeout while pooled */
+	struct fc_timer timer; /* idle timeout while pooled */
 	struct fc_worker *w;
 	struct session *s;        /* owner while in use */
 	struct fc_server *server; /* referenced while pooled or in use */
 	struct rt_server *rs;
 	struct fc_buf *in;
-	struct fc_h1 parser;      /* response parser */
+	struct fc_h1 parser; /* response parser */
 	struct link idle_link;
-	uint32_t rparsed;         /* in->data[rpos..rparsed) is validated, forwardable */
-	uint32_t requests;        /* served on this connection */
+	uint32_t rparsed;  /* in->data[rpos..rparsed) is validated, forwardable */
+	uint32_t requests; /* served on this connection */
 	uint32_t idle_timeout_ms;
 	bool connecting, readable, writable, rdhup, eof, reset, reused, closed;
 };
@@ -111,7 +111,7 @@ struct upstream {
 struct upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, int *err);
 /* Pools u if it may be reused, otherwise closes it. */
 void fc_upstream_release(struct upstream *u, bool reusable, uint32_t max_idle,
-			 uint32_t idle_timeout_ms);
+                         uint32_t idle_timeout_ms);
 void fc_upstream_close(struct upstream *u);
 void fc_upstream_on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev);
 /* Closes every idle pooled connection of this worker (shutdown). */
@@ -120,23 +120,23 @@ void fc_upstream_close_idle(struct fc_worker *w);
 /* ---------------------------------------------------------------- request */
 
 #define REQ_MAX_TRIES 8
-#define REQ_LINE_MAX 256
+#define REQ_LINE_MAX  256
 
 struct request {
 	struct request *next_free;
 	struct rt_pool *pool;
-	struct fc_server *server;          /* the current pick (counted active) */
+	struct fc_server *server; /* the current pick (counted active) */
 	struct fc_server *tried[REQ_MAX_TRIES];
 	uint32_t n_tried;
-	uint32_t attempts;                 /* upstream attempts so far */
+	uint32_t attempts; /* upstream attempts so far */
 	uint64_t start_ns, up_start_ns, up_head_ns;
-	uint64_t phase_ms;                 /* start of the current timed phase */
-	struct fc_buf *head;               /* the rewritten request head */
+	uint64_t phase_ms;   /* start of the current timed phase */
+	struct fc_buf *head; /* the rewritten request head */
 	uint32_t head_sent;
-	uint32_t body_start;               /* client in-buffer index where the body begins */
-	uint32_t sent;                     /* client bytes [body_start, sent) written upstream */
-	uint32_t parsed;                   /* client bytes up to here are validated */
-	uint64_t bytes_out;                /* body bytes sent to the client */
+	uint32_t body_start; /* client in-buffer index where the body begins */
+	uint32_t sent;       /* client bytes [body_start, sent) written upstream */
+	uint32_t parsed;     /* client bytes up to here are validated */
+	uint64_t bytes_out;  /* body bytes sent to the client */
 	int status;
 	uint8_t method;
 	bool idempotent, replayable, complete, sent_all;
@@ -146,13 +146,13 @@ struct request {
 	bool up_reusable, resp_close_delimited;
 	bool has_key, has_sticky_in, sticky_set, secure;
 	uint8_t key_len, sticky_in_len;
-	struct fc_addr client;             /* the real client IP */
-	char key[128];                     /* hash key bytes (copied: retries pick again) */
-	char sticky_in[96];                /* the sticky cookie the client sent */
-	char sticky[96];                   /* the sticky cookie value to set */
-	char server_name[64];              /* for the access log */
+	struct fc_addr client; /* the real client IP */
+	char key[128];         /* hash key bytes (copied: retries pick again) */
+	char sticky_in[96];    /* the sticky cookie the client sent */
+	char sticky[96];       /* the sticky cookie value to set */
+	char server_name[64];  /* for the access log */
 	uint16_t line_len;
-	char line[REQ_LINE_MAX];           /* "METHOD PATH PROTO" for the access log */
+	char line[REQ_LINE_MAX]; /* "METHOD PATH PROTO" for the access log */
 };
 
 /* ---------------------------------------------------------------- session */
@@ -164,8 +164,8 @@ struct session {
 	struct fc_timer timer;
 	struct fc_worker *w;
 	struct listener *l;
-	struct fc_buf *in;   /* from the client */
-	struct fc_buf *out;  /* to the client, before upstream bytes */
+	struct fc_buf *in;  /* from the client */
+	struct fc_buf *out; /* to the client, before upstream bytes */
 	struct upstream *up;
 	struct request *req;
 	struct link link;    /* worker's session list */
@@ -175,13 +175,13 @@ struct session {
 	uint8_t state;
 	bool readable, writable, rdhup, eof, reset, closed, in_run, rerun;
 	bool served, lingering, quick_close;
-	uint32_t scan;       /* head terminator scan position */
-	uint64_t phase_ms;   /* start of the idle/head phase */
-	uint64_t active_ms;  /* last progress */
+	uint32_t scan;      /* head terminator scan position */
+	uint64_t phase_ms;  /* start of the idle/head phase */
+	uint64_t active_ms; /* last progress */
 };
 
 void fc_session_accept(struct fc_worker *w, struct listener *l, int fd,
-		       const struct sockaddr *peer);
+                       const struct sockaddr *peer);
 void fc_session_on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev);
 /* Lets the session make progress after its upstream changed. */
 void fc_session_run(struct session *s);
@@ -207,29 +207,29 @@ struct fc_worker {
 	struct fc_runtime *rt;
 	const struct fc_config *cfg;
 	struct fc_buf_pool bufs;
-	struct fc_h1_head scratch;     /* the head being looked at right now */
+	struct fc_h1_head scratch; /* the head being looked at right now */
 	struct listener *listeners;
 	size_t n_listeners;
 	struct fc_timer accept_retry;
 	struct fc_timer grace;
-	struct fc_io wake;             /* eventfd: shutdown request */
+	struct fc_io wake; /* eventfd: shutdown request */
 	uint64_t rng;
 	struct link sessions;
 	uint32_t n_sessions;
-	void **deferred;               /* freed after the current batch of events */
+	void **deferred; /* freed after the current batch of events */
 	uint32_t n_deferred, cap_deferred;
 	struct request *free_reqs;
-	char *alog;                    /* access log lines waiting for the flush */
+	char *alog; /* access log lines waiting for the flush */
 	uint32_t alog_len, alog_cap;
 	bool draining;
 	uint32_t grace_ms;
 	atomic_bool stop_requested;
-	int listen_err;                /* startup error */
+	int listen_err; /* startup error */
 };
 
 /* Creates n workers (listeners bound) for rt. Returns 0 or -errno with err. */
 int fc_workers_start(struct fc_runtime *rt, struct fc_worker **out, uint32_t n, char *err,
-		     size_t errlen);
+                     size_t errlen);
 /* Asks every worker to drain: stop accepting, finish in-flight requests
  * within grace_ms, then exit; joins them. */
 void fc_workers_stop(struct fc_worker *ws, uint32_t n, uint32_t grace_ms);

@@ -8,7 +8,7 @@
 
 /* The value of cookie name in the Cookie headers, or NULL. */
 const char *fc_req_cookie(const struct fc_h1_head *hd, const char *name, size_t name_len,
-			       size_t *len)
+                          size_t *len)
 {
 	for (uint32_t i = 0; i < hd->n_headers; i++) {
 		const struct fc_h1_header *h = &hd->h[i];
@@ -36,7 +36,7 @@ const char *fc_req_cookie(const struct fc_h1_head *hd, const char *name, size_t 
 
 /* The value of query parameter name in url, or NULL. */
 const char *fc_req_query(const char *url, size_t url_len, const char *name, size_t name_len,
-			      size_t *len)
+                         size_t *len)
 {
 	const char *q = memchr(url, '?', url_len);
 	if (!q)
@@ -79,7 +79,7 @@ size_t fc_req_format_ip(const struct fc_addr *a, char *buf, size_t len)
 
 /* Splits the request target into host (absolute-form only) and path. */
 void fc_req_target(const struct fc_h1_head *hd, const char **host, size_t *host_len,
-			 const char **path, size_t *path_len)
+                   const char **path, size_t *path_len)
 {
 	const char *u = hd->url;
 	size_t n = hd->url_len;
@@ -96,4 +96,3 @@ void fc_req_target(const struct fc_h1_head *hd, const char **host, size_t *host_
 	*path = u;
 	*path_len = q ? (size_t)(q - u) : n;
 }
-

@@ -43,8 +43,8 @@ static int open_access_log(const char *where)
 	return open(where, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
-int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runtime **out,
-		      char *err, size_t errlen)
+int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runtime **out, char *err,
+                      size_t errlen)
 {
 	struct fc_runtime *rt = calloc(1, sizeof(*rt));
 	if (!rt)
@@ -74,17 +74,17 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runti
 		if (getrandom(&seed, sizeof(seed), 0) < 0)
 			seed = now ^ (uint64_t)i;
 		struct fc_pool_options o = {
-			.name = cp->name,
-			.algorithm = cp->algorithm,
-			.slow_start_ns = (uint64_t)cp->slow_start_ms * 1000000ull,
-			.balance_factor = cp->hash.balance_factor,
-			.sticky = cp->sticky.enabled,
-			.sticky_secret = cp->sticky.secret ? (const uint8_t *)cp->sticky.secret
-							   : p->sticky_secret,
-			.sticky_secret_len =
-				cp->sticky.secret ? strlen(cp->sticky.secret) : sizeof(p->sticky_secret),
-			.seed = seed | 1,
-			.server_free = rt_server_free,
+		        .name = cp->name,
+		        .algorithm = cp->algorithm,
+		        .slow_start_ns = (uint64_t)cp->slow_start_ms * 1000000ull,
+		        .balance_factor = cp->hash.balance_factor,
+		        .sticky = cp->sticky.enabled,
+		        .sticky_secret = cp->sticky.secret ? (const uint8_t *)cp->sticky.secret
+		                                           : p->sticky_secret,
+		        .sticky_secret_len = cp->sticky.secret ? strlen(cp->sticky.secret)
+		                                               : sizeof(p->sticky_secret),
+		        .seed = seed | 1,
+		        .server_free = rt_server_free,
 		};
 		int rc = fc_pool_create(&o, &p->pool, err, errlen);
 		if (rc < 0)
@@ -92,12 +92,12 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runti
 		for (size_t k = 0; k < cp->n_servers; k++) {
 			const struct fc_config_server *cs = &cp->servers[k];
 			struct fc_server_spec spec = {
-				.name = cs->name, .address = cs->url, .weight = cs->weight};
+			        .name = cs->name, .address = cs->url, .weight = cs->weight};
 			struct fc_server *srv = NULL;
 			rc = fc_pool_upsert(p->pool, &spec, now, &srv);
 			if (rc < 0 || !srv) {
 				snprintf(err, errlen, "pool %s: server %s: %s", cp->name, cs->name,
-					 strerror(rc < 0 ? -rc : EINVAL));
+				         strerror(rc < 0 ? -rc : EINVAL));
 				goto fail;
 			}
 			struct rt_server *rs = rt_server_create(cs, n_workers);
@@ -115,8 +115,8 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runti
 		for (size_t i = 0; i < ci->n_trusted; i++) {
 			if (fc_cidr_parse(ci->trusted[i], strlen(ci->trusted[i]), &rt->trusted[i]) <
 			    0) {
-				snprintf(err, errlen, "client.ip.trusted[%zu]: invalid CIDR '%s'", i,
-					 ci->trusted[i]);
+				snprintf(err, errlen, "client.ip.trusted[%zu]: invalid CIDR '%s'",
+				         i, ci->trusted[i]);
 				goto fail;
 			}
 		}

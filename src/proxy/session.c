@@ -111,8 +111,9 @@ static void end_with_error(struct session *s, int status, bool close)
 	if (r) {
 		r->bytes_out += fc_h1_write_error(tmp, sizeof(tmp), status, true);
 		if (r->server) {
-			struct fc_outcome o = {.status = status, .failed = true,
-					       .latency_ns = w->loop.now_ns - r->up_start_ns};
+			struct fc_outcome o = {.status = status,
+			                       .failed = true,
+			                       .latency_ns = w->loop.now_ns - r->up_start_ns};
 			fc_pool_done(r->pool->pool, r->server, &o, w->loop.now_ns);
 			r->server = NULL;
 		}
@@ -161,8 +162,9 @@ void fc_session_close(struct session *s)
 	if (s->req) {
 		struct request *r = s->req;
 		if (r->server) {
-			struct fc_outcome o = {.status = r->status, .failed = false,
-					       .latency_ns = w->loop.now_ns - r->up_start_ns};
+			struct fc_outcome o = {.status = r->status,
+			                       .failed = false,
+			                       .latency_ns = w->loop.now_ns - r->up_start_ns};
 			fc_pool_done(r->pool->pool, r->server, &o, w->loop.now_ns);
 			r->server = NULL;
 		}
@@ -378,7 +380,7 @@ static void copy_key(struct request *r, const char *p, size_t n)
 
 /* Fills what picking needs from the head: real client IP, hash key, sticky value. */
 static void request_pick_inputs(struct session *s, struct request *r, const struct fc_h1_head *hd,
-				const char *path, size_t path_len)
+                                const char *path, size_t path_len)
 {
 	struct fc_runtime *rt = s->w->rt;
 	const struct fc_config *c = s->w->cfg;
@@ -396,7 +398,8 @@ static void request_pick_inputs(struct session *s, struct request *r, const stru
 				joined[jl++] = ',';
 				joined[jl++] = ' ';
 			}
-			size_t k = h->value_len < sizeof(joined) - jl ? h->value_len : sizeof(joined) - jl;
+			size_t k = h->value_len < sizeof(joined) - jl ? h->value_len
+			                                              : sizeof(joined) - jl;
 			memcpy(joined + jl, h->value, k);
 			jl += k;
 			any = true;
@@ -411,7 +414,8 @@ static void request_pick_inputs(struct session *s, struct request *r, const stru
 	case FC_HASH_CLIENT_IP:
 		break;
 	case FC_HASH_HEADER: {
-		const struct fc_h1_header *h = hk->name ? fc_h1_find(hd, hk->name, strlen(hk->name)) : NULL;
+		const struct fc_h1_header *h =
+		        hk->name ? fc_h1_find(hd, hk->name, strlen(hk->name)) : NULL;
 		if (h) {
 			v = h->value;
 			n = h->value_len;
@@ -434,7 +438,8 @@ static void request_pick_inputs(struct session *s, struct request *r, const stru
 	copy_key(r, v, n);
 	r->sticky_in_len = 0;
 	if (cp->sticky.enabled) {
-		const char *name = cp->sticky.cookie_name ? cp->sticky.cookie_name : "fulcrum_sticky";
+		const char *name =
+		        cp->sticky.cookie_name ? cp->sticky.cookie_name : "fulcrum_sticky";
 		const char *sv = fc_req_cookie(hd, name, strlen(name), &n);
 		if (sv && n < sizeof(r->sticky_in)) {
 			memcpy(r->sticky_in, sv, n);
@@ -509,7 +514,7 @@ static void start_request(struct session *s, size_t head_len)
 	size_t path_len;
 	fc_req_target(hd, &host, &host_len, &path, &path_len);
 	const struct fc_config_route *route =
-		fc_config_route_match(s->l->cfg, host, host_len, path, path_len);
+	        fc_config_route_match(s->l->cfg, host, host_len, path, path_len);
 	if (!route) {
 		r->complete = r->complete; /* body (if any) is skipped by closing */
 		end_with_error(s, 404, !r->complete);
@@ -525,7 +530,7 @@ static void start_request(struct session *s, size_t head_len)
 	char ip[64];
 	size_t ipl = fc_req_format_ip(&s->peer, ip, sizeof(ip));
 	struct fc_h1_req_extra x = {
-		.client_ip = ip, .client_ip_len = ipl, .proto = "http", .host = NULL};
+	        .client_ip = ip, .client_ip_len = ipl, .proto = "http", .host = NULL};
 	/* HTTP/1.0 without Host: name the listener's view of us; the server
 	 * sees a Host either way */
 	if (hd->host < 0) {
@@ -617,7 +622,7 @@ static bool request_body(struct session *s)
 	size_t consumed = 0;
 	const char *err = NULL;
 	int rc = fc_h1_body(&s->parser, b->data + r->parsed, b->wpos - r->parsed, &consumed, NULL,
-			    NULL, &err);
+	                    NULL, &err);
 	if (rc == FC_H1_ERROR) {
 		fc_debug("bad request body: %s", err ? err : "?");
 		if (!r->resp_started)
@@ -645,15 +650,15 @@ static void pick_and_connect(struct session *s)
 			return;
 		}
 		struct fc_pick_ctx ctx = {
-			.now_ns = w->loop.now_ns,
-			.rng = &w->rng,
-			.client = r->client,
-			.hash_key = r->has_key ? r->key : NULL,
-			.hash_key_len = r->key_len,
-			.sticky_value = r->has_sticky_in ? r->sticky_in : NULL,
-			.sticky_len = r->sticky_in_len,
-			.avoid = r->tried,
-			.n_avoid = r->n_tried,
+		        .now_ns = w->loop.now_ns,
+		        .rng = &w->rng,
+		        .client = r->client,
+		        .hash_key = r->has_key ? r->key : NULL,
+		        .hash_key_len = r->key_len,
+		        .sticky_value = r->has_sticky_in ? r->sticky_in : NULL,
+		        .sticky_len = r->sticky_in_len,
+		        .avoid = r->tried,
+		        .n_avoid = r->n_tried,
 		};
 		struct fc_server *srv = fc_pool_pick(r->pool->pool, &ctx);
 		if (!srv) {
@@ -680,8 +685,9 @@ static void pick_and_connect(struct session *s)
 		struct upstream *u = fc_upstream_get(w, srv, &err);
 		if (!u) {
 			fc_warn("pool %s: server %s: connect: %s", cp->name, fc_server_name(srv),
-				strerror(-err));
-			fc_server_cooldown(srv, w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
+			        strerror(-err));
+			fc_server_cooldown(srv,
+			                   w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
 			struct fc_outcome o = {.status = 0, .failed = true};
 			fc_pool_done(r->pool->pool, srv, &o, w->loop.now_ns);
 			r->server = NULL;
@@ -706,9 +712,9 @@ static void upstream_failed(struct session *s, int err, bool connect_phase)
 		fc_server_cooldown(srv, w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
 	if (!stale)
 		fc_warn("pool %s: server %s: %s%s", cp->name, fc_server_name(srv),
-			connect_phase ? "connect: " : "", strerror(-err));
-	struct fc_outcome o = {.status = 0, .failed = !stale,
-			       .latency_ns = w->loop.now_ns - r->up_start_ns};
+		        connect_phase ? "connect: " : "", strerror(-err));
+	struct fc_outcome o = {
+	        .status = 0, .failed = !stale, .latency_ns = w->loop.now_ns - r->up_start_ns};
 	fc_pool_done(r->pool->pool, srv, &o, w->loop.now_ns);
 	r->server = NULL;
 	fc_upstream_close(u);
@@ -720,7 +726,7 @@ static void upstream_failed(struct session *s, int err, bool connect_phase)
 		r->attempts--;
 	}
 	bool may_retry = !r->resp_started && !r->no_retry && r->replayable &&
-			 (connect_phase || stale || (r->idempotent && !r->timed_out));
+	                 (connect_phase || stale || (r->idempotent && !r->timed_out));
 	if (may_retry) {
 		pick_and_connect(s);
 		return;
@@ -861,9 +867,9 @@ static bool response_head(struct session *s)
 	if (!end) {
 		if (u->eof || fc_buf_room(b) == 0) {
 			fc_warn("pool %s: server %s: %s", r->pool->cfg->name,
-				fc_server_name(r->server),
-				u->eof ? "closed in the middle of a response head"
-				       : "response head too large");
+			        fc_server_name(r->server),
+			        u->eof ? "closed in the middle of a response head"
+			               : "response head too large");
 			r->no_retry = !u->eof; /* it answered, badly */
 			upstream_failed(s, -EPROTO, false);
 			return true;
@@ -873,10 +879,10 @@ static bool response_head(struct session *s)
 	struct fc_h1_head *hd = &w->scratch;
 	const char *err = NULL;
 	int rc = fc_h1_parse_head(&u->parser, b->data + b->rpos, end, hd, r->method == HTTP_HEAD,
-				  &err);
+	                          &err);
 	if (rc == FC_H1_ERROR || hd->status == 101) {
 		fc_warn("pool %s: server %s: bad response: %s", r->pool->cfg->name,
-			fc_server_name(r->server), err ? err : "101 without upgrade");
+		        fc_server_name(r->server), err ? err : "101 without upgrade");
 		r->no_retry = true; /* it did answer: no retry */
 		u->reused = false;
 		upstream_failed(s, -EPROTO, false);
@@ -904,16 +910,16 @@ static bool response_head(struct session *s)
 		r->close_after = true;
 	char cookie[256];
 	struct fc_h1_resp_extra x = {
-		.close = r->close_after,
-		.keep_alive = r->client_10 && !r->close_after,
-		.dechunk = r->resp_dechunk,
+	        .close = r->close_after,
+	        .keep_alive = r->client_10 && !r->close_after,
+	        .dechunk = r->resp_dechunk,
 	};
 	if (r->sticky_set) {
 		const struct fc_config_sticky *st = &r->pool->cfg->sticky;
 		int n = snprintf(cookie, sizeof(cookie),
-				 "%s=%s; Path=/; Max-Age=%u; HttpOnly; SameSite=Lax%s",
-				 st->cookie_name ? st->cookie_name : "fulcrum_sticky", r->sticky,
-				 st->max_age_s, r->secure ? "; Secure" : "");
+		                 "%s=%s; Path=/; Max-Age=%u; HttpOnly; SameSite=Lax%s",
+		                 st->cookie_name ? st->cookie_name : "fulcrum_sticky", r->sticky,
+		                 st->max_age_s, r->secure ? "; Secure" : "");
 		if (n > 0 && (size_t)n < sizeof(cookie)) {
 			x.set_cookie = cookie;
 			x.set_cookie_len = (size_t)n;
@@ -927,14 +933,14 @@ static bool response_head(struct session *s)
 			return true;
 		}
 		fc_buf_compact(s->out);
-		size_t n = fc_h1_write_response(s->out->data + s->out->wpos, fc_buf_room(s->out), hd,
-						&x);
+		size_t n = fc_h1_write_response(s->out->data + s->out->wpos, fc_buf_room(s->out),
+		                                hd, &x);
 		if (n == 0) {
 			r->resp_started = false;
 			r->resp_head_done = false;
 			u->reused = false;
 			fc_warn("pool %s: server %s: response head too large", r->pool->cfg->name,
-				fc_server_name(r->server));
+			        fc_server_name(r->server));
 			r->no_retry = true;
 			upstream_failed(s, -EPROTO, false);
 			return true;
@@ -960,10 +966,10 @@ static bool response_body(struct session *s)
 		char *start = b->data + u->rparsed;
 		struct dechunk d = {.dst = start};
 		int rc = fc_h1_body(&u->parser, start, b->wpos - u->rparsed, &consumed,
-				    r->resp_dechunk ? dechunk_body : NULL, &d, &err);
+		                    r->resp_dechunk ? dechunk_body : NULL, &d, &err);
 		if (rc == FC_H1_ERROR) {
 			fc_warn("pool %s: server %s: bad response body: %s", r->pool->cfg->name,
-				fc_server_name(r->server), err ? err : "?");
+			        fc_server_name(r->server), err ? err : "?");
 			r->up_reusable = false;
 			r->close_after = true;
 			r->resp_complete = true;
@@ -990,7 +996,8 @@ static bool response_body(struct session *s)
 		return consumed > 0 || rc == FC_H1_COMPLETE;
 	}
 	if (u->eof) {
-		if (r->resp_close_delimited && !u->reset && fc_h1_eof(&u->parser) == FC_H1_COMPLETE) {
+		if (r->resp_close_delimited && !u->reset &&
+		    fc_h1_eof(&u->parser) == FC_H1_COMPLETE) {
 			r->resp_complete = true;
 		} else {
 			/* cut in the middle: pass on what we have, then cut the client too */
@@ -1042,9 +1049,10 @@ static void finish_request(struct session *s)
 	struct request *r = s->req;
 	struct upstream *u = s->up;
 	const struct fc_config_pool *cp = r->pool->cfg;
-	struct fc_outcome o = {.status = r->status, .failed = false,
-			       .latency_ns = (r->up_head_ns ? r->up_head_ns : w->loop.now_ns) -
-					     r->up_start_ns};
+	struct fc_outcome o = {.status = r->status,
+	                       .failed = false,
+	                       .latency_ns = (r->up_head_ns ? r->up_head_ns : w->loop.now_ns) -
+	                                     r->up_start_ns};
 	fc_pool_done(r->pool->pool, r->server, &o, w->loop.now_ns);
 	r->server = NULL;
 	fc_accesslog_write(s, r, w->loop.now_ns);
@@ -1173,8 +1181,7 @@ void fc_session_on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 	fc_session_run(s);
 }
 
-void fc_session_accept(struct fc_worker *w, struct listener *l, int fd,
-		       const struct sockaddr *peer)
+void fc_session_accept(struct fc_worker *w, struct listener *l, int fd, const struct sockaddr *peer)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	if (!s) {

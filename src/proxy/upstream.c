@@ -109,7 +109,7 @@ void fc_upstream_close(struct upstream *u)
 }
 
 void fc_upstream_release(struct upstream *u, bool reusable, uint32_t max_idle,
-			 uint32_t idle_timeout_ms)
+                         uint32_t idle_timeout_ms)
 {
 	struct fc_worker *w = u->w;
 	struct rt_idle *idle = &u->rs->idle[w->id];
@@ -159,8 +159,8 @@ void fc_upstream_close_idle(struct fc_worker *w)
 			if (rs) {
 				struct rt_idle *idle = &rs->idle[w->id];
 				while (!link_empty(&idle->list))
-					fc_upstream_close(
-						link_entry(idle->list.next, struct upstream, idle_link));
+					fc_upstream_close(link_entry(idle->list.next,
+					                             struct upstream, idle_link));
 			}
 			fc_server_unref(list[k]);
 		}

@@ -88,19 +88,23 @@ static void on_accept(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 	(void)loop;
 	(void)ev;
 	for (int i = 0; i < 64; i++) {
-		if (atomic_load_explicit(&rt->conns, memory_order_relaxed) >= w->cfg->max_connections) {
+		if (atomic_load_explicit(&rt->conns, memory_order_relaxed) >=
+		    w->cfg->max_connections) {
 			/* leave the rest in the kernel's backlog, as HAProxy's maxconn does */
 			listener_pause(w, l);
 			return;
 		}
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &sl,
+		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
 				return;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				fc_warn("listener %s: accept: %s (pausing)", l->cfg->name, strerror(errno));
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				fc_warn("listener %s: accept: %s (pausing)", l->cfg->name,
+				        strerror(errno));
 				listener_pause(w, l);
 			}
 			return;
@@ -133,7 +137,8 @@ static void on_grace(struct fc_loop *loop, struct fc_timer *t)
 {
 	struct fc_worker *w = link_entry(t, struct fc_worker, grace);
 	if (w->n_sessions)
-		fc_warn("worker %u: grace period over, closing %u connections", w->id, w->n_sessions);
+		fc_warn("worker %u: grace period over, closing %u connections", w->id,
+		        w->n_sessions);
 	while (!link_empty(&w->sessions))
 		fc_session_close(link_entry(w->sessions.next, struct session, link));
 	loop->stop = true;
@@ -203,7 +208,7 @@ static void *worker_main(void *arg)
 }
 
 static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	const struct fc_config *c = rt->cfg;
 	w->id = id;
@@ -247,11 +252,12 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 		l->w = w;
 		l->cfg = &c->listeners[i];
 		l->io.cb = on_accept;
-		int fd = fc_sock_listen((const struct sockaddr *)&l->cfg->addr, l->cfg->addr_len, 4096);
+		int fd = fc_sock_listen((const struct sockaddr *)&l->cfg->addr, l->cfg->addr_len,
+		                        4096);
 		l->io.fd = fd;
 		if (fd < 0) {
 			snprintf(err, errlen, "listener %s: cannot listen on %s: %s", l->cfg->name,
-				 l->cfg->address, strerror(-fd));
+			         l->cfg->address, strerror(-fd));
 			return fd;
 		}
 		fc_loop_add_level(&w->loop, &l->io);
@@ -279,7 +285,7 @@ static void worker_fini(struct fc_worker *w)
 }
 
 int fc_workers_start(struct fc_runtime *rt, struct fc_worker **out, uint32_t n, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	struct fc_worker *ws = calloc(n, sizeof(*ws));
 	if (!ws) {

@@ -52,7 +52,7 @@ static inline void ctx_init(struct fc_pick_ctx *c, uint64_t *rng, uint64_t now)
 static inline void add_many(struct fc_pool *p, unsigned n, unsigned (*w)(unsigned))
 {
 	struct fc_server_spec *sp = calloc(n, sizeof *sp);
-	char (*names)[16] = calloc(n, 16);
+	char(*names)[16] = calloc(n, 16);
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(names[i], 16, "s%u", i);
 		sp[i] = (struct fc_server_spec){names[i], names[i], w(i)};

@@ -2,7 +2,10 @@
  * the keys, only the removed server's; the bounded-load cap is never exceeded. */
 #include "helpers.h"
 
-static unsigned w1(unsigned i) { return 1; }
+static unsigned w1(unsigned i)
+{
+	return 1;
+}
 
 static struct fc_server *pick_key(struct fc_pool *p, uint64_t k, bool done)
 {
@@ -96,7 +99,8 @@ static void bounded_load(void **st)
 
 static void bad_factor_rejected(void **st)
 {
-	struct fc_pool_options o = {.name = "api", .algorithm = "consistent_hash", .balance_factor = 0.5};
+	struct fc_pool_options o = {
+	        .name = "api", .algorithm = "consistent_hash", .balance_factor = 0.5};
 	struct fc_pool *p = NULL;
 	char err[200];
 	assert_int_equal(fc_pool_create(&o, &p, err, sizeof err), -EINVAL);
@@ -104,16 +108,17 @@ static void bad_factor_rejected(void **st)
 	o.algorithm = "bogus";
 	o.balance_factor = 0;
 	assert_int_equal(fc_pool_create(&o, &p, err, sizeof err), -EINVAL);
-	assert_non_null(strstr(err, "unknown algorithm 'bogus' (known: round_robin, random, least_conn"));
+	assert_non_null(
+	        strstr(err, "unknown algorithm 'bogus' (known: round_robin, random, least_conn"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(removal_moves_one_nth),
-		cmocka_unit_test(state_change_moves_only_its_keys),
-		cmocka_unit_test(bounded_load),
-		cmocka_unit_test(bad_factor_rejected),
+	        cmocka_unit_test(removal_moves_one_nth),
+	        cmocka_unit_test(state_change_moves_only_its_keys),
+	        cmocka_unit_test(bounded_load),
+	        cmocka_unit_test(bad_factor_rejected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,9 +3,12 @@
 #include "helpers.h"
 
 #define MS 1000000ULL
-#define S 1000000000ULL
+#define S  1000000000ULL
 
-static unsigned w1(unsigned i) { return 1; }
+static unsigned w1(unsigned i)
+{
+	return 1;
+}
 
 static unsigned share_of_s0(struct fc_pool *p, struct fc_pick_ctx *c, unsigned n, uint64_t lat0)
 {
@@ -29,7 +32,7 @@ static void shifts_and_returns(void **st)
 	struct fc_pick_ctx c;
 	ctx_init(&c, &rng, 1 * S);
 	unsigned even = share_of_s0(p, &c, 2000, 5 * MS);
-	assert_true(even > 350 && even < 650); /* about 1/4 */
+	assert_true(even > 350 && even < 650);              /* about 1/4 */
 	unsigned slow = share_of_s0(p, &c, 2000, 500 * MS); /* s0 became 100x slower */
 	fprintf(stderr, "even %u slow %u\n", even, slow);
 	assert_true(slow < 60);
@@ -68,8 +71,8 @@ static void unmeasured_gets_tried(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(shifts_and_returns),
-		cmocka_unit_test(unmeasured_gets_tried),
+	        cmocka_unit_test(shifts_and_returns),
+	        cmocka_unit_test(unmeasured_gets_tried),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,10 @@
  * is stable, and moves on (not fails) when that server is ineligible. */
 #include "helpers.h"
 
-static unsigned w1(unsigned i) { return 1; }
+static unsigned w1(unsigned i)
+{
+	return 1;
+}
 
 static struct fc_server *pick_ip(struct fc_pool *p, const char *ip)
 {

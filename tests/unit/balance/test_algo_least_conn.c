@@ -3,7 +3,10 @@
  * and every pick is the exact minimum (brute-force oracle). */
 #include "helpers.h"
 
-static unsigned w1(unsigned i) { return 1; }
+static unsigned w1(unsigned i)
+{
+	return 1;
+}
 
 static void held_request_steers(void **st)
 {
@@ -72,7 +75,10 @@ static void ties_fair(void **st)
  * cooldowns), random dones, weight and state changes, over pool sizes that
  * give trees of 1 to 4 levels. Every pick must have the smallest active/weight
  * of the eligible servers. */
-static unsigned wmix(unsigned i) { return (i * 7 + 3) % 6; } /* 0..5, some weight 0 */
+static unsigned wmix(unsigned i)
+{
+	return (i * 7 + 3) % 6;
+} /* 0..5, some weight 0 */
 
 static void exact_against_oracle(void **st)
 {
@@ -99,11 +105,15 @@ static void exact_against_oracle(void **st)
 			if (op < 4) {
 				char nm[16];
 				snprintf(nm, sizeof nm, "s%u", (unsigned)fc_rng_below(&drv, n));
-				fc_pool_set_state(p, nm, fc_rng_below(&drv, 3) ? FC_SERVER_HEALTHY : FC_SERVER_DEAD, 1);
+				fc_pool_set_state(p, nm,
+				                  fc_rng_below(&drv, 3) ? FC_SERVER_HEALTHY
+				                                        : FC_SERVER_DEAD,
+				                  1);
 				continue;
 			}
 			if (op < 6) {
-				fc_server_cooldown(all[fc_rng_below(&drv, n)], c.now_ns + fc_rng_below(&drv, 3) * 10);
+				fc_server_cooldown(all[fc_rng_below(&drv, n)],
+				                   c.now_ns + fc_rng_below(&drv, 3) * 10);
 				continue;
 			}
 			if ((op < 50 && nheld) || nheld == 256) {
@@ -124,7 +134,8 @@ static void exact_against_oracle(void **st)
 			for (unsigned i = 0; i < n; i++) {
 				struct fc_server_stats ss;
 				fc_server_stats(all[i], c.now_ns, &ss);
-				if (ss.state != FC_SERVER_HEALTHY || !ss.weight || ss.in_cooldown || fc_pick_avoids(&c, all[i]))
+				if (ss.state != FC_SERVER_HEALTHY || !ss.weight || ss.in_cooldown ||
+				    fc_pick_avoids(&c, all[i]))
 					continue;
 				if (!any || (uint64_t)ss.active * bw < ba * ss.weight) {
 					ba = ss.active;
@@ -161,10 +172,10 @@ static void exact_against_oracle(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(held_request_steers),
-		cmocka_unit_test(weighted_counts),
-		cmocka_unit_test(ties_fair),
-		cmocka_unit_test(exact_against_oracle),
+	        cmocka_unit_test(held_request_steers),
+	        cmocka_unit_test(weighted_counts),
+	        cmocka_unit_test(ties_fair),
+	        cmocka_unit_test(exact_against_oracle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

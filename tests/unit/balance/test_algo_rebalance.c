@@ -11,10 +11,14 @@
 
 #define MS 1000000ULL
 
-static unsigned w10(unsigned i) { return 10; }
+static unsigned w10(unsigned i)
+{
+	return 10;
+}
 
 /* n picks at 1 ms apart; servers in `bad` fail with 502 */
-static void traffic(struct fc_pool *p, struct fc_pick_ctx *c, unsigned n, const char *bad, unsigned *count)
+static void traffic(struct fc_pool *p, struct fc_pick_ctx *c, unsigned n, const char *bad,
+                    unsigned *count)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct fc_server *s = fc_pool_pick(p, c);
@@ -76,7 +80,10 @@ static void moves_and_rolls_back(void **st)
 	fc_pool_destroy(p);
 }
 
-static uint64_t generation(struct fc_pool *p) { return atomic_load(&p->view)->generation; }
+static uint64_t generation(struct fc_pool *p)
+{
+	return atomic_load(&p->view)->generation;
+}
 
 /* Weight moves are applied in place: no snapshot is published from a worker,
  * so no worker ever waits for other threads' picks; the rotation follows. */
@@ -170,8 +177,8 @@ static void concurrent_steps(void **st)
 			moved++;
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(pthread_join(th[i], NULL), 0);
-	fprintf(stderr, "moved in %u of %u polls; eff s0 %u s1 %u s2 %u s3 %u\n", moved, polls, eff(p, "s0"),
-		eff(p, "s1"), eff(p, "s2"), eff(p, "s3"));
+	fprintf(stderr, "moved in %u of %u polls; eff s0 %u s1 %u s2 %u s3 %u\n", moved, polls,
+	        eff(p, "s0"), eff(p, "s1"), eff(p, "s2"), eff(p, "s3"));
 	assert_true(moved > 0);
 	struct fc_server *all[16];
 	size_t n = fc_pool_servers(p, all, 16);
@@ -179,7 +186,8 @@ static void concurrent_steps(void **st)
 		struct fc_server_stats ss;
 		fc_server_stats(all[i], 0, &ss);
 		assert_int_equal(ss.active, 0);
-		assert_true(ss.effective_weight >= (ss.weight + 9) / 10 && ss.effective_weight <= 10 * ss.weight);
+		assert_true(ss.effective_weight >= (ss.weight + 9) / 10 &&
+		            ss.effective_weight <= 10 * ss.weight);
 		fc_server_unref(all[i]);
 	}
 	fc_pool_destroy(p);
@@ -188,9 +196,9 @@ static void concurrent_steps(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(moves_and_rolls_back),
-		cmocka_unit_test(moves_without_new_snapshot),
-		cmocka_unit_test(concurrent_steps),
+	        cmocka_unit_test(moves_and_rolls_back),
+	        cmocka_unit_test(moves_without_new_snapshot),
+	        cmocka_unit_test(concurrent_steps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,8 +29,14 @@ static void order_5_1_1(void **st)
 	fc_pool_destroy(p);
 }
 
-static unsigned w3(unsigned i) { return 3; }
-static unsigned w1to4(unsigned i) { return 1 + i % 4; }
+static unsigned w3(unsigned i)
+{
+	return 3;
+}
+static unsigned w1to4(unsigned i)
+{
+	return 1 + i % 4;
+}
 
 static void equal_rotation(void **st)
 {
@@ -92,10 +98,10 @@ static void skips_avoided(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(order_5_1_1),
-		cmocka_unit_test(equal_rotation),
-		cmocka_unit_test(large_weighted_proportions),
-		cmocka_unit_test(skips_avoided),
+	        cmocka_unit_test(order_5_1_1),
+	        cmocka_unit_test(equal_rotation),
+	        cmocka_unit_test(large_weighted_proportions),
+	        cmocka_unit_test(skips_avoided),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,14 +2,14 @@
  * trusted / untrusted peers, recursive walks, malformed values, IPv6. */
 #include "helpers.h"
 
-static struct fc_addr A(const char *s)
-{
+static struct fc_addr A(const char *s) {
 	struct fc_addr a;
 	assert_int_equal(fc_addr_parse(s, strlen(s), &a), 0);
 	return a;
 }
 
-static const char *fmt(const struct fc_addr *a)
+static const char *
+fmt(const struct fc_addr *a)
 {
 	static char buf[64];
 	fc_addr_format(a, buf, sizeof buf);
@@ -18,17 +18,34 @@ static const char *fmt(const struct fc_addr *a)
 
 static void addresses(void **st)
 {
-	const char *ok[][2] = {{"1.2.3.4", "1.2.3.4"},         {"::1", "::1"},
-			       {"[::1]", "::1"},                 {"2001:db8::1", "2001:db8::1"},
-			       {"2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1"}, {"::ffff:10.1.2.3", "10.1.2.3"},
-			       {"::", "::"},                     {"fe80::1:2", "fe80::1:2"},
-			       {"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"}, {"64:ff9b::1.2.3.4", "64:ff9b::102:304"}};
+	const char *ok[][2] = {{"1.2.3.4", "1.2.3.4"},
+	                       {"::1", "::1"},
+	                       {"[::1]", "::1"},
+	                       {"2001:db8::1", "2001:db8::1"},
+	                       {"2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},
+	                       {"::ffff:10.1.2.3", "10.1.2.3"},
+	                       {"::", "::"},
+	                       {"fe80::1:2", "fe80::1:2"},
+	                       {"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"},
+	                       {"64:ff9b::1.2.3.4", "64:ff9b::102:304"}};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		struct fc_addr a = A(ok[i][0]);
 		assert_string_equal(fmt(&a), ok[i][1]);
 	}
-	const char *bad[] = {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4 ", ":::", "1::2::3",
-			     "12345::", "[::1", "1:2:3:4:5:6:7:8:9", "::g", "1.2.3.-4", "1:2:3:4:5:6:7::8:9"};
+	const char *bad[] = {"",
+	                     "1.2.3",
+	                     "1.2.3.4.5",
+	                     "256.1.1.1",
+	                     "01.2.3.4",
+	                     "1.2.3.4 ",
+	                     ":::",
+	                     "1::2::3",
+	                     "12345::",
+	                     "[::1",
+	                     "1:2:3:4:5:6:7:8:9",
+	                     "::g",
+	                     "1.2.3.-4",
+	                     "1:2:3:4:5:6:7::8:9"};
 	struct fc_addr a;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_int_equal(fc_addr_parse(bad[i], strlen(bad[i]), &a), -EINVAL);
@@ -85,7 +102,8 @@ static void client_ip(void **st)
 	assert_string_equal(resolve(&o, "10.0.0.2", "1.1.1.1, 10.0.0.7"), "10.0.0.7");
 	assert_string_equal(resolve(&o, "10.0.0.2", NULL), "10.0.0.2");
 	/* recursive: skip trusted hops from the right */
-	assert_string_equal(resolve(&r, "10.0.0.2", "6.6.6.6, 1.1.1.1, 10.0.0.7,10.1.1.1"), "1.1.1.1");
+	assert_string_equal(resolve(&r, "10.0.0.2", "6.6.6.6, 1.1.1.1, 10.0.0.7,10.1.1.1"),
+	                    "1.1.1.1");
 	assert_string_equal(resolve(&r, "10.0.0.2", "10.0.0.9, 10.0.0.7"), "10.0.0.9");
 	/* malformed -> peer */
 	assert_string_equal(resolve(&o, "10.0.0.2", "not-an-ip"), "10.0.0.2");
@@ -102,9 +120,9 @@ static void client_ip(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(addresses),
-		cmocka_unit_test(cidrs),
-		cmocka_unit_test(client_ip),
+	        cmocka_unit_test(addresses),
+	        cmocka_unit_test(cidrs),
+	        cmocka_unit_test(client_ip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

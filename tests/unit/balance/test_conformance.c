@@ -11,7 +11,10 @@
 static char names[16][32];
 static size_t n_algos;
 
-static bool is_hash(const char *a) { return strcmp(a, "ip_hash") == 0 || strcmp(a, "consistent_hash") == 0; }
+static bool is_hash(const char *a)
+{
+	return strcmp(a, "ip_hash") == 0 || strcmp(a, "consistent_hash") == 0;
+}
 
 static void set_key(struct fc_pick_ctx *c, uint64_t *keybuf, uint64_t i)
 {
@@ -20,10 +23,19 @@ static void set_key(struct fc_pick_ctx *c, uint64_t *keybuf, uint64_t i)
 	c->hash_key_len = sizeof *keybuf;
 }
 
-static int idx_of(struct fc_server *s) { return s ? atoi(fc_server_name(s) + 1) : -1; }
+static int idx_of(struct fc_server *s)
+{
+	return s ? atoi(fc_server_name(s) + 1) : -1;
+}
 
-static unsigned w1234(unsigned i) { return i + 1; }
-static unsigned w1(unsigned i) { return 1; }
+static unsigned w1234(unsigned i)
+{
+	return i + 1;
+}
+static unsigned w1(unsigned i)
+{
+	return 1;
+}
 
 static void distribution(void **st)
 {
@@ -46,10 +58,12 @@ static void distribution(void **st)
 		for (int k = 0; k < 4; k++) {
 			double e = N * (k + 1) / 10.0;
 			chi += (cnt[k] - e) * (cnt[k] - e) / e;
-			if (is_hash(names[a])) /* a ring's shares are only statistically proportional */
+			if (is_hash(names[a])) /* a ring's shares are only statistically
+			                          proportional */
 				assert_true(cnt[k] > 0.6 * e && cnt[k] < 1.4 * e);
 		}
-		fprintf(stderr, "%-16s %5u %5u %5u %5u chi2=%.2f\n", names[a], cnt[0], cnt[1], cnt[2], cnt[3], chi);
+		fprintf(stderr, "%-16s %5u %5u %5u %5u chi2=%.2f\n", names[a], cnt[0], cnt[1],
+		        cnt[2], cnt[3], chi);
 		if (!is_hash(names[a]))
 			assert_true(chi < 16.27); /* df 3, p = 0.001 */
 		fc_pool_destroy(p);
@@ -142,7 +156,8 @@ static void changes_between_picks(void **st)
 			char nm[16];
 			snprintf(nm, sizeof nm, "n%u", round);
 			add(p, nm, 1 + round % 3);
-			assert_int_equal(fc_pool_remove(p, round % 2 ? "s1" : "nonexistent"), round % 2 ? (round == 1 ? 0 : -ENOENT) : -ENOENT);
+			assert_int_equal(fc_pool_remove(p, round % 2 ? "s1" : "nonexistent"),
+			                 round % 2 ? (round == 1 ? 0 : -ENOENT) : -ENOENT);
 			assert_int_equal(fc_pool_set_weight(p, "s2", round % 4), 0);
 			bool saw_new = false;
 			for (unsigned i = 0; i < 400; i++) {
@@ -177,7 +192,8 @@ static void determinism(void **st)
 				struct fc_server *s = fc_pool_pick(p, &c);
 				seq[run][i] = (char)('0' + idx_of(s));
 				/* release every other one later, so active counts matter */
-				struct fc_outcome out = {200, (uint64_t)(1000 + 100 * idx_of(s)), false};
+				struct fc_outcome out = {200, (uint64_t)(1000 + 100 * idx_of(s)),
+				                         false};
 				fc_pool_done(p, s, &out, c.now_ns);
 				c.now_ns += 1000;
 			}
@@ -210,7 +226,8 @@ static void *worker_main(void *arg)
 		if (s) {
 			struct fc_server_stats ss;
 			fc_server_stats(s, c.now_ns, &ss);
-			assert_true(ss.state != FC_SERVER_DEAD || true); /* may have died after the pick */
+			assert_true(ss.state != FC_SERVER_DEAD ||
+			            true); /* may have died after the pick */
 			struct fc_outcome o = {i % 17 ? 200 : 502, 1000 + i % 5000, false};
 			fc_pool_done(w->p, s, &o, c.now_ns);
 			w->picks++;
@@ -224,7 +241,8 @@ static void *worker_main(void *arg)
 static void concurrent(void **st)
 {
 	for (size_t a = 0; a < n_algos; a++) {
-		struct fc_pool_options o = {.rebalance_window_ns = 100000, .slow_start_ns = 1000000, .sticky = false};
+		struct fc_pool_options o = {
+		        .rebalance_window_ns = 100000, .slow_start_ns = 1000000, .sticky = false};
 		struct fc_pool *p = mkpool(names[a], &o);
 		add_many(p, 8, w1234);
 		_Atomic bool stop = false;
@@ -255,7 +273,8 @@ static void concurrent(void **st)
 			assert_int_equal(ss.active, 0);
 			fc_server_unref(all[i]);
 		}
-		fprintf(stderr, "%-16s picks %u %u %u %u\n", names[a], w[0].picks, w[1].picks, w[2].picks, w[3].picks);
+		fprintf(stderr, "%-16s picks %u %u %u %u\n", names[a], w[0].picks, w[1].picks,
+		        w[2].picks, w[3].picks);
 		fc_pool_destroy(p);
 	}
 }
@@ -268,12 +287,9 @@ int main(void)
 		snprintf(names[n_algos++], sizeof names[0], "%s", tok);
 	assert_true(n_algos >= 8);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(distribution),
-		cmocka_unit_test(avoid_set),
-		cmocka_unit_test(states_and_weight0),
-		cmocka_unit_test(changes_between_picks),
-		cmocka_unit_test(determinism),
-		cmocka_unit_test(concurrent),
+	        cmocka_unit_test(distribution),       cmocka_unit_test(avoid_set),
+	        cmocka_unit_test(states_and_weight0), cmocka_unit_test(changes_between_picks),
+	        cmocka_unit_test(determinism),        cmocka_unit_test(concurrent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,10 @@
 
 #define S 1000000000ULL
 
-static unsigned w1(unsigned i) { return 1; }
+static unsigned w1(unsigned i)
+{
+	return 1;
+}
 
 static void ramp_shape(void **st)
 {
@@ -17,7 +20,8 @@ static void ramp_shape(void **st)
 	unsigned want[] = {100, 190, 280, 370, 460, 550, 640, 730, 820, 910, 1000, 1000};
 	for (int i = 0; i <= 11; i++) {
 		fc_server_stats(a, 100 * S + (uint64_t)i * S, &ss);
-		assert_true(ss.slow_start_permille + 2 >= want[i] && ss.slow_start_permille <= want[i] + 1);
+		assert_true(ss.slow_start_permille + 2 >= want[i] &&
+		            ss.slow_start_permille <= want[i] + 1);
 	}
 	fc_server_stats(a, 105 * S, &ss);
 	assert_true(ss.effective_weight >= 54 && ss.effective_weight <= 55);
@@ -65,8 +69,8 @@ static void traffic_follows_ramp(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ramp_shape),
-		cmocka_unit_test(traffic_follows_ramp),
+	        cmocka_unit_test(ramp_shape),
+	        cmocka_unit_test(traffic_follows_ramp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,8 +40,9 @@ static void hmac_rfc4231(void **st)
 	hex(out, 32, h);
 	assert_string_equal(h, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 	/* case 7 */
-	const char *m7 = "This is a test using a larger than block-size key and a larger than block-size data. "
-			 "The key needs to be hashed before being used by the HMAC algorithm.";
+	const char *m7 = "This is a test using a larger than block-size key and a larger than "
+	                 "block-size data. "
+	                 "The key needs to be hashed before being used by the HMAC algorithm.";
 	fc_hmac_sha256(key, 131, m7, strlen(m7), out);
 	hex(out, 32, h);
 	assert_string_equal(h, "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
@@ -55,7 +56,8 @@ static const uint8_t SECRET[] = "correct horse battery staple";
 
 static struct fc_pool *sticky_pool(const char *algo)
 {
-	struct fc_pool_options o = {.sticky = true, .sticky_secret = SECRET, .sticky_secret_len = sizeof SECRET - 1};
+	struct fc_pool_options o = {
+	        .sticky = true, .sticky_secret = SECRET, .sticky_secret_len = sizeof SECRET - 1};
 	struct fc_pool *p = mkpool(algo, &o);
 	add(p, "a", 1);
 	add(p, "b", 1);
@@ -127,7 +129,9 @@ static void tamper_and_fallback(void **st)
 	assert_ptr_not_equal(s, first);
 	assert_true(c.sticky_set);
 	uint32_t id;
-	assert_int_equal(fc_sticky_decode(SECRET, sizeof SECRET - 1, c.sticky_out, strlen(c.sticky_out), &id), 0);
+	assert_int_equal(fc_sticky_decode(SECRET, sizeof SECRET - 1, c.sticky_out,
+	                                  strlen(c.sticky_out), &id),
+	                 0);
 	assert_int_equal(id, fc_server_id(s));
 	c.n_avoid = 0;
 	/* dead, draining, removed: fall back and re-issue */
@@ -144,16 +148,17 @@ static void tamper_and_fallback(void **st)
 	assert_non_null(pick_done(p, &c));
 	assert_true(c.sticky_set);
 	/* another secret does not accept our cookie */
-	assert_int_equal(fc_sticky_decode((const uint8_t *)"x", 1, cookie, strlen(cookie), &id), -EINVAL);
+	assert_int_equal(fc_sticky_decode((const uint8_t *)"x", 1, cookie, strlen(cookie), &id),
+	                 -EINVAL);
 	fc_pool_destroy(p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(hmac_rfc4231),
-		cmocka_unit_test(round_trip),
-		cmocka_unit_test(tamper_and_fallback),
+	        cmocka_unit_test(hmac_rfc4231),
+	        cmocka_unit_test(round_trip),
+	        cmocka_unit_test(tamper_and_fallback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,7 +103,7 @@ static void test_target(void **state)
 	expect_target("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "x", "/");
 	/* absolute-form: the target's host wins (RFC 9112 §3.2.2) */
 	expect_target("GET http://other.example/z?q HTTP/1.1\r\nHost: x\r\n\r\n", "other.example",
-		      "/z");
+	              "/z");
 	expect_target("GET http://bare.example HTTP/1.1\r\nHost: x\r\n\r\n", "bare.example", "/");
 }
 
@@ -131,9 +131,9 @@ static void test_format_ip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cookie),   cmocka_unit_test(test_cookie_none),
-		cmocka_unit_test(test_query),    cmocka_unit_test(test_target),
-		cmocka_unit_test(test_format_ip),
+	        cmocka_unit_test(test_cookie),    cmocka_unit_test(test_cookie_none),
+	        cmocka_unit_test(test_query),     cmocka_unit_test(test_target),
+	        cmocka_unit_test(test_format_ip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
