@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config/config.h"
 #include "core/log.h"
@@ -34,8 +35,29 @@ static void usage(FILE *f)
 	        "  -v, --version         print the version\n"
 	        "  -h, --help            this help\n"
 	        "\n"
-	        "Signals: SIGINT/SIGTERM stop gracefully (in-flight requests finish).\n"
+	        "Signals: SIGINT/SIGTERM stop gracefully (in-flight requests finish),\n"
+	        "         SIGUSR1 reopens the log files (after rotation).\n"
 	        "Docs: README.md, docs/configuration.md, docs/balancing.md\n");
+}
+
+/* Raises the soft limit on open files to the hard one, as HAProxy does; each
+ * client connection may need a second descriptor for its server. */
+static void raise_fd_limit(const struct fc_config *cfg)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rlim_t need = (rlim_t)cfg->max_connections + 256;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need)
+		fc_warn("client.max_connections %u needs at least %llu open files (twice that with "
+		        "a server connection each); the limit is %llu (raise it with ulimit -n or "
+		        "LimitNOFILE=)",
+		        cfg->max_connections, (unsigned long long)need,
+		        (unsigned long long)rl.rlim_cur);
 }
 
 static int log_level_map(enum fc_log_level l)
@@ -186,12 +208,14 @@ int main(int argc, char **argv)
 		fc_config_unref(cfg);
 		return 1;
 	}
+	raise_fd_limit(cfg);
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit it */
 
 	uint32_t n_workers = cfg->workers ? cfg->workers : 1;
@@ -217,6 +241,16 @@ int main(int argc, char **argv)
 		int sig = 0;
 		if (sigwait(&set, &sig) != 0)
 			continue;
+		if (sig == SIGUSR1) {
+			/* log rotation: reopen both logs by their paths */
+			int e1 = fc_log_reopen(cfg->error_log);
+			int e2 = fc_runtime_reopen_logs(rt);
+			if (e1 < 0 || e2 < 0)
+				fc_error("SIGUSR1: cannot reopen logs: %s", strerror(-(e1 < 0 ? e1 : e2)));
+			else
+				fc_info("SIGUSR1: logs reopened");
+			continue;
+		}
 		if (sig == SIGHUP) {
 			fc_warn("SIGHUP: reload is not supported yet; still running on %s",
 			        cfg->source);

@@ -33,6 +33,20 @@ int fc_log_open(const char *where)
 	return 0;
 }
 
+int fc_log_reopen(const char *where)
+{
+	if (log_fd <= 2 || !where)
+		return 0; /* stdout/stderr: nothing to reopen */
+	int fd = open(where, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	/* the same descriptor number now names the new file: writers in any
+	 * thread simply continue */
+	int rc = dup3(fd, log_fd, O_CLOEXEC) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
 void fc_log_close(void)
 {
 	if (log_fd > 2)

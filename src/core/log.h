@@ -12,6 +12,8 @@ extern int fc_log_level;
  * Returns 0 or -errno. */
 int fc_log_open(const char *where);
 void fc_log_close(void);
+/* Reopens the error log file at where (after rotation). 0 or -errno. */
+int fc_log_reopen(const char *where);
 
 void fc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -85,6 +85,8 @@ struct fc_runtime {
 int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runtime **out, char *err,
                       size_t errlen);
 void fc_runtime_destroy(struct fc_runtime *rt);
+/* Reopens the access log file (after rotation). 0 or -errno. */
+int fc_runtime_reopen_logs(struct fc_runtime *rt);
 /* The pool behind a route. */
 struct rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config_pool *cp);
 

@@ -153,6 +153,19 @@ void fc_runtime_destroy(struct fc_runtime *rt)
 	free(rt);
 }
 
+int fc_runtime_reopen_logs(struct fc_runtime *rt)
+{
+	if (rt->access_fd <= 2)
+		return 0;
+	int fd = open_access_log(rt->cfg->access_log);
+	if (fd < 0)
+		return -errno;
+	/* workers keep writing to the same descriptor number, now the new file */
+	int rc = dup3(fd, rt->access_fd, O_CLOEXEC) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
 struct rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config_pool *cp)
 {
 	size_t i = (size_t)(cp - rt->cfg->pools);

@@ -527,22 +527,7 @@ static void start_request(struct session *s, size_t head_len)
 		end_with_error(s, 503, true);
 		return;
 	}
-	char ip[64];
-	size_t ipl = fc_req_format_ip(&s->peer, ip, sizeof(ip));
-	struct fc_h1_req_extra x = {
-	        .client_ip = ip, .client_ip_len = ipl, .proto = "http", .host = NULL};
-	/* HTTP/1.0 without Host: name the listener's view of us; the server
-	 * sees a Host either way */
-	if (hd->host < 0) {
-		x.host = "localhost";
-		x.host_len = 9;
-	}
-	size_t hl = fc_h1_write_request(r->head->data, r->head->cap, hd, &x);
-	if (hl == 0) {
-		reject(s, 431, "head too large after rewrite");
-		return;
-	}
-	r->head->wpos = (uint32_t)hl;
+	r->head->wpos = 0; /* written after the first pick: it may need the server's name */
 	r->head_sent = 0;
 	r->close_after = !r->client_keepalive || w->draining;
 	b->rpos += (uint32_t)head_len;
@@ -639,6 +624,27 @@ static bool request_body(struct session *s)
 
 /* ---------------------------------------------------------------- upstream side */
 
+/* Writes the upstream request head from the head just parsed (the worker's
+ * scratch: only valid during start_request, where the first pick happens).
+ * An HTTP/1.0 request without Host gets the server's host:port, as nginx's
+ * proxy_pass would send. Returns false when the rewritten head does not fit. */
+static bool write_upstream_head(struct session *s, struct fc_server *srv)
+{
+	struct request *r = s->req;
+	const struct fc_h1_head *hd = &s->w->scratch;
+	char ip[64];
+	size_t ipl = fc_req_format_ip(&s->peer, ip, sizeof(ip));
+	struct fc_h1_req_extra x = {.client_ip = ip, .client_ip_len = ipl, .proto = "http"};
+	if (hd->host < 0) {
+		const struct rt_server *rs = fc_server_user(srv);
+		x.host = rs->hostport;
+		x.host_len = strlen(rs->hostport);
+	}
+	size_t hl = fc_h1_write_request(r->head->data, r->head->cap, hd, &x);
+	r->head->wpos = (uint32_t)hl;
+	return hl > 0;
+}
+
 static void pick_and_connect(struct session *s)
 {
 	struct fc_worker *w = s->w;
@@ -675,6 +681,13 @@ static void pick_and_connect(struct session *s)
 		if (ctx.sticky_set) {
 			r->sticky_set = true;
 			memcpy(r->sticky, ctx.sticky_out, sizeof(r->sticky));
+		}
+		if (r->head->wpos == 0 && !write_upstream_head(s, srv)) {
+			struct fc_outcome o = {.status = 431};
+			fc_pool_done(r->pool->pool, srv, &o, w->loop.now_ns);
+			r->server = NULL;
+			reject(s, 431, "head too large after rewrite");
+			return;
 		}
 		r->up_start_ns = w->loop.now_ns;
 		r->phase_ms = w->loop.now_ms;
