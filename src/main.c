@@ -246,7 +246,8 @@ int main(int argc, char **argv)
 			int e1 = fc_log_reopen(cfg->error_log);
 			int e2 = fc_runtime_reopen_logs(rt);
 			if (e1 < 0 || e2 < 0)
-				fc_error("SIGUSR1: cannot reopen logs: %s", strerror(-(e1 < 0 ? e1 : e2)));
+				fc_error("SIGUSR1: cannot reopen logs: %s",
+				         strerror(-(e1 < 0 ? e1 : e2)));
 			else
 				fc_info("SIGUSR1: logs reopened");
 			continue;
