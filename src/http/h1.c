@@ -44,7 +44,10 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 		hd->h[hd->n_headers - 1].name_len += (uint32_t)len;
 		return 0;
 	}
-	if (hd->n_headers >= FC_H1_MAX_HEADERS) {
+	uint32_t max =
+	        p->type == HTTP_REQUEST ? FC_H1_MAX_REQUEST_HEADERS : FC_H1_MAX_RESPONSE_HEADERS;
+	if (hd->n_headers >= max) {
+		hd->too_many = true;
 		llhttp_set_error_reason(p, "too many headers");
 		return HPE_USER;
 	}
@@ -122,10 +125,11 @@ static int on_headers_complete(llhttp_t *p)
 	}
 	if (p->type == HTTP_RESPONSE) {
 		unsigned st = p->status_code;
-		/* RFC 9110 §6.4.1: no body after HEAD, 1xx, 204, 304, whatever the
-		 * framing headers say (a 304 may carry Content-Length) */
-		if (x->head_request || (st >= 100 && st < 200 && st != 101) || st == 204 ||
-		    st == 304)
+		/* RFC 9110 §6.4.1, §15.2: no body after HEAD, 1xx (101 too: what
+		 * follows it is not HTTP, and upgrades are not relayed yet), 204,
+		 * 304, whatever the framing headers say (a 304 may carry
+		 * Content-Length) */
+		if (x->head_request || (st >= 100 && st < 200) || st == 204 || st == 304)
 			return 1;
 	}
 	return 0;
@@ -235,11 +239,13 @@ static bool token_is(const char *t, size_t len, const char *lit)
 
 static bool is_fixed_hop(const struct fc_h1_header *h)
 {
+	/* "Close" is a reserved field name (RFC 9110 §18.4): it would read as
+	 * hop-by-hop next to Connection: close, so it never passes */
 	return FC_H1_NAME_IS(h, "connection") || FC_H1_NAME_IS(h, "keep-alive") ||
-	       FC_H1_NAME_IS(h, "proxy-connection") || FC_H1_NAME_IS(h, "te") ||
-	       FC_H1_NAME_IS(h, "trailer") || FC_H1_NAME_IS(h, "upgrade") ||
-	       FC_H1_NAME_IS(h, "transfer-encoding") || FC_H1_NAME_IS(h, "proxy-authorization") ||
-	       FC_H1_NAME_IS(h, "proxy-authenticate");
+	       FC_H1_NAME_IS(h, "close") || FC_H1_NAME_IS(h, "proxy-connection") ||
+	       FC_H1_NAME_IS(h, "te") || FC_H1_NAME_IS(h, "trailer") ||
+	       FC_H1_NAME_IS(h, "upgrade") || FC_H1_NAME_IS(h, "transfer-encoding") ||
+	       FC_H1_NAME_IS(h, "proxy-authorization") || FC_H1_NAME_IS(h, "proxy-authenticate");
 }
 
 /* Marks hop-by-hop headers and extracts what the proxy acts on. */
@@ -308,6 +314,40 @@ static int analyze(struct fc_h1_head *hd, bool response, const char **err)
 		}
 	}
 	return FC_H1_OK;
+}
+
+/* True when some LF in buf[0..len) is not preceded by CR. Empty lines before
+ * a request line are skipped by the caller's terminator search, not here. */
+static bool has_bare_lf(const char *buf, size_t len)
+{
+	size_t i = 0;
+	while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	for (;;) {
+		const char *nl = memchr(buf + i, '\n', len - i);
+		if (!nl)
+			return false;
+		size_t k = (size_t)(nl - buf);
+		if (k == 0 || buf[k - 1] != '\r')
+			return true;
+		i = k + 1;
+	}
+}
+
+/* True when a Transfer-Encoding token, trimmed, is "chunked". */
+static bool te_mentions_chunked(const struct fc_h1_head *hd)
+{
+	for (uint32_t i = 0; i < hd->n_headers; i++) {
+		const struct fc_h1_header *h = &hd->h[i];
+		if (!FC_H1_NAME_IS(h, "transfer-encoding"))
+			continue;
+		const char *s = h->value, *end = h->value + h->value_len, *t;
+		size_t tl;
+		while (next_token(&s, end, &t, &tl))
+			if (token_is(t, tl, "chunked"))
+				return true;
+	}
+	return false;
 }
 
 /* Request codings (RFC 9112 §6.1): 0 when the only coding is one final
@@ -381,9 +421,10 @@ int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_
 		*err = "incomplete head";
 		return FC_H1_ERROR;
 	}
-	/* strict line endings: the head ends with an empty CRLF line */
-	if (len < 4 || memcmp(buf + len - 4, "\r\n\r\n", 4) != 0) {
-		*err = "head not ended by CRLF CRLF";
+	/* strict line endings: every line ends with CRLF (llhttp 8 lets a bare
+	 * LF through in places, e.g. after a status line) */
+	if (len < 4 || memcmp(buf + len - 4, "\r\n\r\n", 4) != 0 || has_bare_lf(buf, len)) {
+		*err = "line not ended by CRLF";
 		return FC_H1_ERROR;
 	}
 	if (p->type == HTTP_RESPONSE && (p->status_code < 100 || p->status_code > 999)) {
@@ -401,6 +442,12 @@ int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_
 	if (out->conn_close)
 		out->keep_alive = false; /* whatever llhttp made of the rest */
 	out->chunked = (p->flags & F_CHUNKED) != 0;
+	if (out->has_te && !out->chunked && te_mentions_chunked(out)) {
+		/* llhttp did not frame it as chunked ("chunked" with odd
+		 * whitespace...) but the next hop would: refuse the ambiguity */
+		*err = "ambiguous transfer-encoding";
+		return FC_H1_ERROR;
+	}
 	if (!response && out->has_te) {
 		int te = te_check(out);
 		if (te) {

@@ -13,6 +13,11 @@
 #include <sys/types.h>
 
 #define FC_H1_MAX_HEADERS 128
+/* Headers a head may bring: fewer than FC_H1_MAX_HEADERS, so that what the
+ * proxy adds (X-Forwarded-*, Via, Host; Set-Cookie, Connection) still fits
+ * in a head a peer with the same limit accepts. */
+#define FC_H1_MAX_REQUEST_HEADERS  (FC_H1_MAX_HEADERS - 8)
+#define FC_H1_MAX_RESPONSE_HEADERS (FC_H1_MAX_HEADERS - 4)
 
 struct fc_h1_header {
 	const char *name, *value;
@@ -47,6 +52,7 @@ struct fc_h1_head {
 	bool keep_alive;      /* llhttp's verdict for this message */
 	bool bad_te;          /* a Transfer-Encoding we do not relay */
 	bool has_hop;         /* some header is hop-by-hop (rewrite needed) */
+	bool too_many;        /* more headers than the limit (the caller answers 431) */
 
 	struct fc_h1_header h[FC_H1_MAX_HEADERS]; /* last: the reset stops here */
 };

@@ -476,7 +476,7 @@ static void start_request(struct session *s, size_t head_len)
 		memcpy(r->line, hd->first_line, ll);
 	r->line_len = (uint16_t)ll;
 	if (rc == FC_H1_ERROR) {
-		int status = hd->n_headers >= FC_H1_MAX_HEADERS ? 431 : hd->bad_te ? 501 : 400;
+		int status = hd->too_many ? 431 : hd->bad_te ? 501 : 400;
 		fc_debug("bad request from client: %s", err ? err : "malformed");
 		reject(s, status, err ? err : "malformed");
 		return;

@@ -82,6 +82,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fc_h1 h2;
 	fc_h1_init(&h2, false);
 	int rc2 = fc_h1_parse_head(&h2, out, n, &hd2, false, &err);
+	if (rc2 == FC_H1_ERROR && hd2.too_many) {
+		/* our own request limit keeps room for what we add; a peer with
+		 * the full limit must still be able to read us */
+		size_t lines = 0;
+		for (size_t i = 0; i < n; i++)
+			lines += out[i] == '\n';
+		CHECK(lines - 2 <= FC_H1_MAX_HEADERS);
+		free(out);
+		return 0;
+	}
 	CHECK(rc2 != FC_H1_ERROR); /* the upstream must understand us */
 	check_head(&hd2, out, n);
 	CHECK(hd2.method == hd.method);
