@@ -976,6 +976,48 @@ def need_binaries(echo_only=False):
             fail("binary not found: %s (build first, or set FULCRUM_BIN/FULCRUM_ECHO_BIN)" % b)
 
 
+def keepalive_load(port, clients, seconds, each, path="/", pause=0.0, want_200=True):
+    """clients threads, each sending requests back to back on its own keep-alive
+    connection for `seconds` (wall time); each(elapsed, response) is called under
+    a lock for every response. A non-200 (when want_200) or any client error
+    fails the test."""
+    errors = []
+    lock = threading.Lock()
+    t0 = time.monotonic()
+    stop = t0 + seconds
+
+    def run(i):
+        c = None
+        n = 0
+        try:
+            while time.monotonic() < stop:
+                if c is None:
+                    c = Conn(port)
+                r = c.request("GET", "%s?c=%d&n=%d" % (path, i, n), timeout=10)
+                n += 1
+                if want_200 and r.status != 200:
+                    raise AssertionError("status %d" % r.status)
+                with lock:
+                    each(time.monotonic() - t0, r)
+                if (r.header("Connection") or "").lower() == "close":
+                    c.close()
+                    c = None
+                if pause:
+                    time.sleep(pause)
+        except Exception as e:
+            errors.append("client %d: %r" % (i, e))
+        finally:
+            if c:
+                c.close()
+
+    ts = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(seconds + 30)
+    check(not errors, "client errors: %s" % errors[:3])
+
+
 def sized(normal, sanitized):
     """Pick a size or count: smaller under ASan."""
     return sanitized if SANITIZED else normal

@@ -3,8 +3,6 @@ that answers in 150 ms gets a small share under 8 concurrent clients, where
 round robin gives it an even third; and unlike p2c it is avoided even by a
 single sequential client, since its latency alone makes it cost more."""
 import collections
-import threading
-import time
 
 import harness as h
 
@@ -13,41 +11,10 @@ SECONDS = h.sized(3.0, 1.5)  # x SLOW (3 under sanitizers)
 
 
 def hammer(port, clients, seconds, path="/"):
-    """clients threads, each sending requests one after another on a keep-alive
-    connection for `seconds`; returns Counter of X-Echo-Name."""
+    """Counter of X-Echo-Name over a keep-alive load of `clients` for `seconds`."""
     cnt = collections.Counter()
-    errors = []
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds * h.SLOW
-
-    def run(i):
-        c = None
-        n = 0
-        try:
-            while time.monotonic() < stop:
-                if c is None:
-                    c = h.Conn(port)
-                r = c.request("GET", "%s?c=%d&n=%d" % (path, i, n), timeout=10)
-                n += 1
-                if r.status != 200:
-                    raise AssertionError("status %d" % r.status)
-                with lock:
-                    cnt[r.header("X-Echo-Name")] += 1
-                if (r.header("Connection") or "").lower() == "close":
-                    c.close()
-                    c = None
-        except Exception as e:
-            errors.append("client %d: %r" % (i, e))
-        finally:
-            if c:
-                c.close()
-
-    ts = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(seconds * h.SLOW + 30)
-    h.check(not errors, "client errors: %s" % errors[:3])
+    h.keepalive_load(port, clients, seconds * h.SLOW,
+                     lambda t, r: cnt.update([r.header("X-Echo-Name")]), path=path)
     return cnt
 
 

@@ -3,8 +3,6 @@
 one-second windows, while the healthy backends take over; under plain round
 robin it keeps its third."""
 import collections
-import threading
-import time
 
 import harness as h
 
@@ -14,38 +12,9 @@ SECONDS = h.sized(5.0, 6.0)  # real time: the algorithm's windows are 1 s
 def timeline(port, clients, seconds):
     """[(t, name, status)] from clients sending requests back to back."""
     out = []
-    errors = []
-    lock = threading.Lock()
-    t0 = time.monotonic()
-    stop = t0 + seconds
-
-    def run(i):
-        c = None
-        n = 0
-        try:
-            while time.monotonic() < stop:
-                if c is None:
-                    c = h.Conn(port)
-                r = c.request("GET", "/r?c=%d&n=%d" % (i, n), timeout=10)
-                n += 1
-                with lock:
-                    out.append((time.monotonic() - t0, r.header("X-Echo-Name"), r.status))
-                if (r.header("Connection") or "").lower() == "close":
-                    c.close()
-                    c = None
-                time.sleep(0.002)
-        except Exception as e:
-            errors.append("client %d: %r" % (i, e))
-        finally:
-            if c:
-                c.close()
-
-    ts = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(clients)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(seconds + 30)
-    h.check(not errors, "client errors: %s" % errors[:3])
+    h.keepalive_load(port, clients, seconds,
+                     lambda t, r: out.append((t, r.header("X-Echo-Name"), r.status)),
+                     path="/r", pause=0.002, want_200=False)
     return out
 
 
