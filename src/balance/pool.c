@@ -435,6 +435,19 @@ out:
 	return rc;
 }
 
+/* Publishes a copy of the current snapshot after s changed in place, telling
+ * the algorithm through hook (may be NULL). Caller holds p->mu. 0 or -ENOMEM. */
+static int republish(struct fc_pool *p, struct fc_view *cur, struct fc_server *s,
+                     void (*hook)(void *state, struct fc_view *next, struct fc_server *s))
+{
+	struct fc_view *v = view_new(p, cur->servers, cur->n);
+	if (!v)
+		return -ENOMEM;
+	if (hook)
+		hook(p->algo_state, v, s);
+	return publish(p, v);
+}
+
 int fc_pool_set_weight(struct fc_pool *p, const char *name, unsigned weight)
 {
 	if (weight > FC_WEIGHT_MAX)
@@ -452,13 +465,7 @@ int fc_pool_set_weight(struct fc_pool *p, const char *name, unsigned weight)
 		goto out;
 	atomic_store(&s->weight, weight);
 	atomic_store(&s->eff_weight, weight);
-	struct fc_view *v = view_new(p, cur->servers, cur->n);
-	rc = -ENOMEM;
-	if (!v)
-		goto out;
-	if (p->algo->update_weight)
-		p->algo->update_weight(p->algo_state, v, s);
-	rc = publish(p, v);
+	rc = republish(p, cur, s, p->algo->update_weight);
 out:
 	pthread_mutex_unlock(&p->mu);
 	return rc;
@@ -483,13 +490,7 @@ int fc_pool_set_state(struct fc_pool *p, const char *name, enum fc_server_state 
 		atomic_store(&s->ramp_start,
 		             now_ns ? now_ns : 1); /* back from the dead: ramp again */
 	atomic_store(&s->state, (int)st);
-	struct fc_view *v = view_new(p, cur->servers, cur->n);
-	rc = -ENOMEM;
-	if (!v)
-		goto out;
-	if (p->algo->update_state)
-		p->algo->update_state(p->algo_state, v, s);
-	rc = publish(p, v);
+	rc = republish(p, cur, s, p->algo->update_state);
 out:
 	pthread_mutex_unlock(&p->mu);
 	return rc;
@@ -534,12 +535,8 @@ static void maybe_rebuild(struct fc_pool *p)
 		return;
 	if (pthread_mutex_trylock(&p->mu) != 0)
 		return; /* the control thread is busy; a later done retries */
-	if (atomic_exchange(&p->rebuild_wanted, false)) {
-		struct fc_view *cur = cur_view(p);
-		struct fc_view *v = view_new(p, cur->servers, cur->n);
-		if (v)
-			publish(p, v);
-	}
+	if (atomic_exchange(&p->rebuild_wanted, false))
+		republish(p, cur_view(p), NULL, NULL);
 	pthread_mutex_unlock(&p->mu);
 }
 
