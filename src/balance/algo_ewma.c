@@ -4,17 +4,6 @@
  * ones and, while unobserved, toward zero, so a slow server is probed again. */
 #include "balance/balance.h"
 
-static int ewma_init(const struct fc_algo_config *cfg, void **state)
-{
-	*state = NULL;
-	return 0;
-}
-
-static int ewma_build(void *state, struct fc_view *next)
-{
-	return fc__alias_view_build(next);
-}
-
 static double cost(const struct fc_server *s, uint64_t now)
 {
 	/* unmeasured: cost 0, the neutral "try it" value, so new servers get measured */
@@ -34,8 +23,8 @@ static struct fc_server *ewma_pick(void *state, const struct fc_view *v, struct 
 
 const struct fc_algorithm fc_algo_ewma = {
         .name = "ewma",
-        .init = ewma_init,
-        .build = ewma_build,
+        .init = fc__init_stateless,
+        .build = fc__alias_view_build,
         .view_free = fc__alias_view_free,
         .pick = ewma_pick,
 };

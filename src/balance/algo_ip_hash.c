@@ -14,12 +14,6 @@ struct iph_view {
 	size_t len;
 };
 
-static int iph_init(const struct fc_algo_config *cfg, void **state)
-{
-	*state = NULL;
-	return 0;
-}
-
 static void iph_view_free(void *state, void *algo_view)
 {
 	struct iph_view *t = algo_view;
@@ -96,7 +90,7 @@ static struct fc_server *iph_pick(void *state, const struct fc_view *v, struct f
 
 const struct fc_algorithm fc_algo_ip_hash = {
         .name = "ip_hash",
-        .init = iph_init,
+        .init = fc__init_stateless,
         .build = iph_build,
         .view_free = iph_view_free,
         .pick = iph_pick,

@@ -3,17 +3,6 @@
  * requests per unit of weight wins. O(1), no shared writes but the counters. */
 #include "balance/balance.h"
 
-static int p2c_init(const struct fc_algo_config *cfg, void **state)
-{
-	*state = NULL;
-	return 0;
-}
-
-static int p2c_build(void *state, struct fc_view *next)
-{
-	return fc__alias_view_build(next);
-}
-
 /* Two distinct eligible, admitted servers drawn by weight; *b may be NULL when
  * only one could be found. Returns the number found (0..2). */
 int fc__two_choices(const struct fc_view *v, struct fc_pick_ctx *ctx, struct fc_server **a,
@@ -52,8 +41,8 @@ static struct fc_server *p2c_pick(void *state, const struct fc_view *v, struct f
 
 const struct fc_algorithm fc_algo_p2c = {
         .name = "p2c",
-        .init = p2c_init,
-        .build = p2c_build,
+        .init = fc__init_stateless,
+        .build = fc__alias_view_build,
         .view_free = fc__alias_view_free,
         .pick = p2c_pick,
 };

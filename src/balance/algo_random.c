@@ -5,26 +5,18 @@
 
 #include "balance/balance.h"
 
-static int rnd_init(const struct fc_algo_config *cfg, void **state)
-{
-	*state = NULL;
-	return 0;
-}
-
 /* Shared by random, p2c and ewma: an alias table over healthy weights. */
 
-int fc__alias_view_build(struct fc_view *next)
+int fc__alias_view_build(void *state, struct fc_view *next)
 {
+	(void)state;
 	struct fc__alias *a = calloc(1, sizeof *a);
-	unsigned *w = calloc(next->n ? next->n : 1, sizeof *w);
+	unsigned *w = fc__healthy_weights(next);
 	if (!a || !w) {
 		free(a);
 		free(w);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < next->n; i++)
-		if (fc_server_state(next->servers[i]) == FC_SERVER_HEALTHY)
-			w[i] = fc_server_weight(next->servers[i]);
 	int rc = fc__alias_build(a, next, w);
 	free(w);
 	if (rc < 0) {
@@ -39,11 +31,6 @@ void fc__alias_view_free(void *state, void *algo_view)
 {
 	fc__alias_free(algo_view);
 	free(algo_view);
-}
-
-static int rnd_build(void *state, struct fc_view *next)
-{
-	return fc__alias_view_build(next);
 }
 
 static struct fc_server *rnd_pick(void *state, const struct fc_view *v, struct fc_pick_ctx *ctx)
@@ -62,8 +49,8 @@ static struct fc_server *rnd_pick(void *state, const struct fc_view *v, struct f
 
 const struct fc_algorithm fc_algo_random = {
         .name = "random",
-        .init = rnd_init,
-        .build = rnd_build,
+        .init = fc__init_stateless,
+        .build = fc__alias_view_build,
         .view_free = fc__alias_view_free,
         .pick = rnd_pick,
 };

@@ -59,7 +59,7 @@ static int rb_init(const struct fc_algo_config *cfg, void **state)
 	if (!st)
 		return -ENOMEM;
 	st->seed = cfg->seed;
-	st->window_ns = cfg->rebalance_window_ns ? cfg->rebalance_window_ns : 1000000000ULL;
+	st->window_ns = cfg->rebalance_window_ns; /* the pool applied the 1 s default */
 	atomic_flag_clear(&st->writing);
 	*state = st;
 	return 0;
@@ -90,16 +90,6 @@ static void rb_changed(void *state, struct fc_view *next, struct fc_server *s)
 	rollback(state, next);
 }
 
-static unsigned gcdu(unsigned a, unsigned b)
-{
-	while (b) {
-		unsigned t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 /* Writes one period of the smooth order over the current effective weights of
  * v's healthy weighted servers into o (divided by their gcd, then scaled to fit), then its length
  * and the epoch it reflects. Readers may be walking o meanwhile. Returns false (o untouched) when
@@ -118,7 +108,7 @@ static bool order_fill(struct rb_state *st, const struct fc_view *v, struct rb_o
 		w[i] = fc_server_state(s) == FC_SERVER_HEALTHY && fc_server_weight(s)
 		               ? fc_server_effective_weight(s)
 		               : 0;
-		g = gcdu(g, w[i]);
+		g = (unsigned)fc__gcd(g, w[i]);
 	}
 	for (size_t i = 0; g > 1 && i < v->n; i++)
 		w[i] /= g;
@@ -323,9 +313,8 @@ static void rb_done(void *state, const struct fc_view *v, struct fc_server *s,
                     const struct fc_outcome *o, uint64_t now_ns)
 {
 	struct rb_state *st = state;
-	bool failed = o->failed || o->status == 0 || o->status >= 500;
 	atomic_fetch_add_explicit(&s->win_requests, 1, memory_order_relaxed);
-	if (failed)
+	if (fc__outcome_failed(o))
 		atomic_fetch_add_explicit(&s->win_errors, 1, memory_order_relaxed);
 	else
 		atomic_fetch_add_explicit(&s->win_latency, o->latency_ns, memory_order_relaxed);

@@ -28,12 +28,9 @@ static void rr_fini(void *state)
 static int rr_build(void *state, struct fc_view *next)
 {
 	struct rr_state *st = state;
-	unsigned *w = calloc(next->n ? next->n : 1, sizeof *w);
+	unsigned *w = fc__healthy_weights(next);
 	if (!w)
 		return -ENOMEM;
-	for (size_t i = 0; i < next->n; i++)
-		if (fc_server_state(next->servers[i]) == FC_SERVER_HEALTHY)
-			w[i] = fc_server_weight(next->servers[i]);
 	bool empty;
 	next->algo = fc__wrr_build(next, w, st->seed, &empty);
 	free(w);

@@ -9,6 +9,8 @@
 
 #include "fulcrum/fulcrum.h"
 
+#define FC__STICKY_LEN 31 /* "<8 hex id>.<22 base64url tag>" */
+
 struct fc_server {
 	_Atomic uint32_t refs;
 	char *name;
@@ -32,6 +34,10 @@ struct fc_server {
 	_Atomic uint64_t win_requests;
 	_Atomic uint64_t win_errors;
 	_Atomic uint64_t win_latency; /* sum, ns */
+	/* the pool's sticky cookie value for this server ("" when not sticky):
+	 * it depends only on the pool secret and id, so it is made once here
+	 * instead of an HMAC-SHA256 on every pick */
+	char sticky[FC__STICKY_LEN + 1];
 };
 
 /* Grace-period reader counters (SRCU-like): readers bump cnt[idx]; a writer
@@ -49,7 +55,6 @@ struct fc_pool {
 	bool sticky;
 	uint8_t *secret;
 	size_t secret_len;
-	uint64_t slow_start_ns;
 	void (*server_free)(void *user);
 	pthread_mutex_t mu; /* control operations */
 	_Atomic(struct fc_view *) view;
@@ -61,6 +66,32 @@ struct fc_pool {
 
 struct fc_server *fc__server_create(const char *name, const char *address, unsigned weight,
                                     uint64_t ramp_ns, void (*free_fn)(void *));
+char *fc__dupstr(const char *s);
+
+/* Parses the id of a sticky value without verifying its tag. 0 or -EINVAL. */
+int fc__sticky_id(const char *value, size_t len, uint32_t *id);
+
+/* A request that failed: connection-level, no status, or a 5xx. */
+static inline bool fc__outcome_failed(const struct fc_outcome *o)
+{
+	return o->failed || o->status == 0 || o->status >= 500;
+}
+
+static inline uint64_t fc__gcd(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* init hook of algorithms without per-pool state */
+int fc__init_stateless(const struct fc_algo_config *cfg, void **state);
+
+/* weights[i] = configured weight of v->servers[i] if healthy, else 0; NULL on ENOMEM */
+unsigned *fc__healthy_weights(const struct fc_view *v);
 
 /* Weighted smooth sequence shared by round_robin and rebalance: indices into
  * v->servers, nginx's smooth order when cheap to precompute, else EDF order. */
@@ -88,8 +119,9 @@ void fc__alias_free(struct fc__alias *a);
 /* one weighted draw; UINT32_MAX when empty */
 uint32_t fc__alias_draw(const struct fc__alias *a, uint64_t *rng);
 
-/* Alias table over healthy weights as a view's algo data (random, p2c, ewma). */
-int fc__alias_view_build(struct fc_view *next);
+/* Alias table over healthy weights as a view's algo data: the build and
+ * view_free hooks of random, p2c and ewma. */
+int fc__alias_view_build(void *state, struct fc_view *next);
 void fc__alias_view_free(void *state, void *algo_view);
 /* Two distinct eligible admitted weighted draws (p2c, ewma); returns how many. */
 int fc__two_choices(const struct fc_view *v, struct fc_pick_ctx *ctx, struct fc_server **a,

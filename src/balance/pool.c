@@ -138,15 +138,6 @@ static int find_index(const struct fc_view *v, const char *name)
 
 /* ---------------------------------------------------------------- lifecycle */
 
-static char *dupstr(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-	if (d)
-		memcpy(d, s, n);
-	return d;
-}
-
 int fc_pool_create(const struct fc_pool_options *o, struct fc_pool **out, char *err, size_t errlen)
 {
 	const char *name = o && o->name ? o->name : "default";
@@ -176,7 +167,7 @@ int fc_pool_create(const struct fc_pool_options *o, struct fc_pool **out, char *
 	struct fc_pool *p = calloc(1, sizeof *p);
 	if (!p)
 		goto nomem;
-	p->name = dupstr(name);
+	p->name = fc__dupstr(name);
 	if (!p->name)
 		goto free_pool;
 	p->algo = a;
@@ -188,7 +179,6 @@ int fc_pool_create(const struct fc_pool_options *o, struct fc_pool **out, char *
 		memcpy(p->secret, o->sticky_secret, o->sticky_secret_len);
 		p->secret_len = o->sticky_secret_len;
 	}
-	p->slow_start_ns = o->slow_start_ns;
 	p->server_free = o->server_free;
 	p->cfg.pool_name = p->name;
 	p->cfg.seed = o->seed;
@@ -340,10 +330,13 @@ int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, s
 			continue;
 		}
 		struct fc_server *s = fc__server_create(name, sp->address, sp->weight,
-		                                        p->slow_start_ns, p->server_free);
+		                                        p->cfg.slow_start_ns, p->server_free);
 		if (!s)
 			goto undo;
-		if (p->slow_start_ns)
+		if (p->sticky)
+			fc_sticky_encode(p->secret, p->secret_len, s->id, s->sticky,
+			                 sizeof s->sticky);
+		if (p->cfg.slow_start_ns)
 			atomic_store(&s->ramp_start, now_ns ? now_ns : 1);
 		created[k] = s;
 		if (i >= 0) {
@@ -486,7 +479,7 @@ int fc_pool_set_state(struct fc_pool *p, const char *name, enum fc_server_state 
 	int old = atomic_load(&s->state);
 	if (old == (int)st)
 		goto out;
-	if (st == FC_SERVER_HEALTHY && p->slow_start_ns)
+	if (st == FC_SERVER_HEALTHY && p->cfg.slow_start_ns)
 		atomic_store(&s->ramp_start,
 		             now_ns ? now_ns : 1); /* back from the dead: ramp again */
 	atomic_store(&s->state, (int)st);
@@ -546,10 +539,17 @@ static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v,
                                      struct fc_pick_ctx *ctx)
 {
 	uint32_t id;
-	if (fc_sticky_decode(p->secret, p->secret_len, ctx->sticky_value, ctx->sticky_len, &id) < 0)
+	if (fc__sticky_id(ctx->sticky_value, ctx->sticky_len, &id) < 0)
 		return NULL;
 	struct fc_server *s = view_find_id(v, id);
 	if (!s)
+		return NULL;
+	/* the whole value against the server's (what fc_sticky_decode checks,
+	 * without its HMAC): constant time, no early exit on the first wrong byte */
+	unsigned diff = 0;
+	for (size_t i = 0; i < FC__STICKY_LEN; i++)
+		diff |= (unsigned)(uint8_t)(ctx->sticky_value[i] ^ s->sticky[i]);
+	if (diff)
 		return NULL;
 	int st = fc_server_state(s);
 	/* lame duck and weight 0 keep their sticky clients; dead and draining do not */
@@ -577,10 +577,10 @@ struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
 		}
 	} else {
 		s = p->algo->pick(p->algo_state, v, ctx);
-		if (s && p->sticky &&
-		    fc_sticky_encode(p->secret, p->secret_len, s->id, ctx->sticky_out,
-		                     sizeof ctx->sticky_out) > 0)
+		if (s && p->sticky && s->sticky[0]) {
+			memcpy(ctx->sticky_out, s->sticky, sizeof s->sticky);
 			ctx->sticky_set = true;
+		}
 	}
 	if (s) {
 		fc_server_ref(s); /* the snapshot holds one, so s is alive here */
@@ -599,9 +599,8 @@ void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcom
 	struct fc_outcome none = {200, 0, false};
 	if (!o)
 		o = &none;
-	bool failed = o->failed || o->status == 0 || o->status >= 500;
 	atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
-	if (failed)
+	if (fc__outcome_failed(o))
 		atomic_fetch_add_explicit(&s->failures, 1, memory_order_relaxed);
 	if (o->latency_ns && !o->failed)
 		fc__server_observe(s, o->latency_ns, now_ns);
@@ -616,7 +615,23 @@ void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcom
 	maybe_rebuild(p);
 }
 
-/* ---------------------------------------------------------------- fallback scan */
+/* ---------------------------------------------------------------- for algorithms */
+
+int fc__init_stateless(const struct fc_algo_config *cfg, void **state)
+{
+	(void)cfg;
+	*state = NULL;
+	return 0;
+}
+
+unsigned *fc__healthy_weights(const struct fc_view *v)
+{
+	unsigned *w = calloc(v->n ? v->n : 1, sizeof *w);
+	for (size_t i = 0; w && i < v->n; i++)
+		if (fc_server_state(v->servers[i]) == FC_SERVER_HEALTHY)
+			w[i] = fc_server_weight(v->servers[i]);
+	return w;
+}
 
 struct fc_server *fc_view_scan(const struct fc_view *v, struct fc_pick_ctx *ctx, bool allow_lame)
 {

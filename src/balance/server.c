@@ -6,7 +6,7 @@
 
 #include "balance/balance.h"
 
-static char *dupstr(const char *s)
+char *fc__dupstr(const char *s)
 {
 	size_t n = strlen(s) + 1;
 	char *d = malloc(n);
@@ -21,8 +21,8 @@ struct fc_server *fc__server_create(const char *name, const char *address, unsig
 	struct fc_server *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
-	s->name = dupstr(name);
-	s->address = dupstr(address);
+	s->name = fc__dupstr(name);
+	s->address = fc__dupstr(address);
 	if (!s->name || !s->address) {
 		free(s->name);
 		free(s->address);

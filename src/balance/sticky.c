@@ -9,6 +9,7 @@
 #define TAG_BYTES 16
 #define TAG_CHARS 22 /* base64url of 16 bytes, unpadded */
 #define VALUE_LEN (8 + 1 + TAG_CHARS)
+_Static_assert(VALUE_LEN == FC__STICKY_LEN, "balance.h's sticky value length");
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 static const char HEX[] = "0123456789abcdef";
@@ -58,8 +59,7 @@ int fc_sticky_encode(const uint8_t *secret, size_t secret_len, uint32_t id, char
 	return VALUE_LEN;
 }
 
-int fc_sticky_decode(const uint8_t *secret, size_t secret_len, const char *value, size_t len,
-                     uint32_t *id)
+int fc__sticky_id(const char *value, size_t len, uint32_t *id)
 {
 	if (!value || len != VALUE_LEN || value[8] != '.')
 		return -EINVAL;
@@ -71,6 +71,16 @@ int fc_sticky_decode(const uint8_t *secret, size_t secret_len, const char *value
 			return -EINVAL;
 		v = (v << 4) | (uint32_t)d;
 	}
+	*id = v;
+	return 0;
+}
+
+int fc_sticky_decode(const uint8_t *secret, size_t secret_len, const char *value, size_t len,
+                     uint32_t *id)
+{
+	uint32_t v;
+	if (fc__sticky_id(value, len, &v) < 0)
+		return -EINVAL;
 	uint8_t tag[TAG_BYTES];
 	char want[TAG_CHARS + 1];
 	sticky_tag(secret, secret_len, v, tag);

@@ -9,16 +9,6 @@
 #define PERIOD_MAX    (1u << 20)   /* entries in one period */
 #define SMOOTH_BUDGET (1ull << 21) /* period x servers steps for the exact nginx order */
 
-static uint64_t gcd64(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 struct heap_item {
 	uint64_t num; /* key = num / den: the deadline (2k+1)/(2w) */
 	uint64_t den;
@@ -59,7 +49,7 @@ struct fc__wrr *fc__wrr_build(const struct fc_view *v, const unsigned *weights, 
 	for (size_t i = 0; i < v->n; i++)
 		if (weights[i]) {
 			m++;
-			g = gcd64(g, weights[i]);
+			g = fc__gcd(g, weights[i]);
 		}
 	if (m == 0) {
 		*empty = true;
