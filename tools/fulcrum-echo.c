@@ -155,23 +155,26 @@ static void buf_str(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
+/* Formats straight into the spare room; only a too-long result formats twice. */
 static void buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	buf_reserve(b, 128);
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	buf_reserve(b, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n >= b->cap - b->len) {
+		buf_reserve(b, (size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 
-static void buf_json(struct buf *b, const char *s, size_t n)
+/* Appends s JSON-escaped, without the quotes. */
+static void buf_json_esc(struct buf *b, const char *s, size_t n)
 {
-	buf_reserve(b, n + 2);
-	b->p[b->len++] = '"';
 	size_t run = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
@@ -187,7 +190,22 @@ static void buf_json(struct buf *b, const char *s, size_t n)
 		}
 	}
 	buf_add(b, s + run, n - run);
+}
+
+static void buf_json(struct buf *b, const char *s, size_t n)
+{
+	buf_reserve(b, n + 2);
+	b->p[b->len++] = '"';
+	buf_json_esc(b, s, n);
 	buf_add(b, "\"", 1);
+}
+
+/* Starts a JSON answer in b: {"name":"...". */
+static void json_open(struct buf *b)
+{
+	b->len = b->off = 0;
+	buf_str(b, "{\"name\":");
+	buf_json(b, opt_name, strlen(opt_name));
 }
 
 static size_t out_pending(const struct conn *c)
@@ -365,9 +383,7 @@ static void resp_error(struct conn *c, int code, const char *msg)
 static void json_describe(struct conn *c, struct buf *b)
 {
 	const char *url = c->hbuf;
-	b->len = b->off = 0;
-	buf_str(b, "{\"name\":");
-	buf_json(b, opt_name, strlen(opt_name));
+	json_open(b);
 	buf_str(b, ",\"method\":");
 	const char *m = llhttp_method_name((llhttp_method_t)c->p.method);
 	buf_json(b, m, strlen(m));
@@ -398,39 +414,23 @@ static void json_describe(struct conn *c, struct buf *b)
 			buf_json(b, c->hbuf + h->voff, h->vlen);
 			continue;
 		}
-		/* join repeated headers with ", " into a temporary area of b */
-		size_t start = b->len;
-		bool firstv = true;
+		/* repeated headers: one string, the values joined with ", " */
+		buf_add(b, "\"", 1);
 		for (int j = i; j < c->nhdrs; j++) {
 			if (!name_eq(c, &c->hdrs[j], h))
 				continue;
-			if (!firstv)
+			if (j > i)
 				buf_add(b, ", ", 2);
-			firstv = false;
-			buf_add(b, c->hbuf + c->hdrs[j].voff, c->hdrs[j].vlen);
+			buf_json_esc(b, c->hbuf + c->hdrs[j].voff, c->hdrs[j].vlen);
 		}
-		size_t vlen = b->len - start;
-		char *tmp = malloc(vlen + 1);
-		if (!tmp)
-			die("out of memory");
-		memcpy(tmp, b->p + start, vlen);
-		b->len = start;
-		buf_json(b, tmp, vlen);
-		free(tmp);
+		buf_add(b, "\"", 1);
 	}
 	buf_printf(b, "},\"body_bytes\":%" PRIu64 "}\n", c->body_bytes);
 }
 
 static void resp_json(struct conn *c, int code, struct buf *body)
 {
-	char extra[160];
-	snprintf(extra, sizeof extra, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-	         body->len);
-	resp_head(c, code, extra);
-	if (!c->is_head)
-		buf_add(&c->out, body->p, body->len);
-	if (!c->keep_alive)
-		c->stop = true;
+	resp_simple(c, code, "application/json", body->p, body->len);
 }
 
 static void gen_start(struct conn *c)
@@ -485,9 +485,7 @@ static void respond(struct conn *c)
 		resp_simple(c, 200, "text/plain", "ok", 2);
 		break;
 	case R_STATS:
-		s->len = s->off = 0;
-		buf_str(s, "{\"name\":");
-		buf_json(s, opt_name, strlen(opt_name));
+		json_open(s);
 		buf_printf(
 		        s,
 		        ",\"requests\":%llu,\"connections\":%llu,\"open\":%lld,\"health\":%llu}\n",
@@ -496,9 +494,7 @@ static void respond(struct conn *c)
 		resp_json(c, 200, s);
 		break;
 	case R_SINK:
-		s->len = s->off = 0;
-		buf_str(s, "{\"name\":");
-		buf_json(s, opt_name, strlen(opt_name));
+		json_open(s);
 		buf_printf(s, ",\"body_bytes\":%" PRIu64 "}\n", c->body_bytes);
 		resp_json(c, 200, s);
 		break;

@@ -87,6 +87,16 @@ int fc__cfg_server_default_name(struct fc_config_server *srv)
 	return 0;
 }
 
+long fc__cfg_server_named(const struct fc_config_pool *p, size_t upto, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < upto; i++)
+		if (p->servers[i].name && strcmp(p->servers[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
 static bool is_wildcard(const struct sockaddr_storage *a)
 {
 	if (a->ss_family == AF_INET)
@@ -346,7 +356,8 @@ struct fc_config *fc_config_from_args(const char *listen, const char *const *to,
 	struct fc_config_listener *l;
 	struct fc_config_pool *p;
 	char why[512], subject[32];
-	size_t i, j;
+	size_t i;
+	long dup;
 
 	memset(&errs, 0, sizeof(errs));
 	errs.source = NULL;
@@ -405,14 +416,10 @@ struct fc_config *fc_config_from_args(const char *listen, const char *const *to,
 		}
 		if (fc__cfg_server_default_name(s) < 0)
 			goto oom;
-		for (j = 0; j + 1 < p->n_servers; j++) {
-			if (p->servers[j].name && strcmp(p->servers[j].name, s->name) == 0) {
-				fc__cfg_err(&errs, 0, 0, subject,
-				            "duplicate upstream %s (same as --to[%zu])", s->name,
-				            j);
-				break;
-			}
-		}
+		dup = fc__cfg_server_named(p, p->n_servers - 1, s->name);
+		if (dup >= 0)
+			fc__cfg_err(&errs, 0, 0, subject,
+			            "duplicate upstream %s (same as --to[%ld])", s->name, dup);
 	}
 
 	cfg->listeners = calloc(1, sizeof(*cfg->listeners));

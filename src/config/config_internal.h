@@ -70,6 +70,8 @@ int fc__cfg_pool_finish(struct fc_config_pool *p);
 /* Gives srv a default name "host:port" if it has none; -ENOMEM. */
 int fc__cfg_server_default_name(struct fc_config_server *srv);
 uint32_t fc__cfg_cpu_count(void);
+/* Index of the first server in p->servers[0..upto) named name, or -1. */
+long fc__cfg_server_named(const struct fc_config_pool *p, size_t upto, const char *name);
 /* Index of a listener before idx whose address collides with listener idx, or -1. */
 long fc__cfg_listener_conflict(const struct fc_config *cfg, size_t idx);
 

@@ -15,12 +15,7 @@
 
 #include "config/config_internal.h"
 
-#if defined(__has_include)
-#if __has_include(<fulcrum/fulcrum.h>)
 #include <fulcrum/fulcrum.h>
-#define FC_HAVE_ALGORITHM_REGISTRY 1
-#endif
-#endif
 
 /* ---- errors ---- */
 
@@ -637,38 +632,14 @@ int fc__cfg_check_route_path(const char *s, const char **why)
 
 /* ---- algorithms ---- */
 
-#ifndef FC_HAVE_ALGORITHM_REGISTRY
-/* Until libfulcrum's registry lands: the names it will have. */
-static const char *const fallback_algorithms[] = {
-        "round_robin",     "random", "least_conn", "ip_hash",
-        "consistent_hash", "p2c",    "ewma",       "rebalance",
-};
-#endif
-
 int fc__cfg_check_algorithm(const char *name, char *why, size_t whylen)
 {
 	char known[512];
 
-#ifdef FC_HAVE_ALGORITHM_REGISTRY
 	if (fc_algorithm_find(name))
 		return 0;
 	known[0] = '\0';
 	fc_algorithm_list(known, sizeof(known));
-#else
-	size_t i, used = 0;
-
-	for (i = 0; i < sizeof(fallback_algorithms) / sizeof(fallback_algorithms[0]); i++)
-		if (strcmp(name, fallback_algorithms[i]) == 0)
-			return 0;
-	known[0] = '\0';
-	for (i = 0; i < sizeof(fallback_algorithms) / sizeof(fallback_algorithms[0]); i++) {
-		int n = snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
-		                 fallback_algorithms[i]);
-		if (n < 0 || (size_t)n >= sizeof(known) - used)
-			break;
-		used += (size_t)n;
-	}
-#endif
 	snprintf(why, whylen, "unknown algorithm \"%.64s\" (known: %s)", name, known);
 	return -EINVAL;
 }

@@ -54,24 +54,31 @@ static void werr(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
 	            n ? (unsigned)n->start_mark.column + 1 : 0, w->path, "%s", msg);
 }
 
-static size_t push_key(struct walk *w, const char *key)
+/* Appends to the key path; returns the old length for pop(). */
+static size_t push(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static size_t push(struct walk *w, const char *fmt, ...)
 {
 	size_t old = w->plen;
-	int n = snprintf(w->path + old, sizeof(w->path) - old, "%s%s", old ? "." : "", key);
+	va_list ap;
+	int n;
 
+	va_start(ap, fmt);
+	n = vsnprintf(w->path + old, sizeof(w->path) - old, fmt, ap);
+	va_end(ap);
 	if (n > 0)
 		w->plen = old + (size_t)n < sizeof(w->path) ? old + (size_t)n : sizeof(w->path) - 1;
 	return old;
 }
 
+static size_t push_key(struct walk *w, const char *key)
+{
+	return push(w, "%s%s", w->plen ? "." : "", key);
+}
+
 static size_t push_index(struct walk *w, size_t i)
 {
-	size_t old = w->plen;
-	int n = snprintf(w->path + old, sizeof(w->path) - old, "[%zu]", i);
-
-	if (n > 0)
-		w->plen = old + (size_t)n < sizeof(w->path) ? old + (size_t)n : sizeof(w->path) - 1;
-	return old;
+	return push(w, "[%zu]", i);
 }
 
 static void pop(struct walk *w, size_t old)
@@ -261,6 +268,7 @@ static void get_uint(struct walk *w, const struct field *f, uint64_t min, uint64
 	const char *v;
 	uint64_t n;
 	size_t old;
+	int rc;
 
 	if (!f->val)
 		return;
@@ -268,12 +276,13 @@ static void get_uint(struct walk *w, const struct field *f, uint64_t min, uint64
 	v = field_scalar(w, f, "an integer");
 	if (!v)
 		goto pop_key;
-	if (fc__cfg_parse_uint(v, &n) == -EINVAL) {
+	rc = fc__cfg_parse_uint(v, &n);
+	if (rc == -EINVAL) {
 		werr(w, f->val, "must be an integer %llu..%llu (got \"%.64s\")",
 		     (unsigned long long)min, (unsigned long long)max, v);
 		goto pop_key;
 	}
-	if (fc__cfg_parse_uint(v, &n) < 0 || n < min || n > max) {
+	if (rc < 0 || n < min || n > max) {
 		werr(w, f->val, "must be %llu..%llu (got %.64s)", (unsigned long long)min,
 		     (unsigned long long)max, v);
 		goto pop_key;
@@ -677,17 +686,6 @@ static void parse_hash(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 	}
 }
 
-/* Index of the first server in p->servers[0..upto) named name, or -1. */
-static long server_named(const struct fc_config_pool *p, size_t upto, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < upto; i++)
-		if (p->servers[i].name && strcmp(p->servers[i].name, name) == 0)
-			return (long)i;
-	return -1;
-}
-
 static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 {
 	struct field f[] = {F("url"), F("weight"), F("name")};
@@ -748,7 +746,7 @@ static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 		w->oom = true;
 		return;
 	}
-	dup = server_named(p, p->n_servers - 1, s->name);
+	dup = fc__cfg_server_named(p, p->n_servers - 1, s->name);
 	if (dup >= 0) {
 		old = name_node || n->type != YAML_SCALAR_NODE
 		              ? push_key(w, name_node ? "name" : "url")
