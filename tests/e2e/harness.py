@@ -23,6 +23,7 @@ SIGTERM/SIGINT, and (PR_SET_PDEATHSIG) if this Python process dies.
 """
 
 import atexit
+import collections
 import ctypes
 import json
 import os
@@ -630,6 +631,15 @@ def start_proxy(backends, **kw):
     return Fulcrum.from_config(config(port, backends, **kw), port=port, extra_args=extra_args, env=env)
 
 
+def warm_proxy(**kw):
+    """One fulcrum-echo behind fulcrum (start_proxy(**kw)), after one request
+    went through: take RSS or fd baselines after this. Returns (echo, fulcrum)."""
+    e = Echo()
+    f = start_proxy([e], **kw)
+    eq(get(f.port, "/").status, 200, "warm-up")
+    return e, f
+
+
 # ---------------------------------------------------------------------------
 # /proc
 
@@ -677,9 +687,6 @@ class Response:
     def header_all(self, name):
         name = name.lower()
         return [v for k, v in self.headers if k.lower() == name]
-
-    def has_header(self, name):
-        return self.header(name) is not None
 
     def trailer(self, name, default=None):
         name = name.lower()
@@ -826,7 +833,7 @@ class Conn:
         r.proto, r.status, r.reason, r.headers, r.raw_head = self.read_head(deadline)
         return r
 
-    def read_response(self, method="GET", timeout=10, sink=None, keep_interim=True):
+    def read_response(self, method="GET", timeout=10, sink=None):
         """One response. sink(bytes) receives the body instead of keeping it.
         1xx responses are collected in .interim."""
         t0 = time.monotonic()
@@ -913,7 +920,7 @@ def get(port, path="/", **kw):
     return request(port, "GET", path, **kw)
 
 
-def send_raw(port, data, timeout=5, read_all=True):
+def send_raw(port, data, timeout=5):
     """Send bytes, then read everything until the peer closes or timeout.
     Returns (bytes_received, closed)."""
     with Conn(port, timeout=timeout * SLOW) as c:
@@ -1016,6 +1023,13 @@ def keepalive_load(port, clients, seconds, each, path="/", pause=0.0, want_200=T
     for t in ts:
         t.join(seconds + 30)
     check(not errors, "client errors: %s" % errors[:3])
+
+
+def backend_counts(port, clients, seconds, path="/"):
+    """Counter of X-Echo-Name over keepalive_load(port, clients, seconds x SLOW)."""
+    cnt = collections.Counter()
+    keepalive_load(port, clients, seconds * SLOW, lambda t, r: cnt.update([r.header("X-Echo-Name")]), path=path)
+    return cnt
 
 
 def sized(normal, sanitized):

@@ -2,20 +2,10 @@
 that answers in 150 ms gets a small share under 8 concurrent clients, where
 round robin gives it an even third; and unlike p2c it is avoided even by a
 single sequential client, since its latency alone makes it cost more."""
-import collections
-
 import harness as h
 
 CLIENTS = 8
 SECONDS = h.sized(3.0, 1.5)  # x SLOW (3 under sanitizers)
-
-
-def hammer(port, clients, seconds, path="/"):
-    """Counter of X-Echo-Name over a keep-alive load of `clients` for `seconds`."""
-    cnt = collections.Counter()
-    h.keepalive_load(port, clients, seconds * h.SLOW,
-                     lambda t, r: cnt.update([r.header("X-Echo-Name")]), path=path)
-    return cnt
 
 
 def setup(algorithm):
@@ -27,7 +17,7 @@ def setup(algorithm):
 @h.test
 def slow_backend_small_share_concurrent():
     f = setup("ewma")
-    cnt = hammer(f.port, CLIENTS, SECONDS)
+    cnt = h.backend_counts(f.port, CLIENTS, SECONDS)
     total = sum(cnt.values())
     h.check(total >= 100, "too few requests to judge: %r" % cnt)
     share = cnt["slow"] / float(total)
@@ -38,7 +28,7 @@ def slow_backend_small_share_concurrent():
 @h.test
 def round_robin_even_share_same_setup():
     f = setup("round_robin")
-    cnt = hammer(f.port, CLIENTS, h.sized(2.0, 1.0))
+    cnt = h.backend_counts(f.port, CLIENTS, h.sized(2.0, 1.0))
     total = sum(cnt.values())
     share = cnt["slow"] / float(total)
     h.check(0.25 <= share <= 0.42, "round robin: the slow backend's share %.3f (%r), want about 1/3" % (share, cnt))
@@ -49,7 +39,7 @@ def slow_backend_avoided_sequentially():
     # one client, one request at a time: nothing is ever in flight when picking,
     # so only latency can tell the servers apart (p2c would give slow a third)
     f = setup("ewma")
-    cnt = hammer(f.port, 1, h.sized(2.0, 1.0))
+    cnt = h.backend_counts(f.port, 1, h.sized(2.0, 1.0))
     total = sum(cnt.values())
     h.check(total >= 30, "too few requests to judge: %r" % cnt)
     h.check(cnt["slow"] <= max(3, total // 20),

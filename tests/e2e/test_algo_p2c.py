@@ -2,20 +2,10 @@
 that takes 200 ms per request piles up requests in flight and so loses almost
 every comparison against the fast ones; round robin, for contrast, gives it a
 third."""
-import collections
-
 import harness as h
 
 CLIENTS = 8
 SECONDS = h.sized(3.0, 1.5)  # x SLOW (3 under sanitizers)
-
-
-def hammer(port, clients, seconds, path="/"):
-    """Counter of X-Echo-Name over a keep-alive load of `clients` for `seconds`."""
-    cnt = collections.Counter()
-    h.keepalive_load(port, clients, seconds * h.SLOW,
-                     lambda t, r: cnt.update([r.header("X-Echo-Name")]), path=path)
-    return cnt
 
 
 def setup(algorithm):
@@ -28,7 +18,7 @@ def setup(algorithm):
 @h.test
 def slow_backend_gets_few_requests():
     f = setup("p2c")
-    cnt = hammer(f.port, CLIENTS, SECONDS)
+    cnt = h.backend_counts(f.port, CLIENTS, SECONDS)
     total = sum(cnt.values())
     h.check(total >= 100, "too few requests to judge: %r" % cnt)
     share = cnt["slow"] / float(total)
@@ -43,7 +33,7 @@ def round_robin_contrast():
     # the same setup under round robin: the slow backend gets its third of the
     # picks, so the p2c bound above really measures p2c
     f = setup("round_robin")
-    cnt = hammer(f.port, CLIENTS, h.sized(2.0, 1.0))
+    cnt = h.backend_counts(f.port, CLIENTS, h.sized(2.0, 1.0))
     total = sum(cnt.values())
     share = cnt["slow"] / float(total)
     h.check(0.25 <= share <= 0.42, "round robin share of the slow backend %.3f (%r)" % (share, cnt))

@@ -7,17 +7,22 @@ import time
 import harness as h
 
 
+def proxy():
+    """(echo, fulcrum, fulcrum's open fds after one request)."""
+    e, f = h.warm_proxy(pool_extra={"idle_timeout": "1s"})
+    return e, f, h.open_fds(f.pid)
+
+
 def settle_fds(f, baseline, slack=4):
-    return h.wait_until(lambda: h.open_fds(f.pid) <= baseline + slack, timeout=5,
-                        what="fulcrum's fds to return to %d (+%d), now %d" % (baseline, slack, h.open_fds(f.pid)))
+    try:
+        h.wait_until(lambda: h.open_fds(f.pid) <= baseline + slack, timeout=5, what="fds")
+    except h.TestFailure:
+        h.fail("fulcrum's fds did not return to %d (+%d): now %d" % (baseline, slack, h.open_fds(f.pid)))
 
 
 @h.test
 def abort_while_waiting_for_backend():
-    e = h.Echo()
-    f = h.start_proxy([e], pool_extra={"idle_timeout": "1s"})
-    h.eq(h.get(f.port, "/").status, 200, "warm-up")
-    base = h.open_fds(f.pid)
+    _, f, base = proxy()
     for i in range(20):
         c = h.Conn(f.port)
         c.send(h.build_request("GET", "/sleep/300"))
@@ -29,10 +34,7 @@ def abort_while_waiting_for_backend():
 
 @h.test
 def abort_mid_download():
-    e = h.Echo()
-    f = h.start_proxy([e], pool_extra={"idle_timeout": "1s"})
-    h.eq(h.get(f.port, "/").status, 200, "warm-up")
-    base = h.open_fds(f.pid)
+    _, f, base = proxy()
     for i in range(10):
         c = h.Conn(f.port)
         c.send(h.build_request("GET", "/bytes/100000000"))
@@ -46,18 +48,17 @@ def abort_mid_download():
 
 @h.test
 def abort_mid_upload():
-    e = h.Echo()
-    f = h.start_proxy([e], pool_extra={"idle_timeout": "1s"})
-    h.eq(h.get(f.port, "/").status, 200, "warm-up")
-    base = h.open_fds(f.pid)
+    e, f, base = proxy()
     for i in range(10):
         c = h.Conn(f.port)
         c.send(h.build_request("POST", "/sink", [("Content-Length", "100000000")]))
         c.send(b"x" * 200000)
         c.close()
     settle_fds(f, base)
-    h.wait_until(lambda: e.stats()["open"] <= 3, timeout=5,
-                 what="backend connections of aborted uploads to close (backend /stats %r)" % e.stats())
+    try:
+        h.wait_until(lambda: e.stats()["open"] <= 3, timeout=5, what="backend connections")
+    except h.TestFailure:
+        h.fail("backend connections of aborted uploads did not close (backend /stats %r)" % e.stats())
     h.eq(h.get(f.port, "/after").status, 200, "still serving")
 
 

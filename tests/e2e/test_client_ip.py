@@ -130,7 +130,6 @@ def malformed_header_uses_socket_address():
 @h.test
 def other_header_name():
     f = proxy("{header: X-Real-IP, trusted: [127.0.0.1]}")
-    paths = []
     r = h.get(f.port, "/real", headers=[("X-Real-IP", "192.0.2.55"), ("X-Forwarded-For", "198.51.100.9")])
     h.eq(r.status, 200, "status")
     h.eq(log_entries(f, ["/real"])["/real"], "192.0.2.55", "client from X-Real-IP, not X-Forwarded-For")

@@ -93,11 +93,16 @@ def truncated_response_not_passed_as_complete():
     f = h.start_proxy([(fake.url, "fake", 1)], pool_extra={"retries": 0})
     with h.Conn(f.port) as c:
         c.send(h.build_request("GET", "/"))
+        # either a 502, or the head went out already and the client connection
+        # is closed short of the announced length (not left open: the client
+        # would not learn that the body was cut until its own timeout)
         try:
             r = c.read_response(timeout=5)
             h.check(r.status == 502, "a body cut at 10 of 1000 bytes must not look complete: %r" % r)
-        except (ConnectionError, h.HTTPTimeout):
+        except ConnectionError:
             pass
+        except h.HTTPTimeout:
+            h.fail("the response was cut upstream, but the client connection stayed open")
 
 
 h.main()

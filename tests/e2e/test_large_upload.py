@@ -45,9 +45,7 @@ def upload(port, pid, path, total, headers, encode, timeout=120):
 
 @h.test(timeout=150)
 def upload_content_length_flat_memory():
-    e = h.Echo()
-    f = h.start_proxy([e])
-    h.eq(h.get(f.port, "/").status, 200, "warm-up")
+    _, f = h.warm_proxy()
     rss0 = f.rss_kb()
     r, peak = upload(f.port, f.pid, "/sink", SIZE, [("Content-Length", str(SIZE))],
                      lambda b: b if b is not None else b"")
@@ -59,9 +57,7 @@ def upload_content_length_flat_memory():
 
 @h.test(timeout=150)
 def upload_chunked_flat_memory():
-    e = h.Echo()
-    f = h.start_proxy([e])
-    h.eq(h.get(f.port, "/").status, 200, "warm-up")
+    _, f = h.warm_proxy()
     rss0 = f.rss_kb()
     size = SIZE // 4
     r, peak = upload(f.port, f.pid, "/sink", size, [("Transfer-Encoding", "chunked")],
@@ -73,9 +69,7 @@ def upload_chunked_flat_memory():
 
 @h.test(timeout=150)
 def echo_both_ways_flat_memory():
-    e = h.Echo()
-    f = h.start_proxy([e])
-    h.eq(h.get(f.port, "/").status, 200, "warm-up")
+    _, f = h.warm_proxy()
     rss0 = f.rss_kb()
     size = SIZE // 4
     r, peak = upload(f.port, f.pid, "/echo", size, [("Content-Length", str(size))],
