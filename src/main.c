@@ -60,19 +60,11 @@ static void raise_fd_limit(const struct fc_config *cfg)
 		        (unsigned long long)rl.rlim_cur);
 }
 
-static int log_level_map(enum fc_log_level l)
-{
-	switch (l) {
-	case FC_LOG_DEBUG:
-		return FC_LOG_LEVEL_DEBUG;
-	case FC_LOG_INFO:
-		return FC_LOG_LEVEL_INFO;
-	case FC_LOG_WARN:
-		return FC_LOG_LEVEL_WARN;
-	default:
-		return FC_LOG_LEVEL_ERROR;
-	}
-}
+/* The config's levels and the error log's are the same scale. */
+_Static_assert((int)FC_LOG_DEBUG == FC_LOG_LEVEL_DEBUG && (int)FC_LOG_INFO == FC_LOG_LEVEL_INFO &&
+                       (int)FC_LOG_WARN == FC_LOG_LEVEL_WARN &&
+                       (int)FC_LOG_ERROR == FC_LOG_LEVEL_ERROR,
+               "log levels of config.h and log.h differ");
 
 int main(int argc, char **argv)
 {
@@ -201,7 +193,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	fc_log_level = log_level_map(cfg->log_level);
+	fc_log_level = (int)cfg->log_level;
 	int rc = fc_log_open(cfg->error_log);
 	if (rc < 0) {
 		fprintf(stderr, "fulcrum: log.error: %s: %s\n", cfg->error_log, strerror(-rc));

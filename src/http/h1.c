@@ -177,8 +177,6 @@ size_t fc_h1_head_end(const char *buf, size_t len, size_t from)
 		return 0;
 	if (i < lead)
 		i = lead;
-	/* Skip leading empty lines? RFC 9112 allows servers to ignore a CRLF
-	 * before the request line; llhttp handles that, we only look for the end. */
 	while (i < len) {
 		const char *nl = memchr(buf + i, '\n', len - i);
 		if (!nl)
@@ -297,8 +295,6 @@ static int analyze(struct fc_h1_head *hd, bool response, const char **err)
 				hd->conn_close = true;
 			else if (token_is(t, tl, "keep-alive"))
 				hd->conn_keepalive = true;
-			else if (token_is(t, tl, "upgrade"))
-				hd->conn_upgrade = true;
 			for (uint32_t j = 0; j < hd->n_headers; j++) {
 				struct fc_h1_header *o = &hd->h[j];
 				if (!o->hop && o->name_len == tl &&
@@ -334,29 +330,15 @@ static bool has_bare_lf(const char *buf, size_t len)
 	}
 }
 
-/* True when a Transfer-Encoding token, trimmed, is "chunked". */
-static bool te_mentions_chunked(const struct fc_h1_head *hd)
-{
-	for (uint32_t i = 0; i < hd->n_headers; i++) {
-		const struct fc_h1_header *h = &hd->h[i];
-		if (!FC_H1_NAME_IS(h, "transfer-encoding"))
-			continue;
-		const char *s = h->value, *end = h->value + h->value_len, *t;
-		size_t tl;
-		while (next_token(&s, end, &t, &tl))
-			if (token_is(t, tl, "chunked"))
-				return true;
-	}
-	return false;
-}
+/* The transfer-codings of all Transfer-Encoding headers, in order. */
+struct te_codings {
+	int n_chunked, n_other;
+	bool last_chunked;
+};
 
-/* Request codings (RFC 9112 §6.1): 0 when the only coding is one final
- * chunked; 400 when chunked is missing, repeated or not last; 501 when a
- * coding we do not relay (gzip...) precedes the final chunked. */
-static int te_check(const struct fc_h1_head *hd)
+static struct te_codings te_scan(const struct fc_h1_head *hd)
 {
-	int n_chunked = 0, n_other = 0;
-	bool last_chunked = false;
+	struct te_codings c = {0};
 	for (uint32_t i = 0; i < hd->n_headers; i++) {
 		const struct fc_h1_header *h = &hd->h[i];
 		if (!FC_H1_NAME_IS(h, "transfer-encoding"))
@@ -364,16 +346,24 @@ static int te_check(const struct fc_h1_head *hd)
 		const char *s = h->value, *end = h->value + h->value_len, *t;
 		size_t tl;
 		while (next_token(&s, end, &t, &tl)) {
-			last_chunked = token_is(t, tl, "chunked");
-			if (last_chunked)
-				n_chunked++;
+			c.last_chunked = token_is(t, tl, "chunked");
+			if (c.last_chunked)
+				c.n_chunked++;
 			else
-				n_other++;
+				c.n_other++;
 		}
 	}
-	if (n_chunked != 1 || !last_chunked)
+	return c;
+}
+
+/* Request codings (RFC 9112 §6.1): 0 when the only coding is one final
+ * chunked; 400 when chunked is missing, repeated or not last; 501 when a
+ * coding we do not relay (gzip...) precedes the final chunked. */
+static int te_check(const struct te_codings *c)
+{
+	if (c->n_chunked != 1 || !c->last_chunked)
 		return 400;
-	return n_other ? 501 : 0;
+	return c->n_other ? 501 : 0;
 }
 
 int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_head *out,
@@ -442,20 +432,23 @@ int fc_h1_parse_head(struct fc_h1 *h, const char *buf, size_t len, struct fc_h1_
 	if (out->conn_close)
 		out->keep_alive = false; /* whatever llhttp made of the rest */
 	out->chunked = (p->flags & F_CHUNKED) != 0;
-	if (out->has_te && !out->chunked && te_mentions_chunked(out)) {
+	struct te_codings te = {0};
+	if (out->has_te)
+		te = te_scan(out);
+	if (out->has_te && !out->chunked && te.n_chunked) {
 		/* llhttp did not frame it as chunked ("chunked" with odd
 		 * whitespace...) but the next hop would: refuse the ambiguity */
 		*err = "ambiguous transfer-encoding";
 		return FC_H1_ERROR;
 	}
 	if (!response && out->has_te) {
-		int te = te_check(out);
-		if (te) {
+		int bad = te_check(&te);
+		if (bad) {
 			/* we relay chunked only: another coding would reach the
 			 * server with nobody to decode it (nginx answers 501 too) */
-			*err = te == 501 ? "unsupported transfer-coding"
-			                 : "invalid transfer-encoding";
-			out->bad_te = te == 501;
+			*err = bad == 501 ? "unsupported transfer-coding"
+			                  : "invalid transfer-encoding";
+			out->bad_te = bad == 501;
 			return FC_H1_ERROR;
 		}
 	}

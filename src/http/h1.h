@@ -41,7 +41,7 @@ struct fc_h1_head {
 	int host; /* index of Host, -1 if none */
 	int n_host;
 	int xff; /* first X-Forwarded-For index, -1 */
-	bool conn_close, conn_keepalive, conn_upgrade;
+	bool conn_close, conn_keepalive;
 	bool chunked; /* Transfer-Encoding: chunked (final coding) */
 	bool has_te;  /* any Transfer-Encoding */
 	bool has_cl;

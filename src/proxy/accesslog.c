@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "proxy/proxy.h"
+#include "proxy/reqinfo.h"
 
 #define ALOG_FLUSH 4096
 
@@ -84,7 +85,7 @@ void fc_accesslog_write(struct session *s, struct request *r, uint64_t now_ns)
 		fc_accesslog_flush(w);
 	char ts[32], client[64];
 	fc_log_timestamp(ts);
-	fc_addr_format(r->client.family ? &r->client : &s->peer, client, sizeof(client));
+	fc_req_format_ip(r->client.family ? &r->client : &s->peer, client, sizeof(client));
 	const char *m, *p, *v;
 	int ml, pl, vl;
 	split_line(r, &m, &ml, &p, &pl, &v, &vl);

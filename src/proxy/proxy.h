@@ -65,7 +65,6 @@ struct rt_server {
 struct rt_pool {
 	struct fc_pool *pool;
 	const struct fc_config_pool *cfg;
-	uint8_t sticky_secret[32];
 };
 
 /* The live state built from one config snapshot. Shared by all workers. */
@@ -102,9 +101,7 @@ struct upstream {
 	struct fc_buf *in;
 	struct fc_h1 parser; /* response parser */
 	struct link idle_link;
-	uint32_t rparsed;  /* in->data[rpos..rparsed) is validated, forwardable */
-	uint32_t requests; /* served on this connection */
-	uint32_t idle_timeout_ms;
+	uint32_t rparsed; /* in->data[rpos..rparsed) is validated, forwardable */
 	bool connecting, readable, writable, rdhup, eof, reset, reused, closed;
 };
 
@@ -173,9 +170,8 @@ struct session {
 	struct link link;    /* worker's session list */
 	struct fc_h1 parser; /* request parser */
 	struct fc_addr peer;
-	uint16_t peer_port;
 	uint8_t state;
-	bool readable, writable, rdhup, eof, reset, closed, in_run, rerun;
+	bool readable, writable, rdhup, eof, closed, in_run, rerun;
 	bool served, lingering, quick_close;
 	uint32_t scan;      /* head terminator scan position */
 	uint64_t phase_ms;  /* start of the idle/head phase */
@@ -226,7 +222,6 @@ struct fc_worker {
 	bool draining;
 	uint32_t grace_ms;
 	atomic_bool stop_requested;
-	int listen_err; /* startup error */
 };
 
 /* Creates n workers (listeners bound) for rt. Returns 0 or -errno with err. */

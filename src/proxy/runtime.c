@@ -61,14 +61,19 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runti
 		const struct fc_config_pool *cp = &cfg->pools[i];
 		struct rt_pool *p = &rt->pools[i];
 		p->cfg = cp;
-		if (cp->sticky.secret && cp->sticky.secret[0]) {
-			size_t n = strlen(cp->sticky.secret);
-			/* the secret is used as given; long ones are fine, HMAC hashes them */
-			memset(p->sticky_secret, 0, sizeof(p->sticky_secret));
-			memcpy(p->sticky_secret, cp->sticky.secret, n < 32 ? n : 32);
-		} else if (getrandom(p->sticky_secret, sizeof(p->sticky_secret), 0) < 0) {
-			for (size_t k = 0; k < sizeof(p->sticky_secret); k++)
-				p->sticky_secret[k] = (uint8_t)(now >> (k % 8));
+		/* without a configured secret, a random one: cookies then hold
+		 * for this process only (libfulcrum copies it) */
+		uint8_t generated[32];
+		const uint8_t *secret = (const uint8_t *)cp->sticky.secret;
+		size_t secret_len = secret ? strlen(cp->sticky.secret) : 0;
+		if (!secret) {
+			if (getrandom(generated, sizeof(generated), 0) !=
+			    (ssize_t)sizeof(generated))
+				for (size_t k = 0; k < sizeof(generated); k++)
+					generated[k] =
+					        (uint8_t)((now ^ (uint64_t)i) >> (k % 8 * 8));
+			secret = generated;
+			secret_len = sizeof(generated);
 		}
 		uint64_t seed = 0;
 		if (getrandom(&seed, sizeof(seed), 0) < 0)
@@ -79,10 +84,8 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runti
 		        .slow_start_ns = (uint64_t)cp->slow_start_ms * 1000000ull,
 		        .balance_factor = cp->hash.balance_factor,
 		        .sticky = cp->sticky.enabled,
-		        .sticky_secret = cp->sticky.secret ? (const uint8_t *)cp->sticky.secret
-		                                           : p->sticky_secret,
-		        .sticky_secret_len = cp->sticky.secret ? strlen(cp->sticky.secret)
-		                                               : sizeof(p->sticky_secret),
+		        .sticky_secret = secret,
+		        .sticky_secret_len = secret_len,
 		        .seed = seed | 1,
 		        .server_free = rt_server_free,
 		};

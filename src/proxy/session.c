@@ -102,38 +102,50 @@ static void start_closing(struct session *s)
 	s->quick_close = false;
 }
 
+/* Ends the request: reports its outcome to the pool if a server is still
+ * counted for it, writes its access log line once, gives its memory back. */
+static void request_end(struct session *s, bool failed)
+{
+	struct fc_worker *w = s->w;
+	struct request *r = s->req;
+	if (r->server) {
+		struct fc_outcome o = {.status = r->status,
+		                       .failed = failed,
+		                       .latency_ns =
+		                               (r->up_head_ns ? r->up_head_ns : w->loop.now_ns) -
+		                               r->up_start_ns};
+		fc_pool_done(r->pool->pool, r->server, &o, w->loop.now_ns);
+		r->server = NULL;
+	}
+	if (!r->logged)
+		fc_accesslog_write(s, r, w->loop.now_ns);
+	fc_buf_release(&w->bufs, r->head);
+	fc_worker_release_request(w, r);
+	s->req = NULL;
+}
+
 /* Releases what the request holds and ends it with an error response. */
 static void end_with_error(struct session *s, int status, bool close)
 {
 	struct request *r = s->req;
 	struct fc_worker *w = s->w;
-	char tmp[512];
 	if (r) {
-		r->bytes_out += fc_h1_write_error(tmp, sizeof(tmp), status, true);
-		if (r->server) {
-			struct fc_outcome o = {.status = status,
-			                       .failed = true,
-			                       .latency_ns = w->loop.now_ns - r->up_start_ns};
-			fc_pool_done(r->pool->pool, r->server, &o, w->loop.now_ns);
-			r->server = NULL;
-		}
+		if (!r->complete || r->close_after || w->draining)
+			close = true; /* where the next request starts is unknown */
 		if (s->up) {
 			fc_upstream_close(s->up);
 			s->up = NULL;
 		}
+	}
+	char tmp[512];
+	size_t n = fc_h1_write_error(tmp, sizeof(tmp), status, close);
+	if (r) {
 		r->status = status;
-		if (!r->complete)
-			close = true; /* where the next request starts is unknown */
-		if (r->close_after || w->draining)
-			close = true;
-		fc_accesslog_write(s, r, w->loop.now_ns);
+		r->bytes_out += n;
 		if (s->in && !close)
 			s->in->rpos = r->parsed;
-		fc_buf_release(&w->bufs, r->head);
-		fc_worker_release_request(w, r);
-		s->req = NULL;
+		request_end(s, true);
 	}
-	size_t n = fc_h1_write_error(tmp, sizeof(tmp), status, close);
 	out_append(s, tmp, n);
 	if (close) {
 		start_closing(s);
@@ -147,7 +159,7 @@ static void end_with_error(struct session *s, int status, bool close)
 /* A head-level failure before any request state exists. */
 static void reject(struct session *s, int status, const char *why)
 {
-	fc_debug("client %s: %d: %s", "request", status, why);
+	fc_debug("bad request: %d: %s", status, why);
 	end_with_error(s, status, true);
 }
 
@@ -160,22 +172,9 @@ void fc_session_close(struct session *s)
 	struct fc_worker *w = s->w;
 	s->closed = true;
 	if (s->req) {
-		struct request *r = s->req;
-		if (r->server) {
-			struct fc_outcome o = {.status = r->status,
-			                       .failed = false,
-			                       .latency_ns = w->loop.now_ns - r->up_start_ns};
-			fc_pool_done(r->pool->pool, r->server, &o, w->loop.now_ns);
-			r->server = NULL;
-		}
-		if (!r->logged) {
-			if (!r->status)
-				r->status = 499; /* the client went away first */
-			fc_accesslog_write(s, r, w->loop.now_ns);
-		}
-		fc_buf_release(&w->bufs, r->head);
-		fc_worker_release_request(w, r);
-		s->req = NULL;
+		if (!s->req->status)
+			s->req->status = 499; /* the client went away first */
+		request_end(s, false);
 	}
 	if (s->up) {
 		fc_upstream_close(s->up);
@@ -218,8 +217,7 @@ static bool make_room(struct session *s)
 	if (s->state != S_ACTIVE || !r) {
 		if (b->rpos == 0)
 			return false;
-		s->scan = s->scan > b->rpos ? s->scan - b->rpos : 0;
-		shift_in(s, b->rpos);
+		shift_in(s, b->rpos); /* s->scan counts from rpos: unchanged */
 		return true;
 	}
 	if (b->rpos > 0) {
@@ -282,7 +280,6 @@ static bool client_read(struct session *s)
 	if (errno == EAGAIN)
 		return false;
 	s->eof = true;
-	s->reset = true;
 	return true;
 }
 
@@ -364,6 +361,14 @@ static bool client_write(struct session *s)
 
 /* ---------------------------------------------------------------- request */
 
+/* A bounded copy, NUL-terminated (no printf on the request path). */
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 static void copy_key(struct request *r, const char *p, size_t n)
 {
 	if (!p) {
@@ -438,8 +443,7 @@ static void request_pick_inputs(struct session *s, struct request *r, const stru
 	copy_key(r, v, n);
 	r->sticky_in_len = 0;
 	if (cp->sticky.enabled) {
-		const char *name =
-		        cp->sticky.cookie_name ? cp->sticky.cookie_name : "fulcrum_sticky";
+		const char *name = cp->sticky.cookie_name; /* never NULL: config default */
 		const char *sv = fc_req_cookie(hd, name, strlen(name), &n);
 		if (sv && n < sizeof(r->sticky_in)) {
 			memcpy(r->sticky_in, sv, n);
@@ -476,9 +480,7 @@ static void start_request(struct session *s, size_t head_len)
 		memcpy(r->line, hd->first_line, ll);
 	r->line_len = (uint16_t)ll;
 	if (rc == FC_H1_ERROR) {
-		int status = hd->too_many ? 431 : hd->bad_te ? 501 : 400;
-		fc_debug("bad request from client: %s", err ? err : "malformed");
-		reject(s, status, err ? err : "malformed");
+		reject(s, hd->too_many ? 431 : hd->bad_te ? 501 : 400, err ? err : "malformed");
 		return;
 	}
 	r->method = hd->method;
@@ -516,8 +518,7 @@ static void start_request(struct session *s, size_t head_len)
 	const struct fc_config_route *route =
 	        fc_config_route_match(s->l->cfg, host, host_len, path, path_len);
 	if (!route) {
-		r->complete = r->complete; /* body (if any) is skipped by closing */
-		end_with_error(s, 404, !r->complete);
+		end_with_error(s, 404, false); /* closes if a body follows */
 		return;
 	}
 	r->pool = fc_runtime_pool(w->rt, route->pool_ref);
@@ -572,7 +573,6 @@ static bool handle_head(struct session *s)
 	if (!end) {
 		s->scan = (uint32_t)len;
 		if (len >= max || (fc_buf_room(b) == 0 && b->rpos == 0)) {
-			s->req = NULL;
 			end_with_error(s, 431, true);
 			return true;
 		}
@@ -676,7 +676,7 @@ static void pick_and_connect(struct session *s)
 		}
 		r->attempts++;
 		r->server = srv;
-		snprintf(r->server_name, sizeof(r->server_name), "%s", fc_server_name(srv));
+		copy_name(r->server_name, sizeof(r->server_name), fc_server_name(srv));
 		r->tried[r->n_tried++] = srv;
 		if (ctx.sticky_set) {
 			r->sticky_set = true;
@@ -897,7 +897,6 @@ static bool response_head(struct session *s)
 		fc_warn("pool %s: server %s: bad response: %s", r->pool->cfg->name,
 		        fc_server_name(r->server), err ? err : "101 without upgrade");
 		r->no_retry = true; /* it did answer: no retry */
-		u->reused = false;
 		upstream_failed(s, -EPROTO, false);
 		return true;
 	}
@@ -911,10 +910,6 @@ static bool response_head(struct session *s)
 		u->rparsed = b->rpos;
 		return true;
 	}
-	r->status = hd->status;
-	r->resp_head_done = true;
-	r->resp_started = true;
-	r->up_head_ns = w->loop.now_ns;
 	r->up_reusable = hd->keep_alive && !hd->close_delimited;
 	if (hd->close_delimited || !r->complete || w->draining)
 		r->close_after = true;
@@ -931,8 +926,8 @@ static bool response_head(struct session *s)
 		const struct fc_config_sticky *st = &r->pool->cfg->sticky;
 		int n = snprintf(cookie, sizeof(cookie),
 		                 "%s=%s; Path=/; Max-Age=%u; HttpOnly; SameSite=Lax%s",
-		                 st->cookie_name ? st->cookie_name : "fulcrum_sticky", r->sticky,
-		                 st->max_age_s, r->secure ? "; Secure" : "");
+		                 st->cookie_name, r->sticky, st->max_age_s,
+		                 r->secure ? "; Secure" : "");
 		if (n > 0 && (size_t)n < sizeof(cookie)) {
 			x.set_cookie = cookie;
 			x.set_cookie_len = (size_t)n;
@@ -949,9 +944,6 @@ static bool response_head(struct session *s)
 		size_t n = fc_h1_write_response(s->out->data + s->out->wpos, fc_buf_room(s->out),
 		                                hd, &x);
 		if (n == 0) {
-			r->resp_started = false;
-			r->resp_head_done = false;
-			u->reused = false;
 			fc_warn("pool %s: server %s: response head too large", r->pool->cfg->name,
 			        fc_server_name(r->server));
 			r->no_retry = true;
@@ -962,6 +954,10 @@ static bool response_head(struct session *s)
 		b->rpos += (uint32_t)end;
 		u->rparsed = b->rpos;
 	}
+	r->status = hd->status;
+	r->resp_head_done = true;
+	r->resp_started = true;
+	r->up_head_ns = w->loop.now_ns;
 	if (rc == FC_H1_COMPLETE)
 		r->resp_complete = true;
 	r->resp_close_delimited = hd->close_delimited;
@@ -1062,29 +1058,20 @@ static void finish_request(struct session *s)
 	struct request *r = s->req;
 	struct upstream *u = s->up;
 	const struct fc_config_pool *cp = r->pool->cfg;
-	struct fc_outcome o = {.status = r->status,
-	                       .failed = false,
-	                       .latency_ns = (r->up_head_ns ? r->up_head_ns : w->loop.now_ns) -
-	                                     r->up_start_ns};
-	fc_pool_done(r->pool->pool, r->server, &o, w->loop.now_ns);
-	r->server = NULL;
-	fc_accesslog_write(s, r, w->loop.now_ns);
 	if (u) {
-		u->requests++;
 		bool reuse = r->up_reusable && r->complete && r->sent_all && !r->aborted;
 		fc_upstream_release(u, reuse, cp->max_idle, cp->idle_timeout_ms);
 		s->up = NULL;
 	}
 	bool close = r->close_after || r->aborted || !r->complete || w->draining;
+	bool aborted = r->aborted;
 	if (s->in && !close)
 		s->in->rpos = r->parsed;
-	fc_buf_release(&w->bufs, r->head);
-	fc_worker_release_request(w, r);
-	s->req = NULL;
+	request_end(s, false);
 	s->served = true;
 	s->phase_ms = now_ms(s);
 	if (close) {
-		if (r->aborted) {
+		if (aborted) {
 			fc_session_close(s);
 			return;
 		}
@@ -1213,7 +1200,6 @@ void fc_session_accept(struct fc_worker *w, struct listener *l, int fd, const st
 		const struct sockaddr_in *a = (const struct sockaddr_in *)peer;
 		s->peer.family = 4;
 		memcpy(s->peer.bytes, &a->sin_addr, 4);
-		s->peer_port = ntohs(a->sin_port);
 	} else if (peer->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)peer;
 		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
@@ -1223,7 +1209,6 @@ void fc_session_accept(struct fc_worker *w, struct listener *l, int fd, const st
 			s->peer.family = 6;
 			memcpy(s->peer.bytes, &a->sin6_addr, 16);
 		}
-		s->peer_port = ntohs(a->sin6_port);
 	}
 	fc_h1_init(&s->parser, false);
 	link_push(&w->sessions, &s->link);

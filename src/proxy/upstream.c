@@ -125,7 +125,6 @@ void fc_upstream_release(struct upstream *u, bool reusable, uint32_t max_idle,
 	u->io.cb = idle_on_event;
 	link_push(&idle->list, &u->idle_link);
 	idle->n++;
-	u->idle_timeout_ms = idle_timeout_ms;
 	fc_timer_set(&w->loop, &u->timer, w->loop.now_ms + (idle_timeout_ms ? idle_timeout_ms : 1));
 }
 
