@@ -11,6 +11,8 @@ def http10_get_without_host():
         h.eq(r.status, 200, "status")
         h.check(r.proto in ("HTTP/1.0", "HTTP/1.1"), "proto %r" % r.proto)
         h.eq(r.json()["path"], "/ten", "path")
+        # the server still gets a Host: its own host:port, as nginx's proxy_pass sends
+        h.eq(r.json()["headers"].get("host"), e.url[len("http://"):], "Host given to the server")
         h.check(c.wait_closed(3), "HTTP/1.0 without keep-alive: connection closed after response")
 
 
