@@ -61,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!out)
 		return 0;
 	size_t n = fc_h1_write_response(out, cap, &hd, &x);
-	if (fuzz_reparse(out, n, cap, true, head_request, &hd2) == FC_H1_ERROR) { /* as the client reads it */
+	if (fuzz_reparse(out, n, cap, true, head_request, &hd2) ==
+	    FC_H1_ERROR) { /* as the client reads it */
 		free(out);
 		return 0;
 	}

@@ -51,8 +51,8 @@ static inline bool fuzz_head_fits_full_limit(const char *out, size_t n)
  * FC_H1_ERROR only when the re-read was refused for our own header limit
  * and a peer with the full limit could read it (nothing more to check);
  * any other refusal is a crash: the peer must understand us. */
-static inline int fuzz_reparse(const char *out, size_t n, size_t cap, bool response, bool head_request,
-                               struct fc_h1_head *hd2)
+static inline int fuzz_reparse(const char *out, size_t n, size_t cap, bool response,
+                               bool head_request, struct fc_h1_head *hd2)
 {
 	CHECK(n > 0 && n <= cap);
 	CHECK(fc_h1_head_end(out, n, 0) == n);
