@@ -23,6 +23,44 @@ enum fc_hash_source {
 	FC_HASH_QUERY,
 };
 
+/* An HTTP status range, inclusive: "200-399" or one code "204" (lo == hi). */
+struct fc_config_status_range {
+	uint16_t lo, hi;
+};
+
+enum fc_health_type { FC_HEALTH_NONE, FC_HEALTH_HTTP, FC_HEALTH_TCP };
+
+/* Active health checks (health:), run from the control thread. A pool's
+ * health: is the default for its servers; a server's own health: overrides
+ * the keys it names. fc_config_server.health holds the merged result. */
+struct fc_config_health {
+	enum fc_health_type type;              /* none when health: is absent; http when given */
+	char *path;                            /* default "/" */
+	char *method;                          /* default "GET" */
+	char *host;                            /* Host header; NULL: the server's host:port */
+	struct fc_config_status_range *expect; /* default one range 200-399 */
+	size_t n_expect;
+	char *body;                               /* substring the body must contain; NULL: any */
+	struct fc_config_status_range *lame_duck; /* statuses that mean lame duck; default none */
+	size_t n_lame_duck;
+	uint32_t interval_ms;      /* default 2000 */
+	uint32_t fast_interval_ms; /* while a server is changing state, default interval / 4 */
+	uint32_t timeout_ms;       /* default 1000; must be <= interval */
+	uint32_t rise;             /* passes before a down server is up, default 2 */
+	uint32_t fall;             /* failures before an up server is down, default 3 */
+	uint16_t port;             /* 0: the server's port */
+};
+
+/* Passive outlier detection (passive:) from what the workers see. */
+struct fc_config_passive {
+	uint32_t failures;        /* consecutive server faults; 0 = off; default 5 */
+	uint32_t eject_ms;        /* first ejection, doubles each time, default 10000 */
+	uint32_t max_eject_ms;    /* default 300000 */
+	uint32_t max_ejected_pct; /* never more than this share of a pool, default 50 */
+	uint16_t *statuses;       /* server-fault statuses, default 502, 503, 504 */
+	size_t n_statuses;
+};
+
 struct fc_config_server {
 	char *name;                   /* default: "host:port" of url */
 	char *url;                    /* as written: http://host:port */
@@ -30,7 +68,8 @@ struct fc_config_server {
 	uint16_t port;                /* default 80 */
 	struct sockaddr_storage addr; /* resolved at load time */
 	socklen_t addr_len;
-	unsigned weight; /* 0..1000, default 1 */
+	unsigned weight;                /* 0..1000, default 1 */
+	struct fc_config_health health; /* the pool's health: with this server's overrides */
 };
 
 struct fc_config_sticky {
@@ -60,6 +99,9 @@ struct fc_config_pool {
 	uint32_t slow_start_ms;       /* default 0 (off) */
 	struct fc_config_sticky sticky;
 	struct fc_config_hash hash;
+	struct fc_config_health health;   /* the pool's default (type none: no active checks) */
+	struct fc_config_passive passive; /* on by default */
+	uint32_t panic_threshold_pct;     /* 0 = off: below this share healthy, use all */
 };
 
 struct fc_config_route {
