@@ -1,0 +1,94 @@
+/* health.h — one state machine per server (healthy, lame duck, dead,
+ * draining; each change with a reason and a time), fed by active checks that
+ * run on the control thread's loop and by passive reports from workers. */
+#ifndef FC_HEALTH_H
+#define FC_HEALTH_H
+
+#include <fulcrum/fulcrum.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "core/loop.h"
+
+struct fc_health;
+struct fc_health_server;
+
+/* Who caused an attempt to fail. Only FC_BLAME_SERVER moves a server's
+ * health; a complete response (FC_BLAME_NONE) still counts as a server
+ * fault when its status is listed in passive.statuses. */
+enum fc_blame {
+	FC_BLAME_NONE,       /* a complete response: status says how it went */
+	FC_BLAME_CLIENT,     /* bad or stalled request body, client gone, 4xx */
+	FC_BLAME_SERVER,     /* refused, connect/response timeout, reset or EOF early, bad head */
+	FC_BLAME_CONNECTION, /* neither for sure (a reused keep-alive the server had closed) */
+};
+
+/* What the control thread learns about: the proxy closes idle connections to
+ * a server that stopped taking requests. Called on the control thread. */
+struct fc_health_hooks {
+	void (*server_down)(void *arg, struct fc_server *srv);
+	void *arg;
+};
+
+/** Creates the health state of a runtime on loop (the control thread's).
+ * hooks may be NULL. Returns 0 and *out, or -ENOMEM. Thread: control. */
+int fc_health_create(struct fc_loop *loop, const struct fc_health_hooks *hooks,
+                     struct fc_health **out);
+
+/** Stops every check, closes their connections and frees everything. Workers
+ * must be stopped first (they hold fc_health_server pointers). Accepts NULL.
+ * Thread: control. */
+void fc_health_destroy(struct fc_health *h);
+
+/** Registers one server of pool (cp its config, cs the server's, srv the
+ * libfulcrum server: a reference is taken). addr is the server's address;
+ * active checks use cs->health.port when set. *out is the handle workers
+ * report through; valid until fc_health_destroy. Returns 0, -ENOMEM.
+ * Thread: control, before fc_health_start. */
+int fc_health_add_server(struct fc_health *h, struct fc_pool *pool, const struct fc_config_pool *cp,
+                         const struct fc_config_server *cs, struct fc_server *srv,
+                         const struct sockaddr *addr, socklen_t addr_len,
+                         struct fc_health_server **out);
+
+/** Starts the active checks (spread with jitter over the first interval) and
+ * the delivery of passive reports. Returns 0 or -errno. Thread: control. */
+int fc_health_start(struct fc_health *h);
+
+/** A worker's report of one attempt on hs's server: blame and, for a
+ * response, its HTTP status (0 otherwise). what is a short text for the log
+ * ("connect refused", "response timeout"; borrowed for the call). Cheap when
+ * nothing changes (no write to shared memory on success when the failure
+ * streak is already 0); the crossing of passive.failures posts one message to
+ * the control thread, which ejects the server (within passive.max_ejected).
+ * Thread: any worker. */
+void fc_health_report(struct fc_health_server *hs, enum fc_blame blame, int status,
+                      const char *what, uint64_t now_ns);
+
+/** True when status is listed in the server's pool's passive.statuses. Thread: any. */
+bool fc_health_status_is_fault(const struct fc_health_server *hs, int status);
+
+/* ---------------------------------------------------------------- reading */
+
+struct fc_health_info {
+	enum fc_server_state state;
+	bool ejected;       /* out by passive detection right now */
+	uint64_t since_ns;  /* when the current state began */
+	char reason[160];   /* why the last change happened */
+	uint32_t checks_ok; /* consecutive active passes / failures */
+	uint32_t checks_failed;
+	uint64_t last_check_ns; /* 0: never checked */
+	uint64_t last_check_latency_ns;
+	uint32_t ejections; /* times ejected so far */
+};
+
+/** Copies the state of hs's server. Thread: control. */
+void fc_health_server_info(const struct fc_health_server *hs, struct fc_health_info *out);
+
+/** "2/3 servers are healthy" for pool's servers registered in h: how many are
+ * healthy and how many there are. Thread: control. */
+void fc_health_pool_summary(const struct fc_health *h, const struct fc_pool *pool,
+                            uint32_t *healthy, uint32_t *total);
+
+#endif
