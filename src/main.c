@@ -202,61 +202,8 @@ int main(int argc, char **argv)
 	}
 	raise_fd_limit(cfg);
 	signal(SIGPIPE, SIG_IGN);
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL); /* workers inherit it */
-
-	uint32_t n_workers = cfg->workers ? cfg->workers : 1;
-	struct fc_runtime *rt = NULL;
-	if (fc_runtime_create(cfg, n_workers, &rt, err, sizeof(err)) < 0) {
-		fc_error("%s", err);
-		fc_config_unref(cfg);
-		return 1;
-	}
-	struct fc_worker *ws = NULL;
-	if (fc_workers_start(rt, &ws, n_workers, err, sizeof(err)) < 0) {
-		fc_error("%s", err);
-		fc_runtime_destroy(rt);
-		fc_config_unref(cfg);
-		return 1;
-	}
-	for (size_t i = 0; i < cfg->n_listeners; i++)
-		fc_info("fulcrum %s: listener %s on %s, %u worker%s", FULCRUM_VERSION,
-		        cfg->listeners[i].name, cfg->listeners[i].address, n_workers,
-		        n_workers == 1 ? "" : "s");
-
-	for (;;) {
-		int sig = 0;
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGUSR1) {
-			/* log rotation: reopen both logs by their paths */
-			int e1 = fc_log_reopen(cfg->error_log);
-			int e2 = fc_runtime_reopen_logs(rt);
-			if (e1 < 0 || e2 < 0)
-				fc_error("SIGUSR1: cannot reopen logs: %s",
-				         strerror(-(e1 < 0 ? e1 : e2)));
-			else
-				fc_info("SIGUSR1: logs reopened");
-			continue;
-		}
-		if (sig == SIGHUP) {
-			fc_warn("SIGHUP: reload is not supported yet; still running on %s",
-			        cfg->source);
-			continue;
-		}
-		fc_info("%s: stopping; in-flight requests have %u ms", strsignal(sig),
-		        cfg->shutdown_grace_ms);
-		break;
-	}
-	fc_workers_stop(ws, n_workers, cfg->shutdown_grace_ms);
-	fc_runtime_destroy(rt);
-	fc_info("stopped");
+	int status = fc_control_run(cfg, cfg->workers ? cfg->workers : 1);
 	fc_config_unref(cfg);
 	fc_log_close();
-	return 0;
+	return status;
 }

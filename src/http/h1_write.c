@@ -50,11 +50,6 @@ size_t fc_h1_write_request(char *buf, size_t cap, const struct fc_h1_head *hd,
 			continue;
 		put_header(&o, h);
 	}
-	if (hd->host < 0 && x->host) {
-		PUT_LIT(&o, "Host: ");
-		put(&o, x->host, x->host_len);
-		PUT_LIT(&o, "\r\n");
-	}
 	if (hd->chunked)
 		PUT_LIT(&o, "Transfer-Encoding: chunked\r\n");
 	/* X-Forwarded-For: every earlier value, then this client */
@@ -77,9 +72,16 @@ size_t fc_h1_write_request(char *buf, size_t cap, const struct fc_h1_head *hd,
 		PUT_LIT(&o, "\r\n");
 	}
 	if (hd->major == 1 && hd->minor == 0)
-		PUT_LIT(&o, "Via: 1.0 fulcrum\r\n\r\n");
+		PUT_LIT(&o, "Via: 1.0 fulcrum\r\n");
 	else
-		PUT_LIT(&o, "Via: 1.1 fulcrum\r\n\r\n");
+		PUT_LIT(&o, "Via: 1.1 fulcrum\r\n");
+	/* last, so that a retry on another server can replace it in place */
+	if (hd->host < 0 && x->host) {
+		PUT_LIT(&o, "Host: ");
+		put(&o, x->host, x->host_len);
+		PUT_LIT(&o, "\r\n");
+	}
+	PUT_LIT(&o, "\r\n");
 	return o.overflow ? 0 : (size_t)(o.p - buf);
 }
 
@@ -167,10 +169,20 @@ const char *fc_h1_reason(int status)
 
 size_t fc_h1_write_error(char *out, size_t cap, int status, bool close)
 {
+	return fc_h1_write_error_retry(out, cap, status, close, 0);
+}
+
+size_t fc_h1_write_error_retry(char *out, size_t cap, int status, bool close,
+                               unsigned retry_after_s)
+{
 	const char *r = fc_h1_reason(status);
+	char retry[40] = "";
+	if (retry_after_s)
+		snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", retry_after_s);
 	int n = snprintf(out, cap,
 	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-	                 "Cache-Control: no-store\r\n%s\r\n%d %s\n",
-	                 status, r, strlen(r) + 5, close ? "Connection: close\r\n" : "", status, r);
+	                 "Cache-Control: no-store\r\n%s%s\r\n%d %s\n",
+	                 status, r, strlen(r) + 5, retry, close ? "Connection: close\r\n" : "",
+	                 status, r);
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }

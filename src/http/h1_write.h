@@ -9,7 +9,7 @@ struct fc_h1_req_extra {
 	const char *client_ip; /* appended to X-Forwarded-For */
 	size_t client_ip_len;
 	const char *proto; /* X-Forwarded-Proto: "http" or "https" */
-	const char *host;  /* Host to add when the client sent none (HTTP/1.0) */
+	const char *host;  /* Host to add when the client sent none (HTTP/1.0): the last header */
 	size_t host_len;
 };
 
@@ -36,6 +36,10 @@ bool fc_h1_response_passthrough(const struct fc_h1_head *hd, const struct fc_h1_
 
 /* Writes a complete short plain-text error response. Returns its length. */
 size_t fc_h1_write_error(char *out, size_t cap, int status, bool close);
+/* The same with Retry-After: retry_after_s (0: none), for a 503 when no
+ * server can take the request. */
+size_t fc_h1_write_error_retry(char *out, size_t cap, int status, bool close,
+                               unsigned retry_after_s);
 
 /* Reason phrase of a status code. */
 const char *fc_h1_reason(int status);

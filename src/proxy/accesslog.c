@@ -46,8 +46,8 @@ static size_t json_escape(char *out, size_t cap, const char *s, size_t n)
 	return o;
 }
 
-static void split_line(const struct request *r, const char **m, int *ml, const char **p, int *pl,
-                       const char **v, int *vl)
+static void split_line(const struct fc_exchange *r, const char **m, int *ml, const char **p,
+                       int *pl, const char **v, int *vl)
 {
 	const char *s = r->line, *end = r->line + r->line_len;
 	const char *sp1 = memchr(s, ' ', r->line_len);
@@ -69,8 +69,9 @@ static void split_line(const struct request *r, const char **m, int *ml, const c
 	*vl = (int)(end - sp2 - 1);
 }
 
-void fc_accesslog_write(struct session *s, struct request *r, uint64_t now_ns)
+void fc_accesslog_write(struct fc_exchange *r, uint64_t now_ns)
 {
+	struct fc_client *s = r->c;
 	struct fc_worker *w = s->w;
 	r->logged = true;
 	if (w->rt->access_fd < 0)
@@ -97,7 +98,7 @@ void fc_accesslog_write(struct session *s, struct request *r, uint64_t now_ns)
 	size_t cap = w->alog_cap - w->alog_len;
 	int n;
 	if (w->cfg->access_format == FC_ACCESS_JSON) {
-		char path[REQ_LINE_MAX * 6 + 8];
+		char path[FC_EXCHANGE_LINE_MAX * 6 + 8];
 		size_t el = json_escape(path, sizeof(path), p, (size_t)pl);
 		n = snprintf(
 		        out, cap,

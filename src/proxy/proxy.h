@@ -1,5 +1,6 @@
-/* proxy.h — the proxy's internal structures: workers, client sessions,
- * upstream connections and the runtime (pools built from a config snapshot).
+/* proxy.h — the proxy's internal structures: workers, client connections,
+ * exchanges (one request each), upstream connections and the runtime (pools
+ * built from a config snapshot).
  * Everything here belongs to one worker thread except struct fc_runtime and
  * the libfulcrum pools it holds. */
 #ifndef FC_PROXY_H
@@ -11,66 +12,76 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "config/config.h"
 #include "core/buf.h"
 #include "core/loop.h"
+#include "core/mailbox.h"
 #include "http/h1.h"
 
 struct fc_worker;
-struct session;
-struct upstream;
+struct fc_client;
+struct fc_exchange;
+struct fc_upstream;
 
 /* Intrusive doubly-linked list. */
-struct link {
-	struct link *prev, *next;
+struct fc_link {
+	struct fc_link *prev, *next;
 };
-static inline void link_init(struct link *l)
+static inline void fc_link_init(struct fc_link *l)
 {
 	l->prev = l->next = l;
 }
-static inline bool link_empty(const struct link *l)
+static inline bool fc_link_empty(const struct fc_link *l)
 {
 	return l->next == l;
 }
-static inline void link_push(struct link *head, struct link *l)
+static inline void fc_link_push(struct fc_link *head, struct fc_link *l)
 {
 	l->next = head->next;
 	l->prev = head;
 	head->next->prev = l;
 	head->next = l;
 }
-static inline void link_remove(struct link *l)
+static inline void fc_link_remove(struct fc_link *l)
 {
 	l->prev->next = l->next;
 	l->next->prev = l->prev;
 	l->prev = l->next = l;
 }
-#define link_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define fc_link_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---------------------------------------------------------------- runtime */
 
+struct fc_health;
+struct fc_health_server;
+
 /* What the proxy keeps per server (libfulcrum's server user data). */
-struct rt_server {
+struct fc_rt_server {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
-	char hostport[64]; /* Host for HTTP/1.0 requests without one */
+	char hostport[64];               /* Host for HTTP/1.0 requests without one */
+	struct fc_health_server *health; /* passive reports go here; NULL: none */
 	uint32_t n_workers;
-	struct rt_idle {
-		struct link list; /* idle upstream connections, most recent first */
+	struct fc_rt_idle {
+		struct fc_link list; /* idle upstream connections, most recent first */
 		uint32_t n;
 	} idle[]; /* one per worker, touched only by that worker */
 };
 
-struct rt_pool {
+struct fc_rt_pool {
 	struct fc_pool *pool;
 	const struct fc_config_pool *cfg;
+	_Atomic uint64_t no_server_log_ms; /* last "no server" log line */
+	atomic_uint no_server_count;       /* 503s since then */
 };
 
 /* The live state built from one config snapshot. Shared by all workers. */
 struct fc_runtime {
 	struct fc_config *cfg;
-	struct rt_pool *pools; /* parallel to cfg->pools */
+	struct fc_rt_pool *pools; /* parallel to cfg->pools */
 	size_t n_pools;
 	struct fc_cidr *trusted; /* client_ip.trusted parsed */
 	struct fc_clientip_options clientip;
@@ -79,70 +90,129 @@ struct fc_runtime {
 	int access_fd;     /* -1: off */
 };
 
-/* Builds pools and servers from cfg (takes a reference). Returns 0 or
- * -errno with a message in err. */
-int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runtime **out, char *err,
-                      size_t errlen);
+/* Builds pools and servers from cfg (takes a reference); when health is not
+ * NULL, registers every server with it. Returns 0 or -errno with a message
+ * in err. */
+int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_health *health,
+                      struct fc_runtime **out, char *err, size_t errlen);
 void fc_runtime_destroy(struct fc_runtime *rt);
 /* Reopens the access log file (after rotation). 0 or -errno. */
 int fc_runtime_reopen_logs(struct fc_runtime *rt);
 /* The pool behind a route. */
-struct rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config_pool *cp);
+struct fc_rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config_pool *cp);
+/* True when a is one of client.ip.trusted. */
+bool fc_runtime_is_trusted(const struct fc_runtime *rt, const struct fc_addr *a);
 
 /* ---------------------------------------------------------------- upstream */
 
-struct upstream {
+/* A connection to a server: its socket, its readiness, the response bytes
+ * and the response parser. Owned by an exchange while in use, by the
+ * worker's idle pool for its server otherwise. */
+struct fc_upstream {
 	struct fc_io io;
 	struct fc_timer timer; /* idle timeout while pooled */
 	struct fc_worker *w;
-	struct session *s;        /* owner while in use */
+	struct fc_exchange *x;    /* owner while in use */
 	struct fc_server *server; /* referenced while pooled or in use */
-	struct rt_server *rs;
+	struct fc_rt_server *rs;
 	struct fc_buf *in;
 	struct fc_h1 parser; /* response parser */
-	struct link idle_link;
+	struct fc_link idle_link;
 	uint32_t rparsed; /* in->data[rpos..rparsed) is validated, forwardable */
 	bool connecting, readable, writable, rdhup, eof, reset, reused, closed;
 };
 
-/* Pops an idle connection to rs (checked alive) or starts a new connect.
+/* Pops an idle connection to server (checked alive) or starts a new connect.
  * Returns NULL with *err = -errno when the connect failed at once. */
-struct upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, int *err);
+struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, int *err);
 /* Pools u if it may be reused, otherwise closes it. */
-void fc_upstream_release(struct upstream *u, bool reusable, uint32_t max_idle,
+void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle,
                          uint32_t idle_timeout_ms);
-void fc_upstream_close(struct upstream *u);
-void fc_upstream_on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev);
+void fc_upstream_close(struct fc_upstream *u);
 /* Closes every idle pooled connection of this worker (shutdown). */
 void fc_upstream_close_idle(struct fc_worker *w);
+/* Closes this worker's idle connections to one server (it went down). */
+void fc_upstream_close_idle_server(struct fc_worker *w, struct fc_rt_server *rs);
 
-/* ---------------------------------------------------------------- request */
+/* I/O. Each returns > 0 on progress, 0 when it would block (or has no room),
+ * < 0 (-errno) when the connection failed. */
+/* A connect in progress finished: 1 connected, 0 not yet, -errno failed. */
+int fc_upstream_connected(struct fc_upstream *u);
+ssize_t fc_upstream_send(struct fc_upstream *u, const struct iovec *iov, int n);
+/* Reads into u->in (taking a buffer when needed). EOF sets u->eof and
+ * counts as progress; a reset also sets u->reset. */
+int fc_upstream_recv(struct fc_upstream *u);
 
-#define REQ_MAX_TRIES 8
-#define REQ_LINE_MAX  256
+enum fc_upstream_head {
+	FC_UP_HEAD_AGAIN,    /* not all there yet */
+	FC_UP_HEAD_OK,       /* *hd parsed, head of *len bytes at in->rpos; a body follows */
+	FC_UP_HEAD_COMPLETE, /* the same, and the response has no body */
+	FC_UP_HEAD_EMPTY,    /* EOF before any byte: the server closed */
+	FC_UP_HEAD_CUT,      /* EOF inside the head */
+	FC_UP_HEAD_TOO_BIG,  /* the head does not fit the buffer */
+	FC_UP_HEAD_BAD,      /* malformed (*err says why) */
+};
+/* Looks for and parses the response head (head_request: the request was
+ * HEAD). The head's bytes stay in u->in until the caller consumes them. */
+enum fc_upstream_head fc_upstream_parse_head(struct fc_upstream *u, bool head_request,
+                                             struct fc_h1_head *hd, size_t *len, const char **err);
 
-struct request {
-	struct request *next_free;
-	struct rt_pool *pool;
+enum fc_upstream_body {
+	FC_UP_BODY_AGAIN,    /* nothing new */
+	FC_UP_BODY_MORE,     /* more bytes validated (u->rparsed moved) */
+	FC_UP_BODY_COMPLETE, /* the response ended; *extra: bytes nobody asked for were dropped */
+	FC_UP_BODY_BAD,      /* malformed: what was valid is forwardable, then cut */
+	FC_UP_BODY_CUT,      /* EOF or reset before the end */
+};
+/* Validates response body bytes (de-chunking in place when dechunk).
+ * close_delimited: the body ends at EOF. */
+enum fc_upstream_body fc_upstream_parse_body(struct fc_upstream *u, bool dechunk,
+                                             bool close_delimited, bool *extra, const char **err);
+
+/* ---------------------------------------------------------------- exchange */
+
+#define FC_EXCHANGE_MAX_TRIES 8
+#define FC_EXCHANGE_LINE_MAX  256
+
+/* Where an exchange is on its way to the server and back. The one deadline
+ * of each phase: CONNECT connect_timeout, SEND body_timeout of inactivity,
+ * WAIT response_timeout, RESPOND body_timeout of inactivity. */
+enum fc_exchange_phase {
+	FC_X_PICK,    /* no server connection (before the pick, between retries) */
+	FC_X_CONNECT, /* connecting to the server */
+	FC_X_SEND,    /* sending the request; no response head yet */
+	FC_X_WAIT,    /* request sent whole, waiting for the response head */
+	FC_X_RESPOND, /* response head forwarded, body streaming */
+	FC_X_DONE,    /* response complete (may still be flushing to the client) */
+};
+
+/* One request: routing, picking, retries, the upstream connection, the
+ * outcome. From a per-worker free list. */
+struct fc_exchange {
+	struct fc_exchange *next_free;
+	struct fc_client *c;
+	struct fc_upstream *up;
+	struct fc_rt_pool *pool;
 	struct fc_server *server; /* the current pick (counted active) */
-	struct fc_server *tried[REQ_MAX_TRIES];
+	struct fc_server *tried[FC_EXCHANGE_MAX_TRIES];
 	uint32_t n_tried;
 	uint32_t attempts; /* upstream attempts so far */
 	uint64_t start_ns, up_start_ns, up_head_ns;
-	uint64_t phase_ms;   /* start of the current timed phase */
+	uint64_t phase_ms;   /* start of the current phase */
+	uint8_t phase;       /* enum fc_exchange_phase */
 	struct fc_buf *head; /* the rewritten request head */
 	uint32_t head_sent;
+	uint32_t host_at;    /* head offset of the Host line fulcrum added (0: none) */
 	uint32_t body_start; /* client in-buffer index where the body begins */
 	uint32_t sent;       /* client bytes [body_start, sent) written upstream */
 	uint32_t parsed;     /* client bytes up to here are validated */
-	uint64_t bytes_out;  /* body bytes sent to the client */
+	uint64_t bytes_out;  /* bytes sent to the client */
 	int status;
 	uint8_t method;
-	bool idempotent, replayable, complete, sent_all;
-	bool resp_started, resp_head_done, resp_complete, resp_dechunk;
+	bool idempotent, replayable, complete;
+	bool resp_started, resp_dechunk, resp_close_delimited;
 	bool stale_retry_used, timed_out, aborted, logged, no_retry;
-	bool client_10, client_keepalive, close_after;
-	bool up_reusable, resp_close_delimited;
+	bool client_10, client_keepalive, close_after, up_reusable;
 	bool has_key, has_sticky_in, sticky_set, secure;
 	uint8_t key_len, sticky_in_len;
 	struct fc_addr client; /* the real client IP */
@@ -151,47 +221,78 @@ struct request {
 	char sticky[96];       /* the sticky cookie value to set */
 	char server_name[64];  /* for the access log */
 	uint16_t line_len;
-	char line[REQ_LINE_MAX]; /* "METHOD PATH PROTO" for the access log */
+	char line[FC_EXCHANGE_LINE_MAX]; /* "METHOD PATH PROTO" for the access log */
 };
 
-/* ---------------------------------------------------------------- session */
+/* Starts an exchange for the head of head_len bytes at the client's
+ * in->rpos: parses it, routes, picks, connects (or answers an error). */
+void fc_exchange_start(struct fc_client *c, size_t head_len);
+/* Steps of the client's pump; each returns true on progress. */
+bool fc_exchange_send(struct fc_exchange *x);
+bool fc_exchange_receive(struct fc_exchange *x);
+/* Ends the exchange once the response is complete and flushed. */
+bool fc_exchange_maybe_finish(struct fc_exchange *x);
+/* The phase's deadline (ms), or 0 when the client's own applies. */
+uint64_t fc_exchange_deadline(const struct fc_exchange *x);
+/* The deadline passed. */
+void fc_exchange_timeout(struct fc_exchange *x);
+/* Ends the exchange with an error response (close: then close the client). */
+void fc_exchange_fail(struct fc_exchange *x, int status, bool close);
+/* The client went away: ends the exchange without a response. */
+void fc_exchange_abandon(struct fc_exchange *x);
+/* True once the rewritten head and every body byte were written upstream. */
+static inline bool fc_exchange_sent_all(const struct fc_exchange *x)
+{
+	return x->complete && x->head && x->head_sent == x->head->wpos && x->sent == x->parsed;
+}
 
-enum session_state { S_IDLE, S_HEAD, S_ACTIVE, S_CLOSING };
+/* ---------------------------------------------------------------- client */
 
-struct session {
+enum fc_client_state { FC_C_IDLE, FC_C_HEAD, FC_C_ACTIVE, FC_C_CLOSING };
+
+/* A client connection: its socket, buffers, keep-alive and closing. */
+struct fc_client {
 	struct fc_io io;
 	struct fc_timer timer;
 	struct fc_worker *w;
-	struct listener *l;
+	struct fc_listener *l;
 	struct fc_buf *in;  /* from the client */
 	struct fc_buf *out; /* to the client, before upstream bytes */
-	struct upstream *up;
-	struct request *req;
-	struct link link;    /* worker's session list */
+	struct fc_exchange *x;
+	struct fc_link link; /* worker's client list */
 	struct fc_h1 parser; /* request parser */
 	struct fc_addr peer;
 	uint8_t state;
-	bool readable, writable, rdhup, eof, closed, in_run, rerun;
+	bool readable, writable, rdhup, eof, closed, in_run, rerun, resume;
 	bool served, lingering, quick_close;
 	uint32_t scan;      /* head terminator scan position */
-	uint64_t phase_ms;  /* start of the idle/head phase */
+	uint64_t phase_ms;  /* start of the idle/head/closing phase */
 	uint64_t active_ms; /* last progress */
 };
 
-void fc_session_accept(struct fc_worker *w, struct listener *l, int fd,
-                       const struct sockaddr *peer);
-void fc_session_on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev);
-/* Lets the session make progress after its upstream changed. */
-void fc_session_run(struct session *s);
-/* Upstream reports: readable/writable/connected/error happened. */
-void fc_session_close(struct session *s);
-/* Called by the worker on shutdown: idle sessions close now, busy ones after
+void fc_client_accept(struct fc_worker *w, struct fc_listener *l, int fd,
+                      const struct sockaddr *peer);
+/* Lets the client make progress after its exchange or upstream changed. */
+void fc_client_run(struct fc_client *c);
+void fc_client_close(struct fc_client *c);
+/* Called by the worker on shutdown: idle clients close now, busy ones after
  * their current response. */
-void fc_session_shutdown(struct session *s);
+void fc_client_shutdown(struct fc_client *c);
+/* Queues bytes for the client ahead of upstream bytes. False when there is
+ * no buffer or no room (the caller then fails the connection). */
+bool fc_client_out_append(struct fc_client *c, const char *p, size_t n);
+/* A buffer for output (taken on demand, compacted). False when none. */
+bool fc_client_out_reserve(struct fc_client *c);
+/* Sends what is queued, then closes gracefully (lingering). */
+void fc_client_start_closing(struct fc_client *c);
+/* The exchange ended: close, linger or wait for the next request. */
+void fc_client_exchange_done(struct fc_client *c, bool close, bool aborted);
+/* Validates request body bytes for the exchange. */
+bool fc_client_request_body(struct fc_client *c);
 
 /* ---------------------------------------------------------------- worker */
 
-struct listener {
+struct fc_listener {
 	struct fc_io io;
 	struct fc_worker *w;
 	const struct fc_config_listener *cfg;
@@ -206,22 +307,23 @@ struct fc_worker {
 	const struct fc_config *cfg;
 	struct fc_buf_pool bufs;
 	struct fc_h1_head scratch; /* the head being looked at right now */
-	struct listener *listeners;
+	struct fc_listener *listeners;
 	size_t n_listeners;
 	struct fc_timer accept_retry;
 	struct fc_timer grace;
-	struct fc_io wake; /* eventfd: shutdown request */
+	struct fc_mailbox mailbox; /* from the control thread */
+	struct fc_msg stop_msg;    /* posted once to stop */
+	uint32_t grace_ms;         /* written before stop_msg is posted */
 	uint64_t rng;
-	struct link sessions;
-	uint32_t n_sessions;
+	struct fc_link clients;
+	uint32_t n_clients;
 	void **deferred; /* freed after the current batch of events */
 	uint32_t n_deferred, cap_deferred;
-	struct request *free_reqs;
+	struct fc_exchange *free_exchanges;
 	char *alog; /* access log lines waiting for the flush */
 	uint32_t alog_len, alog_cap;
 	bool draining;
-	uint32_t grace_ms;
-	atomic_bool stop_requested;
+	bool started; /* its thread runs */
 };
 
 /* Creates n workers (listeners bound) for rt. Returns 0 or -errno with err. */
@@ -230,16 +332,26 @@ int fc_workers_start(struct fc_runtime *rt, struct fc_worker **out, uint32_t n, 
 /* Asks every worker to drain: stop accepting, finish in-flight requests
  * within grace_ms, then exit; joins them. */
 void fc_workers_stop(struct fc_worker *ws, uint32_t n, uint32_t grace_ms);
+/* Tells every worker (through its mailbox) to close its idle connections to
+ * srv, which takes no new requests. Thread: control. */
+void fc_workers_server_down(struct fc_worker *ws, uint32_t n, struct fc_server *srv);
 
 /* Frees p after the current batch of events (the loop may still hold a
  * pointer to it). */
 void fc_worker_defer_free(struct fc_worker *w, void *p);
 void fc_worker_conn_closed(struct fc_worker *w);
-struct request *fc_worker_take_request(struct fc_worker *w);
-void fc_worker_release_request(struct fc_worker *w, struct request *r);
+struct fc_exchange *fc_worker_take_exchange(struct fc_worker *w);
+void fc_worker_release_exchange(struct fc_worker *w, struct fc_exchange *x);
 
-/* Appends one access log line for the finished request. */
-void fc_accesslog_write(struct session *s, struct request *r, uint64_t now_ns);
+/* ---------------------------------------------------------------- control */
+
+/* Runs fulcrum on cfg with n_workers workers until SIGINT/SIGTERM: the
+ * calling thread becomes the control thread (signals, health checks,
+ * messages to workers). Returns the process exit status. */
+int fc_control_run(struct fc_config *cfg, uint32_t n_workers);
+
+/* Appends one access log line for the finished exchange. */
+void fc_accesslog_write(struct fc_exchange *x, uint64_t now_ns);
 void fc_accesslog_flush(struct fc_worker *w);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/sock.h"
+#include "health/health.h"
 #include "proxy/proxy.h"
 
 static void rt_server_free(void *user)
@@ -18,9 +19,9 @@ static void rt_server_free(void *user)
 	free(user);
 }
 
-static struct rt_server *rt_server_create(const struct fc_config_server *cs, uint32_t n_workers)
+static struct fc_rt_server *rt_server_create(const struct fc_config_server *cs, uint32_t n_workers)
 {
-	struct rt_server *rs = calloc(1, sizeof(*rs) + n_workers * sizeof(rs->idle[0]));
+	struct fc_rt_server *rs = calloc(1, sizeof(*rs) + n_workers * sizeof(rs->idle[0]));
 	if (!rs)
 		return NULL;
 	memcpy(&rs->addr, &cs->addr, sizeof(rs->addr));
@@ -28,7 +29,7 @@ static struct rt_server *rt_server_create(const struct fc_config_server *cs, uin
 	snprintf(rs->hostport, sizeof(rs->hostport), "%s:%u", cs->host, cs->port);
 	rs->n_workers = n_workers;
 	for (uint32_t i = 0; i < n_workers; i++)
-		link_init(&rs->idle[i].list);
+		fc_link_init(&rs->idle[i].list);
 	return rs;
 }
 
@@ -43,8 +44,8 @@ static int open_access_log(const char *where)
 	return open(where, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
-int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runtime **out, char *err,
-                      size_t errlen)
+int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_health *health,
+                      struct fc_runtime **out, char *err, size_t errlen)
 {
 	struct fc_runtime *rt = calloc(1, sizeof(*rt));
 	if (!rt)
@@ -59,7 +60,7 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runti
 	uint64_t now = fc_time_ns();
 	for (size_t i = 0; i < cfg->n_pools; i++) {
 		const struct fc_config_pool *cp = &cfg->pools[i];
-		struct rt_pool *p = &rt->pools[i];
+		struct fc_rt_pool *p = &rt->pools[i];
 		p->cfg = cp;
 		/* without a configured secret, a random one: cookies then hold
 		 * for this process only (libfulcrum copies it) */
@@ -103,10 +104,17 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_runti
 				         strerror(rc < 0 ? -rc : EINVAL));
 				goto fail;
 			}
-			struct rt_server *rs = rt_server_create(cs, n_workers);
+			struct fc_rt_server *rs = rt_server_create(cs, n_workers);
 			if (!rs)
 				goto nomem;
 			fc_server_set_user(srv, rs);
+			if (health) {
+				rc = fc_health_add_server(health, p->pool, cp, cs, srv,
+				                          (const struct sockaddr *)&cs->addr,
+				                          cs->addr_len, &rs->health);
+				if (rc < 0)
+					goto nomem;
+			}
 		}
 	}
 	/* trusted proxies for the real client IP */
@@ -169,8 +177,16 @@ int fc_runtime_reopen_logs(struct fc_runtime *rt)
 	return rc;
 }
 
-struct rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config_pool *cp)
+struct fc_rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config_pool *cp)
 {
 	size_t i = (size_t)(cp - rt->cfg->pools);
 	return i < rt->n_pools ? &rt->pools[i] : NULL;
+}
+
+bool fc_runtime_is_trusted(const struct fc_runtime *rt, const struct fc_addr *a)
+{
+	for (size_t i = 0; i < rt->clientip.n_trusted; i++)
+		if (fc_cidr_contains(&rt->trusted[i], a))
+			return true;
+	return false;
 }

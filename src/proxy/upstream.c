@@ -1,20 +1,36 @@
-/* upstream.c — connections to servers and each worker's idle keep-alive pool
+/* upstream.c — a connection to a server: connecting, sending, receiving,
+ * parsing the response it sends back; and each worker's idle keep-alive pool
  * per server. An idle connection stays registered with epoll: any event on
  * it (the server closed it, or sent stray bytes) closes it at once, so reuse
- * rarely meets a stale socket; the session retries when it does. */
+ * rarely meets a stale socket; the exchange retries when it does. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/sock.h"
 #include "proxy/proxy.h"
 
+static void on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
+{
+	struct fc_upstream *u = (struct fc_upstream *)io;
+	(void)loop;
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		u->readable = true;
+	if (ev & (EPOLLRDHUP | EPOLLHUP))
+		u->rdhup = true;
+	if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		u->writable = true;
+	if (u->x)
+		fc_client_run(u->x->c);
+}
+
 static void idle_on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 {
-	struct upstream *u = (struct upstream *)io;
+	struct fc_upstream *u = (struct fc_upstream *)io;
 	(void)loop;
 	if (ev == EPOLLOUT)
 		return; /* writable edge only: still fine */
@@ -23,7 +39,7 @@ static void idle_on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 
 static void idle_on_timeout(struct fc_loop *loop, struct fc_timer *t)
 {
-	struct upstream *u = link_entry(t, struct upstream, timer);
+	struct fc_upstream *u = fc_link_entry(t, struct fc_upstream, timer);
 	(void)loop;
 	fc_upstream_close(u);
 }
@@ -35,16 +51,17 @@ static void noop_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 	(void)ev;
 }
 
-struct upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, int *err)
+struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, int *err)
 {
-	struct rt_server *rs = fc_server_user(server);
-	struct rt_idle *idle = &rs->idle[w->id];
-	if (!link_empty(&idle->list)) {
-		struct upstream *u = link_entry(idle->list.next, struct upstream, idle_link);
-		link_remove(&u->idle_link);
+	struct fc_rt_server *rs = fc_server_user(server);
+	struct fc_rt_idle *idle = &rs->idle[w->id];
+	if (!fc_link_empty(&idle->list)) {
+		struct fc_upstream *u =
+		        fc_link_entry(idle->list.next, struct fc_upstream, idle_link);
+		fc_link_remove(&u->idle_link);
 		idle->n--;
 		fc_timer_cancel(&w->loop, &u->timer);
-		u->io.cb = fc_upstream_on_event;
+		u->io.cb = on_event;
 		u->reused = true;
 		u->readable = false;
 		u->rdhup = false;
@@ -58,20 +75,20 @@ struct upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, 
 		*err = fd;
 		return NULL;
 	}
-	struct upstream *u = calloc(1, sizeof(*u));
+	struct fc_upstream *u = calloc(1, sizeof(*u));
 	if (!u) {
 		close(fd);
 		*err = -ENOMEM;
 		return NULL;
 	}
 	u->io.fd = fd;
-	u->io.cb = fc_upstream_on_event;
+	u->io.cb = on_event;
 	u->timer.cb = idle_on_timeout;
 	u->w = w;
 	u->rs = rs;
 	u->server = server;
 	fc_server_ref(server);
-	link_init(&u->idle_link);
+	fc_link_init(&u->idle_link);
 	u->connecting = true;
 	fc_h1_init(&u->parser, true);
 	int rc = fc_loop_add(&w->loop, &u->io);
@@ -85,14 +102,14 @@ struct upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, 
 	return u;
 }
 
-void fc_upstream_close(struct upstream *u)
+void fc_upstream_close(struct fc_upstream *u)
 {
 	if (u->closed)
 		return;
 	struct fc_worker *w = u->w;
 	u->closed = true;
-	if (!link_empty(&u->idle_link)) {
-		link_remove(&u->idle_link);
+	if (!fc_link_empty(&u->idle_link)) {
+		fc_link_remove(&u->idle_link);
 		u->rs->idle[w->id].n--;
 	}
 	fc_timer_cancel(&w->loop, &u->timer);
@@ -104,16 +121,16 @@ void fc_upstream_close(struct upstream *u)
 	if (u->server)
 		fc_server_unref(u->server);
 	u->server = NULL;
-	u->s = NULL;
+	u->x = NULL;
 	fc_worker_defer_free(w, u);
 }
 
-void fc_upstream_release(struct upstream *u, bool reusable, uint32_t max_idle,
+void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle,
                          uint32_t idle_timeout_ms)
 {
 	struct fc_worker *w = u->w;
-	struct rt_idle *idle = &u->rs->idle[w->id];
-	u->s = NULL;
+	struct fc_rt_idle *idle = &u->rs->idle[w->id];
+	u->x = NULL;
 	if (!reusable || u->eof || u->rdhup || w->draining || idle->n >= max_idle ||
 	    (u->in && fc_buf_len(u->in) > 0)) {
 		fc_upstream_close(u);
@@ -123,23 +140,9 @@ void fc_upstream_release(struct upstream *u, bool reusable, uint32_t max_idle,
 	u->in = NULL;
 	u->rparsed = 0;
 	u->io.cb = idle_on_event;
-	link_push(&idle->list, &u->idle_link);
+	fc_link_push(&idle->list, &u->idle_link);
 	idle->n++;
 	fc_timer_set(&w->loop, &u->timer, w->loop.now_ms + (idle_timeout_ms ? idle_timeout_ms : 1));
-}
-
-void fc_upstream_on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
-{
-	struct upstream *u = (struct upstream *)io;
-	(void)loop;
-	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		u->readable = true;
-	if (ev & (EPOLLRDHUP | EPOLLHUP))
-		u->rdhup = true;
-	if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-		u->writable = true;
-	if (u->s)
-		fc_session_run(u->s);
 }
 
 void fc_upstream_close_idle(struct fc_worker *w)
@@ -154,15 +157,177 @@ void fc_upstream_close_idle(struct fc_worker *w)
 		}
 		size_t n = fc_pool_servers(rt->pools[i].pool, list, cap);
 		for (size_t k = 0; k < n; k++) {
-			struct rt_server *rs = fc_server_user(list[k]);
-			if (rs) {
-				struct rt_idle *idle = &rs->idle[w->id];
-				while (!link_empty(&idle->list))
-					fc_upstream_close(link_entry(idle->list.next,
-					                             struct upstream, idle_link));
-			}
+			struct fc_rt_server *rs = fc_server_user(list[k]);
+			if (rs)
+				fc_upstream_close_idle_server(w, rs);
 			fc_server_unref(list[k]);
 		}
 		free(list);
 	}
+}
+
+void fc_upstream_close_idle_server(struct fc_worker *w, struct fc_rt_server *rs)
+{
+	struct fc_rt_idle *idle = &rs->idle[w->id];
+	while (!fc_link_empty(&idle->list))
+		fc_upstream_close(fc_link_entry(idle->list.next, struct fc_upstream, idle_link));
+}
+
+/* ---------------------------------------------------------------- I/O */
+
+int fc_upstream_connected(struct fc_upstream *u)
+{
+	if (!u->connecting)
+		return 1;
+	if (!u->writable)
+		return 0;
+	int e = fc_sock_error(u->io.fd);
+	if (e)
+		return e;
+	u->connecting = false;
+	return 1;
+}
+
+ssize_t fc_upstream_send(struct fc_upstream *u, const struct iovec *iov, int n)
+{
+	if (!u->writable)
+		return 0;
+	size_t want = 0;
+	for (int i = 0; i < n; i++)
+		want += iov[i].iov_len;
+	for (;;) {
+		ssize_t wr = writev(u->io.fd, iov, n);
+		if (wr >= 0) {
+			if ((size_t)wr < want)
+				u->writable = false;
+			return wr;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			u->writable = false;
+			return 0;
+		}
+		return -errno;
+	}
+}
+
+int fc_upstream_recv(struct fc_upstream *u)
+{
+	if (u->connecting || !u->readable || u->eof)
+		return 0;
+	if (!u->in) {
+		u->in = fc_buf_take(&u->w->bufs);
+		if (!u->in)
+			return -ENOMEM;
+	}
+	struct fc_buf *b = u->in;
+	if (fc_buf_room(b) == 0) {
+		if (b->rpos == 0)
+			return 0; /* the client is slower than the server: wait */
+		u->rparsed -= b->rpos;
+		fc_buf_compact(b);
+	}
+	size_t room = fc_buf_room(b);
+	for (;;) {
+		ssize_t n = read(u->io.fd, b->data + b->wpos, room);
+		if (n > 0) {
+			b->wpos += (uint32_t)n;
+			if ((size_t)n < room) {
+				u->readable = false;
+				if (u->rdhup)
+					u->eof = true;
+			}
+			return 1;
+		}
+		if (n == 0) {
+			u->eof = true;
+			u->readable = false;
+			return 1;
+		}
+		if (errno == EINTR)
+			continue;
+		u->readable = false;
+		if (errno == EAGAIN)
+			return 0;
+		u->eof = true;
+		u->reset = true;
+		return 1;
+	}
+}
+
+/* ---------------------------------------------------------------- response */
+
+enum fc_upstream_head fc_upstream_parse_head(struct fc_upstream *u, bool head_request,
+                                             struct fc_h1_head *hd, size_t *len, const char **err)
+{
+	struct fc_buf *b = u->in;
+	size_t have = b ? fc_buf_len(b) : 0;
+	if (have == 0)
+		return u->eof ? FC_UP_HEAD_EMPTY : FC_UP_HEAD_AGAIN;
+	size_t end = fc_h1_head_end(b->data + b->rpos, have, 0);
+	if (!end) {
+		if (u->eof)
+			return FC_UP_HEAD_CUT;
+		return fc_buf_room(b) == 0 ? FC_UP_HEAD_TOO_BIG : FC_UP_HEAD_AGAIN;
+	}
+	*err = NULL;
+	int rc = fc_h1_parse_head(&u->parser, b->data + b->rpos, end, hd, head_request, err);
+	if (rc == FC_H1_ERROR)
+		return FC_UP_HEAD_BAD;
+	*len = end;
+	return rc == FC_H1_COMPLETE ? FC_UP_HEAD_COMPLETE : FC_UP_HEAD_OK;
+}
+
+struct dechunk {
+	char *dst;
+};
+
+static void dechunk_body(void *ctx, const char *at, size_t len)
+{
+	struct dechunk *d = ctx;
+	memmove(d->dst, at, len);
+	d->dst += len;
+}
+
+enum fc_upstream_body fc_upstream_parse_body(struct fc_upstream *u, bool dechunk,
+                                             bool close_delimited, bool *extra, const char **err)
+{
+	struct fc_buf *b = u->in;
+	*extra = false;
+	if (b && u->rparsed < b->wpos) {
+		size_t consumed = 0;
+		char *start = b->data + u->rparsed;
+		struct dechunk d = {.dst = start};
+		*err = NULL;
+		int rc = fc_h1_body(&u->parser, start, b->wpos - u->rparsed, &consumed,
+		                    dechunk ? dechunk_body : NULL, &d, err);
+		if (rc == FC_H1_ERROR) {
+			b->wpos = u->rparsed; /* forward what was valid, then close */
+			return FC_UP_BODY_BAD;
+		}
+		if (dechunk) {
+			/* keep only decoded bytes; the unparsed tail follows them */
+			uint32_t tail = b->wpos - (u->rparsed + (uint32_t)consumed);
+			memmove(d.dst, start + consumed, tail);
+			u->rparsed = (uint32_t)(d.dst - b->data);
+			b->wpos = u->rparsed + tail;
+		} else {
+			u->rparsed += (uint32_t)consumed;
+		}
+		if (rc == FC_H1_COMPLETE) {
+			if (u->rparsed < b->wpos) {
+				*extra = true; /* bytes nobody asked for */
+				b->wpos = u->rparsed;
+			}
+			return FC_UP_BODY_COMPLETE;
+		}
+		return consumed > 0 ? FC_UP_BODY_MORE : FC_UP_BODY_AGAIN;
+	}
+	if (u->eof) {
+		if (close_delimited && !u->reset && fc_h1_eof(&u->parser) == FC_H1_COMPLETE)
+			return FC_UP_BODY_COMPLETE;
+		return FC_UP_BODY_CUT;
+	}
+	return FC_UP_BODY_AGAIN;
 }

@@ -1,12 +1,12 @@
 /* worker.c — a worker thread: its epoll loop, its SO_REUSEPORT listeners, the
- * sessions it accepted, and graceful draining on shutdown. */
+ * client connections it accepted, its mailbox from the control thread, and
+ * graceful draining on shutdown. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -39,27 +39,27 @@ static void free_deferred(struct fc_worker *w)
 	w->n_deferred = 0;
 }
 
-struct request *fc_worker_take_request(struct fc_worker *w)
+struct fc_exchange *fc_worker_take_exchange(struct fc_worker *w)
 {
-	struct request *r = w->free_reqs;
-	if (r)
-		w->free_reqs = r->next_free;
-	else if (!(r = malloc(sizeof(*r))))
+	struct fc_exchange *x = w->free_exchanges;
+	if (x)
+		w->free_exchanges = x->next_free;
+	else if (!(x = malloc(sizeof(*x))))
 		return NULL;
 	/* everything but the big byte arrays starts zeroed */
-	memset(r, 0, offsetof(struct request, key));
-	r->server_name[0] = 0;
-	r->line_len = 0;
-	return r;
+	memset(x, 0, offsetof(struct fc_exchange, key));
+	x->server_name[0] = 0;
+	x->line_len = 0;
+	return x;
 }
 
-void fc_worker_release_request(struct fc_worker *w, struct request *r)
+void fc_worker_release_exchange(struct fc_worker *w, struct fc_exchange *x)
 {
-	r->next_free = w->free_reqs;
-	w->free_reqs = r;
+	x->next_free = w->free_exchanges;
+	w->free_exchanges = x;
 }
 
-static void listener_pause(struct fc_worker *w, struct listener *l)
+static void listener_pause(struct fc_worker *w, struct fc_listener *l)
 {
 	if (l->paused || l->io.fd < 0)
 		return;
@@ -72,7 +72,7 @@ static void listener_pause(struct fc_worker *w, struct listener *l)
 static void listeners_resume(struct fc_worker *w)
 {
 	for (size_t i = 0; i < w->n_listeners; i++) {
-		struct listener *l = &w->listeners[i];
+		struct fc_listener *l = &w->listeners[i];
 		if (l->paused && l->io.fd >= 0 && !w->draining) {
 			l->paused = false;
 			fc_loop_add_level(&w->loop, &l->io);
@@ -82,7 +82,7 @@ static void listeners_resume(struct fc_worker *w)
 
 static void on_accept(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 {
-	struct listener *l = (struct listener *)io;
+	struct fc_listener *l = (struct fc_listener *)io;
 	struct fc_worker *w = l->w;
 	struct fc_runtime *rt = w->rt;
 	(void)loop;
@@ -110,13 +110,13 @@ static void on_accept(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 			return;
 		}
 		atomic_fetch_add_explicit(&rt->conns, 1, memory_order_relaxed);
-		fc_session_accept(w, l, fd, (struct sockaddr *)&ss);
+		fc_client_accept(w, l, fd, (struct sockaddr *)&ss);
 	}
 }
 
 static void on_accept_retry(struct fc_loop *loop, struct fc_timer *t)
 {
-	struct fc_worker *w = link_entry(t, struct fc_worker, accept_retry);
+	struct fc_worker *w = fc_link_entry(t, struct fc_worker, accept_retry);
 	(void)loop;
 	if (atomic_load(&w->rt->conns) < w->cfg->max_connections)
 		listeners_resume(w);
@@ -129,18 +129,18 @@ void fc_worker_conn_closed(struct fc_worker *w)
 	unsigned before = atomic_fetch_sub_explicit(&w->rt->conns, 1, memory_order_relaxed);
 	if (before >= w->cfg->max_connections)
 		listeners_resume(w);
-	if (w->draining && w->n_sessions == 0)
+	if (w->draining && w->n_clients == 0)
 		w->loop.stop = true;
 }
 
 static void on_grace(struct fc_loop *loop, struct fc_timer *t)
 {
-	struct fc_worker *w = link_entry(t, struct fc_worker, grace);
-	if (w->n_sessions)
+	struct fc_worker *w = fc_link_entry(t, struct fc_worker, grace);
+	if (w->n_clients)
 		fc_warn("worker %u: grace period over, closing %u connections", w->id,
-		        w->n_sessions);
-	while (!link_empty(&w->sessions))
-		fc_session_close(link_entry(w->sessions.next, struct session, link));
+		        w->n_clients);
+	while (!fc_link_empty(&w->clients))
+		fc_client_close(fc_link_entry(w->clients.next, struct fc_client, link));
 	loop->stop = true;
 }
 
@@ -150,7 +150,7 @@ static void start_draining(struct fc_worker *w)
 		return;
 	w->draining = true;
 	for (size_t i = 0; i < w->n_listeners; i++) {
-		struct listener *l = &w->listeners[i];
+		struct fc_listener *l = &w->listeners[i];
 		if (l->io.fd >= 0) {
 			if (!l->paused)
 				fc_loop_del(&w->loop, &l->io);
@@ -159,29 +159,41 @@ static void start_draining(struct fc_worker *w)
 		}
 	}
 	fc_timer_cancel(&w->loop, &w->accept_retry);
-	struct link *it = w->sessions.next;
-	while (it != &w->sessions) {
-		struct link *next = it->next;
-		fc_session_shutdown(link_entry(it, struct session, link));
+	struct fc_link *it = w->clients.next;
+	while (it != &w->clients) {
+		struct fc_link *next = it->next;
+		fc_client_shutdown(fc_link_entry(it, struct fc_client, link));
 		it = next;
 	}
 	fc_upstream_close_idle(w);
-	if (w->n_sessions == 0)
+	if (w->n_clients == 0)
 		w->loop.stop = true;
 }
 
-static void on_wake(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
+/* Messages from the control thread. The stop message lives in the worker, so
+ * stopping never needs memory. */
+static void on_stop(struct fc_msg *m, void *arg)
 {
-	struct fc_worker *w = link_entry(io, struct fc_worker, wake);
-	uint64_t v;
-	(void)loop;
-	(void)ev;
-	if (read(io->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return;
-	if (atomic_load(&w->stop_requested)) {
-		fc_timer_set(&w->loop, &w->grace, w->loop.now_ms + (w->grace_ms ? w->grace_ms : 1));
-		start_draining(w);
-	}
+	struct fc_worker *w = arg;
+	(void)m;
+	fc_timer_set(&w->loop, &w->grace, w->loop.now_ms + (w->grace_ms ? w->grace_ms : 1));
+	start_draining(w);
+}
+
+struct server_down_msg {
+	struct fc_msg m;       /* first */
+	struct fc_server *srv; /* referenced */
+};
+
+static void on_server_down(struct fc_msg *m, void *arg)
+{
+	struct fc_worker *w = arg;
+	struct server_down_msg *sd = (struct server_down_msg *)m;
+	struct fc_rt_server *rs = fc_server_user(sd->srv);
+	if (rs)
+		fc_upstream_close_idle_server(w, rs);
+	fc_server_unref(sd->srv);
+	free(sd);
 }
 
 static void before_wait(struct fc_loop *loop, void *arg)
@@ -198,15 +210,18 @@ static void *worker_main(void *arg)
 	fc_loop_update_time(&w->loop);
 	fc_loop_run(&w->loop);
 	/* drained or forced: close what is left */
-	while (!link_empty(&w->sessions))
-		fc_session_close(link_entry(w->sessions.next, struct session, link));
+	while (!fc_link_empty(&w->clients))
+		fc_client_close(fc_link_entry(w->clients.next, struct fc_client, link));
 	fc_upstream_close_idle(w);
 	fc_timer_cancel(&w->loop, &w->grace);
+	fc_mailbox_drain(&w->mailbox); /* a late server-down message holds a reference */
 	free_deferred(w);
 	fc_accesslog_flush(w);
 	return NULL;
 }
 
+/* Sets up worker w (id) for rt. Everything it opens is undone by
+ * worker_fini, also after a failure half way (descriptors start at -1). */
 static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, char *err,
                        size_t errlen)
 {
@@ -214,8 +229,9 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 	w->id = id;
 	w->rt = rt;
 	w->cfg = c;
-	link_init(&w->sessions);
-	w->wake.fd = -1;
+	fc_link_init(&w->clients);
+	w->mailbox.io.fd = -1;
+	w->loop.epfd = -1;
 	int rc = fc_loop_init(&w->loop);
 	if (rc < 0) {
 		snprintf(err, errlen, "epoll: %s", strerror(-rc));
@@ -234,54 +250,67 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 	w->rng ^= (uint64_t)(id + 1) * 0x9E3779B97F4A7C15ull;
 	if (!w->rng)
 		w->rng = 1;
-	w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->wake.fd < 0) {
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		return -errno;
+	rc = fc_mailbox_init(&w->mailbox, &w->loop, w);
+	if (rc < 0) {
+		snprintf(err, errlen, "mailbox: %s", strerror(-rc));
+		return rc;
 	}
-	w->wake.cb = on_wake;
-	fc_loop_add_level(&w->loop, &w->wake);
-	w->n_listeners = c->n_listeners;
 	w->listeners = calloc(c->n_listeners ? c->n_listeners : 1, sizeof(*w->listeners));
 	if (!w->listeners) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	w->n_listeners = c->n_listeners;
+	for (size_t i = 0; i < c->n_listeners; i++)
+		w->listeners[i].io.fd = -1;
 	for (size_t i = 0; i < c->n_listeners; i++) {
-		struct listener *l = &w->listeners[i];
+		struct fc_listener *l = &w->listeners[i];
 		l->w = w;
 		l->cfg = &c->listeners[i];
 		l->io.cb = on_accept;
 		int fd = fc_sock_listen((const struct sockaddr *)&l->cfg->addr, l->cfg->addr_len,
 		                        4096);
-		l->io.fd = fd;
 		if (fd < 0) {
 			snprintf(err, errlen, "listener %s: cannot listen on %s: %s", l->cfg->name,
 			         l->cfg->address, strerror(-fd));
 			return fd;
 		}
+		l->io.fd = fd;
 		fc_loop_add_level(&w->loop, &l->io);
 	}
 	return 0;
 }
 
+/* Undoes worker_init, however far it got. */
 static void worker_fini(struct fc_worker *w)
 {
 	for (size_t i = 0; i < w->n_listeners; i++)
-		if (w->listeners && w->listeners[i].io.fd >= 0)
+		if (w->listeners[i].io.fd >= 0)
 			close(w->listeners[i].io.fd);
 	free(w->listeners);
-	if (w->wake.fd >= 0)
-		close(w->wake.fd);
-	while (w->free_reqs) {
-		struct request *r = w->free_reqs;
-		w->free_reqs = r->next_free;
-		free(r);
+	if (w->mailbox.io.fd >= 0)
+		fc_mailbox_fini(&w->mailbox);
+	while (w->free_exchanges) {
+		struct fc_exchange *x = w->free_exchanges;
+		w->free_exchanges = x->next_free;
+		free(x);
 	}
+	free_deferred(w);
 	free(w->deferred);
 	free(w->alog);
-	fc_buf_pool_fini(&w->bufs);
-	fc_loop_fini(&w->loop);
+	if (w->loop.epfd >= 0) {
+		fc_buf_pool_fini(&w->bufs);
+		fc_loop_fini(&w->loop);
+	}
+}
+
+/* Asks w to drain within grace_ms (its mailbox orders the write before the
+ * read). */
+static void post_stop(struct fc_worker *w, uint32_t grace_ms)
+{
+	w->grace_ms = grace_ms;
+	w->stop_msg.fn = on_stop;
+	fc_mailbox_post(&w->mailbox, &w->stop_msg);
 }
 
 int fc_workers_start(struct fc_runtime *rt, struct fc_worker **out, uint32_t n, char *err,
@@ -292,31 +321,33 @@ int fc_workers_start(struct fc_runtime *rt, struct fc_worker **out, uint32_t n, 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	uint32_t started = 0;
+	uint32_t inited = 0;
 	int rc = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		rc = worker_init(&ws[i], rt, i, err, errlen);
-		if (rc < 0)
+	for (; inited < n; inited++) {
+		rc = worker_init(&ws[inited], rt, inited, err, errlen);
+		if (rc < 0) {
+			inited++; /* partly: its fini undoes what it did */
 			goto fail;
+		}
 	}
-	for (; started < n; started++) {
-		rc = -pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]);
+	for (uint32_t i = 0; i < n; i++) {
+		rc = -pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
 		if (rc < 0) {
 			snprintf(err, errlen, "cannot start worker thread: %s", strerror(-rc));
 			goto fail;
 		}
+		ws[i].started = true;
 	}
 	*out = ws;
 	return 0;
 fail:
-	for (uint32_t i = 0; i < started; i++) {
-		atomic_store(&ws[i].stop_requested, true);
-		uint64_t one = 1;
-		if (write(ws[i].wake.fd, &one, sizeof(one)) < 0)
-			fc_error("cannot wake worker %u", i);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!ws[i].started)
+			continue;
+		post_stop(&ws[i], 0);
 		pthread_join(ws[i].thread, NULL);
 	}
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < inited; i++)
 		worker_fini(&ws[i]);
 	free(ws);
 	return rc;
@@ -324,19 +355,27 @@ fail:
 
 void fc_workers_stop(struct fc_worker *ws, uint32_t n, uint32_t grace_ms)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		struct fc_worker *w = &ws[i];
-		/* the grace timer is armed by the worker itself below; set the
-		 * deadline first so it is in place when the wake-up lands */
-		w->grace_ms = grace_ms;
-		atomic_store(&w->stop_requested, true);
-		uint64_t one = 1;
-		if (write(w->wake.fd, &one, sizeof(one)) < 0)
-			fc_error("cannot wake worker %u: %s", i, strerror(errno));
-	}
+	for (uint32_t i = 0; i < n; i++)
+		post_stop(&ws[i], grace_ms);
 	for (uint32_t i = 0; i < n; i++)
 		pthread_join(ws[i].thread, NULL);
 	for (uint32_t i = 0; i < n; i++)
 		worker_fini(&ws[i]);
 	free(ws);
+}
+
+void fc_workers_server_down(struct fc_worker *ws, uint32_t n, struct fc_server *srv)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct server_down_msg *m = calloc(1, sizeof(*m));
+		if (!m) {
+			fc_error("out of memory telling worker %u that server %s is down", i,
+			         fc_server_name(srv));
+			continue;
+		}
+		m->m.fn = on_server_down;
+		fc_server_ref(srv);
+		m->srv = srv;
+		fc_mailbox_post(&ws[i].mailbox, &m->m);
+	}
 }

@@ -76,8 +76,14 @@ def set_cookie_attributes():
     for want in ("Path=/", "Max-Age=86400", "HttpOnly", "SameSite=Lax"):
         h.check(want in a, "%s in %r" % (want, sc))
     h.check("Secure" not in a, "no Secure on plain http: %r" % sc)
-    _, _, sc2 = get_cookie(f.port, "fulcrum_sticky", headers=[("X-Forwarded-Proto", "https")])
-    h.check("Secure" in attrs(sc2), "Secure with X-Forwarded-Proto: https: %r" % sc2)
+    # X-Forwarded-Proto from a peer nobody trusts says nothing
+    _, _, sc1 = get_cookie(f.port, "fulcrum_sticky", headers=[("X-Forwarded-Proto", "https")])
+    h.check("Secure" not in attrs(sc1), "no Secure from an untrusted X-Forwarded-Proto: %r" % sc1)
+    # from a trusted proxy in front (client.ip.trusted) it does
+    t = sticky_proxy(bs, sticky="cookie",
+                     client={"ip": {"header": "X-Forwarded-For", "trusted": ["127.0.0.1"]}})
+    _, _, sc2 = get_cookie(t.port, "fulcrum_sticky", headers=[("X-Forwarded-Proto", "https")])
+    h.check("Secure" in attrs(sc2), "Secure with a trusted X-Forwarded-Proto: https: %r" % sc2)
     for want in ("Path=/", "Max-Age=86400", "HttpOnly", "SameSite=Lax"):
         h.check(want in attrs(sc2), "%s in %r" % (want, sc2))
     # the value is opaque: no address, port or name of the server

@@ -1,0 +1,782 @@
+/* exchange.c — one request on its way through fulcrum: parse its head, route
+ * it, gather what picking needs, pick a server, send the request, take the
+ * response head and stream the response back, retry within the budget, and
+ * report the outcome once, saying who is to blame. Its phase is one enum
+ * (struct fc_exchange.phase) with one deadline per phase. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "health/health.h"
+#include "http/h1_write.h"
+#include "proxy/proxy.h"
+#include "proxy/reqinfo.h"
+
+#define NO_SERVER_LOG_MS 1000 /* at most one "no server" line per pool per second */
+
+static void pick_and_connect(struct fc_exchange *x);
+
+static inline struct fc_worker *xw(const struct fc_exchange *x)
+{
+	return x->c->w;
+}
+
+static void set_phase(struct fc_exchange *x, enum fc_exchange_phase p)
+{
+	x->phase = (uint8_t)p;
+	x->phase_ms = xw(x)->loop.now_ms;
+}
+
+/* ---------------------------------------------------------------- outcome */
+
+/* The one place an attempt's outcome is reported: to libfulcrum (counters,
+ * learning algorithms) and to the server's health (passive detection), with
+ * who is to blame. Only FC_BLAME_SERVER counts as the server's failure. */
+static void report(struct fc_exchange *x, enum fc_blame blame, int status, const char *what)
+{
+	struct fc_server *srv = x->server;
+	if (!srv)
+		return;
+	struct fc_worker *w = xw(x);
+	uint64_t now = w->loop.now_ns;
+	struct fc_rt_server *rs = fc_server_user(srv);
+	struct fc_outcome o = {
+	        .status = status,
+	        .failed = blame == FC_BLAME_SERVER,
+	        .latency_ns = (x->up_head_ns ? x->up_head_ns : now) - x->up_start_ns,
+	};
+	if (rs && rs->health)
+		fc_health_report(rs->health, blame, status, what, now);
+	fc_pool_done(x->pool->pool, srv, &o, now); /* drops the pick's reference */
+	x->server = NULL;
+}
+
+/* Ends the exchange: reports it if a server is still counted for it (blame
+ * as given), writes its access log line once, gives its memory back. */
+static void exchange_end(struct fc_exchange *x, enum fc_blame blame, const char *what)
+{
+	struct fc_client *c = x->c;
+	struct fc_worker *w = c->w;
+	report(x, blame, x->status, what);
+	if (!x->logged)
+		fc_accesslog_write(x, w->loop.now_ns);
+	if (x->up) {
+		fc_upstream_close(x->up);
+		x->up = NULL;
+	}
+	fc_buf_release(&w->bufs, x->head);
+	c->x = NULL;
+	fc_worker_release_exchange(w, x);
+}
+
+static void fail_with(struct fc_exchange *x, int status, bool close, unsigned retry_after,
+                      enum fc_blame blame)
+{
+	struct fc_client *c = x->c;
+	struct fc_worker *w = c->w;
+	if (!x->complete || x->close_after || w->draining)
+		close = true; /* where the next request starts is unknown */
+	if (x->up) {
+		fc_upstream_close(x->up);
+		x->up = NULL;
+	}
+	char tmp[512];
+	size_t n = fc_h1_write_error_retry(tmp, sizeof(tmp), status, close, retry_after);
+	x->status = status;
+	x->bytes_out += n;
+	if (c->in && !close)
+		c->in->rpos = x->parsed;
+	exchange_end(x, blame, fc_h1_reason(status));
+	if (!fc_client_out_append(c, tmp, n)) {
+		fc_client_close(c);
+		return;
+	}
+	if (close)
+		fc_client_start_closing(c); /* lingers: unread input may follow */
+	else
+		fc_client_exchange_done(c, false, false);
+}
+
+void fc_exchange_fail(struct fc_exchange *x, int status, bool close)
+{
+	fail_with(x, status, close, 0, FC_BLAME_CLIENT);
+}
+
+void fc_exchange_abandon(struct fc_exchange *x)
+{
+	if (!x->status)
+		x->status = 499; /* the client went away first */
+	exchange_end(x, FC_BLAME_CLIENT, "client closed");
+}
+
+/* A head-level failure: the client sent something we refuse. */
+static void reject(struct fc_exchange *x, int status, const char *why)
+{
+	fc_debug("bad request: %d: %s", status, why);
+	fc_exchange_fail(x, status, true);
+}
+
+/* ---------------------------------------------------------------- picking */
+
+/* A bounded copy, NUL-terminated (no printf on the request path). */
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+static void copy_key(struct fc_exchange *x, const char *p, size_t n)
+{
+	if (!p) {
+		x->key_len = 0;
+		x->has_key = false;
+		return;
+	}
+	if (n > sizeof(x->key))
+		n = sizeof(x->key);
+	memcpy(x->key, p, n);
+	x->key_len = (uint8_t)n;
+	x->has_key = true;
+}
+
+/* The configured client-IP header's values, comma-joined, into buf. Returns
+ * the length, or -1 when the header is absent. */
+static long joined_header(const struct fc_h1_head *hd, const char *name, char *buf, size_t cap)
+{
+	size_t jl = 0, nl = strlen(name);
+	bool any = false;
+	for (uint32_t i = 0; i < hd->n_headers; i++) {
+		const struct fc_h1_header *h = &hd->h[i];
+		if (!fc_h1_name_is(h, name, nl))
+			continue;
+		if (any && jl + 2 < cap) {
+			buf[jl++] = ',';
+			buf[jl++] = ' ';
+		}
+		size_t k = h->value_len < cap - jl ? h->value_len : cap - jl;
+		memcpy(buf + jl, h->value, k);
+		jl += k;
+		any = true;
+	}
+	return any ? (long)jl : -1;
+}
+
+/* Fills what picking needs from the head: real client IP, hash key, sticky value. */
+static void pick_inputs(struct fc_exchange *x, const struct fc_h1_head *hd, const char *path,
+                        size_t path_len)
+{
+	struct fc_client *c = x->c;
+	struct fc_runtime *rt = c->w->rt;
+	const struct fc_config *cfg = c->w->cfg;
+	x->client = c->peer;
+	if (cfg->client_ip.header) {
+		char joined[1024];
+		long jl = joined_header(hd, cfg->client_ip.header, joined, sizeof(joined));
+		fc_clientip_resolve(&rt->clientip, &c->peer, jl >= 0 ? joined : NULL,
+		                    jl >= 0 ? (size_t)jl : 0, &x->client);
+	}
+	const struct fc_config_pool *cp = x->pool->cfg;
+	const struct fc_config_hash *hk = &cp->hash;
+	size_t n = 0;
+	const char *v = NULL;
+	switch (hk->source) {
+	case FC_HASH_CLIENT_IP:
+		break;
+	case FC_HASH_HEADER: {
+		const struct fc_h1_header *h =
+		        hk->name ? fc_h1_find(hd, hk->name, strlen(hk->name)) : NULL;
+		if (h) {
+			v = h->value;
+			n = h->value_len;
+		}
+		break;
+	}
+	case FC_HASH_COOKIE:
+		if (hk->name)
+			v = fc_req_cookie(hd, hk->name, strlen(hk->name), &n);
+		break;
+	case FC_HASH_PATH:
+		v = path;
+		n = path_len;
+		break;
+	case FC_HASH_QUERY:
+		if (hk->name)
+			v = fc_req_query(hd->url, hd->url_len, hk->name, strlen(hk->name), &n);
+		break;
+	}
+	copy_key(x, v, n);
+	x->sticky_in_len = 0;
+	if (cp->sticky.enabled) {
+		const char *name = cp->sticky.cookie_name; /* never NULL: config default */
+		const char *sv = fc_req_cookie(hd, name, strlen(name), &n);
+		if (sv && n < sizeof(x->sticky_in)) {
+			memcpy(x->sticky_in, sv, n);
+			x->sticky_in_len = (uint8_t)n;
+			x->has_sticky_in = true;
+		}
+		/* Secure when a trusted proxy in front says the client came over
+		 * TLS: anyone else could claim it */
+		const struct fc_h1_header *xp = fc_h1_find(hd, "x-forwarded-proto", 17);
+		x->secure = xp && xp->value_len == 5 && strncasecmp(xp->value, "https", 5) == 0 &&
+		            fc_runtime_is_trusted(rt, &c->peer);
+	}
+}
+
+/* Writes the upstream request head from the head just parsed (the worker's
+ * scratch: only valid during fc_exchange_start, where the first pick
+ * happens). An HTTP/1.0 request without Host gets the server's host:port, as
+ * nginx's proxy_pass would send, as its last header, so that a retry on
+ * another server can replace it (set_host). False when it does not fit. */
+static bool write_head(struct fc_exchange *x, struct fc_server *srv)
+{
+	const struct fc_h1_head *hd = &xw(x)->scratch;
+	char ip[64];
+	size_t ipl = fc_req_format_ip(&x->c->peer, ip, sizeof(ip));
+	struct fc_h1_req_extra e = {.client_ip = ip, .client_ip_len = ipl, .proto = "http"};
+	const struct fc_rt_server *rs = fc_server_user(srv);
+	if (hd->host < 0) {
+		e.host = rs->hostport;
+		e.host_len = strlen(rs->hostport);
+	}
+	size_t hl = fc_h1_write_request(x->head->data, x->head->cap, hd, &e);
+	x->head->wpos = (uint32_t)hl;
+	if (hl && hd->host < 0)
+		x->host_at = (uint32_t)(hl - 2 - (sizeof("Host: \r\n") - 1) - e.host_len);
+	return hl > 0;
+}
+
+/* Re-points the Host fulcrum added at another server (a retry). */
+static bool set_host(struct fc_exchange *x, struct fc_server *srv)
+{
+	const struct fc_rt_server *rs = fc_server_user(srv);
+	size_t hl = strlen(rs->hostport);
+	struct fc_buf *h = x->head;
+	if (x->host_at + sizeof("Host: \r\n\r\n") - 1 + hl > h->cap)
+		return false;
+	char *p = h->data + x->host_at;
+	memcpy(p, "Host: ", 6);
+	memcpy(p + 6, rs->hostport, hl);
+	memcpy(p + 6 + hl, "\r\n\r\n", 4);
+	h->wpos = x->host_at + 6 + (uint32_t)hl + 4;
+	return true;
+}
+
+/* How many of pool's servers are healthy (a rare path: the "no server" line). */
+static void pool_health_counts(struct fc_pool *pool, uint32_t *healthy, uint32_t *total)
+{
+	struct fc_server *list[256];
+	size_t n = fc_pool_servers(pool, list, 256);
+	*total = (uint32_t)fc_pool_size(pool);
+	*healthy = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (fc_server_state(list[i]) == FC_SERVER_HEALTHY)
+			(*healthy)++;
+		fc_server_unref(list[i]);
+	}
+}
+
+/* No server could take the request: a fast 503 with Retry-After, and a line
+ * in the error log (at most one per pool per second). */
+static void no_server(struct fc_exchange *x)
+{
+	struct fc_rt_pool *p = x->pool;
+	uint64_t now = xw(x)->loop.now_ms;
+	uint64_t last = atomic_load_explicit(&p->no_server_log_ms, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->no_server_count, 1, memory_order_relaxed);
+	if (now >= last + NO_SERVER_LOG_MS &&
+	    atomic_compare_exchange_strong(&p->no_server_log_ms, &last, now)) {
+		uint32_t healthy = 0, total = 0;
+		pool_health_counts(p->pool, &healthy, &total);
+		unsigned n = atomic_exchange(&p->no_server_count, 0);
+		fc_warn("pool %s: no server can take requests (%u/%u servers are healthy): %u "
+		        "request%s answered 503",
+		        p->cfg->name, healthy, total, n, n == 1 ? "" : "s");
+	}
+	fail_with(x, 503, false, 1, FC_BLAME_NONE);
+}
+
+static void pick_and_connect(struct fc_exchange *x)
+{
+	struct fc_worker *w = xw(x);
+	const struct fc_config_pool *cp = x->pool->cfg;
+	set_phase(x, FC_X_PICK);
+	for (;;) {
+		if (x->attempts > cp->retries || x->n_tried >= FC_EXCHANGE_MAX_TRIES) {
+			fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
+			return;
+		}
+		struct fc_pick_ctx ctx = {
+		        .now_ns = w->loop.now_ns,
+		        .rng = &w->rng,
+		        .client = x->client,
+		        .hash_key = x->has_key ? x->key : NULL,
+		        .hash_key_len = x->key_len,
+		        .sticky_value = x->has_sticky_in ? x->sticky_in : NULL,
+		        .sticky_len = x->sticky_in_len,
+		        .avoid = x->tried,
+		        .n_avoid = x->n_tried,
+		};
+		struct fc_server *srv = fc_pool_pick(x->pool->pool, &ctx);
+		if (!srv) {
+			if (x->attempts == 0)
+				no_server(x);
+			else
+				fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
+			return;
+		}
+		x->attempts++;
+		x->server = srv;
+		copy_name(x->server_name, sizeof(x->server_name), fc_server_name(srv));
+		x->tried[x->n_tried++] = srv;
+		if (ctx.sticky_set) {
+			x->sticky_set = true;
+			memcpy(x->sticky, ctx.sticky_out, sizeof(x->sticky));
+		}
+		bool head_ok =
+		        x->head->wpos == 0 ? write_head(x, srv) : (!x->host_at || set_host(x, srv));
+		if (!head_ok) {
+			x->status = 431;
+			report(x, FC_BLAME_CLIENT, 431, "head too large after rewrite");
+			reject(x, 431, "head too large after rewrite");
+			return;
+		}
+		x->up_start_ns = w->loop.now_ns;
+		x->head_sent = 0;
+		x->sent = x->body_start;
+		int err = 0;
+		struct fc_upstream *u = fc_upstream_get(w, srv, &err);
+		if (!u) {
+			fc_warn("pool %s: server %s: connect: %s", cp->name, fc_server_name(srv),
+			        strerror(-err));
+			fc_server_cooldown(srv,
+			                   w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
+			report(x, FC_BLAME_SERVER, 0,
+			       err == -ECONNREFUSED ? "connect refused" : "connect failed");
+			continue;
+		}
+		x->up = u;
+		u->x = x;
+		set_phase(x, u->connecting ? FC_X_CONNECT : FC_X_SEND);
+		return;
+	}
+}
+
+/* The attempt on the current server failed (err: -errno). Retries when that
+ * is safe, otherwise answers 502/504 or cuts the client. */
+static void upstream_failed(struct fc_exchange *x, int err)
+{
+	struct fc_worker *w = xw(x);
+	struct fc_upstream *u = x->up;
+	const struct fc_config_pool *cp = x->pool->cfg;
+	bool connect_phase = x->phase == FC_X_CONNECT;
+	bool nothing_back = !u->in || (u->in->wpos == 0 && !x->resp_started);
+	bool stale = u->reused && !connect_phase && nothing_back && !x->timed_out && !x->no_retry;
+	struct fc_server *srv = x->server;
+	if (connect_phase && err != -ETIMEDOUT)
+		fc_server_cooldown(srv, w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
+	const char *what = connect_phase    ? (err == -ETIMEDOUT      ? "connect timeout"
+	                                       : err == -ECONNREFUSED ? "connect refused"
+	                                                              : "connect failed")
+	                   : x->timed_out   ? "response timeout"
+	                   : err == -EPROTO ? "bad response"
+	                                    : "closed before a complete response";
+	if (!stale)
+		fc_warn("pool %s: server %s: %s%s", cp->name, fc_server_name(srv),
+		        connect_phase ? "connect: " : "", strerror(-err));
+	/* a kept-alive connection the server had closed is nobody's fault for sure */
+	report(x, stale ? FC_BLAME_CONNECTION : FC_BLAME_SERVER, 0, what);
+	fc_upstream_close(u);
+	x->up = NULL;
+	if (stale && !x->stale_retry_used) {
+		/* same server, fresh socket */
+		x->stale_retry_used = true;
+		x->n_tried--;
+		x->attempts--;
+	}
+	bool may_retry = !x->resp_started && !x->no_retry && x->replayable &&
+	                 (connect_phase || stale || (x->idempotent && !x->timed_out));
+	if (may_retry) {
+		pick_and_connect(x);
+		return;
+	}
+	if (!x->resp_started)
+		fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
+	else
+		fc_client_close(x->c); /* mid-response: the client sees a cut */
+}
+
+/* ---------------------------------------------------------------- start */
+
+void fc_exchange_start(struct fc_client *c, size_t head_len)
+{
+	struct fc_worker *w = c->w;
+	struct fc_buf *b = c->in;
+	struct fc_h1_head *hd = &w->scratch;
+	struct fc_exchange *x = fc_worker_take_exchange(w);
+	if (!x) {
+		fc_warn("out of memory for a request");
+		fc_client_close(c);
+		return;
+	}
+	c->x = x;
+	x->c = c;
+	c->state = FC_C_ACTIVE;
+	x->start_ns = w->loop.now_ns;
+	x->parsed = b->rpos + (uint32_t)head_len;
+	x->complete = true; /* until we know a body follows */
+	const char *err = NULL;
+	int rc = fc_h1_parse_head(&c->parser, b->data + b->rpos, head_len, hd, false, &err);
+	/* the request line, for the access log */
+	size_t ll = hd->first_line_len < FC_EXCHANGE_LINE_MAX ? hd->first_line_len
+	                                                      : FC_EXCHANGE_LINE_MAX;
+	if (hd->first_line)
+		memcpy(x->line, hd->first_line, ll);
+	x->line_len = (uint16_t)ll;
+	if (rc == FC_H1_ERROR) {
+		reject(x, hd->too_many ? 431 : hd->bad_te ? 501 : 400, err ? err : "malformed");
+		return;
+	}
+	x->method = hd->method;
+	x->idempotent = fc_h1_method_idempotent(hd->method);
+	x->client_10 = hd->major == 1 && hd->minor == 0;
+	x->client_keepalive = hd->keep_alive;
+	x->complete = rc == FC_H1_COMPLETE;
+	if (hd->major != 1) {
+		reject(x, 505, "version");
+		return;
+	}
+	if (hd->n_host > 1 || (!x->client_10 && hd->n_host != 1)) {
+		reject(x, 400, "missing or duplicate Host");
+		return;
+	}
+	if (hd->method == HTTP_CONNECT) {
+		reject(x, 405, "CONNECT");
+		return;
+	}
+	if (hd->host >= 0) {
+		const struct fc_h1_header *h = &hd->h[hd->host];
+		for (uint32_t i = 0; i < h->value_len; i++) {
+			unsigned char ch = (unsigned char)h->value[i];
+			if (ch <= ' ' || ch == '/' || ch == '\\' || ch == '@' || ch == 0x7f) {
+				reject(x, 400, "invalid Host");
+				return;
+			}
+		}
+	}
+	const char *host = hd->host >= 0 ? hd->h[hd->host].value : NULL;
+	size_t host_len = hd->host >= 0 ? hd->h[hd->host].value_len : 0;
+	const char *path;
+	size_t path_len;
+	fc_req_target(hd, &host, &host_len, &path, &path_len);
+	const struct fc_config_route *route =
+	        fc_config_route_match(c->l->cfg, host, host_len, path, path_len);
+	if (!route) {
+		fc_exchange_fail(x, 404, false); /* closes if a body follows */
+		return;
+	}
+	x->pool = fc_runtime_pool(w->rt, route->pool_ref);
+	pick_inputs(x, hd, path, path_len);
+	x->head = fc_buf_take(&w->bufs);
+	if (!x->head) {
+		fail_with(x, 503, true, 0, FC_BLAME_NONE);
+		return;
+	}
+	x->head->wpos = 0; /* written after the first pick: it may need the server's name */
+	x->head_sent = 0;
+	x->close_after = !x->client_keepalive || w->draining;
+	b->rpos += (uint32_t)head_len;
+	x->body_start = x->sent = b->rpos;
+	x->parsed = b->rpos;
+	x->replayable = true;
+	c->scan = 0;
+	/* validate the body bytes already here before any server sees the
+	 * request: a malformed chunked body is refused without forwarding */
+	if (!x->complete && x->parsed < b->wpos) {
+		fc_client_request_body(c);
+		if (c->closed || c->x != x)
+			return;
+	}
+	pick_and_connect(x);
+}
+
+/* ---------------------------------------------------------------- sending */
+
+bool fc_exchange_send(struct fc_exchange *x)
+{
+	struct fc_upstream *u = x->up;
+	struct fc_client *c = x->c;
+	if (!u)
+		return false;
+	if (x->phase == FC_X_CONNECT) {
+		int rc = fc_upstream_connected(u);
+		if (rc == 0)
+			return false;
+		if (rc < 0) {
+			upstream_failed(x, rc);
+			return true;
+		}
+		set_phase(x, FC_X_SEND);
+	}
+	struct iovec iov[2];
+	int n = 0;
+	size_t from_head = x->head->wpos - x->head_sent;
+	size_t from_body = x->parsed - x->sent;
+	if (from_head)
+		iov[n++] = (struct iovec){x->head->data + x->head_sent, from_head};
+	if (from_body)
+		iov[n++] = (struct iovec){c->in->data + x->sent, from_body};
+	if (n == 0)
+		return false;
+	ssize_t wr = fc_upstream_send(u, iov, n);
+	if (wr == 0)
+		return false;
+	if (wr < 0) {
+		upstream_failed(x, (int)wr);
+		return true;
+	}
+	size_t left = (size_t)wr;
+	size_t k = left < from_head ? left : from_head;
+	x->head_sent += (uint32_t)k;
+	left -= k;
+	x->sent += (uint32_t)left;
+	if (x->phase == FC_X_SEND && fc_exchange_sent_all(x))
+		set_phase(x, FC_X_WAIT);
+	c->active_ms = c->w->loop.now_ms;
+	return true;
+}
+
+/* ---------------------------------------------------------------- response */
+
+static bool response_head(struct fc_exchange *x)
+{
+	struct fc_client *c = x->c;
+	struct fc_worker *w = c->w;
+	struct fc_upstream *u = x->up;
+	struct fc_h1_head *hd = &w->scratch;
+	const char *err = NULL;
+	size_t end = 0;
+	const char *pool = x->pool->cfg->name, *srv = fc_server_name(x->server);
+	enum fc_upstream_head rc =
+	        fc_upstream_parse_head(u, x->method == HTTP_HEAD, hd, &end, &err);
+	switch (rc) {
+	case FC_UP_HEAD_AGAIN:
+		return false;
+	case FC_UP_HEAD_EMPTY:
+		upstream_failed(x, -ECONNRESET);
+		return true;
+	case FC_UP_HEAD_CUT:
+		fc_warn("pool %s: server %s: closed in the middle of a response head", pool, srv);
+		upstream_failed(x, -EPROTO);
+		return true;
+	case FC_UP_HEAD_TOO_BIG:
+		fc_warn("pool %s: server %s: response head too large", pool, srv);
+		x->no_retry = true; /* it answered, badly */
+		upstream_failed(x, -EPROTO);
+		return true;
+	case FC_UP_HEAD_BAD:
+		fc_warn("pool %s: server %s: bad response: %s", pool, srv, err ? err : "malformed");
+		x->no_retry = true; /* it did answer: no retry */
+		upstream_failed(x, -EPROTO);
+		return true;
+	case FC_UP_HEAD_OK:
+	case FC_UP_HEAD_COMPLETE:
+		break;
+	}
+	struct fc_buf *b = u->in;
+	if (hd->status == 101) {
+		fc_warn("pool %s: server %s: bad response: 101 without upgrade", pool, srv);
+		x->no_retry = true;
+		upstream_failed(x, -EPROTO);
+		return true;
+	}
+	if (hd->status < 200) {
+		/* 1xx: relay to HTTP/1.1 clients, then wait for the final answer */
+		if (!x->client_10) {
+			if (!fc_client_out_append(c, b->data + b->rpos, end)) {
+				fc_client_close(c);
+				return true;
+			}
+			x->resp_started = true;
+		}
+		b->rpos += (uint32_t)end;
+		u->rparsed = b->rpos;
+		return true;
+	}
+	x->up_reusable = hd->keep_alive && !hd->close_delimited;
+	if (hd->close_delimited || !x->complete || w->draining)
+		x->close_after = true;
+	x->resp_dechunk = x->client_10 && hd->chunked;
+	if (x->resp_dechunk)
+		x->close_after = true;
+	char cookie[256];
+	struct fc_h1_resp_extra e = {
+	        .close = x->close_after,
+	        .keep_alive = x->client_10 && !x->close_after,
+	        .dechunk = x->resp_dechunk,
+	};
+	if (x->sticky_set) {
+		const struct fc_config_sticky *st = &x->pool->cfg->sticky;
+		int n = snprintf(cookie, sizeof(cookie),
+		                 "%s=%s; Path=/; Max-Age=%u; HttpOnly; SameSite=Lax%s",
+		                 st->cookie_name, x->sticky, st->max_age_s,
+		                 x->secure ? "; Secure" : "");
+		if (n > 0 && (size_t)n < sizeof(cookie)) {
+			e.set_cookie = cookie;
+			e.set_cookie_len = (size_t)n;
+		}
+	}
+	if (!c->out && fc_h1_response_passthrough(hd, &e)) {
+		u->rparsed = b->rpos + (uint32_t)end;
+	} else {
+		if (!fc_client_out_reserve(c)) {
+			fc_client_close(c);
+			return true;
+		}
+		fc_buf_compact(c->out);
+		size_t n = fc_h1_write_response(c->out->data + c->out->wpos, fc_buf_room(c->out),
+		                                hd, &e);
+		if (n == 0) {
+			fc_warn("pool %s: server %s: response head too large", pool, srv);
+			x->no_retry = true;
+			upstream_failed(x, -EPROTO);
+			return true;
+		}
+		c->out->wpos += (uint32_t)n;
+		b->rpos += (uint32_t)end;
+		u->rparsed = b->rpos;
+	}
+	x->status = hd->status;
+	x->resp_started = true;
+	x->up_head_ns = w->loop.now_ns;
+	x->resp_close_delimited = hd->close_delimited;
+	/* no body at all: HEAD, 204, 304, Content-Length: 0 */
+	set_phase(x, rc == FC_UP_HEAD_COMPLETE ? FC_X_DONE : FC_X_RESPOND);
+	return true;
+}
+
+static bool response_body(struct fc_exchange *x)
+{
+	struct fc_upstream *u = x->up;
+	bool extra = false;
+	const char *err = NULL;
+	switch (fc_upstream_parse_body(u, x->resp_dechunk, x->resp_close_delimited, &extra, &err)) {
+	case FC_UP_BODY_AGAIN:
+		return false;
+	case FC_UP_BODY_MORE:
+		return true;
+	case FC_UP_BODY_COMPLETE:
+		if (extra || x->resp_close_delimited)
+			x->up_reusable = false;
+		if (x->resp_close_delimited)
+			x->close_after = true;
+		set_phase(x, FC_X_DONE);
+		return true;
+	case FC_UP_BODY_BAD:
+		fc_warn("pool %s: server %s: bad response body: %s", x->pool->cfg->name,
+		        fc_server_name(x->server), err ? err : "?");
+		break;
+	case FC_UP_BODY_CUT:
+		break;
+	}
+	/* cut or malformed: pass on what was valid, then cut the client too */
+	x->up_reusable = false;
+	x->close_after = true;
+	x->aborted = true;
+	set_phase(x, FC_X_DONE);
+	return true;
+}
+
+bool fc_exchange_receive(struct fc_exchange *x)
+{
+	struct fc_upstream *u = x->up;
+	if (!u || x->phase == FC_X_CONNECT || x->phase == FC_X_PICK)
+		return false;
+	int rc = fc_upstream_recv(u);
+	if (rc < 0) {
+		fc_client_close(x->c); /* out of memory */
+		return true;
+	}
+	bool progress = rc > 0;
+	if (rc > 0)
+		x->c->active_ms = x->c->w->loop.now_ms;
+	struct fc_client *c = x->c;
+	if (x->phase < FC_X_RESPOND) {
+		progress |= response_head(x);
+		if (c->closed || c->x != x || x->phase < FC_X_RESPOND)
+			return progress;
+	}
+	/* parse the body bytes that came with the head now, so head and body
+	 * leave in one write */
+	if (x->phase == FC_X_RESPOND)
+		progress |= response_body(x);
+	return progress;
+}
+
+/* ---------------------------------------------------------------- finish */
+
+bool fc_exchange_maybe_finish(struct fc_exchange *x)
+{
+	struct fc_client *c = x->c;
+	if (x->phase != FC_X_DONE)
+		return false;
+	if (c->out && fc_buf_len(c->out))
+		return false;
+	struct fc_upstream *u = x->up;
+	if (u && u->in && u->rparsed > u->in->rpos)
+		return false;
+	struct fc_worker *w = c->w;
+	const struct fc_config_pool *cp = x->pool->cfg;
+	if (u) {
+		bool reuse = x->up_reusable && fc_exchange_sent_all(x) && !x->aborted;
+		x->up = NULL;
+		fc_upstream_release(u, reuse, cp->max_idle, cp->idle_timeout_ms);
+	}
+	bool close = x->close_after || x->aborted || !x->complete || w->draining;
+	bool aborted = x->aborted;
+	if (c->in && !close)
+		c->in->rpos = x->parsed;
+	/* a response cut or malformed is the server's doing */
+	exchange_end(x, aborted ? FC_BLAME_SERVER : FC_BLAME_NONE,
+	             aborted ? "response cut or malformed" : NULL);
+	fc_client_exchange_done(c, close, aborted);
+	return true;
+}
+
+/* ---------------------------------------------------------------- time */
+
+uint64_t fc_exchange_deadline(const struct fc_exchange *x)
+{
+	const struct fc_config_pool *cp = x->pool ? x->pool->cfg : NULL;
+	switch (x->phase) {
+	case FC_X_CONNECT:
+		return x->phase_ms + cp->connect_timeout_ms;
+	case FC_X_WAIT:
+		return x->phase_ms + cp->response_timeout_ms;
+	default:
+		return 0; /* inactivity: the client's body_timeout */
+	}
+}
+
+void fc_exchange_timeout(struct fc_exchange *x)
+{
+	switch (x->phase) {
+	case FC_X_CONNECT:
+		x->timed_out = true;
+		upstream_failed(x, -ETIMEDOUT);
+		return;
+	case FC_X_WAIT:
+		x->timed_out = true;
+		upstream_failed(x, -ETIMEDOUT);
+		return;
+	default:
+		if (!x->resp_started)
+			fc_exchange_fail(x, 408, true); /* the client stopped sending its body */
+		else
+			fc_client_close(x->c);
+		return;
+	}
+}
