@@ -28,7 +28,10 @@ void fc_accesslog_flush(struct fc_worker *w)
 	w->alog_len = 0;
 }
 
-/* JSON string body: escapes quotes, backslashes and control bytes. */
+static const char hex[] = "0123456789abcdef";
+
+/* A JSON string body: quotes, backslashes and control bytes escaped. The
+ * request line is whatever the client sent, so nothing is trusted. */
 static size_t json_escape(char *out, size_t cap, const char *s, size_t n)
 {
 	size_t o = 0;
@@ -37,8 +40,31 @@ static size_t json_escape(char *out, size_t cap, const char *s, size_t n)
 		if (c == '"' || c == '\\') {
 			out[o++] = '\\';
 			out[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+		} else if (c < 0x20 || c >= 0x7f) {
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = hex[c >> 4];
+			out[o + 5] = hex[c & 15];
+			o += 6;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	return o;
+}
+
+/* The text format's quoted field: quotes, backslashes, control and non-ASCII
+ * bytes become \xHH (as nginx does), so a line never carries a terminal
+ * escape or breaks its quoting. */
+static size_t text_escape(char *out, size_t cap, const char *s, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 5 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
 		} else {
 			out[o++] = (char)c;
 		}
@@ -97,21 +123,25 @@ void fc_accesslog_write(struct fc_exchange *r, uint64_t now_ns)
 	char *out = w->alog + w->alog_len;
 	size_t cap = w->alog_cap - w->alog_len;
 	int n;
-	if (w->cfg->access_format == FC_ACCESS_JSON) {
-		char path[FC_EXCHANGE_LINE_MAX * 6 + 8];
-		size_t el = json_escape(path, sizeof(path), p, (size_t)pl);
+	bool json = w->cfg->access_format == FC_ACCESS_JSON;
+	size_t (*esc)(char *, size_t, const char *, size_t) = json ? json_escape : text_escape;
+	char em[64], ep[FC_EXCHANGE_LINE_MAX * 6 + 8], ev[64];
+	int eml = (int)esc(em, sizeof(em), m, (size_t)ml);
+	int epl = (int)esc(ep, sizeof(ep), p, (size_t)pl);
+	int evl = (int)esc(ev, sizeof(ev), v, (size_t)vl);
+	if (json) {
 		n = snprintf(
 		        out, cap,
 		        "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%.*s\",\"path\":\"%.*s\","
 		        "\"proto\":\"%.*s\",\"status\":%d,\"bytes\":%llu,\"pool\":\"%s\","
 		        "\"server\":\"%s\",\"upstream_ms\":%.3f,\"total_ms\":%.3f}\n",
-		        ts, client, ml, m, (int)el, path, vl, v, r->status,
+		        ts, client, eml, em, epl, ep, evl, ev, r->status,
 		        (unsigned long long)r->bytes_out, pool, server, up_ms, total_ms);
 	} else {
 		n = snprintf(out, cap,
 		             "%s %s \"%.*s %.*s %.*s\" %d %llu pool=%s server=%s upstream_ms=%.3f "
 		             "total_ms=%.3f\n",
-		             ts, client, ml, m, pl, p, vl, v, r->status,
+		             ts, client, eml, em, epl, ep, evl, ev, r->status,
 		             (unsigned long long)r->bytes_out, pool, server, up_ms, total_ms);
 	}
 	if (n > 0 && (size_t)n < cap)

@@ -82,6 +82,35 @@ def error_responses_logged():
 
 
 @h.test
+def hostile_request_line_escaped():
+    """A request line with a quote, a backslash and terminal escapes: the JSON
+    line stays valid JSON, the text line stays one quoted field, and no raw
+    control byte reaches the log (fails without the escaping)."""
+    bad = b'GET /q"x\\y\x1b[31mred\x7f HTTP/1.1\r\nHost: a\r\n\r\n'
+    for fmt in ("json", "text"):
+        e = h.Echo()
+        f = h.start_proxy([e], access="stdout", access_format=fmt)
+        h.send_raw(f.port, bad, timeout=2)
+        f.wait_for_output(lambda t: "\n" in t, timeout=5)
+        f.stop()
+        text = f.stdout_text()
+        lines = [l for l in text.split("\n") if l.strip()]
+        h.eq(len(lines), 1, "%s: one line: %r" % (fmt, lines))
+        line = lines[0]
+        h.check(not any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in line),
+                "%s: a raw control byte in the log line: %r" % (fmt, line))
+        if fmt == "json":
+            try:
+                o = json.loads(line)
+            except ValueError:
+                h.fail("not JSON: %r" % line)
+            h.eq(o["path"], '/q"x\\y\x1b[31mred\x7f', "the path, decoded, is what was sent")
+        else:
+            h.check('"GET /q\\x22x\\x5cy\\x1b[31mred\\x7f HTTP/1.1"' in line,
+                    "text: escaped as \\xHH inside one quoted field: %r" % line)
+
+
+@h.test
 def access_log_to_file():
     e = h.Echo()
     path = h.tmpdir() + "/access.log"
