@@ -5,8 +5,19 @@
  * Endpoints: /health, /echo, /bytes/N[?chunked=1|?close=1], /sink, /status/NNN,
  * /sleep/MS, /close, /trailers, /stats, anything else = JSON description.
  * /stats counts requests (all but /stats and /health, which are counted apart so
- * that health checks do not disturb tests), accepted and open connections; it is
- * exempt from -fail and -latency. */
+ * that health checks do not disturb tests), accepted and open connections, and
+ * shows how /health answers now ("health_mode"); it is exempt from -fail and
+ * -latency.
+ *
+ * Health switches, for health-check tests. /health answers "ok" (200) or, while
+ * failing, in the failure mode: fail (500), hang (read the request, never
+ * answer; the connection stays open until the client closes it) or a status
+ * NNN (200..599, e.g. 503 for a lame duck). -health MODE is how it answers at
+ * start (ok, fail, hang or NNN); -health-fail MODE the failure mode the
+ * switches use (default: the -health mode if that is one, else fail).
+ * SIGUSR1 starts failing, SIGUSR2 answers ok again (both idempotent);
+ * -health-fail-after D starts failing D after start; -health-flap P alternates
+ * every P. The main thread applies them (sigtimedwait); workers read one atomic. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -85,6 +96,7 @@ struct conn {
 	uint64_t arg, body_bytes;
 	bool q_chunked, q_close, is_head, keep_alive, head_started, echo_chunked;
 	bool echo_close, overflow;
+	bool hung; /* a hanging /health: drain input, never answer, close on EOF */
 	/* /bytes generator */
 	bool gen_active, gen_chunked;
 	uint64_t gen_rem, gen_pos;
@@ -105,6 +117,15 @@ static int opt_port = -1;
 static int opt_threads = 2;
 static bool opt_fail;
 static uint64_t opt_latency_ns;
+
+/* How /health answers: HM_OK, HM_FAIL (500), HM_HANG, or a status 200..599. */
+#define HM_OK   0
+#define HM_FAIL (-1)
+#define HM_HANG (-2)
+static int opt_health = HM_OK;      /* at start */
+static int opt_health_fail = HM_OK; /* failure mode of the switches; HM_OK: not given */
+static uint64_t opt_health_fail_after_ns, opt_health_flap_ns;
+static atomic_int health_mode; /* now; written by the main thread only */
 
 static atomic_ullong stat_requests, stat_connections, stat_health;
 static atomic_llong stat_open;
@@ -475,6 +496,42 @@ static void gen_done(struct conn *c)
 		c->stop = true;
 }
 
+static void health_mode_name(int mode, char *buf, size_t len)
+{
+	if (mode == HM_OK)
+		snprintf(buf, len, "ok");
+	else if (mode == HM_FAIL)
+		snprintf(buf, len, "fail");
+	else if (mode == HM_HANG)
+		snprintf(buf, len, "hang");
+	else
+		snprintf(buf, len, "%d", mode);
+}
+
+static void health_respond(struct conn *c)
+{
+	int mode = atomic_load_explicit(&health_mode, memory_order_relaxed);
+	char tmp[64];
+	int n;
+
+	if (mode == HM_OK) {
+		resp_simple(c, 200, "text/plain", "ok", 2);
+	} else if (mode == HM_FAIL) {
+		n = snprintf(tmp, sizeof tmp, "health fail from %.40s\n", opt_name);
+		resp_simple(c, 500, "text/plain", tmp, (size_t)n);
+	} else if (mode == HM_HANG) {
+		c->hung = true;
+		c->paused = true; /* no further (pipelined) request is answered either */
+	} else if (mode == 204 || mode == 304) {
+		resp_head(c, mode, NULL);
+		if (!c->keep_alive)
+			c->stop = true;
+	} else {
+		n = snprintf(tmp, sizeof tmp, "%d\n", mode);
+		resp_simple(c, mode, "text/plain", tmp, (size_t)n);
+	}
+}
+
 /* Answers the request whose body has been fully read. */
 static void respond(struct conn *c)
 {
@@ -482,15 +539,16 @@ static void respond(struct conn *c)
 	char tmp[64];
 	switch (c->route) {
 	case R_HEALTH:
-		resp_simple(c, 200, "text/plain", "ok", 2);
+		health_respond(c);
 		break;
 	case R_STATS:
 		json_open(s);
-		buf_printf(
-		        s,
-		        ",\"requests\":%llu,\"connections\":%llu,\"open\":%lld,\"health\":%llu}\n",
-		        atomic_load(&stat_requests), atomic_load(&stat_connections),
-		        atomic_load(&stat_open), atomic_load(&stat_health));
+		health_mode_name(atomic_load(&health_mode), tmp, sizeof tmp);
+		buf_printf(s,
+		           ",\"requests\":%llu,\"connections\":%llu,\"open\":%lld,\"health\":%llu,"
+		           "\"health_mode\":\"%s\"}\n",
+		           atomic_load(&stat_requests), atomic_load(&stat_connections),
+		           atomic_load(&stat_open), atomic_load(&stat_health), tmp);
 		resp_json(c, 200, s);
 		break;
 	case R_SINK:
@@ -868,6 +926,14 @@ static void conn_run(struct conn *c)
 		break;
 	}
 	bool busy = out_pending(c) || c->gen_active;
+	if (c->hung && !busy) {
+		/* only EOF (or an error) ends it; conn_readable drains what comes */
+		if (c->eof)
+			conn_close(c);
+		else
+			conn_set_mask(c, EPOLLIN);
+		return;
+	}
 	if (!busy && c->stop && !c->linger) {
 		shutdown(c->fd, SHUT_WR);
 		c->linger = true;
@@ -888,7 +954,7 @@ static void conn_run(struct conn *c)
 
 static void conn_readable(struct conn *c)
 {
-	if (c->linger) {
+	if (c->linger || c->hung) {
 		char sink[16384];
 		for (;;) {
 			ssize_t n = recv(c->fd, sink, sizeof sink, 0);
@@ -1054,15 +1120,47 @@ static void usage(FILE *f)
 {
 	fputs("usage: fulcrum-echo -port N [-name S] [-host ADDR] [-threads N] [-fail] "
 	      "[-latency D]\n"
+	      "                    [-health MODE] [-health-fail MODE] [-health-fail-after D]\n"
+	      "                    [-health-flap P]\n"
 	      "  -port N      port to listen on (0 = pick a free one and print it)\n"
 	      "  -name S      name reported in answers (default echo-PORT)\n"
 	      "  -host ADDR   address to bind (default 127.0.0.1)\n"
 	      "  -threads N   worker threads, each with its own SO_REUSEPORT socket (default 2)\n"
 	      "  -fail        answer 500 to everything but /health and /stats\n"
 	      "  -latency D   delay every response (but /stats) by D: 50ms, 1s\n"
+	      "health switches (/health answers ok, or while failing in the failure mode):\n"
+	      "  -health MODE            how /health answers at start: ok (default), fail (500),\n"
+	      "                          hang (read the request, never answer), a status NNN\n"
+	      "                          (or status:NNN)\n"
+	      "  -health-fail MODE       the failure mode: fail, hang or NNN (default: the "
+	      "-health\n"
+	      "                          mode if it is not ok, else fail)\n"
+	      "  -health-fail-after D    start failing D after start (e.g. 3s)\n"
+	      "  -health-flap P          alternate ok / failing every P (e.g. 1s), from -health\n"
+	      "  SIGUSR1 starts failing, SIGUSR2 answers ok again; /stats shows health_mode\n"
 	      "endpoints: /health /echo /bytes/N[?chunked=1|?close=1] /sink /status/NNN\n"
 	      "           /sleep/MS /close /trailers /stats, anything else: JSON description\n",
 	      f);
+}
+
+/* ok | fail | hang | NNN (200..599); ok only when ok_allowed. */
+static int parse_health_mode(const char *s, bool ok_allowed)
+{
+	uint64_t code;
+
+	if (ok_allowed && strcmp(s, "ok") == 0)
+		return HM_OK;
+	if (strcmp(s, "fail") == 0)
+		return HM_FAIL;
+	if (strcmp(s, "hang") == 0)
+		return HM_HANG;
+	if (strncmp(s, "status:", 7) == 0)
+		s += 7;
+	if (parse_u64(s, strlen(s), 599, &code) && code >= 200)
+		return (int)code;
+	die("bad health mode '%s' (%sfail, hang or a status 200..599)", s,
+	    ok_allowed ? "ok, " : "");
+	return HM_OK;
 }
 
 static void parse_args(int argc, char **argv)
@@ -1111,6 +1209,16 @@ static void parse_args(int argc, char **argv)
 				die("bad thread count '%s'", val);
 		} else if (strcmp(key, "latency") == 0) {
 			opt_latency_ns = parse_duration(val);
+		} else if (strcmp(key, "health") == 0) {
+			opt_health = parse_health_mode(val, true);
+		} else if (strcmp(key, "health-fail") == 0) {
+			opt_health_fail = parse_health_mode(val, false);
+		} else if (strcmp(key, "health-fail-after") == 0) {
+			opt_health_fail_after_ns = parse_duration(val);
+		} else if (strcmp(key, "health-flap") == 0) {
+			opt_health_flap_ns = parse_duration(val);
+			if (opt_health_flap_ns == 0)
+				die("bad -health-flap '%s' (a period above 0)", val);
 		} else {
 			usage(stderr);
 			die("unknown flag '%s'", argv[i]);
@@ -1120,6 +1228,9 @@ static void parse_args(int argc, char **argv)
 		usage(stderr);
 		die("-port is required");
 	}
+	if (opt_health_fail == HM_OK)
+		opt_health_fail = opt_health != HM_OK ? opt_health : HM_FAIL;
+	atomic_init(&health_mode, opt_health);
 }
 
 static int listen_on(const struct sockaddr_in *sa)
@@ -1135,6 +1246,55 @@ static int listen_on(const struct sockaddr_in *sa)
 	if (listen(fd, 4096) < 0)
 		die("listen: %s", strerror(errno));
 	return fd;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The main thread: applies SIGUSR1/SIGUSR2 and the timed health switches
+ * until SIGINT or SIGTERM. */
+static void health_switches(const sigset_t *set)
+{
+	uint64_t start = now_ns();
+	uint64_t fail_at = opt_health_fail_after_ns ? start + opt_health_fail_after_ns : 0;
+	uint64_t flip_at = opt_health_flap_ns ? start + opt_health_flap_ns : 0;
+
+	for (;;) {
+		uint64_t now = now_ns(), next = fail_at;
+		if (flip_at && (!next || flip_at < next))
+			next = flip_at;
+		int sig;
+		if (next) {
+			uint64_t wait = next > now ? next - now : 0;
+			struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000u),
+			                      .tv_nsec = (long)(wait % 1000000000u)};
+			sig = sigtimedwait(set, NULL, &ts);
+		} else {
+			sig = sigwaitinfo(set, NULL);
+		}
+		if (sig == SIGINT || sig == SIGTERM)
+			return;
+		if (sig == SIGUSR1)
+			atomic_store(&health_mode, opt_health_fail);
+		else if (sig == SIGUSR2)
+			atomic_store(&health_mode, HM_OK);
+		if (sig >= 0)
+			continue;
+		now = now_ns();
+		if (fail_at && now >= fail_at) {
+			atomic_store(&health_mode, opt_health_fail);
+			fail_at = 0;
+		}
+		if (flip_at && now >= flip_at) {
+			int was = atomic_load(&health_mode);
+			atomic_store(&health_mode, was == HM_OK ? opt_health_fail : HM_OK);
+			flip_at += opt_health_flap_ns;
+		}
+	}
 }
 
 int main(int argc, char **argv)
@@ -1159,6 +1319,8 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -1189,8 +1351,7 @@ int main(int argc, char **argv)
 	printf("fulcrum-echo %s listening on %s:%d\n", opt_name, opt_host, opt_port);
 	fflush(stdout);
 
-	int sig = 0;
-	sigwait(&set, &sig);
+	health_switches(&set);
 	fflush(stdout);
 	_exit(0);
 }

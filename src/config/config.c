@@ -34,13 +34,122 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->sticky.max_age_s = 86400;
 	p->hash.source = FC_HASH_CLIENT_IP;
 	p->hash.balance_factor = 1.25;
+	fc__cfg_health_defaults(&p->health);
+	p->passive.failures = 5;
+	p->passive.eject_ms = 10000;
+	p->passive.max_eject_ms = 300000;
+	p->passive.max_ejected_pct = 50;
+	p->panic_threshold_pct = 0;
+}
+
+void fc__cfg_health_defaults(struct fc_config_health *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->type = FC_HEALTH_NONE;
+	h->interval_ms = 2000;
+	h->fast_interval_ms = 500;
+	h->timeout_ms = 1000;
+	h->rise = 2;
+	h->fall = 3;
+}
+
+int fc__cfg_health_fill(struct fc_config_health *h)
+{
+	if (!h->path)
+		h->path = strdup("/");
+	if (!h->method)
+		h->method = strdup("GET");
+	if (!h->expect) {
+		h->expect = malloc(sizeof(*h->expect));
+		if (h->expect) {
+			h->expect[0].lo = 200;
+			h->expect[0].hi = 399;
+			h->n_expect = 1;
+		}
+	}
+	return h->path && h->method && h->expect ? 0 : -ENOMEM;
+}
+
+static int dup_ranges(struct fc_config_status_range **dst, const struct fc_config_status_range *src,
+                      size_t n)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	/* An explicitly empty list stays non-NULL, so it is not taken for "unset". */
+	*dst = malloc(n ? n * sizeof(*src) : 1);
+	if (!*dst)
+		return -ENOMEM;
+	if (n)
+		memcpy(*dst, src, n * sizeof(*src));
+	return 0;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return !src || *dst ? 0 : -ENOMEM;
+}
+
+int fc__cfg_health_copy(struct fc_config_health *dst, const struct fc_config_health *src)
+{
+	*dst = *src;
+	dst->path = dst->method = dst->host = dst->body = NULL;
+	dst->expect = dst->lame_duck = NULL;
+	if (dup_opt(&dst->path, src->path) < 0 || dup_opt(&dst->method, src->method) < 0 ||
+	    dup_opt(&dst->host, src->host) < 0 || dup_opt(&dst->body, src->body) < 0 ||
+	    dup_ranges(&dst->expect, src->expect, src->n_expect) < 0 ||
+	    dup_ranges(&dst->lame_duck, src->lame_duck, src->n_lame_duck) < 0) {
+		fc__cfg_health_fini(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void fc__cfg_health_fini(struct fc_config_health *h)
+{
+	free(h->path);
+	free(h->method);
+	free(h->host);
+	free(h->body);
+	free(h->expect);
+	free(h->lame_duck);
+	h->path = h->method = h->host = h->body = NULL;
+	h->expect = h->lame_duck = NULL;
+	h->n_expect = h->n_lame_duck = 0;
 }
 
 int fc__cfg_pool_finish(struct fc_config_pool *p)
 {
+	static const uint16_t statuses[] = {502, 503, 504};
+	size_t i;
+
 	if (!p->sticky.cookie_name)
 		p->sticky.cookie_name = strdup("fulcrum_sticky");
-	return p->sticky.cookie_name ? 0 : -ENOMEM;
+	if (!p->sticky.cookie_name)
+		return -ENOMEM;
+	if (!p->passive.statuses) {
+		p->passive.statuses = malloc(sizeof(statuses));
+		if (!p->passive.statuses)
+			return -ENOMEM;
+		memcpy(p->passive.statuses, statuses, sizeof(statuses));
+		p->passive.n_statuses = 3;
+	}
+	if (fc__cfg_health_fill(&p->health) < 0)
+		return -ENOMEM;
+	/* A server without a health: of its own (path still NULL) checks as the pool does. */
+	for (i = 0; i < p->n_servers; i++) {
+		struct fc_config_health *h = &p->servers[i].health;
+
+		if (!h->path) {
+			fc__cfg_health_fini(h);
+			if (fc__cfg_health_copy(h, &p->health) < 0)
+				return -ENOMEM;
+		} else if (fc__cfg_health_fill(h) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 struct fc_config *fc__cfg_alloc(const char *source)
@@ -147,6 +256,7 @@ static void free_pool(struct fc_config_pool *p)
 		free(p->servers[i].name);
 		free(p->servers[i].url);
 		free(p->servers[i].host);
+		fc__cfg_health_fini(&p->servers[i].health);
 	}
 	free(p->servers);
 	free(p->name);
@@ -154,6 +264,8 @@ static void free_pool(struct fc_config_pool *p)
 	free(p->sticky.cookie_name);
 	free(p->sticky.secret);
 	free(p->hash.name);
+	fc__cfg_health_fini(&p->health);
+	free(p->passive.statuses);
 }
 
 static void free_config(struct fc_config *cfg)
@@ -383,8 +495,6 @@ struct fc_config *fc_config_from_args(const char *listen, const char *const *to,
 	p->algorithm = strdup(algorithm ? algorithm : "round_robin");
 	if (!p->name || !p->algorithm)
 		goto oom;
-	if (fc__cfg_pool_finish(p) < 0)
-		goto oom;
 	if (fc__cfg_check_algorithm(p->algorithm, why, sizeof(why)) < 0)
 		fc__cfg_err(&errs, 0, 0, "--algorithm", "%s", why);
 
@@ -421,6 +531,9 @@ struct fc_config *fc_config_from_args(const char *listen, const char *const *to,
 			fc__cfg_err(&errs, 0, 0, subject,
 			            "duplicate upstream %s (same as --to[%ld])", s->name, dup);
 	}
+	/* After the servers: each gets its copy of the pool's health defaults. */
+	if (fc__cfg_pool_finish(p) < 0)
+		goto oom;
 
 	cfg->listeners = calloc(1, sizeof(*cfg->listeners));
 	if (!cfg->listeners)

@@ -65,7 +65,19 @@ int fc__cfg_check_algorithm(const char *name, char *why, size_t whylen);
 struct fc_config *fc__cfg_alloc(const char *source);
 void fc__cfg_pool_defaults(struct fc_config_pool *p);
 void fc__cfg_server_defaults(struct fc_config_server *s);
-/* Fills the defaults that need allocating (sticky cookie name); -ENOMEM. */
+/* Health defaults without allocation (type none, intervals, rise, fall). */
+void fc__cfg_health_defaults(struct fc_config_health *h);
+/* Allocates the string and list defaults still NULL (path "/", method "GET",
+ * expect 200-399); 0 or -ENOMEM. */
+int fc__cfg_health_fill(struct fc_config_health *h);
+/* Deep copy into dst (whose old contents are not freed); on -ENOMEM dst owns
+ * nothing. */
+int fc__cfg_health_copy(struct fc_config_health *dst, const struct fc_config_health *src);
+/* Frees what h owns and NULLs the pointers. */
+void fc__cfg_health_fini(struct fc_config_health *h);
+/* Fills the defaults that need allocating (sticky cookie name, passive
+ * statuses, health strings) and gives every server without a health: of its
+ * own a copy of the pool's; idempotent; -ENOMEM. */
 int fc__cfg_pool_finish(struct fc_config_pool *p);
 /* Gives srv a default name "host:port" if it has none; -ENOMEM. */
 int fc__cfg_server_default_name(struct fc_config_server *srv);

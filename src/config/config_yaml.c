@@ -22,6 +22,11 @@ struct walk {
 	char path[512];
 	size_t plen;
 	bool oom;
+	/* Which derived health keys the pool being parsed set itself; its
+	 * servers' health: mappings start from the pool's. */
+	struct health_set {
+		bool fast_interval, timeout;
+	} pool_health_set;
 };
 
 /* A key of a mapping the schema knows; key/val stay NULL when absent, val is
@@ -414,6 +419,393 @@ static void get_bool(struct walk *w, const struct field *f, bool *out)
 	pop(w, old);
 }
 
+/* "50%" or "50", 0..100. */
+static void get_percent(struct walk *w, const struct field *f, uint32_t *out)
+{
+	char num[32];
+	const char *v;
+	uint64_t n;
+	size_t old, len;
+
+	if (!f->val)
+		return;
+	old = push_key(w, f->name);
+	v = field_scalar(w, f, "a percentage");
+	if (!v)
+		goto pop_key;
+	len = strlen(v);
+	if (len && v[len - 1] == '%')
+		len--;
+	if (len == 0 || len >= sizeof(num)) {
+		n = 101;
+	} else {
+		memcpy(num, v, len);
+		num[len] = '\0';
+		if (fc__cfg_parse_uint(num, &n) < 0)
+			n = 101;
+	}
+	if (n > 100) {
+		werr(w, f->val, "must be a percentage 0%%..100%% such as 50%% (got \"%.64s\")", v);
+		goto pop_key;
+	}
+	*out = (uint32_t)n;
+pop_key:
+	pop(w, old);
+}
+
+/* The items of a value that may be one scalar or a list of them. */
+static size_t items_count(const yaml_node_t *n)
+{
+	if (n->type == YAML_SEQUENCE_NODE)
+		return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	return 1;
+}
+
+static yaml_node_t *item_at(struct walk *w, yaml_node_t *n, size_t i, size_t *old)
+{
+	if (n->type != YAML_SEQUENCE_NODE)
+		return n;
+	*old = push_index(w, i);
+	return node(w, n->data.sequence.items.start[i]);
+}
+
+static void item_done(struct walk *w, const yaml_node_t *n, size_t old)
+{
+	if (n->type == YAML_SEQUENCE_NODE)
+		pop(w, old);
+}
+
+/* "200" or "200-399" within 100..599 into r; reports and returns false if not. */
+static bool parse_status_range(struct walk *w, yaml_node_t *e, struct fc_config_status_range *r)
+{
+	const char *v = want_scalar(w, e, "a status or a range such as 200-399");
+	char lo[8], hi[8];
+	const char *dash;
+	uint64_t a, b;
+
+	if (!v)
+		return false;
+	dash = strchr(v, '-');
+	if (dash ? (size_t)(dash - v) >= sizeof(lo) || strlen(dash + 1) >= sizeof(hi)
+	         : strlen(v) >= sizeof(lo))
+		goto syntax;
+	if (dash) {
+		memcpy(lo, v, (size_t)(dash - v));
+		lo[dash - v] = '\0';
+		strcpy(hi, dash + 1);
+	} else {
+		strcpy(lo, v);
+		strcpy(hi, v);
+	}
+	if (fc__cfg_parse_uint(lo, &a) < 0 || fc__cfg_parse_uint(hi, &b) < 0)
+		goto syntax;
+	if (a < 100 || a > 599 || b < 100 || b > 599) {
+		werr(w, e, "must be 100..599 (got %.64s)", v);
+		return false;
+	}
+	if (a > b) {
+		werr(w, e, "must be low-high with low <= high (got %.64s)", v);
+		return false;
+	}
+	r->lo = (uint16_t)a;
+	r->hi = (uint16_t)b;
+	return true;
+syntax:
+	werr(w, e, "must be a status such as 200 or a range such as 200-399 (got \"%.64s\")", v);
+	return false;
+}
+
+/* expect: / lame_duck: — one status or range, or a list of them; replaces
+ * *out. An empty list is an error unless empty_ok. */
+static void get_status_ranges(struct walk *w, const struct field *f, bool empty_ok,
+                              struct fc_config_status_range **out, size_t *n_out)
+{
+	struct fc_config_status_range *r;
+	size_t old, count, i, n = 0;
+
+	if (!f->val)
+		return;
+	old = push_key(w, f->name);
+	if (f->val->type == YAML_MAPPING_NODE) {
+		werr(w, f->val, "must be a status, a range such as 200-399, or a list of them");
+		goto pop_key;
+	}
+	count = items_count(f->val);
+	if (count == 0 && !empty_ok) {
+		werr(w, f->val, "needs at least one status or range (such as 200-399)");
+		goto pop_key;
+	}
+	r = malloc(count ? count * sizeof(*r) : 1);
+	if (!r) {
+		w->oom = true;
+		goto pop_key;
+	}
+	for (i = 0; i < count; i++) {
+		size_t old_i = 0;
+		yaml_node_t *e = item_at(w, f->val, i, &old_i);
+
+		if (e && parse_status_range(w, e, &r[n]))
+			n++;
+		item_done(w, f->val, old_i);
+	}
+	free(*out);
+	*out = r;
+	*n_out = n;
+pop_key:
+	pop(w, old);
+}
+
+/* passive.statuses: server-fault statuses 500..599, one or a list. */
+static void get_fault_statuses(struct walk *w, const struct field *f, struct fc_config_passive *ps)
+{
+	uint16_t *st;
+	size_t old, count, i, j, n = 0;
+
+	if (!f->val)
+		return;
+	old = push_key(w, f->name);
+	if (f->val->type == YAML_MAPPING_NODE) {
+		werr(w, f->val, "must be a list of statuses 500..599, such as [502, 503, 504]");
+		goto pop_key;
+	}
+	count = items_count(f->val);
+	st = malloc(count ? count * sizeof(*st) : 1);
+	if (!st) {
+		w->oom = true;
+		goto pop_key;
+	}
+	for (i = 0; i < count; i++) {
+		size_t old_i = 0;
+		yaml_node_t *e = item_at(w, f->val, i, &old_i);
+		const char *v = e ? want_scalar(w, e, "a status 500..599") : NULL;
+		uint64_t code;
+
+		if (v && (fc__cfg_parse_uint(v, &code) < 0 || code < 500 || code > 599)) {
+			werr(w, e, "must be a status 500..599 (got \"%.64s\")", v);
+		} else if (v) {
+			for (j = 0; j < n && st[j] != code; j++)
+				;
+			if (j < n)
+				werr(w, e, "duplicate status %u", (unsigned)code);
+			else
+				st[n++] = (uint16_t)code;
+		}
+		item_done(w, f->val, old_i);
+	}
+	free(ps->statuses);
+	ps->statuses = st;
+	ps->n_statuses = n;
+pop_key:
+	pop(w, old);
+}
+
+/* A string value checked by ok(); replaces *slot. */
+static void get_string(struct walk *w, const struct field *f, const char *what,
+                       bool (*ok)(const char *), const char *bad, char **slot)
+{
+	const char *v;
+	size_t old;
+
+	if (!f->val)
+		return;
+	old = push_key(w, f->name);
+	v = field_scalar(w, f, what);
+	if (v && !ok(v))
+		werr(w, f->val, "%s (got \"%.64s\")", bad, v);
+	else if (v)
+		set_string(w, slot, v);
+	pop(w, old);
+}
+
+static bool is_check_path(const char *s)
+{
+	if (s[0] != '/' || strlen(s) > 1024)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+static bool is_method(const char *s)
+{
+	return strlen(s) <= 32 && fc__cfg_is_token(s);
+}
+
+static bool is_body_text(const char *s)
+{
+	return *s && strlen(s) <= 1024;
+}
+
+/* Reports small <= big broken: at the value this mapping set (at big's when
+ * it set both and blame_big), naming the other key and its value. */
+static void check_order(struct walk *w, const struct field *fs, uint32_t small,
+                        const struct field *fb, uint32_t big, bool blame_big)
+{
+	char buf[32];
+	size_t old;
+
+	if (small <= big)
+		return;
+	if (fs->val && !(blame_big && fb->val)) {
+		old = push_key(w, fs->name);
+		format_duration(big, buf, sizeof(buf));
+		werr(w, fs->val, "must be at most %s (%s)", fb->name, buf);
+	} else if (fb->val) {
+		old = push_key(w, fb->name);
+		format_duration(small, buf, sizeof(buf));
+		werr(w, fb->val, "must be at least %s (%s)", fs->name, buf);
+	} else {
+		return;
+	}
+	pop(w, old);
+}
+
+/* health: of a pool (base: the defaults) or of a server (base: its pool's).
+ * h ends up a deep copy of base with this node's keys applied; set says
+ * which derived keys were given here or in base. */
+static void parse_health(struct walk *w, struct fc_config_health *h, yaml_node_t *n,
+                         const struct fc_config_health *base, const struct health_set *base_set,
+                         struct health_set *set)
+{
+	enum {
+		H_TYPE,
+		H_PATH,
+		H_METHOD,
+		H_HOST,
+		H_EXPECT,
+		H_BODY,
+		H_LAME_DUCK,
+		H_INTERVAL,
+		H_FAST_INTERVAL,
+		H_TIMEOUT,
+		H_RISE,
+		H_FALL,
+		H_PORT,
+		H_N
+	};
+	struct field f[] = {F("type"),          F("path"),    F("method"),    F("host"),
+	                    F("expect"),        F("body"),    F("lame_duck"), F("interval"),
+	                    F("fast_interval"), F("timeout"), F("rise"),      F("fall"),
+	                    F("port")};
+	uint32_t port = 0;
+	const char *v;
+	size_t old, i;
+	bool on;
+
+	fc__cfg_health_fini(h);
+	if (fc__cfg_health_copy(h, base) < 0) {
+		w->oom = true;
+		return;
+	}
+	*set = *base_set;
+	if (n->type == YAML_SCALAR_NODE) {
+		v = want_scalar(w, n, "off or a mapping");
+		if (v && fc__cfg_parse_bool(v, &on) == 0) {
+			if (!on)
+				h->type = FC_HEALTH_NONE;
+			else if (h->type == FC_HEALTH_NONE)
+				h->type = FC_HEALTH_HTTP;
+		} else if (v) {
+			werr(w, n,
+			     "must be off, on, or a mapping (type, path, interval, ...) "
+			     "(got \"%.64s\")",
+			     v);
+		}
+		goto fill;
+	}
+	if (!get_fields(w, n, f, H_N))
+		goto fill;
+	if (h->type == FC_HEALTH_NONE)
+		h->type = FC_HEALTH_HTTP; /* giving health: at all turns checks on */
+	if (f[H_TYPE].val) {
+		old = push_key(w, "type");
+		v = field_scalar(w, &f[H_TYPE], "http or tcp");
+		if (v && strcmp(v, "http") == 0)
+			h->type = FC_HEALTH_HTTP;
+		else if (v && strcmp(v, "tcp") == 0)
+			h->type = FC_HEALTH_TCP;
+		else if (v && (strcmp(v, "none") == 0 || fc__cfg_parse_bool(v, &on) == 0))
+			werr(w, f[H_TYPE].val,
+			     "must be http or tcp (to turn checks off, write "
+			     "health: off)");
+		else if (v)
+			werr(w, f[H_TYPE].val, "must be http or tcp (got \"%.64s\")", v);
+		pop(w, old);
+	}
+	if (h->type != FC_HEALTH_HTTP) {
+		for (i = H_PATH; i <= H_LAME_DUCK; i++) {
+			if (!f[i].key)
+				continue;
+			old = push_key(w, f[i].name);
+			werr(w, f[i].key, "only used with type http (this check is tcp)");
+			pop(w, old);
+			f[i].val = NULL;
+		}
+	}
+	get_string(w, &f[H_PATH], "a path", is_check_path,
+	           "must be a path starting with /, without spaces or control characters",
+	           &h->path);
+	get_string(w, &f[H_METHOD], "a method", is_method,
+	           "must be an HTTP method such as GET or HEAD", &h->method);
+	get_string(w, &f[H_HOST], "a host name", fc__cfg_is_label,
+	           "must be a host name (or host:port) without spaces, quotes or /", &h->host);
+	get_status_ranges(w, &f[H_EXPECT], false, &h->expect, &h->n_expect);
+	get_string(w, &f[H_BODY], "a string", is_body_text, "must be 1..1024 characters", &h->body);
+	get_status_ranges(w, &f[H_LAME_DUCK], true, &h->lame_duck, &h->n_lame_duck);
+	get_duration_ms(w, &f[H_INTERVAL], 1, HOUR, &h->interval_ms);
+	get_duration_ms(w, &f[H_FAST_INTERVAL], 1, HOUR, &h->fast_interval_ms);
+	get_duration_ms(w, &f[H_TIMEOUT], 1, HOUR, &h->timeout_ms);
+	get_uint(w, &f[H_RISE], 1, 100, &h->rise);
+	get_uint(w, &f[H_FALL], 1, 100, &h->fall);
+	get_uint(w, &f[H_PORT], 1, 65535, &port);
+	if (port)
+		h->port = (uint16_t)port;
+	set->fast_interval |= f[H_FAST_INTERVAL].val != NULL;
+	set->timeout |= f[H_TIMEOUT].val != NULL;
+	/* Unset derived keys follow the interval in force here. */
+	if (!set->fast_interval)
+		h->fast_interval_ms = h->interval_ms / 4 ? h->interval_ms / 4 : 1;
+	if (!set->timeout)
+		h->timeout_ms = h->interval_ms < 1000 ? h->interval_ms : 1000;
+	check_order(w, &f[H_TIMEOUT], h->timeout_ms, &f[H_INTERVAL], h->interval_ms, false);
+	check_order(w, &f[H_FAST_INTERVAL], h->fast_interval_ms, &f[H_INTERVAL], h->interval_ms,
+	            false);
+fill:
+	if (fc__cfg_health_fill(h) < 0)
+		w->oom = true;
+}
+
+static void parse_passive(struct walk *w, struct fc_config_passive *ps, yaml_node_t *n)
+{
+	struct field f[] = {F("failures"), F("eject"), F("max_eject"), F("max_ejected"),
+	                    F("statuses")};
+	const char *v;
+	bool on;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		v = want_scalar(w, n, "off or a mapping");
+		if (v && fc__cfg_parse_bool(v, &on) == 0) {
+			if (!on)
+				ps->failures = 0;
+		} else if (v) {
+			werr(w, n,
+			     "must be off, on, or a mapping (failures, eject, max_eject, "
+			     "max_ejected, statuses) (got \"%.64s\")",
+			     v);
+		}
+		return;
+	}
+	if (!get_fields(w, n, f, 5))
+		return;
+	get_uint(w, &f[0], 0, 1000, &ps->failures);
+	get_duration_ms(w, &f[1], 1, DAY, &ps->eject_ms);
+	get_duration_ms(w, &f[2], 1, DAY, &ps->max_eject_ms);
+	get_percent(w, &f[3], &ps->max_ejected_pct);
+	get_fault_statuses(w, &f[4], ps);
+	check_order(w, &f[1], ps->eject_ms, &f[2], ps->max_eject_ms, true);
+}
+
 /* ---- sections ---- */
 
 static void parse_log(struct walk *w, yaml_node_t *n)
@@ -688,7 +1080,7 @@ static void parse_hash(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 
 static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 {
-	struct field f[] = {F("url"), F("weight"), F("name")};
+	struct field f[] = {F("url"), F("weight"), F("name"), F("health")};
 	struct fc_config_server *s = &p->servers[p->n_servers];
 	yaml_node_t *url_node = n, *name_node = NULL;
 	const char *url, *v;
@@ -704,9 +1096,17 @@ static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 		if (!url)
 			return;
 	} else {
-		if (!get_fields(w, n, f, 3))
+		if (!get_fields(w, n, f, 4))
 			return;
 		get_uint(w, &f[1], 0, 1000, &s->weight);
+		if (f[3].val) {
+			struct health_set set;
+
+			old = push_key(w, "health");
+			parse_health(w, &s->health, f[3].val, &p->health, &w->pool_health_set,
+			             &set);
+			pop(w, old);
+		}
 		if (f[2].val) {
 			old = push_key(w, "name");
 			v = field_scalar(w, &f[2], "a name");
@@ -817,10 +1217,11 @@ static void parse_servers(struct walk *w, struct fc_config_pool *p, const struct
 
 static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *key, yaml_node_t *n)
 {
-	struct field f[] = {F("algorithm"),        F("servers"),      F("connect_timeout"),
-	                    F("response_timeout"), F("idle_timeout"), F("max_idle"),
-	                    F("retries"),          F("cooldown"),     F("slow_start"),
-	                    F("sticky"),           F("hash")};
+	struct field f[] = {F("algorithm"),        F("servers"),        F("connect_timeout"),
+	                    F("response_timeout"), F("idle_timeout"),   F("max_idle"),
+	                    F("retries"),          F("cooldown"),       F("slow_start"),
+	                    F("sticky"),           F("hash"),           F("health"),
+	                    F("passive"),          F("panic_threshold")};
 	char why[512];
 	size_t old;
 	const char *v;
@@ -839,6 +1240,17 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		/* Kept even when unknown: later checks (hash) then judge what was meant. */
 		if (v)
 			set_string(w, &p->algorithm, v);
+		pop(w, old);
+	}
+	/* Health before servers: a server's health: starts from the pool's. */
+	memset(&w->pool_health_set, 0, sizeof(w->pool_health_set));
+	if (f[11].val) {
+		struct fc_config_health base = p->health; /* defaults: owns nothing yet */
+		const struct health_set none = {false, false};
+
+		old = push_key(w, "health");
+		memset(&p->health, 0, sizeof(p->health));
+		parse_health(w, &p->health, f[11].val, &base, &none, &w->pool_health_set);
 		pop(w, old);
 	}
 	parse_servers(w, p, &f[1], key);
@@ -866,6 +1278,12 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 			parse_hash(w, p, f[10].val);
 		pop(w, old);
 	}
+	if (f[12].val) {
+		old = push_key(w, "passive");
+		parse_passive(w, &p->passive, f[12].val);
+		pop(w, old);
+	}
+	get_percent(w, &f[13], &p->panic_threshold_pct);
 }
 
 /* Line of the first key of mapping n spelled name (1-based). */

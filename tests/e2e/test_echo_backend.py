@@ -143,4 +143,91 @@ def big_transfer_flat_memory():
     h.check(peak - rss0 < 32 * 1024, "echo RSS grew by %d kB" % (peak - rss0))
 
 
+def _mode(e):
+    return e.stats()["health_mode"]
+
+
+def _wait_mode(e, mode, timeout=5):
+    h.wait_until(lambda: _mode(e) == mode, timeout=timeout, what="health_mode %s" % mode)
+
+
+@h.test
+def health_switches_by_signal():
+    e = h.Echo(extra=["-health-fail", "503"])
+    h.eq(h.get(e.port, "/health").status, 200, "ok at start")
+    h.eq(_mode(e), "ok", "health_mode at start")
+    e.proc.send_signal(signal.SIGUSR1)
+    _wait_mode(e, "503")
+    r = h.get(e.port, "/health")
+    h.eq((r.status, r.body), (503, b"503\n"), "failing with -health-fail 503")
+    e.proc.send_signal(signal.SIGUSR1)  # idempotent: still failing
+    h.eq(h.get(e.port, "/health").status, 503, "SIGUSR1 twice")
+    h.eq(h.get(e.port, "/x").status, 200, "other endpoints unaffected")
+    e.proc.send_signal(signal.SIGUSR2)
+    _wait_mode(e, "ok")
+    h.eq(h.get(e.port, "/health").body, b"ok", "ok after SIGUSR2")
+    e.proc.send_signal(signal.SIGUSR2)
+    h.eq(h.get(e.port, "/health").status, 200, "SIGUSR2 twice")
+    st = e.stats()
+    h.eq(st["health"], 5, "/health counted apart: %r" % st)
+    h.eq(st["requests"], 1, "/health not in requests: %r" % st)
+
+
+@h.test
+def health_fail_and_hang():
+    e = h.Echo(extra=["-health", "fail"])
+    r = h.get(e.port, "/health")
+    h.eq(r.status, 500, "-health fail")
+    h.check(b"health fail" in r.body, "fail body: %r" % r.body)
+    e.proc.send_signal(signal.SIGUSR2)
+    _wait_mode(e, "ok")
+    e.proc.send_signal(signal.SIGUSR1)  # the -health mode is the failure mode
+    _wait_mode(e, "fail")
+
+    g = h.Echo(extra=["-health", "hang"])
+    req = h.build_request("GET", "/health")
+    data, closed = h.send_raw(g.port, req, timeout=0.5)
+    h.eq((data, closed), (b"", False), "hang: read, never answered, kept open")
+    data, closed = h.send_raw(g.port, req + h.build_request("GET", "/x"), timeout=0.3)
+    h.eq(data, b"", "nothing answered after a hanging /health")
+    h.check(g.stats()["health"] == 2, "hanging requests were read")
+    # a hanging connection is closed when the client goes (only /stats is open)
+    h.wait_until(lambda: g.stats()["open"] == 1, what="hung connections closed")
+    h.eq(h.get(g.port, "/x").status, 200, "other endpoints answer while /health hangs")
+    g.proc.send_signal(signal.SIGUSR2)
+    _wait_mode(g, "ok")
+    h.eq(h.get(g.port, "/health").status, 200, "ok after SIGUSR2")
+    g.proc.send_signal(signal.SIGUSR1)
+    _wait_mode(g, "hang")
+
+    s = h.Echo(extra=["-health", "status:204"])
+    r = h.get(s.port, "/health")
+    h.eq((r.status, r.body), (204, b""), "-health status:204")
+
+
+@h.test
+def health_fail_after_and_flap():
+    e = h.Echo(extra=["-health-fail-after", "1s", "-health-fail", "hang"])
+    t0 = time.monotonic()
+    h.eq(h.get(e.port, "/health").status, 200, "ok before -health-fail-after")
+    _wait_mode(e, "hang", timeout=10)
+    h.check(time.monotonic() - t0 >= 0.9, "switched after the delay")
+    data, closed = h.send_raw(e.port, h.build_request("GET", "/health"), timeout=0.3)
+    h.eq((data, closed), (b"", False), "hangs after the delay")
+
+    f = h.Echo(extra=["-health-flap", "200ms"])
+    seen, last, changes = set(), None, 0
+    deadline = time.monotonic() + 2 * h.SLOW
+    while time.monotonic() < deadline and changes < 4:
+        r = h.get(f.port, "/health")
+        h.check(r.status in (200, 500), "flap status %d" % r.status)
+        seen.add(r.status)
+        if last is not None and r.status != last:
+            changes += 1
+        last = r.status
+        time.sleep(0.02)
+    h.eq(seen, {200, 500}, "flap shows both")
+    h.check(changes >= 2, "flap alternates (%d changes)" % changes)
+
+
 h.main(only_echo=True)
