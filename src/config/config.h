@@ -11,6 +11,9 @@
 
 /* Durations are milliseconds, sizes are bytes. */
 
+/* retries: the first attempt and the retries fit the proxy's 8 tries. */
+#define FC_CONFIG_MAX_RETRIES 7
+
 enum fc_log_level { FC_LOG_DEBUG, FC_LOG_INFO, FC_LOG_WARN, FC_LOG_ERROR };
 enum fc_access_format { FC_ACCESS_TEXT, FC_ACCESS_JSON };
 
@@ -94,7 +97,8 @@ struct fc_config_pool {
 	uint32_t response_timeout_ms; /* upstream response head, default 60000 -> 504 */
 	uint32_t idle_timeout_ms;     /* upstream keep-alive idle, default 60000 */
 	uint32_t max_idle;            /* idle upstream conns per server per worker, default 64 */
-	uint32_t retries;             /* extra attempts on other servers, default 2 */
+	uint32_t retries;             /* extra attempts on other servers, default 2, at most
+	                                 FC_CONFIG_MAX_RETRIES */
 	uint32_t cooldown_ms;         /* skip a refusing server this long, default 2000 */
 	uint32_t slow_start_ms;       /* default 0 (off) */
 	struct fc_config_sticky sticky;

@@ -1258,7 +1258,7 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	get_duration_ms(w, &f[3], 1, TIMEOUT_MAX, &p->response_timeout_ms);
 	get_duration_ms(w, &f[4], 1, TIMEOUT_MAX, &p->idle_timeout_ms);
 	get_uint(w, &f[5], 0, 100000, &p->max_idle);
-	get_uint(w, &f[6], 0, 10, &p->retries);
+	get_uint(w, &f[6], 0, FC_CONFIG_MAX_RETRIES, &p->retries);
 	get_duration_ms(w, &f[7], 0, HOUR, &p->cooldown_ms);
 	get_duration_ms(w, &f[8], 0, TIMEOUT_MAX, &p->slow_start_ms);
 	if (f[9].val) {

@@ -172,7 +172,9 @@ enum fc_upstream_body fc_upstream_parse_body(struct fc_upstream *u, bool dechunk
 /* ---------------------------------------------------------------- exchange */
 
 #define FC_EXCHANGE_MAX_TRIES 8
-#define FC_EXCHANGE_LINE_MAX  256
+_Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_EXCHANGE_MAX_TRIES,
+               "every configured retry must have a slot in fc_exchange.tried");
+#define FC_EXCHANGE_LINE_MAX 256
 
 /* Where an exchange is on its way to the server and back. The one deadline
  * of each phase: CONNECT connect_timeout, SEND body_timeout of inactivity,

@@ -562,8 +562,8 @@ static void test_errors_pools(void **state)
 	expect_error(P1 S1 "    algorithm: rr\n", want);
 	expect_error(P1 S1 "    algoritm: random\n",
 	             "t.yaml:8:5: pools.p.algoritm: unknown key (did you mean \"algorithm\"?)");
-	expect_error(P1 S1 "    retries: 11\n",
-	             "t.yaml:8:14: pools.p.retries: must be 0..10 (got 11)");
+	expect_error(P1 S1 "    retries: 8\n",
+	             "t.yaml:8:14: pools.p.retries: must be 0..7 (got 8)");
 	expect_error(P1 S1 "    max_idle: lots\n",
 	             "t.yaml:8:15: pools.p.max_idle: must be an integer 0..100000 (got \"lots\")");
 	expect_error(
