@@ -17,6 +17,22 @@ def http10_get_without_host():
 
 
 @h.test
+def http10_without_host_retried_elsewhere():
+    """A Host-less HTTP/1.0 request whose first server refuses is retried on
+    another server, and that server gets its own host:port as Host, not the
+    first server's (it used to keep the first one's)."""
+    e = h.Echo()
+    dead = "http://127.0.0.1:%d" % h.refused_port()
+    # no cooldown: round robin keeps offering the dead server first every other time
+    f = h.start_proxy([(dead, "dead", 1), e], pool_extra={"cooldown": "0s", "passive": "off"})
+    want = e.url[len("http://"):]
+    for i in range(6):
+        r = h.request(f.port, "GET", "/r%d" % i, proto="HTTP/1.0", host=None)
+        h.eq(r.status, 200, "request %d status" % i)
+        h.eq(r.json()["headers"].get("host"), want, "request %d: Host given to the server" % i)
+
+
+@h.test
 def http10_post_body():
     e = h.Echo()
     f = h.start_proxy([e])

@@ -1,5 +1,7 @@
 """Pipelined requests are answered in order, even when spread over backends and
 when an earlier one is slow."""
+import threading
+
 import harness as h
 
 
@@ -46,6 +48,27 @@ def pipelined_with_bodies():
         h.eq(got[1].body, b"two", "2nd")
         h.eq(got[2].json()["path"], "/three", "3rd")
         h.eq(got[3].json()["body_bytes"], 100000, "4th")
+
+
+@h.test
+def many_pipelined_answered_by_fulcrum():
+    """3,000 pipelined requests that fulcrum answers itself (404: no route)
+    all get their answer: a connection with more work than one pump's step
+    budget resumes on the next loop turn instead of stalling until the idle
+    timeout (it used to answer 1,000 and stop)."""
+    e = h.Echo()
+    port = h.free_port()
+    cfg = h.config(port, [e]).replace("- {pool: web}", "- {host: only.example, pool: web}")
+    f = h.Fulcrum.from_config(cfg, port=port)
+    n = 3000
+    with h.Conn(f.port, timeout=20) as c:
+        data = b"".join(h.build_request("GET", "/x%d" % i) for i in range(n))
+        t = threading.Thread(target=c.send, args=(data,), daemon=True)
+        t.start()
+        got = [c.read_response(timeout=10) for _ in range(n)]
+        t.join(10)
+    h.eq(len(got), n, "answers")
+    h.eq({r.status for r in got}, {404}, "statuses")
 
 
 h.main()
