@@ -213,6 +213,116 @@ static void determinism(void **st)
 	}
 }
 
+/* ---- an out server's share spreads over the others by weight ---- */
+
+/* OUT_RETRY: a pick that lands on the "out" server (failing without a
+ * cooldown: a 502, a reset) is retried at once avoiding it, the proxy's
+ * pattern; only the retries are counted: they must not all go to one
+ * neighbour (round_robin used to send them all to the next in its order) */
+enum out_how { OUT_DEAD, OUT_COOLDOWN, OUT_AVOID, OUT_RETRY };
+static const char *const how_name[] = {"dead", "cooldown", "avoid", "retry"};
+
+/* Three servers of weights w[0..2], server `out` out in the way `how`.
+ * Non-hashing: N picks, cnt[k] = picks of server k. Hashing: N distinct keys,
+ * cnt[k] = how many of the out server's keys (its keys with nothing out) went
+ * to k; every other key must stay at home. Returns the chi-square of the two
+ * others against their weights (df 1). */
+static double spread_out(const char *algo, const unsigned w[3], int out, enum out_how how,
+                         unsigned N, unsigned cnt[3])
+{
+	struct fc_pool *p = mkpool(algo, NULL);
+	struct fc_server *sv[3];
+	char nm[3][4] = {"s0", "s1", "s2"};
+	for (int k = 0; k < 3; k++)
+		sv[k] = add(p, nm[k], w[k]);
+	uint64_t rng = 2024, key;
+	struct fc_pick_ctx c;
+	ctx_init(&c, &rng, 1000);
+	bool hash = is_hash(algo);
+	signed char *home = NULL;
+	if (hash) {
+		home = malloc(N);
+		for (unsigned i = 0; i < N; i++) {
+			set_key(&c, &key, i);
+			home[i] = (signed char)idx_of(pick_done(p, &c));
+		}
+	}
+	if (how == OUT_DEAD)
+		assert_int_equal(fc_pool_set_state(p, nm[out], FC_SERVER_DEAD, 1000), 0);
+	else if (how == OUT_COOLDOWN)
+		fc_server_cooldown(sv[out], UINT64_MAX / 2);
+	struct fc_server *av[1] = {sv[out]};
+	if (how == OUT_AVOID) {
+		c.avoid = av;
+		c.n_avoid = 1;
+	}
+	memset(cnt, 0, 3 * sizeof *cnt);
+	for (unsigned i = 0; i < N; i++) {
+		if (hash)
+			set_key(&c, &key, i);
+		if (how == OUT_RETRY) {
+			c.n_avoid = 0;
+			if (idx_of(pick_done(p, &c)) != out)
+				continue;
+			c.avoid = av;
+			c.n_avoid = 1;
+		}
+		int k = idx_of(pick_done(p, &c));
+		assert_true(k >= 0 && k < 3 && k != out);
+		if (!hash) {
+			cnt[k]++;
+			continue;
+		}
+		if (home[i] == out || how == OUT_RETRY)
+			cnt[k]++;
+		else
+			assert_int_equal(k, home[i]); /* only the out server's keys move */
+	}
+	free(home);
+	double tot = 0, wsum = 0, chi = 0;
+	for (int k = 0; k < 3; k++)
+		if (k != out) {
+			tot += cnt[k];
+			wsum += w[k];
+		}
+	for (int k = 0; k < 3; k++)
+		if (k != out) {
+			double e = tot * w[k] / wsum;
+			chi += (cnt[k] - e) * (cnt[k] - e) / e;
+		}
+	fc_pool_destroy(p);
+	return chi;
+}
+
+static void out_share_spreads(void **st)
+{
+	static const unsigned eq[3] = {1, 1, 1}, w123[3] = {1, 2, 3};
+	for (size_t a = 0; a < n_algos; a++)
+		for (int how = OUT_DEAD; how <= OUT_RETRY; how++)
+			for (int wi = 0; wi < 2; wi++) {
+				const unsigned *w = wi ? w123 : eq;
+				const int out = 2;
+				unsigned cnt[3];
+				double chi =
+				        spread_out(names[a], w, out, (enum out_how)how, 30000, cnt);
+				double tot = cnt[0] + cnt[1], f0 = tot ? cnt[0] / tot : 0;
+				double want = wi ? 1.0 / 3 : 0.5;
+				fprintf(stderr,
+				        "%-16s %-8s w=%s  s0 %5u s1 %5u  (s0 %.3f, want %.3f) "
+				        "chi2=%.2f\n",
+				        names[a], how_name[how], wi ? "1,2,3" : "1,1,1", cnt[0],
+				        cnt[1], f0, want, chi);
+				if (getenv("FC_SOFT"))
+					continue;
+				if (strcmp(names[a], "consistent_hash") == 0)
+					/* the ring sends an out server's arcs to the servers
+					 * after its 160 points: proportional only statistically */
+					assert_true(f0 > want - 0.1 && f0 < want + 0.1);
+				else
+					assert_true(chi < 10.83); /* df 1, p = 0.001 */
+			}
+}
+
 /* ---- concurrency: 4 workers pick/done while a control thread mutates ---- */
 
 struct worker {
@@ -351,7 +461,7 @@ int main(void)
 	        cmocka_unit_test(distribution),       cmocka_unit_test(avoid_set),
 	        cmocka_unit_test(states_and_weight0), cmocka_unit_test(changes_between_picks),
 	        cmocka_unit_test(determinism),        cmocka_unit_test(concurrent),
-	        cmocka_unit_test(requested_rebuild),
+	        cmocka_unit_test(requested_rebuild),  cmocka_unit_test(out_share_spreads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
