@@ -17,12 +17,23 @@ struct fc_view {
 	size_t n;
 	size_t n_healthy;      /* healthy with weight > 0 */
 	uint64_t total_weight; /* sum of configured weights of healthy servers */
-	void *algo;            /* algorithm's per-snapshot data (build/view_free) */
+	bool panic;            /* the pool is in panic mode in this snapshot */
+	/* The rotation: the servers a pick structure should hold, rot[i] != 0 for
+	 * v->servers[i]. Weight > 0 and healthy (in panic: any state but
+	 * draining), minus, on a maintained pool, those cooling down when the
+	 * snapshot was made (cooldown_next: the earliest end of those cooldowns,
+	 * UINT64_MAX for none). */
+	const uint8_t *rot;
+	size_t n_rotation;
+	uint64_t rotation_weight; /* sum of configured weights in the rotation */
+	uint64_t cooldown_next;
+	void *algo; /* algorithm's per-snapshot data (build/view_free) */
 	struct fc_pool *pool;
 	uint64_t generation; /* increases with every snapshot */
 	/* private to the pool */
 	uint32_t *id_slots;
 	size_t id_mask;
+	uint32_t n_healthy_any; /* state HEALTHY, any weight */
 };
 
 /* What an algorithm learns at init from its pool. */
@@ -92,7 +103,8 @@ uint32_t fc_server_slot(const struct fc_server *s);
 /** True if s is in ctx->avoid. */
 bool fc_pick_avoids(const struct fc_pick_ctx *ctx, const struct fc_server *s);
 /** True if s may take a new request now: healthy (or lame duck when
- * allow_lame), weight > 0, not cooling down, not avoided. Ignores slow start. */
+ * allow_lame), weight > 0, not cooling down, not avoided. Ignores slow start.
+ * When ctx->panic: weight > 0, not draining, not avoided. */
 bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx,
                            bool allow_lame);
 /** Slow start by rejection: true with probability share (always when ramped). */
@@ -102,12 +114,14 @@ bool fc_server_admit(const struct fc_server *s, struct fc_pick_ctx *ctx);
 bool fc_server_admit_key(const struct fc_server *s, uint64_t key_hash, uint64_t now_ns);
 /** The hash of ctx's key (hash_key bytes, or the client address). */
 uint64_t fc_pick_key_hash(const struct fc_pick_ctx *ctx);
-/** Fallback: a uniform-weighted choice among eligible servers of v by an O(n)
- * scan (used when an O(1) structure found nothing after a few tries). */
+/** Fallback: a weighted choice among eligible servers of v by an O(n) scan
+ * (used when an O(1) structure found nothing after a few tries). */
 struct fc_server *fc_view_scan(const struct fc_view *v, struct fc_pick_ctx *ctx, bool allow_lame);
-/** Ask the pool to rebuild its snapshot soon. The rebuild runs from the next
- * done and waits there for in-flight picks of other threads to finish, so a
- * learning algorithm should call this rarely (the built-in ones do not). */
+/** Ask the pool to rebuild its snapshot soon. Never waits itself. On a pool
+ * the control thread maintains (fc_pool_maintain), the rebuild runs there, at
+ * its next call. Otherwise it runs from the next done, which then waits for
+ * in-flight picks of other threads to finish, so a learning algorithm should
+ * call this rarely (the built-in ones do not). Thread: any. */
 void fc_pool_request_rebuild(struct fc_pool *p);
 
 #ifdef __cplusplus

@@ -58,11 +58,17 @@ struct fc_pool_options {
 	        void *user); /* called once when a server's last reference goes (may be NULL) */
 	/* rebalance: length of one measuring window / step; 0 = 1 s. */
 	uint64_t rebalance_window_ns;
+	/* Panic mode (Envoy's): when fewer than panic_permille / 1000 of the
+	 * servers with weight > 0 are healthy, picks spread over all of them
+	 * whatever their state (dead and lame duck too, draining never), ignoring
+	 * cooldowns, still honouring the avoid set. 0 = off; at most 1000. */
+	unsigned panic_permille;
 };
 
 /** Creates a pool. Accepts: o (borrowed; strings and secret are copied).
  * Returns 0 and *out, -EINVAL with "pool NAME: unknown algorithm 'x' (known:
- * round_robin, random, ...)" (or another reason) in err, or -ENOMEM.
+ * round_robin, random, ...)" (or another reason: balance_factor, panic_permille
+ * above 1000) in err, or -ENOMEM.
  * Ownership: caller destroys with fc_pool_destroy. Thread: control. */
 int fc_pool_create(const struct fc_pool_options *o, struct fc_pool **out, char *err, size_t errlen);
 
@@ -107,6 +113,29 @@ int fc_pool_set_state(struct fc_pool *p, const char *name, enum fc_server_state 
 /** Number of servers in the pool (any state). Thread: any. */
 size_t fc_pool_size(const struct fc_pool *p);
 
+/** Health summary of the current snapshot: *healthy = servers in state
+ * HEALTHY (any weight, cooldowns not counted), *total = all servers. Either
+ * pointer may be NULL. Thread: any. */
+void fc_pool_health_counts(const struct fc_pool *p, uint32_t *healthy, uint32_t *total);
+
+/** True when the current snapshot is in panic mode (see panic_permille): fewer
+ * than panic_permille / 1000 of the servers with weight > 0 are HEALTHY.
+ * Always false when panic_permille is 0. Thread: any. */
+bool fc_pool_in_panic(const struct fc_pool *p);
+
+/** Upkeep the control thread runs on a timer, about every 100 ms, with now_ns
+ * on the clock of fc_pick_ctx.now_ns and fc_server_cooldown. It rebuilds the
+ * snapshot when a pick met a server cooling down inside the pick structures
+ * (so picks stop probing it), when a cooldown the last rebuild left out has
+ * ended (so the server comes back), or when an algorithm asked with
+ * fc_pool_request_rebuild. It waits for a grace period only when it rebuilds.
+ * Once a pool has been maintained, rebuilds leave servers cooling down out of
+ * the pick structures and done no longer rebuilds on a worker, so keep calling
+ * it: a server left out comes back at the first call after its cooldown ends.
+ * A pool never maintained keeps cooling servers in its structures and picks
+ * around them (an O(n) scan when most are cooling). Thread: control. */
+void fc_pool_maintain(struct fc_pool *p, uint64_t now_ns);
+
 /** Snapshot for status pages: fills up to max servers into out, each with a
  * reference the caller drops with fc_server_unref. Returns how many were
  * filled. Thread: any. */
@@ -132,6 +161,7 @@ struct fc_pick_ctx {
 	struct fc_server *const *avoid; /* servers already tried by this request */
 	size_t n_avoid;
 	/* outputs */
+	bool panic;          /* set by fc_pool_pick: the pool picked in panic mode */
 	bool sticky_set;     /* response must carry Set-Cookie with sticky_out */
 	char sticky_out[96]; /* NUL-terminated cookie value when sticky_set */
 };
@@ -139,6 +169,10 @@ struct fc_pick_ctx {
 /** Picks an eligible server (healthy, weight > 0, not cooling down, not in
  * ctx->avoid; lame duck only to keep a sticky or hashed client), counts it
  * active and returns it with a reference held, or NULL (caller answers 503).
+ * In panic mode (ctx->panic is set) any server with weight > 0 that is not
+ * draining and not in ctx->avoid is eligible. NULL only when nothing is
+ * eligible. The share of a server that is out goes to the others in
+ * proportion to their weights (docs/balancing.md).
  * Every pick must be ended with fc_pool_done. Takes no global lock: the server
  * set is an immutable snapshot read under a grace-period counter; least_conn
  * and round_robin's fallback take a per-pool spinlock around an O(log n) step.
@@ -160,7 +194,9 @@ void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcom
 /* ---------------------------------------------------------------- servers */
 
 /** The proxy does not pick s until until_ns (after a refused connection); with
- * slow start, s ramps up again from until_ns. Thread: any. */
+ * slow start, s ramps up again from until_ns. Picks skip s at once; on a pool
+ * the control thread maintains (fc_pool_maintain) the next rebuild takes s out
+ * of the pick structures until its cooldown ends. Thread: any. */
 void fc_server_cooldown(struct fc_server *s, uint64_t until_ns);
 /** Takes / drops a reference. The last unref calls the pool's server_free(user). Thread: any. */
 void fc_server_ref(struct fc_server *s);

@@ -1,7 +1,8 @@
 /* algo_ip_hash.c — client address (or caller's key) hashing in the spirit of
  * nginx's ip_hash: a weighted, deterministically shuffled slot table; a key
- * whose server is ineligible moves to the next slot. O(1); the table depends
- * only on the servers and weights, so every instance maps a key the same way. */
+ * whose server is ineligible is rehashed into a second table holding only the
+ * rotation, so its share spreads by weight. O(1); the tables depend only on
+ * the servers, weights and states, so every instance maps a key the same way. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -9,34 +10,40 @@
 
 #define TABLE_MAX (1u << 20)
 
-struct iph_view {
+struct iph_table {
 	uint32_t *slot; /* server index per slot */
 	size_t len;
+};
+
+struct iph_view {
+	struct iph_table home; /* every weighted server, whatever its state */
+	struct iph_table live; /* the rotation only (slot == home.slot when the same) */
 };
 
 static void iph_view_free(void *state, void *algo_view)
 {
 	struct iph_view *t = algo_view;
-	if (t)
-		free(t->slot);
+	if (t) {
+		if (t->live.slot != t->home.slot)
+			free(t->live.slot);
+		free(t->home.slot);
+	}
 	free(t);
 }
 
-static int iph_build(void *state, struct fc_view *next)
+/* Slots in proportion to weights[i] for next->servers[i], shuffled with a
+ * seed derived from the identities (not the pool seed). 0 or -ENOMEM. */
+static int table_build(struct iph_table *t, const struct fc_view *next, const unsigned *weights)
 {
-	/* every weighted server gets slots whatever its state: a dead server's keys
-	 * move to the next slot and come back, the others' keys do not move */
 	uint64_t total = 0;
 	size_t m = 0;
 	for (size_t i = 0; i < next->n; i++)
-		if (fc_server_weight(next->servers[i])) {
-			total += fc_server_weight(next->servers[i]);
+		if (weights[i]) {
+			total += weights[i];
 			m++;
 		}
-	struct iph_view *t = calloc(1, sizeof *t);
-	if (!t)
-		return -ENOMEM;
-	next->algo = t;
+	t->slot = NULL;
+	t->len = 0;
 	if (!m)
 		return 0;
 	size_t len = 64;
@@ -48,17 +55,15 @@ static int iph_build(void *state, struct fc_view *next)
 	if (!t->slot)
 		return -ENOMEM;
 	for (size_t i = 0; i < next->n; i++) {
-		unsigned w = fc_server_weight(next->servers[i]);
-		if (!w)
+		if (!weights[i])
 			continue;
-		uint64_t k = (uint64_t)w * len / total;
+		uint64_t k = (uint64_t)weights[i] * len / total;
 		if (!k)
 			k = 1;
 		for (uint64_t j = 0; j < k; j++)
 			t->slot[used++] = (uint32_t)i;
 	}
 	t->len = used;
-	/* Fisher-Yates with a fixed seed derived from the identities, not the pool seed */
 	uint64_t seed = 0x243f6a8885a308d3ULL;
 	for (size_t i = 0; i < next->n; i++)
 		seed ^= fc_server_id(next->servers[i]) * 0x9e3779b97f4a7c15ULL + (seed << 6) +
@@ -72,20 +77,60 @@ static int iph_build(void *state, struct fc_view *next)
 	return 0;
 }
 
+static int iph_build(void *state, struct fc_view *next)
+{
+	/* every weighted server has home slots whatever its state: a key keeps
+	 * its home while the server set and weights stay, and comes back to it */
+	struct iph_view *t = calloc(1, sizeof *t);
+	unsigned *w = calloc(next->n ? next->n : 1, sizeof *w);
+	unsigned *live = fc__rotation_weights(next);
+	int rc = -ENOMEM;
+	if (!t || !w || !live)
+		goto fail;
+	bool same = true;
+	for (size_t i = 0; i < next->n; i++) {
+		w[i] = fc_server_weight(next->servers[i]);
+		same &= w[i] == live[i];
+	}
+	if ((rc = table_build(&t->home, next, w)) < 0)
+		goto fail;
+	if (same)
+		t->live = t->home;
+	else if ((rc = table_build(&t->live, next, live)) < 0)
+		goto fail;
+	free(w);
+	free(live);
+	next->algo = t;
+	return 0;
+fail:
+	iph_view_free(state, t);
+	free(w);
+	free(live);
+	return rc;
+}
+
 static struct fc_server *iph_pick(void *state, const struct fc_view *v, struct fc_pick_ctx *ctx)
 {
 	const struct iph_view *t = v->algo;
-	if (!t || !t->len)
+	if (!t || !t->home.len)
 		return NULL;
 	uint64_t h = fc_pick_key_hash(ctx);
-	size_t pos = (size_t)(((__uint128_t)h * t->len) >> 64);
-	for (int k = 0; k < 32; k++) {
-		struct fc_server *s = v->servers[t->slot[(pos + (size_t)k) % t->len]];
-		/* the key's own server keeps it while lame duck; others take no newcomers */
-		if (fc_server_is_eligible(s, ctx, k == 0) && fc_server_admit_key(s, h, ctx->now_ns))
-			return s;
+	uint32_t i = t->home.slot[((__uint128_t)h * t->home.len) >> 64];
+	/* the key's own server keeps it while lame duck; others take no newcomers */
+	if (fc__eligible_at(v, i, ctx, true) && fc_server_admit_key(v->servers[i], h, ctx->now_ns))
+		return v->servers[i];
+	/* Its home is out: rehash into the table of the rotation, where a server
+	 * holds slots by weight, so the out server's keys spread over the others
+	 * by weight (the next slot would hand them to whoever follows its slots).
+	 * Still a function of the key: a client keeps its stand-in. */
+	for (uint64_t k = 1; t->live.len && k <= FC__PROBES; k++) {
+		uint64_t h2 = fc_hash64_seeded(&h, sizeof h, k);
+		i = t->live.slot[((__uint128_t)h2 * t->live.len) >> 64];
+		if (fc__eligible_at(v, i, ctx, false) &&
+		    fc_server_admit_key(v->servers[i], h, ctx->now_ns))
+			return v->servers[i];
 	}
-	return fc_view_scan(v, ctx, false);
+	return fc__view_fallback(v, ctx);
 }
 
 const struct fc_algorithm fc_algo_ip_hash = {

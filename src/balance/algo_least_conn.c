@@ -25,7 +25,7 @@
  * eligible below. A leaf keeps its weight in w while masked out (tie = 0). */
 struct lc_node {
 	uint32_t act; /* active count of the best leaf (leaf: mirror of the server's) */
-	uint32_t w;   /* its weight (leaf: configured weight if healthy, else 0) */
+	uint32_t w;   /* its weight (leaf: configured weight if in the rotation, else 0) */
 	uint64_t tie; /* total weight of the leaves tied at act/w; 0 = none */
 };
 _Static_assert(sizeof(struct lc_node) * LC_ARITY == LC_LINE,
@@ -182,7 +182,7 @@ static struct lc_tree *tree_new(const struct fc_view *v)
 		struct fc_server *s = v->servers[i];
 		struct lc_node *leaf = &t->nd[t->inner + i];
 		t->srv[i] = s;
-		if (fc_server_state(s) == FC_SERVER_HEALTHY)
+		if (v->rot[i])
 			leaf->w = fc_server_weight(s);
 		leaf->tie = leaf->w;
 		size_t h = ptr_hash(s) & t->map_mask;
@@ -299,6 +299,10 @@ static struct fc_server *lc_pick(void *state, const struct fc_view *v, struct fc
 			slot = i;
 			break;
 		}
+		/* a leaf in the tree cooling down: ask for a rebuild without it */
+		if (!ctx->panic &&
+		    ctx->now_ns < atomic_load_explicit(&c->cooldown_until, memory_order_relaxed))
+			fc__note_cooldown(v->pool);
 		if (nex == 16)
 			break;
 		/* take it out of this pick and look again */
@@ -307,10 +311,11 @@ static struct fc_server *lc_pick(void *state, const struct fc_view *v, struct fc
 	}
 	for (size_t k = 0; k < nex; k++)
 		set_leaf(t, excluded[k], t->nd[t->inner + excluded[k]].act, true);
-	if (!s && nex == 16) {
-		s = fc_view_scan(
-		        v, ctx,
-		        false); /* may be outside this tree during a swap: counted all the same */
+	/* sixteen masked, or an empty tree while a cooldown the rebuild left out
+	 * may have ended: the scan (its server may be outside this tree during a
+	 * swap: counted all the same) */
+	if (!s && (nex == 16 || ctx->now_ns >= v->cooldown_next)) {
+		s = fc__view_fallback(v, ctx);
 		if (s && !tree_has(t, s, &slot))
 			slot = NONE;
 	}

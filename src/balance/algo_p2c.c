@@ -13,9 +13,9 @@ int fc__two_choices(const struct fc_view *v, struct fc_pick_ctx *ctx, struct fc_
 	for (int tries = 0; tries < 24 && !*b; tries++) {
 		uint32_t i = fc__alias_draw(al, ctx->rng);
 		if (i == UINT32_MAX)
-			return 0;
+			break;
 		struct fc_server *s = v->servers[i];
-		if (s == *a || !fc_server_is_eligible(s, ctx, false) || !fc_server_admit(s, ctx))
+		if (s == *a || !fc__eligible_at(v, i, ctx, false) || !fc_server_admit(s, ctx))
 			continue;
 		if (!*a)
 			*a = s;
@@ -23,7 +23,7 @@ int fc__two_choices(const struct fc_view *v, struct fc_pick_ctx *ctx, struct fc_
 			*b = s;
 	}
 	if (!*a)
-		*a = fc_view_scan(v, ctx, false);
+		*a = fc__view_fallback(v, ctx);
 	return (*a != NULL) + (*b != NULL);
 }
 

@@ -5,13 +5,13 @@
 
 #include "balance/balance.h"
 
-/* Shared by random, p2c and ewma: an alias table over healthy weights. */
+/* Shared by random, p2c and ewma: an alias table over the rotation's weights. */
 
 int fc__alias_view_build(void *state, struct fc_view *next)
 {
 	(void)state;
 	struct fc__alias *a = calloc(1, sizeof *a);
-	unsigned *w = fc__healthy_weights(next);
+	unsigned *w = fc__rotation_weights(next);
 	if (!a || !w) {
 		free(a);
 		free(w);
@@ -36,15 +36,17 @@ void fc__alias_view_free(void *state, void *algo_view)
 static struct fc_server *rnd_pick(void *state, const struct fc_view *v, struct fc_pick_ctx *ctx)
 {
 	const struct fc__alias *a = v->algo;
-	for (int tries = 0; tries < 16; tries++) {
+	/* a redraw after an ineligible server is a fresh weighted draw, so the
+	 * out server's share goes to the others by weight */
+	for (int tries = 0; tries < FC__PROBES; tries++) {
 		uint32_t i = fc__alias_draw(a, ctx->rng);
 		if (i == UINT32_MAX)
-			return NULL;
+			break;
 		struct fc_server *s = v->servers[i];
-		if (fc_server_is_eligible(s, ctx, false) && fc_server_admit(s, ctx))
+		if (fc__eligible_at(v, i, ctx, false) && fc_server_admit(s, ctx))
 			return s;
 	}
-	return fc_view_scan(v, ctx, false);
+	return fc__view_fallback(v, ctx);
 }
 
 const struct fc_algorithm fc_algo_random = {

@@ -105,9 +105,7 @@ static bool order_fill(struct rb_state *st, const struct fc_view *v, struct rb_o
 	unsigned g = 0;
 	for (size_t i = 0; i < v->n; i++) {
 		struct fc_server *s = v->servers[i];
-		w[i] = fc_server_state(s) == FC_SERVER_HEALTHY && fc_server_weight(s)
-		               ? fc_server_effective_weight(s)
-		               : 0;
+		w[i] = v->rot[i] ? fc_server_effective_weight(s) : 0;
 		g = (unsigned)fc__gcd(g, w[i]);
 	}
 	for (size_t i = 0; g > 1 && i < v->n; i++)
@@ -197,20 +195,23 @@ static void order_refresh(struct rb_state *st, const struct fc_view *v)
 static struct fc_server *rb_pick(void *state, const struct fc_view *v, struct fc_pick_ctx *ctx)
 {
 	struct rb_order *o = v->algo;
-	if (!o)
-		return NULL;
-	/* a few steps past avoided / cooling / ramping-rejected servers, then a scan */
-	for (int tries = 0; tries < 16; tries++) {
-		uint32_t len = atomic_load_explicit(&o->len, memory_order_acquire);
-		if (!len)
-			return NULL;
-		uint64_t c = atomic_fetch_add_explicit(&o->cursor, 1, memory_order_relaxed);
-		struct fc_server *s =
-		        v->servers[atomic_load_explicit(&o->seq[c % len], memory_order_relaxed)];
-		if (fc_server_is_eligible(s, ctx, false) && fc_server_admit(s, ctx))
-			return s;
+	uint32_t len = o ? atomic_load_explicit(&o->len, memory_order_acquire) : 0;
+	if (!len)
+		return fc__view_fallback(v, ctx);
+	/* as fc__wrr_pick: one step of the rotation, then random positions of
+	 * the period (never the next entry), so an out server's share spreads
+	 * by effective weight */
+	uint64_t c = ctx->n_avoid ? fc_rng_below(ctx->rng, len) /* a retry: no step */
+	                          : atomic_fetch_add_explicit(&o->cursor, 1, memory_order_relaxed);
+	uint32_t i = atomic_load_explicit(&o->seq[c % len], memory_order_relaxed);
+	for (int tries = 0;; tries++) {
+		if (fc__eligible_at(v, i, ctx, false) && fc_server_admit(v->servers[i], ctx))
+			return v->servers[i];
+		if (tries == FC__PROBES)
+			return fc__view_fallback(v, ctx);
+		i = atomic_load_explicit(&o->seq[fc_rng_below(ctx->rng, len)],
+		                         memory_order_relaxed);
 	}
-	return fc_view_scan(v, ctx, false);
 }
 
 struct meas {

@@ -28,7 +28,7 @@ static void rr_fini(void *state)
 static int rr_build(void *state, struct fc_view *next)
 {
 	struct rr_state *st = state;
-	unsigned *w = fc__healthy_weights(next);
+	unsigned *w = fc__rotation_weights(next);
 	if (!w)
 		return -ENOMEM;
 	bool empty;

@@ -62,6 +62,13 @@ struct fc_pool {
 	_Atomic size_t size;
 	_Atomic bool rebuild_wanted;
 	uint64_t generation;
+	unsigned panic_permille;
+	/* fc_pool_maintain: maint_now (under mu) is its last now_ns, the time a
+	 * rebuild judges cooldowns by; cool_seen is set by a pick that met a
+	 * server cooling down inside its structure */
+	_Atomic bool maintained;
+	uint64_t maint_now;
+	_Atomic bool cool_seen;
 };
 
 struct fc_server *fc__server_create(const char *name, const char *address, unsigned weight,
@@ -90,8 +97,44 @@ static inline uint64_t fc__gcd(uint64_t a, uint64_t b)
 /* init hook of algorithms without per-pool state */
 int fc__init_stateless(const struct fc_algo_config *cfg, void **state);
 
-/* weights[i] = configured weight of v->servers[i] if healthy, else 0; NULL on ENOMEM */
-unsigned *fc__healthy_weights(const struct fc_view *v);
+/* weights[i] = configured weight of v->servers[i] if in v's rotation, else 0;
+ * NULL on ENOMEM */
+unsigned *fc__rotation_weights(const struct fc_view *v);
+
+/* Probes of pick paths on this thread: every fc_server_is_eligible call counts
+ * one (tests read it to check that picks stay bounded). */
+extern _Thread_local uint64_t fc__pick_steps;
+
+/* Random re-probes of a pick structure before the fallback scan. */
+#define FC__PROBES 16
+
+/* A pick met a server cooling down inside its structure (a plain load first:
+ * no store, so no shared line written, once the flag is up). */
+static inline void fc__note_cooldown(struct fc_pool *p)
+{
+	if (!atomic_load_explicit(&p->cool_seen, memory_order_relaxed))
+		atomic_store_explicit(&p->cool_seen, true, memory_order_relaxed);
+}
+
+/* fc_server_is_eligible for v->servers[i] met in a pick structure; a server
+ * in the rotation found cooling down asks the control thread for a rebuild
+ * that leaves it out (fc_pool_maintain). */
+static inline bool fc__eligible_at(const struct fc_view *v, size_t i, const struct fc_pick_ctx *ctx,
+                                   bool allow_lame)
+{
+	struct fc_server *s = v->servers[i];
+	if (fc_server_is_eligible(s, ctx, allow_lame))
+		return true;
+	if (!ctx->panic && v->rot[i] &&
+	    ctx->now_ns < atomic_load_explicit(&s->cooldown_until, memory_order_relaxed))
+		fc__note_cooldown(v->pool);
+	return false;
+}
+
+/* After the O(1) probes failed: NULL at once when nothing can be eligible (an
+ * empty rotation and every server left out still cooling down), else
+ * fc_view_scan. */
+struct fc_server *fc__view_fallback(const struct fc_view *v, struct fc_pick_ctx *ctx);
 
 /* Weighted smooth sequence shared by round_robin and rebalance: indices into
  * v->servers, nginx's smooth order when cheap to precompute, else EDF order. */

@@ -52,6 +52,7 @@ static void view_free(struct fc_pool *p, struct fc_view *v)
 		fc_server_unref(v->servers[i]);
 	free(v->servers);
 	free(v->id_slots);
+	free((void *)v->rot);
 	free(v);
 }
 
@@ -66,9 +67,11 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 		cap <<= 1;
 	v->servers = calloc(n ? n : 1, sizeof *v->servers);
 	v->id_slots = malloc(cap * sizeof *v->id_slots);
-	if (!v->servers || !v->id_slots) {
+	uint8_t *rot = calloc(n ? n : 1, 1);
+	if (!v->servers || !v->id_slots || !rot) {
 		free(v->servers);
 		free(v->id_slots);
+		free(rot);
 		free(v);
 		return NULL;
 	}
@@ -85,12 +88,42 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 		while (v->id_slots[h] != UINT32_MAX)
 			h = (h + 1) & v->id_mask;
 		v->id_slots[h] = (uint32_t)i;
-		if (fc_server_state(s) == FC_SERVER_HEALTHY && fc_server_weight(s) > 0) {
-			v->n_healthy++;
-			v->total_weight += fc_server_weight(s);
+		if (fc_server_state(s) == FC_SERVER_HEALTHY) {
+			v->n_healthy_any++;
+			if (fc_server_weight(s) > 0) {
+				v->n_healthy++;
+				v->total_weight += fc_server_weight(s);
+			}
 		}
 	}
 	v->n = n;
+	/* panic: the share of weighted servers that are healthy, by count */
+	size_t weighted = 0;
+	for (size_t i = 0; i < n; i++)
+		weighted += fc_server_weight(servers[i]) > 0;
+	v->panic = p->panic_permille && weighted &&
+	           (uint64_t)v->n_healthy * 1000 < (uint64_t)p->panic_permille * weighted;
+	/* the rotation; a maintained pool also leaves out the servers cooling down
+	 * (judged at the last fc_pool_maintain), and that call brings them back */
+	bool cool_out = !v->panic && atomic_load_explicit(&p->maintained, memory_order_relaxed);
+	v->cooldown_next = UINT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		struct fc_server *s = servers[i];
+		unsigned w = fc_server_weight(s);
+		int st = fc_server_state(s);
+		if (!w || (st != FC_SERVER_HEALTHY && !(v->panic && st != FC_SERVER_DRAINING)))
+			continue;
+		uint64_t until = atomic_load_explicit(&s->cooldown_until, memory_order_relaxed);
+		if (cool_out && until > p->maint_now) {
+			if (until < v->cooldown_next)
+				v->cooldown_next = until;
+			continue;
+		}
+		rot[i] = 1;
+		v->n_rotation++;
+		v->rotation_weight += w;
+	}
+	v->rot = rot;
 	return v;
 }
 
@@ -164,6 +197,11 @@ int fc_pool_create(const struct fc_pool_options *o, struct fc_pool **out, char *
 			         name);
 		return -EINVAL;
 	}
+	if (o->panic_permille > 1000) {
+		if (err)
+			snprintf(err, errlen, "pool %s: panic_permille must be 0..1000", name);
+		return -EINVAL;
+	}
 	struct fc_pool *p = calloc(1, sizeof *p);
 	if (!p)
 		goto nomem;
@@ -186,6 +224,7 @@ int fc_pool_create(const struct fc_pool_options *o, struct fc_pool **out, char *
 	p->cfg.balance_factor = o->balance_factor;
 	p->cfg.rebalance_window_ns =
 	        o->rebalance_window_ns ? o->rebalance_window_ns : 1000000000ULL;
+	p->panic_permille = o->panic_permille;
 	if (pthread_mutex_init(&p->mu, NULL) != 0)
 		goto free_secret;
 	int rc = a->init(&p->cfg, &p->algo_state);
@@ -246,6 +285,27 @@ const char *fc_pool_algorithm(const struct fc_pool *p)
 size_t fc_pool_size(const struct fc_pool *p)
 {
 	return atomic_load(&((struct fc_pool *)p)->size);
+}
+
+void fc_pool_health_counts(const struct fc_pool *p, uint32_t *healthy, uint32_t *total)
+{
+	struct fc_pool *mp = (struct fc_pool *)p;
+	unsigned g = gp_enter(&mp->gp);
+	struct fc_view *v = cur_view(p);
+	if (healthy)
+		*healthy = v->n_healthy_any;
+	if (total)
+		*total = (uint32_t)v->n;
+	gp_exit(&mp->gp, g);
+}
+
+bool fc_pool_in_panic(const struct fc_pool *p)
+{
+	struct fc_pool *mp = (struct fc_pool *)p;
+	unsigned g = gp_enter(&mp->gp);
+	bool panic = cur_view(p)->panic;
+	gp_exit(&mp->gp, g);
+	return panic;
 }
 
 /* ---------------------------------------------------------------- control */
@@ -521,10 +581,28 @@ void fc_pool_request_rebuild(struct fc_pool *p)
 	atomic_store(&p->rebuild_wanted, true);
 }
 
-/* A learning algorithm changed effective weights: rebuild off the pick path. */
+void fc_pool_maintain(struct fc_pool *p, uint64_t now_ns)
+{
+	pthread_mutex_lock(&p->mu);
+	p->maint_now = now_ns;
+	bool first = !atomic_exchange(&p->maintained, true);
+	struct fc_view *cur = cur_view(p);
+	/* a cooldown met inside a structure, one left out that has ended, a
+	 * request; the first call also leaves out what is cooling already */
+	bool want = atomic_exchange(&p->cool_seen, false);
+	want |= atomic_exchange(&p->rebuild_wanted, false);
+	want |= now_ns >= cur->cooldown_next;
+	if (want || first)
+		republish(p, cur, NULL, NULL); /* on ENOMEM the next call tries again */
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* A learning algorithm changed effective weights: rebuild off the pick path
+ * (a maintained pool rebuilds on the control thread instead). */
 static void maybe_rebuild(struct fc_pool *p)
 {
-	if (!atomic_load_explicit(&p->rebuild_wanted, memory_order_relaxed))
+	if (!atomic_load_explicit(&p->rebuild_wanted, memory_order_relaxed) ||
+	    atomic_load_explicit(&p->maintained, memory_order_relaxed))
 		return;
 	if (pthread_mutex_trylock(&p->mu) != 0)
 		return; /* the control thread is busy; a later done retries */
@@ -552,7 +630,10 @@ static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v,
 	if (diff)
 		return NULL;
 	int st = fc_server_state(s);
-	/* lame duck and weight 0 keep their sticky clients; dead and draining do not */
+	/* lame duck and weight 0 keep their sticky clients; dead and draining do
+	 * not, except that panic mode takes dead ones (and ignores cooldowns) */
+	if (ctx->panic)
+		return st != FC_SERVER_DRAINING && !fc_pick_avoids(ctx, s) ? s : NULL;
 	if (st != FC_SERVER_HEALTHY && st != FC_SERVER_LAME_DUCK)
 		return NULL;
 	if (ctx->now_ns < atomic_load_explicit(&s->cooldown_until, memory_order_relaxed) ||
@@ -568,6 +649,7 @@ struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
 	unsigned g = gp_enter(&p->gp);
 	struct fc_view *v = cur_view(p);
 	struct fc_server *s = NULL;
+	ctx->panic = v->panic;
 	if (p->sticky && ctx->sticky_value && (s = sticky_pick(p, v, ctx)) != NULL) {
 		if (p->algo->owns_active) {
 			if (p->algo->acquire)
@@ -624,13 +706,20 @@ int fc__init_stateless(const struct fc_algo_config *cfg, void **state)
 	return 0;
 }
 
-unsigned *fc__healthy_weights(const struct fc_view *v)
+unsigned *fc__rotation_weights(const struct fc_view *v)
 {
 	unsigned *w = calloc(v->n ? v->n : 1, sizeof *w);
 	for (size_t i = 0; w && i < v->n; i++)
-		if (fc_server_state(v->servers[i]) == FC_SERVER_HEALTHY)
+		if (v->rot[i])
 			w[i] = fc_server_weight(v->servers[i]);
 	return w;
+}
+
+struct fc_server *fc__view_fallback(const struct fc_view *v, struct fc_pick_ctx *ctx)
+{
+	if (!v->n_rotation && ctx->now_ns < v->cooldown_next)
+		return NULL;
+	return fc_view_scan(v, ctx, false);
 }
 
 struct fc_server *fc_view_scan(const struct fc_view *v, struct fc_pick_ctx *ctx, bool allow_lame)

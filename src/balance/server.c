@@ -218,10 +218,15 @@ bool fc_pick_avoids(const struct fc_pick_ctx *ctx, const struct fc_server *s)
 	return false;
 }
 
+_Thread_local uint64_t fc__pick_steps;
+
 bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx,
                            bool allow_lame)
 {
+	fc__pick_steps++;
 	int st = LD(state);
+	if (ctx->panic) /* every weighted server but draining ones, cooldowns ignored */
+		return st != FC_SERVER_DRAINING && LD(weight) != 0 && !fc_pick_avoids(ctx, s);
 	if (st != FC_SERVER_HEALTHY && !(allow_lame && st == FC_SERVER_LAME_DUCK))
 		return false;
 	if (LD(weight) == 0)

@@ -140,13 +140,26 @@ void fc__wrr_free(struct fc__wrr *r)
 struct fc_server *fc__wrr_pick(struct fc__wrr *r, const struct fc_view *v, struct fc_pick_ctx *ctx)
 {
 	if (!r)
-		return NULL;
-	/* a few steps past avoided / cooling / ramping-rejected servers, then a scan */
-	for (int tries = 0; tries < 16; tries++) {
-		uint64_t c = atomic_fetch_add_explicit(&r->cursor, 1, memory_order_relaxed);
-		struct fc_server *s = v->servers[r->seq[c % r->len]];
-		if (fc_server_is_eligible(s, ctx, false) && fc_server_admit(s, ctx))
-			return s;
+		return fc__view_fallback(v, ctx);
+	/* One step of the rotation per pick. An avoided / cooling / ramping-
+	 * rejected entry is not followed by the next one (that would hand its
+	 * share, e.g. every retry away from it, to its neighbour in the order)
+	 * but by draws at random positions of the period: each lands on a server
+	 * with probability weight / total, so the share spreads by weight. The
+	 * cursor moves once per pick, so with nothing out the rotation is exact.
+	 * A retry (an avoid set) does not take a step at all: right after the
+	 * failed pick the cursor points just past the server it avoids, so the
+	 * step would send every retry away from a server to its neighbour. */
+	uint32_t i;
+	if (ctx->n_avoid)
+		i = r->seq[fc_rng_below(ctx->rng, r->len)];
+	else
+		i = r->seq[atomic_fetch_add_explicit(&r->cursor, 1, memory_order_relaxed) % r->len];
+	for (int tries = 0;; tries++) {
+		if (fc__eligible_at(v, i, ctx, false) && fc_server_admit(v->servers[i], ctx))
+			return v->servers[i];
+		if (tries == FC__PROBES)
+			return fc__view_fallback(v, ctx);
+		i = r->seq[fc_rng_below(ctx->rng, r->len)];
 	}
-	return fc_view_scan(v, ctx, false);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "helpers.h"
+#include "balance/balance.h" /* fc__pick_steps */
 
 static char names[16][32];
 static size_t n_algos;
@@ -213,6 +214,275 @@ static void determinism(void **st)
 	}
 }
 
+/* ---- an out server's share spreads over the others by weight ---- */
+
+/* OUT_RETRY: a pick that lands on the "out" server (failing without a
+ * cooldown: a 502, a reset) is retried at once avoiding it, the proxy's
+ * pattern; only the retries are counted: they must not all go to one
+ * neighbour (round_robin used to send them all to the next in its order) */
+enum out_how { OUT_DEAD, OUT_COOLDOWN, OUT_AVOID, OUT_RETRY };
+static const char *const how_name[] = {"dead", "cooldown", "avoid", "retry"};
+
+/* Three servers of weights w[0..2], server `out` out in the way `how`.
+ * Non-hashing: N picks, cnt[k] = picks of server k. Hashing: N distinct keys,
+ * cnt[k] = how many of the out server's keys (its keys with nothing out) went
+ * to k; every other key must stay at home. Returns the chi-square of the two
+ * others against their weights (df 1). */
+static double spread_out(const char *algo, const unsigned w[3], int out, enum out_how how,
+                         unsigned N, unsigned cnt[3])
+{
+	struct fc_pool *p = mkpool(algo, NULL);
+	struct fc_server *sv[3];
+	char nm[3][4] = {"s0", "s1", "s2"};
+	for (int k = 0; k < 3; k++)
+		sv[k] = add(p, nm[k], w[k]);
+	uint64_t rng = 2024, key;
+	struct fc_pick_ctx c;
+	ctx_init(&c, &rng, 1000);
+	bool hash = is_hash(algo);
+	signed char *home = NULL;
+	if (hash) {
+		home = malloc(N);
+		for (unsigned i = 0; i < N; i++) {
+			set_key(&c, &key, i);
+			home[i] = (signed char)idx_of(pick_done(p, &c));
+		}
+	}
+	if (how == OUT_DEAD)
+		assert_int_equal(fc_pool_set_state(p, nm[out], FC_SERVER_DEAD, 1000), 0);
+	else if (how == OUT_COOLDOWN)
+		fc_server_cooldown(sv[out], UINT64_MAX / 2);
+	struct fc_server *av[1] = {sv[out]};
+	if (how == OUT_AVOID) {
+		c.avoid = av;
+		c.n_avoid = 1;
+	}
+	memset(cnt, 0, 3 * sizeof *cnt);
+	for (unsigned i = 0; i < N; i++) {
+		if (hash)
+			set_key(&c, &key, i);
+		if (how == OUT_RETRY) {
+			c.n_avoid = 0;
+			if (idx_of(pick_done(p, &c)) != out)
+				continue;
+			c.avoid = av;
+			c.n_avoid = 1;
+		}
+		int k = idx_of(pick_done(p, &c));
+		assert_true(k >= 0 && k < 3 && k != out);
+		if (!hash) {
+			cnt[k]++;
+			continue;
+		}
+		if (home[i] == out || how == OUT_RETRY)
+			cnt[k]++;
+		else
+			assert_int_equal(k, home[i]); /* only the out server's keys move */
+	}
+	free(home);
+	double tot = 0, wsum = 0, chi = 0;
+	for (int k = 0; k < 3; k++)
+		if (k != out) {
+			tot += cnt[k];
+			wsum += w[k];
+		}
+	for (int k = 0; k < 3; k++)
+		if (k != out) {
+			double e = tot * w[k] / wsum;
+			chi += (cnt[k] - e) * (cnt[k] - e) / e;
+		}
+	fc_pool_destroy(p);
+	return chi;
+}
+
+static void out_share_spreads(void **st)
+{
+	static const unsigned eq[3] = {1, 1, 1}, w123[3] = {1, 2, 3};
+	for (size_t a = 0; a < n_algos; a++)
+		for (int how = OUT_DEAD; how <= OUT_RETRY; how++)
+			for (int wi = 0; wi < 2; wi++) {
+				const unsigned *w = wi ? w123 : eq;
+				const int out = 2;
+				unsigned cnt[3];
+				double chi =
+				        spread_out(names[a], w, out, (enum out_how)how, 30000, cnt);
+				double tot = cnt[0] + cnt[1], f0 = tot ? cnt[0] / tot : 0;
+				double want = wi ? 1.0 / 3 : 0.5;
+				fprintf(stderr,
+				        "%-16s %-8s w=%s  s0 %5u s1 %5u  (s0 %.3f, want %.3f) "
+				        "chi2=%.2f\n",
+				        names[a], how_name[how], wi ? "1,2,3" : "1,1,1", cnt[0],
+				        cnt[1], f0, want, chi);
+				if (getenv("FC_SOFT"))
+					continue;
+				if (strcmp(names[a], "consistent_hash") == 0)
+					/* the ring sends an out server's arcs to the servers
+					 * after its 160 points: proportional only statistically */
+					assert_true(f0 > want - 0.1 && f0 < want + 0.1);
+				else
+					assert_true(chi < 10.83); /* df 1, p = 0.001 */
+			}
+}
+
+/* ---- many servers out: picks stay bounded ---- */
+
+/* Picks n times; returns the mean probes per pick (fc__pick_steps) and the
+ * largest, and that every pick found a server of the allowed range. */
+static double probes_per_pick(struct fc_pool *p, struct fc_pick_ctx *c, unsigned n, uint64_t *worst,
+                              unsigned live_from)
+{
+	uint64_t key, total = 0;
+	*worst = 0;
+	for (unsigned i = 0; i < n; i++) {
+		set_key(c, &key, i);
+		uint64_t before = fc__pick_steps;
+		struct fc_server *s = fc_pool_pick(p, c);
+		uint64_t d = fc__pick_steps - before;
+		assert_non_null(s);
+		assert_true((unsigned)idx_of(s) >= live_from);
+		fc_pool_done(p, s, NULL, c->now_ns);
+		total += d;
+		*worst = d > *worst ? d : *worst;
+	}
+	return (double)total / n;
+}
+
+static void many_out(void **st)
+{
+	enum { N = 1000, OUT = 990 };
+	for (size_t a = 0; a < n_algos; a++) {
+		struct fc_pool *p = mkpool(names[a], NULL);
+		add_many(p, N, w1);
+		char nm[16];
+		for (unsigned i = 0; i < OUT; i++) {
+			snprintf(nm, sizeof nm, "s%u", i);
+			assert_int_equal(fc_pool_set_state(p, nm, FC_SERVER_DEAD, 1), 0);
+		}
+		uint64_t rng = 99, worst;
+		struct fc_pick_ctx c;
+		ctx_init(&c, &rng, 1000);
+		double mean = probes_per_pick(p, &c, 5000, &worst, OUT);
+		fprintf(stderr, "%-16s %u of %u dead: %.2f probes per pick, worst %llu\n", names[a],
+		        OUT, N, mean, (unsigned long long)worst);
+		/* dead servers are not in the structures: a scan would be ~1000 */
+		assert_true(mean <= 4);
+		assert_true(worst <= 2 * FC__PROBES);
+
+		/* the same servers back, then cooling down: fc_pool_maintain takes
+		 * them out of the structures, and puts them back when it ends */
+		for (unsigned i = 0; i < OUT; i++) {
+			snprintf(nm, sizeof nm, "s%u", i);
+			assert_int_equal(fc_pool_set_state(p, nm, FC_SERVER_HEALTHY, 1), 0);
+		}
+		struct fc_server **all = calloc(N, sizeof *all);
+		assert_int_equal(fc_pool_servers(p, all, N), N);
+		fc_pool_maintain(p, 1000);
+		for (unsigned i = 0; i < N; i++)
+			if ((unsigned)idx_of(all[i]) < OUT)
+				fc_server_cooldown(all[i], 2000000);
+		/* before the control thread's next call: picked around (scans allowed) */
+		mean = probes_per_pick(p, &c, 200, &worst, OUT);
+		fprintf(stderr, "%-16s %u cooling, not yet rebuilt: %.2f probes per pick\n",
+		        names[a], OUT, mean);
+		fc_pool_maintain(p, 1100); /* a pick met a cooling server: rebuild */
+		mean = probes_per_pick(p, &c, 5000, &worst, OUT);
+		fprintf(stderr, "%-16s %u cooling, rebuilt: %.2f probes per pick, worst %llu\n",
+		        names[a], OUT, mean, (unsigned long long)worst);
+		assert_true(mean <= 4);
+		assert_true(worst <= 2 * FC__PROBES);
+		/* cooldowns over: the next maintain puts them back */
+		c.now_ns = 3000000;
+		fc_pool_maintain(p, 3000000);
+		unsigned back = 0;
+		for (unsigned i = 0; i < 2000; i++) {
+			uint64_t key;
+			set_key(&c, &key, i);
+			back += (unsigned)idx_of(pick_done(p, &c)) < OUT;
+		}
+		assert_true(back > 1500); /* 99 % of the servers again */
+		for (unsigned i = 0; i < N; i++)
+			fc_server_unref(all[i]);
+		free(all);
+		fc_pool_destroy(p);
+	}
+}
+
+/* ---- panic mode ---- */
+
+static void panic_mode(void **st)
+{
+	for (size_t a = 0; a < n_algos; a++) {
+		struct fc_pool_options o = {.panic_permille = 500};
+		struct fc_pool *p = mkpool(names[a], &o);
+		add_many(p, 5, w1);
+		assert_int_equal(fc_pool_set_weight(p, "s4", 0), 0); /* not counted */
+		assert_false(fc_pool_in_panic(p));
+		assert_int_equal(fc_pool_set_state(p, "s1", FC_SERVER_DEAD, 1), 0);
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_LAME_DUCK, 1), 0);
+		assert_int_equal(fc_pool_set_state(p, "s3", FC_SERVER_DRAINING, 1), 0);
+		uint32_t healthy, total;
+		fc_pool_health_counts(p, &healthy, &total);
+		assert_int_equal(healthy, 2); /* s0, and s4 (weight 0) */
+		assert_int_equal(total, 5);
+		/* 1 healthy of 4 weighted = 250 per mille < 500: panic */
+		assert_true(fc_pool_in_panic(p));
+		uint64_t rng = 17, key;
+		struct fc_pick_ctx c;
+		ctx_init(&c, &rng, 1000);
+		unsigned seen[5] = {0};
+		for (unsigned i = 0; i < 3000; i++) {
+			set_key(&c, &key, i);
+			struct fc_server *s = fc_pool_pick(p, &c);
+			assert_non_null(s);
+			assert_true(c.panic);
+			seen[idx_of(s)]++;
+			fc_pool_done(p, s, NULL, c.now_ns);
+		}
+		fprintf(stderr, "%-16s panic: %u %u %u %u %u\n", names[a], seen[0], seen[1],
+		        seen[2], seen[3], seen[4]);
+		assert_true(seen[0] > 600 && seen[1] > 600 && seen[2] > 600); /* ~1000 each */
+		assert_int_equal(seen[3] + seen[4], 0); /* draining and weight 0: never */
+		/* the avoid set still holds */
+		struct fc_server *s1 = fc_pool_find(p, "s1");
+		struct fc_server *av[1] = {s1};
+		c.avoid = av;
+		c.n_avoid = 1;
+		for (unsigned i = 0; i < 300; i++) {
+			set_key(&c, &key, i);
+			assert_true(idx_of(pick_done(p, &c)) != 1);
+		}
+		c.n_avoid = 0;
+		fc_server_unref(s1);
+		/* 2 healthy of 4 = 500 per mille: at the threshold, no panic */
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_HEALTHY, 1), 0);
+		assert_false(fc_pool_in_panic(p));
+		memset(seen, 0, sizeof seen);
+		for (unsigned i = 0; i < 3000; i++) {
+			set_key(&c, &key, i);
+			struct fc_server *s = fc_pool_pick(p, &c);
+			assert_false(c.panic);
+			seen[idx_of(s)]++;
+			fc_pool_done(p, s, NULL, c.now_ns);
+		}
+		assert_int_equal(seen[1] + seen[3] + seen[4], 0);
+		assert_true(seen[0] > 0 && seen[2] > 0);
+		fc_pool_destroy(p);
+		/* off by default: never panics, NULL when nothing is healthy */
+		p = mkpool(names[a], NULL);
+		add_many(p, 2, w1);
+		assert_int_equal(fc_pool_set_state(p, "s0", FC_SERVER_DEAD, 1), 0);
+		assert_int_equal(fc_pool_set_state(p, "s1", FC_SERVER_DEAD, 1), 0);
+		assert_false(fc_pool_in_panic(p));
+		assert_null(fc_pool_pick(p, &c));
+		fc_pool_destroy(p);
+	}
+	struct fc_pool_options bad = {.panic_permille = 1001};
+	struct fc_pool *p = NULL;
+	char err[128];
+	assert_int_equal(fc_pool_create(&bad, &p, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "panic_permille"));
+}
+
 /* ---- concurrency: 4 workers pick/done while a control thread mutates ---- */
 
 struct worker {
@@ -337,6 +607,17 @@ static void requested_rebuild(void **st)
 	assert_int_equal(atomic_load(&n_builds), b0 + 1); /* rebuilt from that done */
 	assert_non_null(pick_done(p, &c));
 	assert_int_equal(atomic_load(&n_builds), b0 + 1); /* once */
+	/* maintained: the control thread rebuilds, a worker's done never does */
+	fc_pool_maintain(p, 1000);
+	unsigned b1 = atomic_load(&n_builds);
+	atomic_store(&want_rebuild, true);
+	assert_non_null(pick_done(p, &c));
+	assert_non_null(pick_done(p, &c));
+	assert_int_equal(atomic_load(&n_builds), b1);
+	fc_pool_maintain(p, 1100);
+	assert_int_equal(atomic_load(&n_builds), b1 + 1);
+	fc_pool_maintain(p, 1200);
+	assert_int_equal(atomic_load(&n_builds), b1 + 1); /* nothing to do */
 	fc_pool_destroy(p);
 }
 
@@ -351,7 +632,8 @@ int main(void)
 	        cmocka_unit_test(distribution),       cmocka_unit_test(avoid_set),
 	        cmocka_unit_test(states_and_weight0), cmocka_unit_test(changes_between_picks),
 	        cmocka_unit_test(determinism),        cmocka_unit_test(concurrent),
-	        cmocka_unit_test(requested_rebuild),
+	        cmocka_unit_test(requested_rebuild),  cmocka_unit_test(out_share_spreads),
+	        cmocka_unit_test(many_out),           cmocka_unit_test(panic_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
