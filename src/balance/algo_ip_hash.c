@@ -1,8 +1,15 @@
 /* algo_ip_hash.c — client address (or caller's key) hashing in the spirit of
- * nginx's ip_hash: a weighted, deterministically shuffled slot table; a key
- * whose server is ineligible is rehashed into a second table holding only the
- * rotation, so its share spreads by weight. O(1); the tables depend only on
- * the servers, weights and states, so every instance maps a key the same way. */
+ * nginx's ip_hash: a weighted, deterministically shuffled slot table. A key
+ * whose server is out moves to a stand-in: it rehashes into the same table
+ * (a hash of the key and the try) until it meets a server that is up. Every
+ * try is a draw by weight, so an out server's share spreads over the others
+ * by weight, and the tries do not depend on which servers are out, so a moved
+ * client keeps its stand-in while that one stays up, also when the snapshot
+ * is rebuilt. While at least half the weight is in the rotation that takes
+ * two tries on average; in a larger outage keys rehash into a second table
+ * holding only the rotation (O(1) however many are out; a moved key may then
+ * move once more when the snapshot changes). The tables depend only on the
+ * servers, weights and states, so every instance maps a key the same way. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -18,6 +25,7 @@ struct iph_table {
 struct iph_view {
 	struct iph_table home; /* every weighted server, whatever its state */
 	struct iph_table live; /* the rotation only (slot == home.slot when the same) */
+	bool walk_home;        /* at least half the weight is in the rotation */
 };
 
 static void iph_view_free(void *state, void *algo_view)
@@ -88,10 +96,14 @@ static int iph_build(void *state, struct fc_view *next)
 	if (!t || !w || !live)
 		goto fail;
 	bool same = true;
+	uint64_t all = 0, in = 0;
 	for (size_t i = 0; i < next->n; i++) {
 		w[i] = fc_server_weight(next->servers[i]);
 		same &= w[i] == live[i];
+		all += w[i];
+		in += live[i];
 	}
+	t->walk_home = 2 * in >= all;
 	if ((rc = table_build(&t->home, next, w)) < 0)
 		goto fail;
 	if (same)
@@ -119,13 +131,12 @@ static struct fc_server *iph_pick(void *state, const struct fc_view *v, struct f
 	/* the key's own server keeps it while lame duck; others take no newcomers */
 	if (fc__eligible_at(v, i, ctx, true) && fc_server_admit_key(v->servers[i], h, ctx->now_ns))
 		return v->servers[i];
-	/* Its home is out: rehash into the table of the rotation, where a server
-	 * holds slots by weight, so the out server's keys spread over the others
-	 * by weight (the next slot would hand them to whoever follows its slots).
-	 * Still a function of the key: a client keeps its stand-in. */
-	for (uint64_t k = 1; t->live.len && k <= FC__PROBES; k++) {
+	/* Its home is out: rehash the key into the home table, so the stand-in
+	 * depends on the key alone, not on which other servers are out. */
+	const struct iph_table *tab = t->walk_home ? &t->home : &t->live;
+	for (uint64_t k = 1; tab->len && k <= FC__PROBES; k++) {
 		uint64_t h2 = fc_hash64_seeded(&h, sizeof h, k);
-		i = t->live.slot[((__uint128_t)h2 * t->live.len) >> 64];
+		i = tab->slot[((__uint128_t)h2 * tab->len) >> 64];
 		if (fc__eligible_at(v, i, ctx, false) &&
 		    fc_server_admit_key(v->servers[i], h, ctx->now_ns))
 			return v->servers[i];

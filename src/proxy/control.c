@@ -13,9 +13,12 @@
 #include "health/health.h"
 #include "proxy/proxy.h"
 
+#define MAINTAIN_MS 100 /* pools rebuilt around cooldowns this often */
+
 struct control {
 	struct fc_loop loop;
 	struct fc_io sig;
+	struct fc_timer maintain;
 	struct fc_config *cfg;
 	struct fc_runtime *rt;
 	struct fc_health *health;
@@ -30,6 +33,17 @@ static void on_server_down(void *arg, struct fc_server *srv)
 	struct control *ctl = arg;
 	if (ctl->ws)
 		fc_workers_server_down(ctl->ws, ctl->n_workers, srv);
+}
+
+/* Lets each pool rebuild its structures without servers whose cooldown
+ * began (a refused connect) and with those whose cooldown ended, so picks stay
+ * O(1) however many servers are out (docs/balancing.md). */
+static void on_maintain(struct fc_loop *loop, struct fc_timer *t)
+{
+	struct control *ctl = (struct control *)((char *)t - offsetof(struct control, maintain));
+	for (size_t i = 0; i < ctl->rt->n_pools; i++)
+		fc_pool_maintain(ctl->rt->pools[i].pool, loop->now_ns);
+	fc_timer_set(loop, t, loop->now_ms + MAINTAIN_MS);
 }
 
 static void on_signal(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
@@ -107,7 +121,10 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers)
 		goto out;
 	}
 	fc_loop_update_time(&ctl.loop);
+	ctl.maintain.cb = on_maintain;
+	fc_timer_set(&ctl.loop, &ctl.maintain, ctl.loop.now_ms + MAINTAIN_MS);
 	fc_loop_run(&ctl.loop);
+	fc_timer_cancel(&ctl.loop, &ctl.maintain);
 	status = 0;
 out:
 	if (ctl.ws)

@@ -265,20 +265,6 @@ static bool set_host(struct fc_exchange *x, struct fc_server *srv)
 	return true;
 }
 
-/* How many of pool's servers are healthy (a rare path: the "no server" line). */
-static void pool_health_counts(struct fc_pool *pool, uint32_t *healthy, uint32_t *total)
-{
-	struct fc_server *list[256];
-	size_t n = fc_pool_servers(pool, list, 256);
-	*total = (uint32_t)fc_pool_size(pool);
-	*healthy = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (fc_server_state(list[i]) == FC_SERVER_HEALTHY)
-			(*healthy)++;
-		fc_server_unref(list[i]);
-	}
-}
-
 /* No server could take the request: a fast 503 with Retry-After, and a line
  * in the error log (at most one per pool per second). */
 static void no_server(struct fc_exchange *x)
@@ -290,7 +276,7 @@ static void no_server(struct fc_exchange *x)
 	if (now >= last + NO_SERVER_LOG_MS &&
 	    atomic_compare_exchange_strong(&p->no_server_log_ms, &last, now)) {
 		uint32_t healthy = 0, total = 0;
-		pool_health_counts(p->pool, &healthy, &total);
+		fc_pool_health_counts(p->pool, &healthy, &total);
 		unsigned n = atomic_exchange(&p->no_server_count, 0);
 		fc_warn("pool %s: no server can take requests (%u/%u servers are healthy): %u "
 		        "request%s answered 503",

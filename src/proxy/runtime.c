@@ -88,6 +88,7 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_healt
 		        .sticky_secret = secret,
 		        .sticky_secret_len = secret_len,
 		        .seed = seed | 1,
+		        .panic_permille = cp->panic_threshold_pct * 10,
 		        .server_free = rt_server_free,
 		};
 		int rc = fc_pool_create(&o, &p->pool, err, errlen);
