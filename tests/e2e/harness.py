@@ -365,13 +365,16 @@ class FakeBackend:
       hang              read the request head and never answer
       garbage           answer with bytes that are not HTTP
       partial           send a head with Content-Length 1000, 10 body bytes, close
-    .accepted counts connections, .heads counts request heads read."""
+      ok                answer 200 "ok" and close (a recording health endpoint)
+    .accepted counts connections, .heads counts request heads read, .requests
+    holds the request heads as received."""
 
     def __init__(self, mode, name="fake"):
         self.mode = mode
         self.name = name
         self.accepted = 0
         self.heads = 0
+        self.requests = []
         self.conns = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -408,7 +411,11 @@ class FakeBackend:
                     return
                 data += d
             self.heads += 1
-            if self.mode == "close_after_head":
+            self.requests.append(data)
+            if self.mode == "ok":
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                c.close()
+            elif self.mode == "close_after_head":
                 c.close()
             elif self.mode == "reset_after_head":
                 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
