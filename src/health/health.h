@@ -69,6 +69,12 @@ void fc_health_report(struct fc_health_server *hs, enum fc_blame blame, int stat
 /** True when status is listed in the server's pool's passive.statuses. Thread: any. */
 bool fc_health_status_is_fault(const struct fc_health_server *hs, int status);
 
+/** Puts hs's server into DRAINING (on) or takes it out of it (the state the
+ * checks and passive detection say then applies). While draining, nothing
+ * else moves the server; checks keep running so the way back is known.
+ * For the admin API. Thread: control. */
+void fc_health_server_drain(struct fc_health_server *hs, bool on, uint64_t now_ns);
+
 /* ---------------------------------------------------------------- reading */
 
 struct fc_health_info {
