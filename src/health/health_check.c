@@ -132,7 +132,8 @@ static void begin(struct fc_health_server *hs)
 		fail_errno(hs, "epoll_ctl", -rc);
 		return;
 	}
-	fc_timer_set(loop, &ck->deadline, loop->now_ms + hs->hc.timeout_ms);
+	/* from the real start, rounded up: the loop's cached clock may lag */
+	fc_timer_set(loop, &ck->deadline, ck->start_ns / 1000000ull + hs->hc.timeout_ms + 1);
 }
 
 static void on_next(struct fc_loop *loop, struct fc_timer *t)

@@ -92,6 +92,8 @@ struct fc_health_server {
 	bool ejected;     /* passive detection holds it down until eject_until */
 	uint32_t checks_ok, checks_failed;
 	uint64_t last_check_ns, last_check_latency_ns;
+	char last_result[128]; /* the last check's text: "HTTP 200 in 1 ms" */
+	uint64_t n_checks;     /* checks completed */
 	uint32_t ejections;
 	uint32_t eject_next_ms; /* length of the next ejection (doubles, capped) */
 	uint32_t eject_cur_ms;  /* length of the running one */

@@ -159,6 +159,8 @@ void fc__health_on_check(struct fc_health_server *hs, enum fc__health_verdict v,
 	reason[0] = 0;
 	hs->last_check_ns = now_ns ? now_ns : 1;
 	hs->last_check_latency_ns = latency_ns;
+	hs->n_checks++;
+	snprintf(hs->last_result, sizeof(hs->last_result), "%s", text);
 	if (v == FC__HEALTH_FAIL) {
 		hs->checks_failed++;
 		hs->checks_ok = 0;

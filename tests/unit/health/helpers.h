@@ -186,7 +186,7 @@ struct t_srv {
 	pthread_t th;
 	pthread_mutex_t mu;
 	enum t_mode mode;     /* under mu */
-	char response[70000]; /* under mu */
+	char response[80000]; /* under mu */
 	size_t response_len;
 	char last_request[2048]; /* under mu */
 	unsigned connections;    /* under mu */
@@ -235,10 +235,6 @@ static inline void t_srv_serve(struct t_srv *s, int fd)
 			close(fd);
 		return;
 	}
-	if (mode == T_CLOSE) {
-		close(fd);
-		return;
-	}
 	/* blocking read of the request head, bounded by a receive timeout */
 	struct timeval tv = {.tv_sec = 2};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -254,6 +250,10 @@ static inline void t_srv_serve(struct t_srv *s, int fd)
 			break;
 	}
 	req[len] = 0;
+	if (mode == T_CLOSE) { /* read the request, then a clean close: FIN, no answer */
+		close(fd);
+		return;
+	}
 	pthread_mutex_lock(&s->mu);
 	snprintf(s->last_request, sizeof s->last_request, "%s", req);
 	if (s->on_request)
