@@ -255,6 +255,7 @@ static void on_eject_msg(struct fc_msg *m, void *arg)
 		atomic_store_explicit(&hs->posting, false, memory_order_release);
 		return;
 	}
+	hs->eject_msgs++;
 	fc__health_eject(hs, hs->fault, hs->fault_streak, hs->fault_ns);
 }
 
@@ -279,13 +280,23 @@ void fc_health_report(struct fc_health_server *hs, enum fc_blame blame, int stat
 	}
 	if (atomic_load_explicit(&hs->out, memory_order_acquire))
 		return; /* already out: late news */
+	/* the crossing is one value of the streak, so one worker sees it;
+	 * posting keeps a second crossing (after a success reset the streak)
+	 * from reusing the message while the first is still queued */
 	uint32_t n = atomic_fetch_add_explicit(&hs->streak, 1, memory_order_relaxed) + 1;
-	if (n < pc->failures)
+	if (n != pc->failures)
 		return;
 	bool expected = false;
 	if (!atomic_compare_exchange_strong_explicit(&hs->posting, &expected, true,
 	                                             memory_order_acquire, memory_order_relaxed))
-		return; /* another worker posts this crossing */
+		return; /* the last crossing's message is still queued: it covers this one */
+	if (atomic_load_explicit(&hs->out, memory_order_relaxed)) {
+		/* the control thread ejected the server while this streak grew:
+		 * it sets out before it releases posting, and the CAS above
+		 * acquired that release, so this check cannot miss it */
+		atomic_store_explicit(&hs->posting, false, memory_order_release);
+		return;
+	}
 	if (what && what[0])
 		snprintf(hs->fault, sizeof(hs->fault), "%s", what);
 	else if (status)

@@ -95,6 +95,9 @@ struct fc_health_server {
 	char last_result[128]; /* the last check's text: "HTTP 200 in 1 ms" */
 	uint64_t n_checks;     /* checks completed */
 	uint32_t ejections;
+	uint32_t eject_msgs;    /* passive crossings delivered to the control thread */
+	uint32_t refusals;      /* ejections refused by max_ejected */
+	uint32_t late;          /* crossings delivered when the server was out already */
 	uint32_t eject_next_ms; /* length of the next ejection (doubles, capped) */
 	uint32_t eject_cur_ms;  /* length of the running one */
 	uint64_t in_service_ns; /* when it last started taking requests (0: never out) */

@@ -200,12 +200,15 @@ void fc__health_eject(struct fc_health_server *hs, const char *what, uint32_t st
 {
 	struct fc__health_pool *hp = hs->hp;
 	const struct fc_config_passive *pc = &hp->passive;
-	if (hs->ejected || takes_no_requests(hs->state) || pc->failures == 0)
-		goto done; /* already out: the report came late */
+	if (hs->ejected || takes_no_requests(hs->state) || pc->failures == 0) {
+		hs->late++; /* already out: the crossing raced the last ejection */
+		goto done;
+	}
 
 	/* refuse when this ejection would put more than max_ejected of the pool out */
 	uint32_t out = hp->n_dead + 1;
 	if ((uint64_t)out * 100 > (uint64_t)pc->max_ejected_pct * hp->n_servers) {
+		hs->refusals++;
 		fc_warn("pool %s: server %s is not ejected (%u consecutive failures, last: %s): "
 		        "%u/%u servers would be down, over max_ejected %u%%; %u/%u servers are "
 		        "healthy",
