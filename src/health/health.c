@@ -221,6 +221,8 @@ int fc_health_add_server(struct fc_health *h, struct fc_pool *pool, const struct
 	hs->since_ns = h->loop->now_ns;
 	snprintf(hs->reason, sizeof(hs->reason), "registered");
 	h->servers[h->n_servers++] = hs;
+	if (h->started && hs->hc.type != FC_HEALTH_NONE)
+		fc__health_check_schedule_first(hs); /* added at run time */
 	if (out)
 		*out = hs;
 	return 0;
@@ -334,4 +336,14 @@ void fc_health_pool_summary(const struct fc_health *h, const struct fc_pool *poo
 			*total = hp->n_servers;
 			return;
 		}
+}
+
+bool fc_health_pool_in_panic(const struct fc_health *h, const struct fc_pool *pool)
+{
+	for (const struct fc__health_pool *hp = h->pools; hp; hp = hp->next)
+		if (hp->pool == pool)
+			return hp->panic_threshold_pct && hp->n_servers &&
+			       (uint64_t)hp->n_healthy * 100 <
+			               (uint64_t)hp->panic_threshold_pct * hp->n_servers;
+	return false;
 }

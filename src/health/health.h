@@ -1,6 +1,20 @@
 /* health.h — one state machine per server (healthy, lame duck, dead,
  * draining; each change with a reason and a time), fed by active checks that
- * run on the control thread's loop and by passive reports from workers. */
+ * run on the control thread's loop and by passive reports from workers.
+ *
+ * How the sources combine (docs/health.md says the same for users):
+ *   - draining (fc_health_server_drain) wins; nothing else moves it;
+ *   - else DEAD while active checks hold the server down (fall failures in
+ *     a row, until rise passes in a row) or passive detection ejected it;
+ *   - else LAME_DUCK while the last check answered a lame_duck status;
+ *   - else HEALTHY.
+ * An ejection lasts passive.eject_ms, doubling with each new one up to
+ * max_eject_ms; the doubling starts over once the server stayed in service
+ * for max_eject_ms. When it ends, a server with active checks stays down
+ * until rise passes counted from then (checked at fast_interval); one
+ * without goes back to healthy. Servers start healthy. Each change is one
+ * log line and goes to libfulcrum with fc_pool_set_state; a change to dead
+ * or draining calls hooks->server_down. */
 #ifndef FC_HEALTH_H
 #define FC_HEALTH_H
 
@@ -45,8 +59,12 @@ void fc_health_destroy(struct fc_health *h);
 /** Registers one server of pool (cp its config, cs the server's, srv the
  * libfulcrum server: a reference is taken). addr is the server's address;
  * active checks use cs->health.port when set. *out is the handle workers
- * report through; valid until fc_health_destroy. Returns 0, -ENOMEM.
- * Thread: control, before fc_health_start. */
+ * report through; valid until fc_health_destroy. Returns 0, -ENOMEM,
+ * -EINVAL (addr_len too long). Borrows cp, cs and addr for the call only:
+ * what the checks and passive detection need is copied. The server starts
+ * healthy (or stays draining if libfulcrum has it draining). Thread:
+ * control; before fc_health_start, or after it (its checks then start
+ * within one interval). */
 int fc_health_add_server(struct fc_health *h, struct fc_pool *pool, const struct fc_config_pool *cp,
                          const struct fc_config_server *cs, struct fc_server *srv,
                          const struct sockaddr *addr, socklen_t addr_len,
@@ -96,5 +114,10 @@ void fc_health_server_info(const struct fc_health_server *hs, struct fc_health_i
  * healthy and how many there are. Thread: control. */
 void fc_health_pool_summary(const struct fc_health *h, const struct fc_pool *pool,
                             uint32_t *healthy, uint32_t *total);
+
+/** True when pool's panic_threshold is set and fewer than that share of its
+ * servers registered in h are healthy: the proxy then spreads requests over
+ * all servers instead of the few left. Thread: control. */
+bool fc_health_pool_in_panic(const struct fc_health *h, const struct fc_pool *pool);
 
 #endif

@@ -382,6 +382,29 @@ static void test_draining(void **state)
 	fix_free(f);
 }
 
+static void test_panic_threshold(void **state)
+{
+	(void)state;
+	struct fix *f = fix_new(4, 0xf);
+	assert_false(fc_health_pool_in_panic(f->h, f->pool)); /* off by default */
+	fix_free(f);
+	f = fix_new(4, 0xf);
+	f->hs[0]->hp->panic_threshold_pct = 50;
+	for (int k = 0; k < 3; k++)
+		check_fail(f, 0, SEC);
+	assert_false(fc_health_pool_in_panic(f->h, f->pool)); /* 3/4 healthy */
+	for (int k = 0; k < 3; k++)
+		check_fail(f, 1, SEC);
+	assert_false(fc_health_pool_in_panic(f->h, f->pool)); /* 2/4: not below 50 % */
+	for (int k = 0; k < 3; k++)
+		check_fail(f, 2, SEC);
+	assert_true(fc_health_pool_in_panic(f->h, f->pool)); /* 1/4 */
+	check_pass(f, 2, SEC);
+	check_pass(f, 2, SEC);
+	assert_false(fc_health_pool_in_panic(f->h, f->pool));
+	fix_free(f);
+}
+
 static void test_next_gap(void **state)
 {
 	(void)state;
@@ -414,6 +437,7 @@ int main(void)
 	        cmocka_unit_test(test_max_ejected),
 	        cmocka_unit_test(test_eject_end_with_active_checks),
 	        cmocka_unit_test(test_draining),
+	        cmocka_unit_test(test_panic_threshold),
 	        cmocka_unit_test(test_next_gap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
