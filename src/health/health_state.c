@@ -248,7 +248,7 @@ void fc__health_eject_end(struct fc_health_server *hs, uint64_t now_ns)
 	hs->ejected = false;
 	char d[24], reason[160];
 	format_duration(d, sizeof(d), hs->eject_cur_ms);
-	if (hs->hc.type != FC_HEALTH_NONE && !hs->draining) {
+	if (hs->hc.type != FC_HEALTH_NONE) {
 		/* active checks decide: rise passes from now on, at the fast pace */
 		if (!hs->active_down)
 			hs->checks_ok = 0;

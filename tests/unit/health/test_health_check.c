@@ -346,6 +346,79 @@ static void test_expect_ranges(void **state)
 	t_srv_stop(s);
 }
 
+/* A listener that never accepts, its accept queue filled: the kernel drops
+ * further SYNs, so a connect neither succeeds nor fails. */
+static void test_connect_timeout(void **state)
+{
+	(void)state;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = t_addr(0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	socklen_t al = sizeof a;
+	getsockname(lfd, (struct sockaddr *)&a, &al);
+	int fill[4];
+	for (int i = 0; i < 4; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		connect(fill[i], (struct sockaddr *)&a, sizeof a);
+	}
+	usleep(50000);
+	struct fix *f = fix_new(ntohs(a.sin_port), FC_HEALTH_HTTP, "/health", NULL);
+	run_checks(f, 1);
+	assert_string_equal(f->hs->last_result, "timeout after 200 ms (connecting)");
+	fix_free(f);
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
+}
+
+static void edit_rise2(struct fc_config_health *hc)
+{
+	hc->rise = 2;
+	hc->fall = 3;
+	hc->interval_ms = 1000; /* slow, so the fast pace after the ejection shows */
+	hc->fast_interval_ms = 100;
+}
+
+static bool is_healthy(void *arg)
+{
+	struct fix *f = arg;
+	return t_state(f->srv) == FC_SERVER_HEALTHY;
+}
+
+/* Passive ejection on a running loop, with active checks passing: the
+ * ejection lasts its 300 ms whatever the checks say, then two checks at the
+ * fast interval (100 ms, not 1 s) bring the server back. */
+static void test_ejection_end_with_live_checks(void **state)
+{
+	(void)state;
+	struct t_srv *s = t_srv_start(OK_RESPONSE);
+	struct fix *f = fix_new(s->port, FC_HEALTH_HTTP, "/health", edit_rise2);
+	f->hs->hp->passive.eject_ms = 300;
+	f->hs->hp->passive.max_eject_ms = 300;
+	f->hs->hp->passive.max_ejected_pct = 100;
+	run_checks(f, 1);
+	uint64_t t0 = fc_time_ns();
+	for (int k = 0; k < 5; k++)
+		fc_health_report(f->hs, FC_BLAME_SERVER, 0, "response timeout", t0);
+	fc_mailbox_drain(&f->h->mb);
+	assert_int_equal(t_state(f->srv), FC_SERVER_DEAD);
+	assert_int_equal(f->downs, 1);
+	uint64_t checks = f->hs->n_checks;
+	assert_true(t_run(&f->loop, is_healthy, f, 2000));
+	uint64_t took_ms = (fc_time_ns() - t0) / 1000000ull;
+	printf("ejected for 300 ms, back after %llu ms and %llu checks\n",
+	       (unsigned long long)took_ms, (unsigned long long)(f->hs->n_checks - checks));
+	assert_true(took_ms >= 300);
+	assert_true(took_ms < 900); /* 300 ms + two fast checks, not the 1 s interval */
+	assert_true(f->hs->n_checks - checks >= 2);
+	struct fc_health_info in;
+	fc_health_server_info(f->hs, &in);
+	assert_non_null(strstr(in.reason, "health check passed 2 times: HTTP 200 in "));
+	fix_free(f);
+	t_srv_stop(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +432,8 @@ int main(void)
 	        cmocka_unit_test(test_tcp),
 	        cmocka_unit_test(test_port_override_and_request),
 	        cmocka_unit_test(test_expect_ranges),
+	        cmocka_unit_test(test_connect_timeout),
+	        cmocka_unit_test(test_ejection_end_with_live_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
