@@ -46,14 +46,17 @@ struct fc_health_hooks {
 	void *arg;
 };
 
-/** Creates the health state of a runtime on loop (the control thread's).
- * hooks may be NULL. Returns 0 and *out, or -ENOMEM. Thread: control. */
+/** Creates the health state of a runtime on loop (the control thread's),
+ * with the mailbox workers' ejection messages arrive through. hooks may be
+ * NULL (copied). Returns 0 and *out, -ENOMEM, or the eventfd's -errno.
+ * Thread: control. */
 int fc_health_create(struct fc_loop *loop, const struct fc_health_hooks *hooks,
                      struct fc_health **out);
 
-/** Stops every check, closes their connections and frees everything. Workers
- * must be stopped first (they hold fc_health_server pointers). Accepts NULL.
- * Thread: control. */
+/** Stops every check, closes their connections, drops queued ejection
+ * messages, releases the server references and frees everything. Workers
+ * must be stopped first (they hold fc_health_server pointers). Leaves the
+ * servers' libfulcrum states as they are. Accepts NULL. Thread: control. */
 void fc_health_destroy(struct fc_health *h);
 
 /** Registers one server of pool (cp its config, cs the server's, srv the
@@ -76,10 +79,16 @@ int fc_health_start(struct fc_health *h);
 
 /** A worker's report of one attempt on hs's server: blame and, for a
  * response, its HTTP status (0 otherwise). what is a short text for the log
- * ("connect refused", "response timeout"; borrowed for the call). Cheap when
- * nothing changes (no write to shared memory on success when the failure
- * streak is already 0); the crossing of passive.failures posts one message to
- * the control thread, which ejects the server (within passive.max_ejected).
+ * ("connect refused", "response timeout"; borrowed for the call; NULL: the
+ * log names the status). now_ns: fc_time_ns() or the worker loop's now_ns.
+ * A server fault is FC_BLAME_SERVER, or FC_BLAME_NONE with a status in
+ * passive.statuses; another FC_BLAME_NONE is a success and ends the streak;
+ * FC_BLAME_CLIENT and FC_BLAME_CONNECTION change nothing, nor does anything
+ * while passive is off (failures 0) or the server is out (dead, draining).
+ * Cheap when nothing changes (no write to shared memory on success when the
+ * streak is already 0). The one worker whose fault makes the streak reach
+ * passive.failures posts one message to the control thread, which ejects
+ * the server unless passive.max_ejected forbids it (then it logs why).
  * Thread: any worker. */
 void fc_health_report(struct fc_health_server *hs, enum fc_blame blame, int status,
                       const char *what, uint64_t now_ns);
@@ -116,8 +125,8 @@ void fc_health_pool_summary(const struct fc_health *h, const struct fc_pool *poo
                             uint32_t *healthy, uint32_t *total);
 
 /** True when pool's panic_threshold is set and fewer than that share of its
- * servers registered in h are healthy: the proxy then spreads requests over
- * all servers instead of the few left. Thread: control. */
+ * servers registered in h are healthy: the proxy should then spread requests
+ * over all servers instead of the few left. Thread: control. */
 bool fc_health_pool_in_panic(const struct fc_health *h, const struct fc_pool *pool);
 
 #endif
