@@ -1,6 +1,20 @@
 /* health.h — one state machine per server (healthy, lame duck, dead,
  * draining; each change with a reason and a time), fed by active checks that
- * run on the control thread's loop and by passive reports from workers. */
+ * run on the control thread's loop and by passive reports from workers.
+ *
+ * How the sources combine (docs/health.md says the same for users):
+ *   - draining (fc_health_server_drain) wins; nothing else moves it;
+ *   - else DEAD while active checks hold the server down (fall failures in
+ *     a row, until rise passes in a row) or passive detection ejected it;
+ *   - else LAME_DUCK while the last check answered a lame_duck status;
+ *   - else HEALTHY.
+ * An ejection lasts passive.eject_ms, doubling with each new one up to
+ * max_eject_ms; the doubling starts over once the server stayed in service
+ * for max_eject_ms. When it ends, a server with active checks stays down
+ * until rise passes counted from then (checked at fast_interval); one
+ * without goes back to healthy. Servers start healthy. Each change is one
+ * log line and goes to libfulcrum with fc_pool_set_state; a change to dead
+ * or draining calls hooks->server_down. */
 #ifndef FC_HEALTH_H
 #define FC_HEALTH_H
 
@@ -32,21 +46,28 @@ struct fc_health_hooks {
 	void *arg;
 };
 
-/** Creates the health state of a runtime on loop (the control thread's).
- * hooks may be NULL. Returns 0 and *out, or -ENOMEM. Thread: control. */
+/** Creates the health state of a runtime on loop (the control thread's),
+ * with the mailbox workers' ejection messages arrive through. hooks may be
+ * NULL (copied). Returns 0 and *out, -ENOMEM, or the eventfd's -errno.
+ * Thread: control. */
 int fc_health_create(struct fc_loop *loop, const struct fc_health_hooks *hooks,
                      struct fc_health **out);
 
-/** Stops every check, closes their connections and frees everything. Workers
- * must be stopped first (they hold fc_health_server pointers). Accepts NULL.
- * Thread: control. */
+/** Stops every check, closes their connections, drops queued ejection
+ * messages, releases the server references and frees everything. Workers
+ * must be stopped first (they hold fc_health_server pointers). Leaves the
+ * servers' libfulcrum states as they are. Accepts NULL. Thread: control. */
 void fc_health_destroy(struct fc_health *h);
 
 /** Registers one server of pool (cp its config, cs the server's, srv the
  * libfulcrum server: a reference is taken). addr is the server's address;
  * active checks use cs->health.port when set. *out is the handle workers
- * report through; valid until fc_health_destroy. Returns 0, -ENOMEM.
- * Thread: control, before fc_health_start. */
+ * report through; valid until fc_health_destroy. Returns 0, -ENOMEM,
+ * -EINVAL (addr_len too long). Borrows cp, cs and addr for the call only:
+ * what the checks and passive detection need is copied. The server starts
+ * healthy (or stays draining if libfulcrum has it draining). Thread:
+ * control; before fc_health_start, or after it (its checks then start
+ * within one interval). */
 int fc_health_add_server(struct fc_health *h, struct fc_pool *pool, const struct fc_config_pool *cp,
                          const struct fc_config_server *cs, struct fc_server *srv,
                          const struct sockaddr *addr, socklen_t addr_len,
@@ -58,16 +79,28 @@ int fc_health_start(struct fc_health *h);
 
 /** A worker's report of one attempt on hs's server: blame and, for a
  * response, its HTTP status (0 otherwise). what is a short text for the log
- * ("connect refused", "response timeout"; borrowed for the call). Cheap when
- * nothing changes (no write to shared memory on success when the failure
- * streak is already 0); the crossing of passive.failures posts one message to
- * the control thread, which ejects the server (within passive.max_ejected).
+ * ("connect refused", "response timeout"; borrowed for the call; NULL: the
+ * log names the status). now_ns: fc_time_ns() or the worker loop's now_ns.
+ * A server fault is FC_BLAME_SERVER, or FC_BLAME_NONE with a status in
+ * passive.statuses; another FC_BLAME_NONE is a success and ends the streak;
+ * FC_BLAME_CLIENT and FC_BLAME_CONNECTION change nothing, nor does anything
+ * while passive is off (failures 0) or the server is out (dead, draining).
+ * Cheap when nothing changes (no write to shared memory on success when the
+ * streak is already 0). The one worker whose fault makes the streak reach
+ * passive.failures posts one message to the control thread, which ejects
+ * the server unless passive.max_ejected forbids it (then it logs why).
  * Thread: any worker. */
 void fc_health_report(struct fc_health_server *hs, enum fc_blame blame, int status,
                       const char *what, uint64_t now_ns);
 
 /** True when status is listed in the server's pool's passive.statuses. Thread: any. */
 bool fc_health_status_is_fault(const struct fc_health_server *hs, int status);
+
+/** Puts hs's server into DRAINING (on) or takes it out of it (the state the
+ * checks and passive detection say then applies). While draining, nothing
+ * else moves the server; checks keep running so the way back is known.
+ * For the admin API. Thread: control. */
+void fc_health_server_drain(struct fc_health_server *hs, bool on, uint64_t now_ns);
 
 /* ---------------------------------------------------------------- reading */
 
@@ -90,5 +123,10 @@ void fc_health_server_info(const struct fc_health_server *hs, struct fc_health_i
  * healthy and how many there are. Thread: control. */
 void fc_health_pool_summary(const struct fc_health *h, const struct fc_pool *pool,
                             uint32_t *healthy, uint32_t *total);
+
+/** True when pool's panic_threshold is set and fewer than that share of its
+ * servers registered in h are healthy: the proxy should then spread requests
+ * over all servers instead of the few left. Thread: control. */
+bool fc_health_pool_in_panic(const struct fc_health *h, const struct fc_pool *pool);
 
 #endif

@@ -1,0 +1,450 @@
+/* health_check.c — active checks on the control thread's loop: a
+ * non-blocking connect of our own, an HTTP/1.1 request with Connection:
+ * close (or nothing, for tcp), the response head parsed with the h1 codec,
+ * the body searched for health.body; one check at a time per server, each
+ * bounded by timeout_ms. The verdict goes to the state machine. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/sock.h"
+#include "health/health_internal.h"
+
+#define CHECK_OF_IO(io)                                                                            \
+	((struct fc_health_server *)((char *)(io)-offsetof(struct fc_health_server, ck.io)))
+#define CHECK_OF_NEXT(t)                                                                           \
+	((struct fc_health_server *)((char *)(t)-offsetof(struct fc_health_server, ck.next)))
+#define CHECK_OF_DEADLINE(t)                                                                       \
+	((struct fc_health_server *)((char *)(t)-offsetof(struct fc_health_server, ck.deadline)))
+
+static void on_io(struct fc_loop *loop, struct fc_io *io, uint32_t events);
+static void on_next(struct fc_loop *loop, struct fc_timer *t);
+static void on_deadline(struct fc_loop *loop, struct fc_timer *t);
+
+static unsigned elapsed_ms(const struct fc_health_server *hs)
+{
+	return (unsigned)((fc_time_ns() - hs->ck.start_ns) / 1000000ull);
+}
+
+static bool in_ranges(const struct fc_config_status_range *r, size_t n, int status)
+{
+	for (size_t i = 0; i < n; i++)
+		if (status >= r[i].lo && status <= r[i].hi)
+			return true;
+	return false;
+}
+
+static bool status_expected(const struct fc_health_server *hs, int status)
+{
+	if (hs->hc.n_expect == 0)
+		return status >= 200 && status <= 399;
+	return in_ranges(hs->hc.expect, hs->hc.n_expect, status);
+}
+
+static void close_conn(struct fc_health_server *hs)
+{
+	struct fc__health_check *ck = &hs->ck;
+	if (ck->io.fd >= 0) {
+		fc_loop_del(hs->h->loop, &ck->io);
+		/* reset rather than FIN: a check every second to the same server
+		 * would otherwise pile up TIME_WAIT sockets on our side */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(ck->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(ck->io.fd);
+		ck->io.fd = -1;
+	}
+	fc_timer_cancel(hs->h->loop, &ck->deadline);
+	free(ck->buf);
+	ck->buf = NULL;
+	ck->phase = FC__CHECK_IDLE;
+}
+
+/* Ends the running check with a verdict, feeds the machine and arms the
+ * next one, interval (or fast_interval) after this one began. */
+static void finish(struct fc_health_server *hs, enum fc__health_verdict v, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void finish(struct fc_health_server *hs, enum fc__health_verdict v, const char *fmt, ...)
+{
+	struct fc_loop *loop = hs->h->loop;
+	char text[128];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	uint64_t latency = fc_time_ns() - hs->ck.start_ns;
+	uint64_t started_ms = hs->ck.start_ns / 1000000ull;
+	close_conn(hs);
+	fc__health_on_check(hs, v, text, latency, loop->now_ns);
+	uint64_t when = started_ms + fc__health_next_gap_ms(hs);
+	/* the loop clock and fc_time_ns are the same monotonic clock */
+	if (when <= loop->now_ms)
+		when = loop->now_ms + 1;
+	fc_timer_set(loop, &hs->ck.next, when);
+}
+
+static void fail_errno(struct fc_health_server *hs, const char *what, int err)
+{
+	if (err == ECONNREFUSED)
+		finish(hs, FC__HEALTH_FAIL, "connect refused");
+	else if (err == ECONNRESET)
+		finish(hs, FC__HEALTH_FAIL, "connection reset during %s", what);
+	else
+		finish(hs, FC__HEALTH_FAIL, "%s failed: %s", what, strerror(err));
+}
+
+static void begin(struct fc_health_server *hs)
+{
+	struct fc__health_check *ck = &hs->ck;
+	struct fc_loop *loop = hs->h->loop;
+	ck->start_ns = fc_time_ns();
+	ck->connected_ns = 0;
+	ck->len = 0;
+	ck->body_seen = 0;
+	ck->body_found = false;
+	ck->carry_len = 0;
+	ck->status = 0;
+	ck->req_off = 0;
+	ck->phase = FC__CHECK_CONNECTING;
+	if (hs->hc.type == FC_HEALTH_HTTP) {
+		ck->buf = malloc(FC__HEALTH_HEAD_MAX);
+		if (!ck->buf) {
+			finish(hs, FC__HEALTH_FAIL, "out of memory");
+			return;
+		}
+		fc_h1_init(&ck->h1, true);
+	}
+	int fd = fc_sock_connect((const struct sockaddr *)&hs->addr, hs->addr_len);
+	if (fd < 0) {
+		fail_errno(hs, "connect", -fd);
+		return;
+	}
+	ck->io.fd = fd;
+	ck->io.cb = on_io;
+	int rc = fc_loop_add(loop, &ck->io);
+	if (rc < 0) {
+		fail_errno(hs, "epoll_ctl", -rc);
+		return;
+	}
+	/* from the real start, rounded up: the loop's cached clock may lag */
+	fc_timer_set(loop, &ck->deadline, ck->start_ns / 1000000ull + hs->hc.timeout_ms + 1);
+}
+
+static void on_next(struct fc_loop *loop, struct fc_timer *t)
+{
+	(void)loop;
+	struct fc_health_server *hs = CHECK_OF_NEXT(t);
+	if (hs->ck.phase == FC__CHECK_IDLE)
+		begin(hs);
+}
+
+static void on_deadline(struct fc_loop *loop, struct fc_timer *t)
+{
+	(void)loop;
+	struct fc_health_server *hs = CHECK_OF_DEADLINE(t);
+	const char *where;
+	switch (hs->ck.phase) {
+	case FC__CHECK_CONNECTING:
+		where = "connecting";
+		break;
+	case FC__CHECK_SENDING:
+		where = "connected, request not sent";
+		break;
+	case FC__CHECK_HEAD:
+		where = hs->ck.len ? "connected, response head incomplete" : "connected, no answer";
+		break;
+	case FC__CHECK_BODY:
+		where = "reading the body";
+		break;
+	default:
+		return;
+	}
+	finish(hs, FC__HEALTH_FAIL, "timeout after %u ms (%s)", hs->hc.timeout_ms, where);
+}
+
+/* Decoded body bytes: looks for hc.body, across reads too (carry keeps the
+ * last strlen(body)-1 bytes), in the first FC__HEALTH_BODY_MAX bytes. */
+static void on_body(void *ctx, const char *at, size_t len)
+{
+	struct fc_health_server *hs = ctx;
+	struct fc__health_check *ck = &hs->ck;
+	if (ck->body_found || ck->body_seen >= FC__HEALTH_BODY_MAX)
+		return;
+	if (len > FC__HEALTH_BODY_MAX - ck->body_seen)
+		len = FC__HEALTH_BODY_MAX - ck->body_seen;
+	ck->body_seen += len;
+	const char *needle = hs->hc.body;
+	size_t blen = strlen(needle), keep = blen - 1;
+	if (memmem(at, len, needle, blen)) {
+		ck->body_found = true;
+		return;
+	}
+	if (keep == 0)
+		return;
+	size_t take = len < keep ? len : keep;
+	memcpy(ck->carry + ck->carry_len, at, take);
+	size_t wl = ck->carry_len + take;
+	if (memmem(ck->carry, wl, needle, blen)) {
+		ck->body_found = true;
+		return;
+	}
+	if (len >= keep) {
+		memcpy(ck->carry, at + len - keep, keep);
+		ck->carry_len = keep;
+	} else if (wl > keep) {
+		memmove(ck->carry, ck->carry + wl - keep, keep);
+		ck->carry_len = keep;
+	} else {
+		ck->carry_len = wl;
+	}
+}
+
+static void body_missing(struct fc_health_server *hs)
+{
+	finish(hs, FC__HEALTH_FAIL, "body does not contain \"%s\" (HTTP %d on %s %s)", hs->hc.body,
+	       hs->ck.status, hs->hc.method, hs->hc.path);
+}
+
+/* Feeds body bytes; returns true when the check finished. */
+static bool feed_body(struct fc_health_server *hs, const char *data, size_t n)
+{
+	struct fc__health_check *ck = &hs->ck;
+	const char *err = NULL;
+	size_t consumed = 0;
+	int r = fc_h1_body(&ck->h1, data, n, &consumed, on_body, hs, &err);
+	if (ck->body_found) {
+		finish(hs, FC__HEALTH_PASS, "HTTP %d in %u ms", ck->status, elapsed_ms(hs));
+		return true;
+	}
+	if (r == FC_H1_ERROR) {
+		finish(hs, FC__HEALTH_FAIL, "bad response body: %s", err ? err : "?");
+		return true;
+	}
+	if (r == FC_H1_COMPLETE || ck->body_seen >= FC__HEALTH_BODY_MAX) {
+		body_missing(hs);
+		return true;
+	}
+	return false;
+}
+
+/* A complete response head in buf[0..hl). Returns true when the check finished. */
+static bool on_head(struct fc_health_server *hs, size_t hl)
+{
+	struct fc__health_check *ck = &hs->ck;
+	struct fc_h1_head *head = &hs->h->scratch;
+	const char *err = NULL;
+	bool head_req = strcmp(hs->hc.method, "HEAD") == 0;
+	int r = fc_h1_parse_head(&ck->h1, ck->buf, hl, head, head_req, &err);
+	if (r == FC_H1_ERROR) {
+		finish(hs, FC__HEALTH_FAIL, "bad response head: %s", err ? err : "?");
+		return true;
+	}
+	int st = head->status;
+	if (st < 200) {
+		/* an interim response (100, 103): the real one follows */
+		memmove(ck->buf, ck->buf + hl, ck->len - hl);
+		ck->len -= hl;
+		fc_h1_init(&ck->h1, true);
+		return false;
+	}
+	ck->status = st;
+	if (hs->hc.n_lame_duck && in_ranges(hs->hc.lame_duck, hs->hc.n_lame_duck, st)) {
+		finish(hs, FC__HEALTH_LAME, "HTTP %d", st);
+		return true;
+	}
+	if (!status_expected(hs, st)) {
+		finish(hs, FC__HEALTH_FAIL, "HTTP %d on %s %s in %u ms", st, hs->hc.method,
+		       hs->hc.path, elapsed_ms(hs));
+		return true;
+	}
+	if (!hs->hc.body || !hs->hc.body[0]) {
+		finish(hs, FC__HEALTH_PASS, "HTTP %d in %u ms", st, elapsed_ms(hs));
+		return true;
+	}
+	if (r == FC_H1_COMPLETE) {
+		body_missing(hs);
+		return true;
+	}
+	ck->phase = FC__CHECK_BODY;
+	size_t rest = ck->len - hl;
+	ck->len = 0;
+	return rest && feed_body(hs, ck->buf + hl, rest);
+}
+
+/* Reads until EAGAIN or a verdict. */
+static void do_read(struct fc_health_server *hs)
+{
+	struct fc__health_check *ck = &hs->ck;
+	for (;;) {
+		if (ck->phase == FC__CHECK_HEAD) {
+			if (ck->len == FC__HEALTH_HEAD_MAX) {
+				finish(hs, FC__HEALTH_FAIL, "response head over %u bytes",
+				       FC__HEALTH_HEAD_MAX);
+				return;
+			}
+			ssize_t n =
+			        read(ck->io.fd, ck->buf + ck->len, FC__HEALTH_HEAD_MAX - ck->len);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN)
+					fail_errno(hs, "read", errno);
+				return;
+			}
+			if (n == 0) {
+				finish(hs, FC__HEALTH_FAIL, "%s",
+				       ck->len ? "connection closed in the response head"
+				               : "connection closed without an answer");
+				return;
+			}
+			size_t from = ck->len;
+			ck->len += (size_t)n;
+			size_t hl;
+			while (ck->phase == FC__CHECK_HEAD &&
+			       (hl = fc_h1_head_end(ck->buf, ck->len, from)) > 0) {
+				if (on_head(hs, hl))
+					return;
+				from = 0;
+			}
+		} else if (ck->phase == FC__CHECK_BODY) {
+			ssize_t n = read(ck->io.fd, ck->buf, FC__HEALTH_HEAD_MAX);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN)
+					fail_errno(hs, "read", errno);
+				return;
+			}
+			if (n == 0) {
+				if (fc_h1_eof(&ck->h1) != FC_H1_COMPLETE)
+					finish(hs, FC__HEALTH_FAIL,
+					       "connection closed in the body");
+				else
+					body_missing(hs);
+				return;
+			}
+			if (feed_body(hs, ck->buf, (size_t)n))
+				return;
+		} else {
+			return;
+		}
+	}
+}
+
+static void on_io(struct fc_loop *loop, struct fc_io *io, uint32_t events)
+{
+	(void)loop;
+	struct fc_health_server *hs = CHECK_OF_IO(io);
+	struct fc__health_check *ck = &hs->ck;
+	if (ck->phase == FC__CHECK_CONNECTING) {
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		int err = fc_sock_error(io->fd);
+		if (err < 0) {
+			fail_errno(hs, "connect", -err);
+			return;
+		}
+		if (!(events & EPOLLOUT)) {
+			finish(hs, FC__HEALTH_FAIL, "connection closed while connecting");
+			return;
+		}
+		ck->connected_ns = fc_time_ns();
+		if (hs->hc.type == FC_HEALTH_TCP) {
+			finish(hs, FC__HEALTH_PASS, "TCP connect in %u ms", elapsed_ms(hs));
+			return;
+		}
+		ck->phase = FC__CHECK_SENDING;
+	}
+	if (ck->phase == FC__CHECK_SENDING) {
+		while (ck->req_off < hs->request_len) {
+			ssize_t n = send(io->fd, hs->request + ck->req_off,
+			                 hs->request_len - ck->req_off, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN)
+					return;
+				fail_errno(hs, "send", errno);
+				return;
+			}
+			ck->req_off += (size_t)n;
+		}
+		ck->phase = FC__CHECK_HEAD;
+	}
+	if (ck->phase == FC__CHECK_HEAD || ck->phase == FC__CHECK_BODY)
+		do_read(hs);
+}
+
+int fc__health_check_prepare(struct fc_health_server *hs, const struct fc_config_server *cs)
+{
+	hs->ck.io.fd = -1;
+	hs->ck.io.cb = on_io;
+	hs->ck.next.cb = on_next;
+	hs->ck.deadline.cb = on_deadline;
+	if (hs->hc.type != FC_HEALTH_HTTP)
+		return 0;
+	char hostport[300];
+	if (hs->hc.host && hs->hc.host[0]) {
+		snprintf(hostport, sizeof(hostport), "%s", hs->hc.host);
+	} else if (cs && cs->host && cs->host[0]) {
+		bool v6 = strchr(cs->host, ':') != NULL && cs->host[0] != '[';
+		snprintf(hostport, sizeof(hostport), v6 ? "[%s]:%u" : "%s:%u", cs->host,
+		         (unsigned)(cs->port ? cs->port : 80));
+	} else {
+		/* no host name: the traffic address (before any health port override) */
+		fc_sock_format(cs ? (const struct sockaddr *)&cs->addr
+		                  : (const struct sockaddr *)&hs->addr,
+		               hostport, sizeof(hostport));
+	}
+	int n = snprintf(NULL, 0,
+	                 "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: fulcrum-health\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 hs->hc.method, hs->hc.path, hostport);
+	hs->request = malloc((size_t)n + 1);
+	if (!hs->request)
+		return -ENOMEM;
+	snprintf(hs->request, (size_t)n + 1,
+	         "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: fulcrum-health\r\n"
+	         "Connection: close\r\n\r\n",
+	         hs->hc.method, hs->hc.path, hostport);
+	hs->request_len = (size_t)n;
+	if (hs->hc.body && strlen(hs->hc.body) > 1) {
+		hs->ck.carry = malloc(2 * strlen(hs->hc.body));
+		if (!hs->ck.carry)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void fc__health_check_schedule_first(struct fc_health_server *hs)
+{
+	struct fc_loop *loop = hs->h->loop;
+	uint64_t off = fc_rng_below(&hs->h->rng, hs->hc.interval_ms);
+	fc_timer_set(loop, &hs->ck.next, loop->now_ms + off + 1);
+}
+
+void fc__health_check_soon(struct fc_health_server *hs)
+{
+	if (!hs->h->started || hs->hc.type == FC_HEALTH_NONE)
+		return;
+	if (hs->ck.phase != FC__CHECK_IDLE)
+		return; /* the running check arms the next one at the fast pace */
+	struct fc_loop *loop = hs->h->loop;
+	uint64_t when = loop->now_ms + hs->hc.fast_interval_ms;
+	if (!hs->ck.next.slot || hs->ck.next.when > when)
+		fc_timer_set(loop, &hs->ck.next, when);
+}
+
+void fc__health_check_stop(struct fc_health_server *hs)
+{
+	if (hs->hc.type == FC_HEALTH_NONE)
+		return;
+	close_conn(hs);
+	fc_timer_cancel(hs->h->loop, &hs->ck.next);
+}
