@@ -554,6 +554,14 @@ class Fulcrum:
                 return text
             time.sleep(0.05)
 
+    def wait_for_log(self, needle, timeout=5):
+        """Waits until fulcrum's error log (stderr) contains needle; fails the
+        test with the log when it does not within timeout (times SLOW)."""
+        text = self.wait_for_output(lambda t: needle in t, timeout=timeout, which="stderr")
+        if needle not in text:
+            fail("fulcrum never logged %r; its log:\n%s" % (needle, text[-3000:]))
+        return text
+
 
 def sanitizer_report(text):
     m = re.search(r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ThreadSanitizer)", text)

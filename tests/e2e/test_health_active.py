@@ -27,9 +27,6 @@ def spread(port, n=60, path="/"):
     return got
 
 
-def wait_log(f, text, timeout=5):
-    return f.wait_for_output(lambda t: text in t, timeout=timeout * h.SLOW, which="stderr")
-
 
 @h.test
 def failing_health_stops_traffic_and_returns():
@@ -38,7 +35,7 @@ def failing_health_stops_traffic_and_returns():
     h.eq(set(spread(f.port)), {"hc-0", "hc-1", "hc-2"}, "all three serve at first")
     t0 = time.monotonic()
     bs[0].proc.send_signal(signal.SIGUSR1)  # /health answers 500, everything else 200
-    wait_log(f, "server hc-0 is down", timeout=3)
+    f.wait_for_log("server hc-0 is down", timeout=3)
     took = time.monotonic() - t0
     # fall x interval + timeout = 0.5 s; the check that started the streak may
     # have been up to one interval away
@@ -52,7 +49,7 @@ def failing_health_stops_traffic_and_returns():
     # its other paths still work: only /health failed
     h.eq(h.get(bs[0].port, "/x").status, 200, "hc-0 itself still answers")
     bs[0].proc.send_signal(signal.SIGUSR2)
-    wait_log(f, "server hc-0 is up", timeout=3)
+    f.wait_for_log("server hc-0 is up", timeout=3)
     h.check("3/3 servers are healthy" in f.stderr_text(), "summary after recovery")
     # slow start: right after recovery it gets less than its third
     early = spread(f.port, 60)
@@ -67,7 +64,7 @@ def hanging_health_marked_down_by_timeout():
     bs = [h.Echo(name="hang-0", extra=["-health-fail", "hang"]), h.Echo(name="hang-1")]
     f = proxy(bs)
     bs[0].proc.send_signal(signal.SIGUSR1)  # /health accepts and never answers
-    wait_log(f, "server hang-0 is down", timeout=3)
+    f.wait_for_log("server hang-0 is down", timeout=3)
     err = f.stderr_text()
     h.check("timeout" in err, "the reason says timeout: %s" % err)
     got = spread(f.port, 20)
@@ -80,11 +77,11 @@ def tcp_check_follows_the_listener():
     f = proxy(bs, health="{type: tcp, interval: 200ms, timeout: 100ms, rise: 2, fall: 2}")
     port = bs[0].port
     bs[0].stop()
-    wait_log(f, "server tcp-0 is down", timeout=3)
+    f.wait_for_log("server tcp-0 is down", timeout=3)
     got = spread(f.port, 20)
     h.eq(set(got), {"tcp-1"}, "traffic only to the live one: %r" % got)
     bs[0].start(port)
-    wait_log(f, "server tcp-0 is up", timeout=3)
+    f.wait_for_log("server tcp-0 is up", timeout=3)
     h.check("tcp-0" in spread(f.port, 30), "back in rotation")
 
 
@@ -96,8 +93,8 @@ def flapping_health_is_held_by_rise_and_fall():
     fast = h.Echo(name="flap-fast", extra=["-health-flap", "400ms"])
     slow = h.Echo(name="flap-slow", extra=["-health-flap", "2s"])
     other = h.Echo(name="flap-other")
-    f = proxy([fast, slow, other], health="{interval: 100ms, fast_interval: 100ms, timeout: 80ms, "
-                                          "rise: 10, fall: 10}")
+    f = proxy([fast, slow, other], health="{path: /health, interval: 100ms, fast_interval: 100ms, "
+                                          "timeout: 80ms, rise: 10, fall: 10}")
     time.sleep(5)
     err = f.stderr_text()
     h.check("flap-fast is down" not in err and "flap-fast is up" not in err,

@@ -11,7 +11,7 @@ def thousand_servers_every_second():
     e = h.Echo(name="scale", threads=2)
     n = 1000
     servers = [(e.url, "s%04d" % i, 1) for i in range(n)]
-    f = h.start_proxy(servers, pool_extra={"health": "{interval: 1s, timeout: 500ms}"},
+    f = h.start_proxy(servers, pool_extra={"health": "{path: /health, interval: 1s, timeout: 500ms}"},
                       log_level="warn")
     time.sleep(2.5)  # the first round is spread over the first interval
     samples = []

@@ -18,9 +18,6 @@ def proxy(bs, **kw):
     return h.start_proxy(bs, pool_extra=pool, log_level="info", **kw)
 
 
-def wait_log(f, text, timeout=5):
-    return f.wait_for_output(lambda t: text in t, timeout=timeout * h.SLOW, which="stderr")
-
 
 def sticky_get(port, cookie=None, path="/"):
     hs = [("Cookie", "fulcrum_sticky=" + cookie)] if cookie else []
@@ -33,8 +30,8 @@ def sticky_get(port, cookie=None, path="/"):
 def lame_duck_keeps_sticky_clients_only():
     bs = [h.Echo(name="ld-%d" % i, extra=["-health-fail", "404"]) for i in range(2)]
     f = proxy(bs, pool_extra={"sticky": "cookie",
-                              "health": "{interval: 200ms, timeout: 100ms, rise: 1, fall: 1, "
-                                        "lame_duck: [404]}"})
+                              "health": "{path: /health, interval: 200ms, timeout: 100ms, rise: 1, "
+                                        "fall: 1, lame_duck: [404]}"})
     # a client stuck to ld-0
     cookie = None
     for _ in range(20):
@@ -44,7 +41,7 @@ def lame_duck_keeps_sticky_clients_only():
             break
     h.check(cookie, "a cookie for ld-0")
     bs[0].proc.send_signal(signal.SIGUSR1)  # /health answers 404: lame duck
-    wait_log(f, "server ld-0 is lame duck", timeout=3)
+    f.wait_for_log("server ld-0 is lame duck", timeout=3)
     for i in range(10):
         r, _ = sticky_get(f.port, cookie, "/s%d" % i)
         h.eq(r.header("X-Echo-Name"), "ld-0", "the sticky client stays (%d)" % i)
@@ -52,14 +49,14 @@ def lame_duck_keeps_sticky_clients_only():
                                 for i in range(20))
     h.eq(set(fresh), {"ld-1"}, "new clients go elsewhere: %r" % fresh)
     bs[0].proc.send_signal(signal.SIGUSR2)
-    wait_log(f, "server ld-0 is up", timeout=3)
+    f.wait_for_log("server ld-0 is up", timeout=3)
 
 
 @h.test
 def all_down_fast_503_with_retry_after():
     bs = [h.Echo(name="ad-%d" % i, extra=["-health", "fail"]) for i in range(2)]
     f = proxy(bs)
-    wait_log(f, "no server is healthy", timeout=3)
+    f.wait_for_log("no server is healthy", timeout=3)
     times = []
     for i in range(50):
         t0 = time.monotonic()
@@ -79,13 +76,13 @@ def all_down_fast_503_with_retry_after():
 def panic_mode_uses_every_server():
     bs = [h.Echo(name="pn-%d" % i, extra=["-health", "fail"]) for i in range(2)] + [h.Echo(name="pn-2")]
     f = proxy(bs, pool_extra={"panic_threshold": "50%"})
-    wait_log(f, "1/3 servers are healthy", timeout=3)
+    f.wait_for_log("1/3 servers are healthy", timeout=3)
     time.sleep(0.3)
     got = collections.Counter(h.get(f.port, "/p%d" % i).header("X-Echo-Name") for i in range(60))
     h.eq(set(got), {"pn-0", "pn-1", "pn-2"}, "below the threshold all servers take traffic: %r" % got)
     # without panic mode the same pool sends everything to the healthy one
     g = proxy(bs)
-    wait_log(g, "1/3 servers are healthy", timeout=3)
+    g.wait_for_log("1/3 servers are healthy", timeout=3)
     time.sleep(0.3)
     got = collections.Counter(h.get(g.port, "/q%d" % i).header("X-Echo-Name") for i in range(30))
     h.eq(set(got), {"pn-2"}, "no panic: only the healthy one: %r" % got)
@@ -105,7 +102,7 @@ def down_server_loses_idle_connections():
     h.wait_until(lambda: bs[0].stats()["open"] >= 1, timeout=3, what="idle connections to ic-0")
     before = bs[0].stats()["open"]
     bs[0].proc.send_signal(signal.SIGUSR1)
-    wait_log(f, "server ic-0 is down", timeout=3)
+    f.wait_for_log("server ic-0 is down", timeout=3)
     h.wait_until(lambda: bs[0].stats()["open"] <= 1, timeout=2,
                  what="ic-0's idle connections closed (had %d)" % before)
     for c in conns:
@@ -128,7 +125,9 @@ def shares(port, algorithm, n):
 
 @h.test
 def one_of_three_down_others_share_evenly():
-    for algorithm in ("round_robin", "random", "least_conn", "p2c", "ewma", "rebalance",
+    # ewma is left out on purpose: it prefers the faster of two servers, so two
+    # identical ones split by latency noise, not evenly
+    for algorithm in ("round_robin", "random", "least_conn", "p2c", "rebalance",
                       "ip_hash", "consistent_hash"):
         bs = [h.Echo(name="%s-%d" % (algorithm[:4], i), extra=["-health", "fail"] if i == 0 else [])
               for i in range(3)]
@@ -139,7 +138,7 @@ def one_of_three_down_others_share_evenly():
         if algorithm == "consistent_hash":
             extra["hash"] = "{key: header, name: X-User}"
         f = proxy(bs, algorithm=algorithm, pool_extra=extra, client=client)
-        wait_log(f, "2/3 servers are healthy", timeout=3)
+        f.wait_for_log("2/3 servers are healthy", timeout=3)
         n = 600
         got = shares(f.port, algorithm, n)
         a, b = got.get(bs[1].name, 0), got.get(bs[2].name, 0)
