@@ -583,6 +583,10 @@ static bool response_head(struct fc_exchange *x)
 		/* 1xx: relay to HTTP/1.1 clients, then wait for the final answer */
 		if (!x->client_10) {
 			if (!fc_client_out_append(c, b->data + b->rpos, end)) {
+				/* interim responses faster than the client takes them */
+				fc_warn("pool %s: server %s: too many interim responses; closing",
+				        pool, srv);
+				report(x, FC_BLAME_SERVER, 0, "too many interim responses");
 				fc_client_close(c);
 				return true;
 			}

@@ -366,6 +366,7 @@ class FakeBackend:
       garbage           answer with bytes that are not HTTP
       partial           send a head with Content-Length 1000, 10 body bytes, close
       ok                answer 200 "ok" and close (a recording health endpoint)
+      flood_1xx         answer 50,000 "100 Continue" heads, then a 200, then close
     .accepted counts connections, .heads counts request heads read, .requests
     holds the request heads as received."""
 
@@ -413,6 +414,12 @@ class FakeBackend:
             self.heads += 1
             self.requests.append(data)
             if self.mode == "ok":
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                c.close()
+            elif self.mode == "flood_1xx":
+                one = b"HTTP/1.1 100 Continue\r\n\r\n"
+                for _ in range(50):
+                    c.sendall(one * 1000)
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
                 c.close()
             elif self.mode == "close_after_head":

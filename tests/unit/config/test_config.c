@@ -16,40 +16,8 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "helpers.h"
 #include "fulcrum/fulcrum.h"
-
-static char err[16384];
-
-static struct fc_config *load(const char *text)
-{
-	return fc_config_load_string(text, strlen(text), "t.yaml", err, sizeof(err));
-}
-
-/* True if err holds exactly this line. */
-static bool has_line(const char *line)
-{
-	size_t n = strlen(line);
-	const char *p = err;
-
-	while ((p = strstr(p, line))) {
-		if ((p == err || p[-1] == '\n') && (p[n] == '\0' || p[n] == '\n'))
-			return true;
-		p++;
-	}
-	return false;
-}
-
-/* Loads text, expects failure with exactly the line want among the errors. */
-static void expect_error(const char *text, const char *want)
-{
-	struct fc_config *cfg = load(text);
-
-	if (cfg || !has_line(want)) {
-		print_error("config:\n%s\nwanted: %s\ngot:\n%s\n", text, want, err);
-		fc_config_unref(cfg);
-		fail();
-	}
-}
 
 /* Skips the calling test while libfulcrum does not register name (yet). */
 static void need_algorithm(const char *name)
