@@ -48,6 +48,13 @@ def default_statuses_are_502_503_504_and_refusals():
     names(f.port, 20)
     time.sleep(0.3)
     h.check("d-500 is ejected" not in f.stderr_text(), "500 is no default server fault")
+    # a 502 is: every answer to /status/502 counts against its server
+    bs = [h.Echo(name="d502-%d" % i) for i in range(2)]
+    g = proxy(bs, "{failures: 3, eject: 30s}")
+    names(g.port, 12, path="/status/502")
+    g.wait_for_log("is ejected", timeout=3)
+    h.check("HTTP 502" in g.stderr_text(), "the reason names the status: %s" % g.stderr_text())
+    h.check(g.stderr_text().count("is ejected") == 1, "one of two (max_ejected 50%%): %s" % g.stderr_text())
     dead = "http://127.0.0.1:%d" % h.refused_port()
     g = proxy([(dead, "d-dead", 1), ok], "{failures: 2, eject: 30s}", pool_extra={"cooldown": "0s"})
     names(g.port, 12)
