@@ -1,0 +1,73 @@
+"""Every YAML block in README.md and docs/*.md passes `fulcrum --check`
+(examples/*.yaml are loaded by tests/unit/config/test_config.c). A block that is a whole file is checked as it
+is; a fragment (a top-level section, a pool or two, a routes or servers list)
+is placed into the smallest file around it, so the keys it shows are real."""
+import glob
+import os
+import re
+import textwrap
+
+import harness as h
+
+BASE_LISTENER = "listeners:\n  - address: 127.0.0.1:18080\n    routes: [{pool: %s}]\n"
+BASE_POOL = "pools:\n  %s:\n    servers: [http://127.0.0.1:9]\n"
+
+
+def blocks():
+    files = [os.path.join(h.ROOT, "README.md")] + sorted(glob.glob(os.path.join(h.ROOT, "docs", "*.md")))
+    for path in files:
+        with open(path) as f:
+            text = f.read()
+        for m in re.finditer(r"```yaml\n(.*?)```", text, re.S):
+            line = text.count("\n", 0, m.start()) + 2
+            yield "%s:%d" % (os.path.relpath(path, h.ROOT), line), m.group(1)
+
+
+def top_keys(y):
+    return re.findall(r"^([a-z_]+):", y, re.M)
+
+
+def pool_names(y):
+    """Names of the pools under a top-level pools: mapping."""
+    m = re.search(r"^pools:\n((?:[ #].*\n|\n)*)", y, re.M)
+    return re.findall(r"^  ([A-Za-z0-9_.-]+):", m.group(1), re.M) if m else []
+
+
+def referenced_pools(y):
+    return sorted(set(re.findall(r"pool: *([A-Za-z0-9_.-]+)", y)))
+
+
+def wrap(y):
+    """The smallest whole file around a fragment."""
+    keys = top_keys(y)
+    if "listeners" in keys:
+        return y
+    if keys and keys[0] == "routes":
+        pools = referenced_pools(y) or ["p"]
+        return ("listeners:\n  - address: 127.0.0.1:18080\n" + textwrap.indent(y, "    ") +
+                "pools:\n" + "".join("  %s:\n    servers: [http://127.0.0.1:9]\n" % p for p in pools))
+    if keys and keys[0] == "servers":
+        return BASE_LISTENER % "p" + "pools:\n  p:\n" + textwrap.indent(y, "    ")
+    if "pools" in keys:
+        names = pool_names(y)
+        h.check(names, "a pools: fragment names its pools")
+        return BASE_LISTENER % names[0] + y
+    return y + BASE_LISTENER % "p" + BASE_POOL % "p"
+
+
+@h.test
+def every_yaml_block_in_the_docs_checks():
+    bad = []
+    n = 0
+    for where, y in blocks():
+        n += 1
+        text = wrap(y)
+        path = h.write_file(text, name="block.yaml")
+        r = h.run_fulcrum(["--check", "-c", path])
+        if r.returncode != 0:
+            bad.append("%s: %s\n%s" % (where, (r.stdout + r.stderr).strip(), text))
+    h.check(n >= 10, "found the YAML blocks (%d)" % n)
+    h.check(not bad, "blocks that do not pass --check:\n\n" + "\n\n".join(bad))
+
+
+h.main()
