@@ -277,62 +277,50 @@ static bool on_head(struct fc_health_server *hs, size_t hl)
 	return rest && feed_body(hs, ck->buf + hl, rest);
 }
 
-/* Reads until EAGAIN or a verdict. */
+/* Reads until EAGAIN or a verdict. The head accumulates in the buffer; body
+ * bytes are looked at (feed_body) and dropped. */
 static void do_read(struct fc_health_server *hs)
 {
 	struct fc__health_check *ck = &hs->ck;
-	for (;;) {
-		if (ck->phase == FC__CHECK_HEAD) {
-			if (ck->len == FC__HEALTH_HEAD_MAX) {
-				finish(hs, FC__HEALTH_FAIL, "response head over %u bytes",
-				       FC__HEALTH_HEAD_MAX);
-				return;
-			}
-			ssize_t n =
-			        read(ck->io.fd, ck->buf + ck->len, FC__HEALTH_HEAD_MAX - ck->len);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN)
-					fail_errno(hs, "read", errno);
-				return;
-			}
-			if (n == 0) {
+	while (ck->phase == FC__CHECK_HEAD || ck->phase == FC__CHECK_BODY) {
+		bool head = ck->phase == FC__CHECK_HEAD;
+		if (head && ck->len == FC__HEALTH_HEAD_MAX) {
+			finish(hs, FC__HEALTH_FAIL, "response head over %u bytes",
+			       FC__HEALTH_HEAD_MAX);
+			return;
+		}
+		size_t from = head ? ck->len : 0;
+		ssize_t n = read(ck->io.fd, ck->buf + from, FC__HEALTH_HEAD_MAX - from);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				fail_errno(hs, "read", errno);
+			return;
+		}
+		if (n == 0) {
+			if (head)
 				finish(hs, FC__HEALTH_FAIL, "%s",
 				       ck->len ? "connection closed in the response head"
 				               : "connection closed without an answer");
-				return;
-			}
-			size_t from = ck->len;
-			ck->len += (size_t)n;
-			size_t hl;
-			while (ck->phase == FC__CHECK_HEAD &&
-			       (hl = fc_h1_head_end(ck->buf, ck->len, from)) > 0) {
-				if (on_head(hs, hl))
-					return;
-				from = 0;
-			}
-		} else if (ck->phase == FC__CHECK_BODY) {
-			ssize_t n = read(ck->io.fd, ck->buf, FC__HEALTH_HEAD_MAX);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN)
-					fail_errno(hs, "read", errno);
-				return;
-			}
-			if (n == 0) {
-				if (fc_h1_eof(&ck->h1) != FC_H1_COMPLETE)
-					finish(hs, FC__HEALTH_FAIL,
-					       "connection closed in the body");
-				else
-					body_missing(hs);
-				return;
-			}
+			else if (fc_h1_eof(&ck->h1) != FC_H1_COMPLETE)
+				finish(hs, FC__HEALTH_FAIL, "connection closed in the body");
+			else
+				body_missing(hs);
+			return;
+		}
+		if (!head) {
 			if (feed_body(hs, ck->buf, (size_t)n))
 				return;
-		} else {
-			return;
+			continue;
+		}
+		ck->len += (size_t)n;
+		size_t hl;
+		while (ck->phase == FC__CHECK_HEAD &&
+		       (hl = fc_h1_head_end(ck->buf, ck->len, from)) > 0) {
+			if (on_head(hs, hl))
+				return;
+			from = 0;
 		}
 	}
 }

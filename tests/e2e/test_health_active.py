@@ -33,6 +33,7 @@ def failing_health_stops_traffic_and_returns():
     bs = [h.Echo(name="hc-%d" % i, extra=["-health-fail", "500"]) for i in range(3)]
     f = proxy(bs, pool_extra={"slow_start": "2s"})
     h.eq(set(spread(f.port)), {"hc-0", "hc-1", "hc-2"}, "all three serve at first")
+    time.sleep(2.1)  # every server ramps up at start: let that end before measuring shares
     t0 = time.monotonic()
     bs[0].proc.send_signal(signal.SIGUSR1)  # /health answers 500, everything else 200
     f.wait_for_log("server hc-0 is down", timeout=3)
