@@ -106,6 +106,11 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers)
 		fc_error("%s", err);
 		goto out;
 	}
+	/* the first maintenance of a pool rebuilds its snapshot (and a snapshot
+	 * starts its rotation at a new random point): do it before any pick */
+	fc_loop_update_time(&ctl.loop);
+	for (size_t i = 0; i < ctl.rt->n_pools; i++)
+		fc_pool_maintain(ctl.rt->pools[i].pool, ctl.loop.now_ns);
 	if (fc_workers_start(ctl.rt, &ctl.ws, n_workers, err, sizeof(err)) < 0) {
 		fc_error("%s", err);
 		ctl.ws = NULL;
