@@ -6,6 +6,8 @@ fulcrum-echo backends, under the same wrk load, in alternating rounds:
 
   keep-alive  wrk -t1 -c64 --latency             (64 persistent connections)
   close       same with "Connection: close"      (a new connection per request)
+  keepalive2k wrk -t1 -c2000 --latency           (2,000 persistent connections), also
+              backend connections opened per request (fulcrum-echo /stats)
   idle        5,000 idle keep-alive client connections: RSS delta / 5,000
 
 For each it records requests/s, p50/p99 latency, errors, the proxy's CPU time
@@ -74,8 +76,9 @@ class Bench:
         self.pin = env("BENCH_PIN", "0") != "0"
         self.do_strace = env("BENCH_STRACE", "1") != "0"
         self.strace_secs = env("BENCH_STRACE_DURATION", "3s")
-        self.modes = [m for m in env("BENCH_MODES", "keepalive close").split()
-                      if m in ("keepalive", "close")]
+        self.many = int(env("BENCH_MANY_CONNS", "2000"))
+        self.modes = [m for m in env("BENCH_MODES", "keepalive close keepalive2k").split()
+                      if m in ("keepalive", "close", "keepalive2k")]
         self.idle_batch = int(env("BENCH_IDLE_BATCH", "1"))
         self.echo_threads = env("BENCH_ECHO_THREADS", "1")
         wanted = env("BENCH_PROXIES", " ".join(PROXIES)).split()
@@ -97,6 +100,12 @@ class Bench:
         self.ncpu = os.cpu_count() or 1
         if self.ncpu < 2:
             self.pin = False
+        # keepalive2k: wrk holds the client sockets, the proxy a client and a
+        # backend socket per connection; all of them under this one limit.
+        if "keepalive2k" in self.modes and self.nofile < 2 * self.many + 256:
+            warn(f"keepalive2k needs about {2 * self.many + 256} fds, the limit is {self.nofile}"
+                 " (ulimit -n): skipping it")
+            self.modes.remove("keepalive2k")
 
     # ---- processes -------------------------------------------------------
 
@@ -278,6 +287,25 @@ http {{
         warn("stand-in nginx backend did not start:\n" + self.tail("backend-nginx"))
         return False
 
+    def backend_connections(self):
+        """Connections the fulcrum-echo backends accepted so far (their /stats),
+        summed; None with the nginx stand-in. Each read is one connection too."""
+        if self.backend_kind != "fulcrum-echo":
+            return None
+        total = 0
+        for port in self.backends:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"GET /stats HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    data += d
+            body = data.split(b"\r\n\r\n", 1)[1]
+            total += json.loads(body)["connections"]
+        return total
+
     # ---- proxies ---------------------------------------------------------
 
     def start_proxy(self, name):
@@ -339,6 +367,8 @@ http {{
                 "-s", lua]
         if mode == "close":
             argv += ["-H", "Connection: close"]
+        if mode == "keepalive2k":
+            argv += ["--timeout", "10s"]
         argv.append(f"http://127.0.0.1:{port}/")
         if self.pin and shutil.which("taskset"):
             argv = ["taskset", "-c", "0"] + argv
@@ -355,10 +385,20 @@ http {{
         return w
 
     def measure_load(self, name, port, pids, mode, tag):
+        conns = self.many if mode == "keepalive2k" else None
+        if conns:
+            # its own warm-up right before, at the same connection count: the
+            # other proxies' runs since the shared warm-up let idle pools age
+            self.wrk(port, mode, self.warmup, tag + "-warmup", conns=conns)
+        c0 = self.backend_connections() if conns else None
         ps = pids()
         t0 = self.cpu_ticks(ps)
-        w = self.wrk(port, mode, self.duration, tag)
+        w = self.wrk(port, mode, self.duration, tag, conns=conns)
         ps2 = pids()
+        if c0 is not None:
+            # minus our own /stats connection to each backend
+            w["backend_opened"] = self.backend_connections() - c0 - len(self.backends)
+            w["opened_per_req"] = w["backend_opened"] / w["requests"] if w["requests"] else float("nan")
         if set(ps2) != set(ps):
             warn(f"{name}: process set changed during the run ({ps} -> {ps2})")
         t1 = self.cpu_ticks(ps2)
@@ -474,9 +514,12 @@ http {{
         def load(mode):
             def fn(name, port, pids, rec):
                 w = rec[mode] = self.measure_load(name, port, pids, mode, f"{name}-r{rnd}-{mode}")
+                opened = (f"  backend conns opened {w['backend_opened']}"
+                          f" ({w['opened_per_req'] * 100:.3f}% of requests)"
+                          if "backend_opened" in w else "")
                 log(f"  {name:8} {mode:9} {w['rps']:9.0f} req/s  p50 {fmt_us(w['p50']):>8}"
                     f"  p99 {fmt_us(w['p99']):>8}  cpu {w['cpu_us_per_req']:6.2f} us/req"
-                    f"  rss {w['rss_kb'] / 1024:6.1f} MB  errors {w['errors']}")
+                    f"  rss {w['rss_kb'] / 1024:6.1f} MB  errors {w['errors']}{opened}")
             return fn
 
         def idle(name, port, pids, rec):
@@ -571,6 +614,10 @@ http {{
                 d[mode]["status_errors"] = sum(r["status"] for r in rs)
                 d[mode]["socket_errors"] = sum(r["socket_errors"] for r in rs)
                 d[mode]["requests"] = sum(r["requests"] for r in rs)
+                if all("opened_per_req" in r for r in rs):
+                    d[mode]["opened_per_req"] = med([r["opened_per_req"] for r in rs])
+                    d[mode]["opened_range"] = (min(r["backend_opened"] for r in rs),
+                                               max(r["backend_opened"] for r in rs))
             idles = [r["idle"] for r in rounds if "idle" in r]
             if idles:
                 d["idle"] = {"bytes_per_conn": med([i["bytes_per_conn"] for i in idles]),
@@ -588,11 +635,15 @@ http {{
                  + ("proxy pinned to CPU 1, wrk+backends to CPU 0" if self.pin else "no pinning"))
         for mode in self.modes:
             title = {"keepalive": f"keep-alive ({self.conns} connections)",
-                     "close": "new connection per request (Connection: close)"}.get(mode, mode)
+                     "close": "new connection per request (Connection: close)",
+                     "keepalive2k": f"keep-alive ({self.many} connections); backend connections"
+                                    " opened per request (median; range of counts per run)"
+                     }.get(mode, mode)
             L.append("")
             L.append(title)
             L.append(f"  {'proxy':8} {'req/s':>9} {'p50':>9} {'p99':>9} {'CPU us/req':>11}"
-                     f" {'(spread)':>8} {'RSS MB':>7} {'errors':>7}")
+                     f" {'(spread)':>8} {'RSS MB':>7} {'errors':>7}"
+                     + ("   backend conns/req" if mode == "keepalive2k" else ""))
             for name in self.proxies:
                 m = data.get(name, {}).get(mode)
                 if not m:
@@ -600,9 +651,14 @@ http {{
                     continue
                 err = f"{m['errors']}" if not m["errors"] else \
                     f"{m['errors']} ({m['status_errors']} non-2xx, {m['socket_errors']} socket)"
+                opened = ""
+                if mode == "keepalive2k":
+                    opened = (f"   {m['opened_per_req'] * 100:.3f}%"
+                              f" ({m['opened_range'][0]}..{m['opened_range'][1]})"
+                              if "opened_per_req" in m else "   n/a (stand-in backend)")
                 L.append(f"  {name:8} {m['rps']:9.0f} {fmt_us(m['p50']):>9} {fmt_us(m['p99']):>9}"
                          f" {m['cpu_us_per_req']:11.2f} {m['cpu_spread'] * 100:7.0f}%"
-                         f" {m['rss_kb'] / 1024:7.1f} {err:>7}")
+                         f" {m['rss_kb'] / 1024:7.1f} {err:>7}{opened}")
         if self.idle_n > 0:
             L.append("")
             L.append(f"idle keep-alive client connections ({self.idle_n}): RSS delta / connections")
@@ -630,7 +686,7 @@ http {{
             if a not in data or b not in data:
                 continue
             parts = []
-            for mode, short in (("keepalive", "ka"), ("close", "close")):
+            for mode, short in (("keepalive", "ka"), ("close", "close"), ("keepalive2k", "ka2k")):
                 if mode in data[a] and mode in data[b]:
                     ma, mb = data[a][mode], data[b][mode]
                     parts.append(f"CPU/req[{short}] {ratio(ma['cpu_us_per_req'], mb['cpu_us_per_req'])}")
@@ -655,6 +711,10 @@ http {{
                 checks.append((f"p99 (keep-alive) <= haproxy's: {fmt_us(a)} vs {fmt_us(b)}"
                                f" (rounds: {fmt_us(fr[0])}..{fmt_us(fr[1])} vs"
                                f" {fmt_us(hr[0])}..{fmt_us(hr[1])})", a <= b))
+            if "keepalive2k" in f and "opened_per_req" in f["keepalive2k"]:
+                a = f["keepalive2k"]["opened_per_req"]
+                checks.append((f"backend connections opened at {self.many} keep-alive clients"
+                               f" < 0.1% of requests: {a * 100:.3f}%", a < 0.001))
             errs = sum(f[m]["errors"] for m in self.modes if m in f)
             checks.append((f"zero errors: {errs}", errs == 0))
             if n and "idle" in f and "idle" in n:

@@ -26,7 +26,7 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->connect_timeout_ms = 3000;
 	p->response_timeout_ms = 60000;
 	p->idle_timeout_ms = 60000;
-	p->max_idle = 64;
+	p->max_idle = FC_CONFIG_MAX_IDLE_UNLIMITED;
 	p->retries = 2;
 	p->cooldown_ms = 2000;
 	p->slow_start_ms = 0;

@@ -88,6 +88,9 @@ struct fc_config_hash {
 	double balance_factor;      /* bounded load c; 0 = unbounded; default 1.25 */
 };
 
+/* max_idle: no fixed cap (the per-worker purge keeps what recent traffic used). */
+#define FC_CONFIG_MAX_IDLE_UNLIMITED UINT32_MAX
+
 struct fc_config_pool {
 	char *name;
 	char *algorithm; /* default "round_robin" */
@@ -96,7 +99,8 @@ struct fc_config_pool {
 	uint32_t connect_timeout_ms;  /* default 3000 */
 	uint32_t response_timeout_ms; /* upstream response head, default 60000 -> 504 */
 	uint32_t idle_timeout_ms;     /* upstream keep-alive idle, default 60000 */
-	uint32_t max_idle;            /* idle upstream conns per server per worker, default 64 */
+	uint32_t max_idle;            /* idle upstream conns per server per worker, a hard cap;
+	                                 default FC_CONFIG_MAX_IDLE_UNLIMITED (the purge sizes it) */
 	uint32_t retries;             /* extra attempts on other servers, default 2, at most
 	                                 FC_CONFIG_MAX_RETRIES */
 	uint32_t cooldown_ms;         /* skip a refusing server this long, default 2000 */

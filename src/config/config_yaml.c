@@ -297,6 +297,32 @@ pop_key:
 	pop(w, old);
 }
 
+/* max_idle: an integer 0..100000, or unlimited (the default). */
+static void get_max_idle(struct walk *w, const struct field *f, uint32_t *out)
+{
+	const char *v;
+	uint64_t n;
+	size_t old;
+
+	if (!f->val)
+		return;
+	old = push_key(w, f->name);
+	v = field_scalar(w, f, "an integer or unlimited");
+	if (!v)
+		goto pop_key;
+	if (strcmp(v, "unlimited") == 0) {
+		*out = FC_CONFIG_MAX_IDLE_UNLIMITED;
+		goto pop_key;
+	}
+	if (fc__cfg_parse_uint(v, &n) < 0 || n > 100000) {
+		werr(w, f->val, "must be an integer 0..100000 or unlimited (got \"%.64s\")", v);
+		goto pop_key;
+	}
+	*out = (uint32_t)n;
+pop_key:
+	pop(w, old);
+}
+
 static void format_duration(uint64_t ms, char *buf, size_t len)
 {
 	static const struct {
@@ -1257,7 +1283,7 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	get_duration_ms(w, &f[2], 1, TIMEOUT_MAX, &p->connect_timeout_ms);
 	get_duration_ms(w, &f[3], 1, TIMEOUT_MAX, &p->response_timeout_ms);
 	get_duration_ms(w, &f[4], 1, TIMEOUT_MAX, &p->idle_timeout_ms);
-	get_uint(w, &f[5], 0, 100000, &p->max_idle);
+	get_max_idle(w, &f[5], &p->max_idle);
 	get_uint(w, &f[6], 0, FC_CONFIG_MAX_RETRIES, &p->retries);
 	get_duration_ms(w, &f[7], 0, HOUR, &p->cooldown_ms);
 	get_duration_ms(w, &f[8], 0, TIMEOUT_MAX, &p->slow_start_ms);

@@ -66,9 +66,13 @@ struct fc_rt_server {
 	struct fc_health_server *health; /* passive reports go here; NULL: none */
 	uint32_t n_workers;
 	struct fc_rt_idle {
-		struct fc_link list; /* idle upstream connections, most recent first */
-		uint32_t n;
-	} idle[]; /* one per worker, touched only by that worker */
+		struct fc_link list;   /* idle upstream connections, most recent first */
+		struct fc_link active; /* in the worker's purge list while n + used > 0 */
+		uint32_t n;            /* idle */
+		uint32_t used;         /* taken by an exchange, not yet released or closed */
+		uint32_t peak;         /* most used at once since the last purge */
+		uint32_t need;         /* estimate of the recent need (see upstream.c) */
+	} idle[];                      /* one per worker, touched only by that worker */
 };
 
 struct fc_rt_pool {
@@ -122,10 +126,26 @@ struct fc_upstream {
 	bool connecting, readable, writable, rdhup, eof, reset, reused, closed;
 };
 
+/* The worker's idle-pool purge: one timer per worker, and the list of its
+ * per-server pools that hold connections (struct fc_rt_idle.active). Zero
+ * (as in a calloc'ed worker) is a valid empty state. */
+struct fc_upstream_purge {
+	struct fc_timer timer;
+	struct fc_link pools;
+};
+#define FC_UPSTREAM_PURGE_MS 1000 /* the purge period */
+
+/* The purge arithmetic for one server's pool in one worker, once a period:
+ * idle and used connections now, peak = most used at once during the period
+ * that ends, *need = the estimate kept from earlier periods (updated).
+ * Returns how many idle connections to close now (at most idle). Pure. */
+uint32_t fc_upstream_purge_count(uint32_t idle, uint32_t used, uint32_t peak, uint32_t *need);
+
 /* Pops an idle connection to server (checked alive) or starts a new connect.
  * Returns NULL with *err = -errno when the connect failed at once. */
 struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, int *err);
-/* Pools u if it may be reused, otherwise closes it. */
+/* Pools u if it may be reused (and fewer than max_idle are idle), otherwise
+ * closes it. Surplus idle connections are closed later by the purge. */
 void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle,
                          uint32_t idle_timeout_ms);
 void fc_upstream_close(struct fc_upstream *u);
@@ -322,7 +342,8 @@ struct fc_worker {
 	void **deferred; /* freed after the current batch of events */
 	uint32_t n_deferred, cap_deferred;
 	struct fc_exchange *free_exchanges;
-	char *alog; /* access log lines waiting for the flush */
+	struct fc_upstream_purge upurge; /* upstream.c */
+	char *alog;                      /* access log lines waiting for the flush */
 	uint32_t alog_len, alog_cap;
 	bool draining;
 	bool started; /* its thread runs */

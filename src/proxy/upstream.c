@@ -2,7 +2,10 @@
  * parsing the response it sends back; and each worker's idle keep-alive pool
  * per server. An idle connection stays registered with epoll: any event on
  * it (the server closed it, or sent stray bytes) closes it at once, so reuse
- * rarely meets a stale socket; the exchange retries when it does. */
+ * rarely meets a stale socket; the exchange retries when it does.
+ * Pools have no small fixed size: a per-worker timer closes, a share each
+ * period, the idle connections beyond what recent traffic used (the idea of
+ * HAProxy's pool-purge-delay; docs/architecture.md, "Idle upstream pools"). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +54,86 @@ static void noop_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 	(void)ev;
 }
 
+/* ---------------------------------------------------------------- pools */
+
+uint32_t fc_upstream_purge_count(uint32_t idle, uint32_t used, uint32_t peak, uint32_t *need)
+{
+	/* Keep what the last period used at its busiest, or what earlier periods
+	 * did (the estimate), whichever is more; close half of the rest (rounded
+	 * up), so a pool shrinks over a few periods, not at once. */
+	uint64_t keep = peak > *need ? peak : *need;
+	uint64_t total = (uint64_t)idle + used;
+	uint64_t excess = total > keep ? total - keep : 0;
+	uint64_t close = excess / 2 + excess % 2;
+	if (close > idle)
+		close = idle;
+	/* The estimate halves towards the latest peak but never below it, nor
+	 * below one once it was one: a pool that served anything keeps a
+	 * connection until idle_timeout (a request every few seconds must not
+	 * pay a connect each time). */
+	uint64_t decayed = ((uint64_t)*need + peak) / 2;
+	if (decayed < peak)
+		decayed = peak;
+	if (decayed == 0 && *need)
+		decayed = 1;
+	*need = (uint32_t)decayed;
+	return (uint32_t)close;
+}
+
+static void purge_on_timer(struct fc_loop *loop, struct fc_timer *t);
+
+/* The pool of (w, idle) gained its first connection: the purge watches it. */
+static void pool_join(struct fc_worker *w, struct fc_rt_idle *idle)
+{
+	struct fc_upstream_purge *p = &w->upurge;
+	if (!p->pools.next)
+		fc_link_init(&p->pools); /* a zeroed worker: first use */
+	fc_link_push(&p->pools, &idle->active);
+	if (!p->timer.slot && !w->draining) {
+		p->timer.cb = purge_on_timer;
+		fc_timer_set(&w->loop, &p->timer, w->loop.now_ms + FC_UPSTREAM_PURGE_MS);
+	}
+}
+
+/* One connection of (w, idle) was closed: a pool with none left is forgotten
+ * (the server may be freed once no connection references it). */
+static void pool_shrank(struct fc_rt_idle *idle)
+{
+	if (idle->n + idle->used == 0) {
+		fc_link_remove(&idle->active);
+		idle->peak = 0;
+		idle->need = 0;
+	}
+}
+
+static void take_one(struct fc_rt_idle *idle)
+{
+	idle->used++;
+	if (idle->used > idle->peak)
+		idle->peak = idle->used;
+}
+
+static void purge_on_timer(struct fc_loop *loop, struct fc_timer *t)
+{
+	struct fc_worker *w = fc_link_entry(t, struct fc_worker, upurge.timer);
+	struct fc_link *head = &w->upurge.pools;
+	struct fc_link *it = head->next;
+	while (it != head) {
+		struct fc_rt_idle *idle = fc_link_entry(it, struct fc_rt_idle, active);
+		it = it->next; /* closing may unlink this pool, never the next one */
+		uint32_t k = fc_upstream_purge_count(idle->n, idle->used, idle->peak, &idle->need);
+		idle->peak = idle->used;
+		/* the oldest go: reuse takes the most recent (list head) */
+		while (k-- > 0)
+			fc_upstream_close(
+			        fc_link_entry(idle->list.prev, struct fc_upstream, idle_link));
+	}
+	if (!fc_link_empty(head) && !w->draining)
+		fc_timer_set(loop, t, loop->now_ms + FC_UPSTREAM_PURGE_MS);
+}
+
+/* ---------------------------------------------------------------- connections */
+
 struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, int *err)
 {
 	struct fc_rt_server *rs = fc_server_user(server);
@@ -60,6 +143,7 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 		        fc_link_entry(idle->list.next, struct fc_upstream, idle_link);
 		fc_link_remove(&u->idle_link);
 		idle->n--;
+		take_one(idle);
 		fc_timer_cancel(&w->loop, &u->timer);
 		u->io.cb = on_event;
 		u->reused = true;
@@ -99,6 +183,9 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 		*err = rc;
 		return NULL;
 	}
+	take_one(idle);
+	if (idle->n + idle->used == 1)
+		pool_join(w, idle);
 	return u;
 }
 
@@ -107,11 +194,15 @@ void fc_upstream_close(struct fc_upstream *u)
 	if (u->closed)
 		return;
 	struct fc_worker *w = u->w;
+	struct fc_rt_idle *idle = &u->rs->idle[w->id];
 	u->closed = true;
 	if (!fc_link_empty(&u->idle_link)) {
 		fc_link_remove(&u->idle_link);
-		u->rs->idle[w->id].n--;
+		idle->n--;
+	} else {
+		idle->used--;
 	}
+	pool_shrank(idle);
 	fc_timer_cancel(&w->loop, &u->timer);
 	close(u->io.fd); /* also leaves the epoll set */
 	u->io.fd = -1;
@@ -141,6 +232,7 @@ void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle
 	u->rparsed = 0;
 	u->io.cb = idle_on_event;
 	fc_link_push(&idle->list, &u->idle_link);
+	idle->used--;
 	idle->n++;
 	fc_timer_set(&w->loop, &u->timer, w->loop.now_ms + (idle_timeout_ms ? idle_timeout_ms : 1));
 }
@@ -148,6 +240,7 @@ void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle
 void fc_upstream_close_idle(struct fc_worker *w)
 {
 	struct fc_runtime *rt = w->rt;
+	fc_timer_cancel(&w->loop, &w->upurge.timer);
 	for (size_t i = 0; i < rt->n_pools; i++) {
 		size_t cap = fc_pool_size(rt->pools[i].pool) + 16;
 		struct fc_server **list = calloc(cap, sizeof(*list));

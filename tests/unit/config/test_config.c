@@ -92,7 +92,7 @@ static void test_defaults(void **state)
 	assert_int_equal(p->connect_timeout_ms, 3000);
 	assert_int_equal(p->response_timeout_ms, 60000);
 	assert_int_equal(p->idle_timeout_ms, 60000);
-	assert_int_equal(p->max_idle, 64);
+	assert_int_equal(p->max_idle, FC_CONFIG_MAX_IDLE_UNLIMITED); /* the purge sizes pools */
 	assert_int_equal(p->retries, 2);
 	assert_int_equal(p->cooldown_ms, 2000);
 	assert_int_equal(p->slow_start_ms, 0);
@@ -504,6 +504,21 @@ static void test_errors_routes(void **state)
 
 #define P1 LISTEN_OK "pools:\n  p:\n"
 #define S1 "    servers: [http://127.0.0.1:3001]\n"
+/* max_idle: a hard cap when given, unlimited by name or by default. */
+static void test_max_idle(void **state)
+{
+	(void)state;
+	struct fc_config *cfg = load_ok(P1 S1 "    max_idle: unlimited\n");
+	assert_int_equal(cfg->pools[0].max_idle, FC_CONFIG_MAX_IDLE_UNLIMITED);
+	fc_config_unref(cfg);
+	cfg = load_ok(P1 S1 "    max_idle: 2\n");
+	assert_int_equal(cfg->pools[0].max_idle, 2);
+	fc_config_unref(cfg);
+	cfg = load_ok(P1 S1 "    max_idle: 100000\n");
+	assert_int_equal(cfg->pools[0].max_idle, 100000);
+	fc_config_unref(cfg);
+}
+
 static void test_errors_pools(void **state)
 {
 	char known[512], want[700];
@@ -532,8 +547,14 @@ static void test_errors_pools(void **state)
 	             "t.yaml:8:5: pools.p.algoritm: unknown key (did you mean \"algorithm\"?)");
 	expect_error(P1 S1 "    retries: 8\n",
 	             "t.yaml:8:14: pools.p.retries: must be 0..7 (got 8)");
-	expect_error(P1 S1 "    max_idle: lots\n",
-	             "t.yaml:8:15: pools.p.max_idle: must be an integer 0..100000 (got \"lots\")");
+	expect_error(
+	        P1 S1 "    max_idle: lots\n",
+	        "t.yaml:8:15: pools.p.max_idle: must be an integer 0..100000 or unlimited (got "
+	        "\"lots\")");
+	expect_error(
+	        P1 S1 "    max_idle: 100001\n",
+	        "t.yaml:8:15: pools.p.max_idle: must be an integer 0..100000 or unlimited (got "
+	        "\"100001\")");
 	expect_error(
 	        P1 S1 "    connect_timeout: 3\n",
 	        "t.yaml:8:22: pools.p.connect_timeout: needs a unit: write 3s or 3ms (durations "
@@ -792,6 +813,7 @@ int main(void)
 	        cmocka_unit_test(test_every_key),
 	        cmocka_unit_test(test_small_variants),
 	        cmocka_unit_test(test_refcount),
+	        cmocka_unit_test(test_max_idle),
 	        cmocka_unit_test(test_errors_top),
 	        cmocka_unit_test(test_errors_log_client),
 	        cmocka_unit_test(test_errors_listeners),
