@@ -66,7 +66,11 @@ def flood_of_1xx_to_a_slow_reader():
     time.sleep(1.5 * h.SLOW)  # let fulcrum's output back up
     s.settimeout(10 * h.SLOW)
     data = bytearray()
-    while True:
+    final = b"HTTP/1.1 200 OK\r\n"
+    while True:  # until fulcrum closes, or the whole final answer is there
+        i = data.find(final)
+        if i >= 0 and data.endswith(b"\r\n\r\nok"):
+            break
         try:
             d = s.recv(1 << 20)
         except socket.timeout:
