@@ -322,8 +322,8 @@ struct fc_worker {
 	void **deferred; /* freed after the current batch of events */
 	uint32_t n_deferred, cap_deferred;
 	struct fc_exchange *free_exchanges;
-	char *alog; /* access log lines waiting for the flush */
-	uint32_t alog_len, alog_cap;
+	struct fc_accesslog
+	        *alog; /* lines waiting for the flush (accesslog.c), freed with free() */
 	bool draining;
 	bool started; /* its thread runs */
 };
