@@ -50,6 +50,9 @@ struct fc_accesslog {
 	uint64_t dropped; /* lines dropped since the last warning */
 	uint64_t lost;    /* lines lost to write errors since the last warning */
 	int lost_errno;
+	struct fc_addr ip_of; /* the last client formatted (keep-alive: often the next) */
+	char ip[64];
+	size_t ip_len;      /* 0: none yet */
 	uint64_t warned_ms; /* loop time of the last warning */
 	uint32_t len;
 	char buf[]; /* ALOG_MAX bytes (touched only as far as used) */
@@ -126,13 +129,35 @@ size_t fc_accesslog_format_ms(char *out, uint64_t ns)
 	return n + 4;
 }
 
+/* Bytes both formats copy as they are: printable ASCII but quote and
+ * backslash. */
+static inline bool plain(unsigned char c)
+{
+	return (unsigned char)(c - 0x20) < 0x5f && c != '"' && c != '\\';
+}
+
+/* Copies the clean prefix of s[0..n), at most max bytes, to out: most
+ * request lines need no escaping at all. */
+static size_t copy_plain(char *out, const char *s, size_t n, size_t max)
+{
+	size_t i = 0;
+	if (n > max)
+		n = max;
+	while (i < n && plain((unsigned char)s[i])) {
+		out[i] = s[i];
+		i++;
+	}
+	return i;
+}
+
 /* A JSON string body: quotes, backslashes and control bytes escaped. The
  * request line is whatever the client sent, so nothing is trusted. Stops
- * where the old fixed buffers of cap bytes did. */
+ * where the old fixed buffers of cap bytes did (a byte is written while
+ * o + 7 < cap). */
 static size_t json_escape(char *out, size_t cap, const char *s, size_t n)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n && o + 7 < cap; i++) {
+	size_t o = copy_plain(out, s, n, cap - 8);
+	for (size_t i = o; i < n && o + 7 < cap; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '"' || c == '\\') {
 			out[o++] = '\\';
@@ -151,13 +176,13 @@ static size_t json_escape(char *out, size_t cap, const char *s, size_t n)
 
 /* The text format's quoted field: quotes, backslashes, control and non-ASCII
  * bytes become \xHH (as nginx does), so a line never carries a terminal
- * escape or breaks its quoting. */
+ * escape or breaks its quoting. Cut as json_escape is (o + 5 < cap). */
 static size_t text_escape(char *out, size_t cap, const char *s, size_t n)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n && o + 5 < cap; i++) {
+	size_t o = copy_plain(out, s, n, cap - 6);
+	for (size_t i = o; i < n && o + 5 < cap; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+		if (!plain(c)) {
 			out[o++] = '\\';
 			out[o++] = 'x';
 			out[o++] = hex[c >> 4];
@@ -195,7 +220,7 @@ static struct parts split_line(const char *s, size_t len)
 size_t fc_accesslog_line_max(const struct fc_accesslog_fields *f)
 {
 	/* fixed text and numbers: under 400 bytes; escaping: at most 6 per byte */
-	return 400 + f->client_len + 6 * f->line_len + strlen(f->pool) + strlen(f->server);
+	return 400 + f->client_len + 6 * f->line_len + f->pool_len + f->server_len;
 }
 
 struct put {
@@ -208,11 +233,6 @@ static inline void put(struct put *o, const char *s, size_t n)
 	o->p += n;
 }
 #define PUT_LIT(o, lit) put((o), lit, sizeof(lit) - 1)
-
-static inline void put_str(struct put *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
 
 size_t fc_accesslog_format_line(char *out, bool json, const struct fc_accesslog_fields *f)
 {
@@ -235,9 +255,9 @@ size_t fc_accesslog_format_line(char *out, bool json, const struct fc_accesslog_
 		PUT_LIT(&o, ",\"bytes\":");
 		o.p += fc_accesslog_format_u64(o.p, f->bytes);
 		PUT_LIT(&o, ",\"pool\":\"");
-		put_str(&o, f->pool);
+		put(&o, f->pool, f->pool_len);
 		PUT_LIT(&o, "\",\"server\":\"");
-		put_str(&o, f->server);
+		put(&o, f->server, f->server_len);
 		PUT_LIT(&o, "\",\"upstream_ms\":");
 		o.p += fc_accesslog_format_ms(o.p, f->upstream_ns);
 		PUT_LIT(&o, ",\"total_ms\":");
@@ -258,9 +278,9 @@ size_t fc_accesslog_format_line(char *out, bool json, const struct fc_accesslog_
 		PUT_LIT(&o, " ");
 		o.p += fc_accesslog_format_u64(o.p, f->bytes);
 		PUT_LIT(&o, " pool=");
-		put_str(&o, f->pool);
+		put(&o, f->pool, f->pool_len);
 		PUT_LIT(&o, " server=");
-		put_str(&o, f->server);
+		put(&o, f->server, f->server_len);
 		PUT_LIT(&o, " upstream_ms=");
 		o.p += fc_accesslog_format_ms(o.p, f->upstream_ns);
 		PUT_LIT(&o, " total_ms=");
@@ -441,21 +461,30 @@ void fc_accesslog_write(struct fc_exchange *r, uint64_t now_ns)
 		return;
 	if (a->len > ALOG_BATCH && !a->blocked)
 		alog_flush(a);
-	char client[64], ts[FC_LOG_TIMESTAMP_LEN];
+	char ts[FC_LOG_TIMESTAMP_LEN];
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	fc_log_format_time(&a->clock, (int64_t)now.tv_sec, (uint32_t)(now.tv_nsec / 1000000), ts);
-	fc_req_format_ip(r->client.family ? &r->client : &s->peer, client, sizeof(client));
+	const struct fc_addr *ip = r->client.family ? &r->client : &s->peer;
+	if (!a->ip_len || memcmp(ip, &a->ip_of, sizeof(*ip)) != 0) {
+		fc_req_format_ip(ip, a->ip, sizeof(a->ip));
+		a->ip_len = strlen(a->ip);
+		a->ip_of = *ip;
+	}
+	const char *pool = r->pool ? r->pool->cfg->name : "-";
+	const char *server = r->server_name[0] ? r->server_name : "-";
 	struct fc_accesslog_fields f = {
 	        .time = ts,
-	        .client = client,
-	        .client_len = strlen(client),
+	        .client = a->ip,
+	        .client_len = a->ip_len,
 	        .line = r->line,
 	        .line_len = r->line_len,
 	        .status = r->status,
 	        .bytes = r->bytes_out,
-	        .pool = r->pool ? r->pool->cfg->name : "-",
-	        .server = r->server_name[0] ? r->server_name : "-",
+	        .pool = pool,
+	        .pool_len = strlen(pool),
+	        .server = server,
+	        .server_len = strlen(server),
 	        .upstream_ns = r->up_start_ns ? now_ns - r->up_start_ns : 0,
 	        .total_ns = now_ns - r->start_ns,
 	};

@@ -17,7 +17,8 @@ struct fc_accesslog_fields {
 	size_t line_len;
 	int status;
 	uint64_t bytes;
-	const char *pool, *server; /* NUL-terminated */
+	const char *pool, *server;
+	size_t pool_len, server_len;
 	uint64_t upstream_ns, total_ns;
 };
 

@@ -197,7 +197,9 @@ static void expect_line(const char *line, size_t line_len, int status, uint64_t 
 	        .status = status,
 	        .bytes = bytes,
 	        .pool = "web",
+	        .pool_len = 3,
 	        .server = "srv-1",
+	        .server_len = 5,
 	        .upstream_ns = up,
 	        .total_ns = total,
 	};
@@ -239,12 +241,21 @@ static void test_lines_as_printf_wrote_them(void **state)
 	big[70] = ' ';
 	big[72] = ' ';
 	expect_line(big, sizeof(big), 200, 1, 2, 3);
+	memset(big, 'A', sizeof(big)); /* clean: the copy is cut where the loop was */
+	big[100] = ' ';
+	big[180] = ' ';
+	expect_line(big, sizeof(big), 200, 1, 2, 3);
+	big[3] = '"';
+	big[190] = '\n';
+	expect_line(big, sizeof(big), 200, 1, 2, 3);
 	/* random request lines of random bytes */
 	for (int i = 0; i < 20000; i++) {
 		size_t n = next() % 256;
 		for (size_t k = 0; k < n; k++) {
 			uint64_t r = next();
-			big[k] = r % 8 == 0 ? ' ' : (char)(r >> 8);
+			big[k] = r % 8 == 0  ? ' '
+			         : r % 8 < 4 ? (char)(r >> 8)
+			                     : (char)('a' + r % 26);
 		}
 		expect_line(big, n, (int)(next() % 1000), next() >> (next() % 64),
 		            next() >> (11 + next() % 53), next() >> (11 + next() % 53));
