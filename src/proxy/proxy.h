@@ -322,8 +322,7 @@ struct fc_worker {
 	void **deferred; /* freed after the current batch of events */
 	uint32_t n_deferred, cap_deferred;
 	struct fc_exchange *free_exchanges;
-	struct fc_accesslog
-	        *alog; /* lines waiting for the flush (accesslog.c), freed with free() */
+	struct fc_accesslog *alog; /* lines waiting for the flush (accesslog.c); free() */
 	bool draining;
 	bool started; /* its thread runs */
 };
