@@ -37,7 +37,7 @@ from idle_conns import IdleConns  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-PROXIES = ("fulcrum", "haproxy", "nginx")
+PROXIES = ("fulcrum", "fulcrum-log", "haproxy", "nginx")
 
 WRK_LUA = r"""
 done = function(summary, latency, requests)
@@ -81,7 +81,15 @@ class Bench:
                       if m in ("keepalive", "close", "keepalive2k")]
         self.idle_batch = int(env("BENCH_IDLE_BATCH", "1"))
         self.echo_threads = env("BENCH_ECHO_THREADS", "1")
-        wanted = env("BENCH_PROXIES", " ".join(PROXIES)).split()
+        # BENCH_FULCRUM_ACCESS=file adds "fulcrum-log": the same fulcrum with
+        # its access log on (to a file in the temp dir), run in the same rounds
+        self.access = env("BENCH_FULCRUM_ACCESS", "off")
+        if self.access not in ("off", "file"):
+            raise SystemExit(f"BENCH_FULCRUM_ACCESS: off or file, not {self.access!r}")
+        default = [p for p in PROXIES if p != "fulcrum-log" or self.access == "file"]
+        wanted = env("BENCH_PROXIES", " ".join(default)).split()
+        if self.access == "file" and "fulcrum" in wanted and "fulcrum-log" not in wanted:
+            wanted.append("fulcrum-log")
         self.proxies = [p for p in PROXIES if p in wanted]
         self.tmp = env("BENCH_TMP", "") or tempfile.mkdtemp(prefix="fulcrum-bench-")
         os.makedirs(self.tmp, exist_ok=True)
@@ -316,10 +324,11 @@ http {{
         os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
         vals = {"PORT": port, "B1": b1, "B2": b2, "B3": b3, "DIR": d,
                 "MAXCONN": self.maxconn, "NOFILE": self.nofile}
-        if name == "fulcrum":
+        if name in ("fulcrum", "fulcrum-log"):
             binary = os.path.join(self.build, "fulcrum")
             if not os.access(binary, os.X_OK):
-                return None, f"{binary} not built yet: skipping fulcrum"
+                return None, f"{binary} not built yet: skipping {name}"
+            vals["ACCESS"] = os.path.join(d, "access.log") if name == "fulcrum-log" else "off"
             cfg = self.render("fulcrum.yaml.in", os.path.join(d, "fulcrum.yaml"), vals)
             argv = [binary, "-c", cfg]
         elif name == "haproxy":
@@ -517,21 +526,21 @@ http {{
                 opened = (f"  backend conns opened {w['backend_opened']}"
                           f" ({w['opened_per_req'] * 100:.3f}% of requests)"
                           if "backend_opened" in w else "")
-                log(f"  {name:8} {mode:9} {w['rps']:9.0f} req/s  p50 {fmt_us(w['p50']):>8}"
+                log(f"  {name:11} {mode:9} {w['rps']:9.0f} req/s  p50 {fmt_us(w['p50']):>8}"
                     f"  p99 {fmt_us(w['p99']):>8}  cpu {w['cpu_us_per_req']:6.2f} us/req"
                     f"  rss {w['rss_kb'] / 1024:6.1f} MB  errors {w['errors']}{opened}")
             return fn
 
         def idle(name, port, pids, rec):
             i = rec["idle"] = self.measure_idle(name, port, pids)
-            log(f"  {name:8} idle      {i['ok']} conns held ({i['failed']} failed)"
+            log(f"  {name:11} idle      {i['ok']} conns held ({i['failed']} failed)"
                 f"  rss {i['rss_before_kb'] / 1024:.1f} -> {i['rss_after_kb'] / 1024:.1f} MB"
                 f"  {i['bytes_per_conn']:.0f} bytes/conn")
 
         def strace(name, port, pids, rec):
             self.results[name]["strace"] = st = self.strace_run(name, port, pids)
             if st:
-                log(f"  {name:8} strace    {st['per_req']:.1f} syscalls/req")
+                log(f"  {name:11} strace    {st['per_req']:.1f} syscalls/req")
 
         try:
             phase("warm-up", warmup)
@@ -555,6 +564,16 @@ http {{
         if os.path.exists(src):
             shutil.copy(src, os.path.join(self.out, f"{name}-r{rnd}.log"))
             open(src, "w").close()
+        alog = os.path.join(self.tmp, name, "access.log")
+        if os.path.exists(alog):
+            # a round writes tens of MB: keep the size and the last lines only
+            rec["access_log_bytes"] = os.path.getsize(alog)
+            with open(alog, "rb") as f:
+                f.seek(max(0, rec["access_log_bytes"] - 4096))
+                tail = f.read()
+            with open(os.path.join(self.out, f"{name}-r{rnd}-access-tail.log"), "wb") as f:
+                f.write(tail)
+            os.unlink(alog)
 
     def run(self):
         log(f"bench: results in {os.path.relpath(self.out)}")
@@ -641,13 +660,13 @@ http {{
                      }.get(mode, mode)
             L.append("")
             L.append(title)
-            L.append(f"  {'proxy':8} {'req/s':>9} {'p50':>9} {'p99':>9} {'CPU us/req':>11}"
+            L.append(f"  {'proxy':11} {'req/s':>9} {'p50':>9} {'p99':>9} {'CPU us/req':>11}"
                      f" {'(spread)':>8} {'RSS MB':>7} {'errors':>7}"
                      + ("   backend conns/req" if mode == "keepalive2k" else ""))
             for name in self.proxies:
                 m = data.get(name, {}).get(mode)
                 if not m:
-                    L.append(f"  {name:8} {'(not run: ' + self.why(name) + ')'}")
+                    L.append(f"  {name:11} {'(not run: ' + self.why(name) + ')'}")
                     continue
                 err = f"{m['errors']}" if not m["errors"] else \
                     f"{m['errors']} ({m['status_errors']} non-2xx, {m['socket_errors']} socket)"
@@ -656,27 +675,27 @@ http {{
                     opened = (f"   {m['opened_per_req'] * 100:.3f}%"
                               f" ({m['opened_range'][0]}..{m['opened_range'][1]})"
                               if "opened_per_req" in m else "   n/a (stand-in backend)")
-                L.append(f"  {name:8} {m['rps']:9.0f} {fmt_us(m['p50']):>9} {fmt_us(m['p99']):>9}"
+                L.append(f"  {name:11} {m['rps']:9.0f} {fmt_us(m['p50']):>9} {fmt_us(m['p99']):>9}"
                          f" {m['cpu_us_per_req']:11.2f} {m['cpu_spread'] * 100:7.0f}%"
                          f" {m['rss_kb'] / 1024:7.1f} {err:>7}{opened}")
         if self.idle_n > 0:
             L.append("")
             L.append(f"idle keep-alive client connections ({self.idle_n}): RSS delta / connections")
-            L.append(f"  {'proxy':8} {'bytes/conn':>10} {'held':>6}   syscalls/req (strace, keep-alive)")
+            L.append(f"  {'proxy':11} {'bytes/conn':>10} {'held':>6}   syscalls/req (strace, keep-alive)")
             for name in self.proxies:
                 i = data.get(name, {}).get("idle")
                 if not i:
-                    L.append(f"  {name:8} {'(not run: ' + self.why(name) + ')'}")
+                    L.append(f"  {name:11} {'(not run: ' + self.why(name) + ')'}")
                     continue
                 sc = data[name].get("syscalls_per_req")
                 scs = f"{sc:.1f}" if sc is not None else ("skipped" if not self.do_strace else "n/a")
                 if sc is not None:
                     scs += "  (" + ", ".join(f"{k} {v:.2f}" for k, v in data[name]["syscalls_top"]) + ")"
-                L.append(f"  {name:8} {i['bytes_per_conn']:10.0f} {i['held']:6}   {scs}")
+                L.append(f"  {name:11} {i['bytes_per_conn']:10.0f} {i['held']:6}   {scs}")
 
         # ratios
         L.append("")
-        pairs = [("fulcrum", "haproxy"), ("fulcrum", "nginx")]
+        pairs = [("fulcrum", "haproxy"), ("fulcrum", "nginx"), ("fulcrum-log", "fulcrum")]
         if "fulcrum" not in data:
             pairs = [("haproxy", "nginx")]
             L.append("ratios (fulcrum not run; haproxy/nginx instead):")

@@ -54,15 +54,65 @@ void fc_log_close(void)
 	log_fd = 2;
 }
 
+static void put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS." for sec, by hand: the civil date from the day number
+ * (Howard Hinnant's days_from_civil, inverted), no gmtime and its locks. */
+static void format_prefix(char p[20], int64_t sec)
+{
+	int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
+	int64_t rem = sec - days * 86400;
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;                                      /* [0, 146096] */
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+	int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
+	unsigned day = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	unsigned month = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	int64_t year = yoe + era * 400 + (month <= 2);
+	unsigned y = (unsigned)(((year % 10000) + 10000) % 10000); /* as "%04d" of year % 10000 */
+	put2(p, y / 100);
+	put2(p + 2, y % 100);
+	p[4] = '-';
+	put2(p + 5, month);
+	p[7] = '-';
+	put2(p + 8, day);
+	p[10] = 'T';
+	put2(p + 11, (unsigned)(rem / 3600));
+	p[13] = ':';
+	put2(p + 14, (unsigned)(rem / 60 % 60));
+	p[16] = ':';
+	put2(p + 17, (unsigned)(rem % 60));
+	p[19] = '.';
+}
+
+void fc_log_format_time(struct fc_log_clock *c, int64_t sec, uint32_t ms, char *out)
+{
+	if (c->sec != sec) {
+		format_prefix(c->prefix, sec);
+		c->sec = sec;
+	}
+	memcpy(out, c->prefix, sizeof(c->prefix));
+	ms %= 1000;
+	out[20] = (char)('0' + ms / 100);
+	out[21] = (char)('0' + ms / 10 % 10);
+	out[22] = (char)('0' + ms % 10);
+	out[23] = 'Z';
+}
+
 void fc_log_timestamp(char buf[32])
 {
-	struct timeval tv;
-	struct tm tm;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
-	         (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-	         tm.tm_sec % 100, (int)(tv.tv_usec / 1000) % 1000);
+	struct timespec ts;
+	struct fc_log_clock c;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fc_log_clock_init(&c);
+	fc_log_format_time(&c, (int64_t)ts.tv_sec, (uint32_t)(ts.tv_nsec / 1000000), buf);
+	buf[FC_LOG_TIMESTAMP_LEN] = 0;
 }
 
 void fc_log(int level, const char *fmt, ...)

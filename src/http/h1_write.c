@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 struct out {
 	char *p, *end;
@@ -85,16 +86,53 @@ size_t fc_h1_write_request(char *buf, size_t cap, const struct fc_h1_head *hd,
 	return o.overflow ? 0 : (size_t)(o.p - buf);
 }
 
+/* True when the value is "keep-alive" tokens only ("keep-alive", "Keep-Alive,
+ * keep-alive"): such a Connection header names no other header and says
+ * what the rewrite would say. */
+static bool only_keepalive(const struct fc_h1_header *h)
+{
+	const char *p = h->value, *end = h->value + h->value_len;
+	bool any = false;
+	for (;;) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p == end)
+			return any;
+		const char *t = p;
+		while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+			p++;
+		if (p - t != 10 || strncasecmp(t, "keep-alive", 10) != 0)
+			return false;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p < end && *p != ',')
+			return false;
+		any = true;
+	}
+}
+
 bool fc_h1_response_passthrough(const struct fc_h1_head *hd, const struct fc_h1_resp_extra *x)
 {
-	if (x->close || x->keep_alive || x->dechunk || x->set_cookie)
+	if (x->close || x->dechunk || x->set_cookie)
+		return false;
+	/* keep-alive is the default in HTTP/1.1 (RFC 9112 §9.3): a server's
+	 * "Connection: keep-alive" may reach a 1.1 client as it is; a 1.0 client
+	 * that keeps the connection needs it (x->keep_alive), so then it must be
+	 * there already */
+	if (x->keep_alive && !(hd->conn_keepalive && !hd->conn_close))
 		return false;
 	if (!hd->has_hop)
 		return true;
-	/* Transfer-Encoding is framing we keep as the server sent it */
-	for (uint32_t i = 0; i < hd->n_headers; i++)
-		if (hd->h[i].hop && !FC_H1_NAME_IS(&hd->h[i], "transfer-encoding"))
-			return false;
+	/* Transfer-Encoding is framing we keep as the server sent it;
+	 * Connection may stay when it says keep-alive and nothing else */
+	for (uint32_t i = 0; i < hd->n_headers; i++) {
+		const struct fc_h1_header *h = &hd->h[i];
+		if (!h->hop || FC_H1_NAME_IS(h, "transfer-encoding"))
+			continue;
+		if (FC_H1_NAME_IS(h, "connection") && only_keepalive(h))
+			continue;
+		return false;
+	}
 	return true;
 }
 

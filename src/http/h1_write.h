@@ -31,7 +31,11 @@ size_t fc_h1_write_request(char *out, size_t cap, const struct fc_h1_head *hd,
 size_t fc_h1_write_response(char *out, size_t cap, const struct fc_h1_head *hd,
                             const struct fc_h1_resp_extra *x);
 
-/* True when the response head can go to the client byte for byte. */
+/* True when the response head can go to the client byte for byte: nothing
+ * to add (close, de-chunking, a cookie), and no hop-by-hop header but
+ * Transfer-Encoding and a Connection that says keep-alive only. x->keep_alive
+ * (an HTTP/1.0 client that keeps the connection) passes only when the server
+ * sent that Connection: keep-alive itself. */
 bool fc_h1_response_passthrough(const struct fc_h1_head *hd, const struct fc_h1_resp_extra *x);
 
 /* Writes a complete short plain-text error response. Returns its length. */

@@ -343,8 +343,7 @@ struct fc_worker {
 	uint32_t n_deferred, cap_deferred;
 	struct fc_exchange *free_exchanges;
 	struct fc_upstream_purge upurge; /* upstream.c */
-	char *alog;                      /* access log lines waiting for the flush */
-	uint32_t alog_len, alog_cap;
+	struct fc_accesslog *alog;       /* lines waiting for the flush (accesslog.c); free() */
 	bool draining;
 	bool started; /* its thread runs */
 };

@@ -1,7 +1,9 @@
 """Access log: one line per request, text and JSON, with the fields and the right
 server name."""
 import json
+import os
 import re
+import time
 
 import harness as h
 
@@ -121,6 +123,55 @@ def access_log_to_file():
     with open(path) as fh:
         lines = [l for l in fh.read().split("\n") if l.strip()]
     h.eq(len(lines), 3, "three lines in the access log file")
+
+
+def read_fifo(fd, quiet=0.5, limit=20):
+    """Reads what is in the FIFO until nothing came for quiet seconds."""
+    data, last, start = bytearray(), time.monotonic(), time.monotonic()
+    while time.monotonic() - last < quiet * h.SLOW and time.monotonic() - start < limit:
+        try:
+            b = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            time.sleep(0.02)
+            continue
+        if not b:
+            break
+        data += b
+        last = time.monotonic()
+    return bytes(data)
+
+
+@h.test(timeout=120)
+def slow_reader_never_blocks_the_worker():
+    """The access log is a pipe whose reader does not read: requests are still
+    answered (fails on the code before, whose write() blocked the worker once
+    the pipe was full), at most 1 MiB waits per worker, whole lines are
+    dropped beyond it and counted in the error log, and every line that does
+    arrive is whole."""
+    e = h.Echo()
+    fifo = h.tmpdir() + "/access.fifo"
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader that never reads
+    f = h.start_proxy([e], access=fifo)
+    n, path = h.sized(5000, 2500), "/" + "x" * 200
+    with h.Conn(f.port) as c:
+        for i in range(n):
+            r = c.request("GET", "%s?%d" % (path, i), timeout=5)
+            h.eq(r.status, 200, "request %d answered" % i)
+    if n * 330 > (1 << 20) + 65536:
+        f.wait_for_log("lines dropped (the log reader is too slow)", timeout=5)
+    data = read_fifo(rfd)
+    f.stop()
+    data += read_fifo(rfd, quiet=0.2)
+    os.close(rfd)
+    lines = data.decode().split("\n")
+    h.eq(lines[-1], "", "the log ends with a whole line")
+    lines = lines[:-1]
+    for l in lines:
+        h.check(TEXT_RE.match(l), "a whole line: %r" % l[:120])
+    dropped = sum(int(m) for m in re.findall(r"access log: (\d+) lines dropped", f.stderr_text()))
+    h.eq(len(lines) + dropped, n, "lines written + lines dropped (%d + %d)" % (len(lines), dropped))
+    h.check(len(lines) >= 1000, "the pipe and the 1 MiB buffer were used: %d lines" % len(lines))
 
 
 h.main()

@@ -52,9 +52,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	        .set_cookie_len = (opt & 16) ? 16 : 0,
 	};
 	if (fc_h1_response_passthrough(&hd, &x)) {
-		/* sent byte for byte: only the framing (Transfer-Encoding) may be hop-by-hop */
+		/* sent byte for byte: only the framing (Transfer-Encoding) and a
+		 * Connection saying keep-alive may be hop-by-hop; nothing was to
+		 * be added, and a 1.0 keep-alive client gets the server's header */
+		CHECK(!x.close && !x.dechunk && !x.set_cookie);
+		CHECK(!x.keep_alive || (hd.conn_keepalive && !hd.conn_close));
 		for (uint32_t i = 0; i < hd.n_headers; i++)
-			CHECK(!hd.h[i].hop || FC_H1_NAME_IS(&hd.h[i], "transfer-encoding"));
+			CHECK(!hd.h[i].hop || FC_H1_NAME_IS(&hd.h[i], "transfer-encoding") ||
+			      (FC_H1_NAME_IS(&hd.h[i], "connection") && !hd.conn_close));
 	}
 	size_t cap = 2 * end + 512;
 	char *out = malloc(cap);

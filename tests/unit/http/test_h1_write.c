@@ -319,6 +319,66 @@ static void test_response_passthrough_decision(void **state)
 	assert_false(fc_h1_response_passthrough(&hd, &none));
 	parse(true, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: X-A\r\nX-A: 1\r\n\r\n");
 	assert_false(fc_h1_response_passthrough(&hd, &none));
+
+	parse(true, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive, X-A\r\n\r\n");
+	assert_false(fc_h1_response_passthrough(&hd, &none));
+}
+
+/* Only "Connection: keep-alive" would change: forwarded as it is when that is
+ * right (RFC 9112 §9.3: keep-alive is 1.1's default; a 1.0 client that keeps
+ * the connection needs the header, which is then already there). */
+static void test_response_passthrough_keepalive(void **state)
+{
+	(void)state;
+	struct fc_h1_resp_extra none = {0}, ka10 = {.keep_alive = true};
+	static const char *const same[] = {
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive , "
+	        "KEEP-ALIVE\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n",
+	        "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		parse(true, same[i]);
+		assert_true(hd.has_hop && hd.conn_keepalive);
+		if (!fc_h1_response_passthrough(&hd, &none))
+			fail_msg("1.1 client, not passed through:\n%s", same[i]);
+		if (!fc_h1_response_passthrough(&hd, &ka10))
+			fail_msg("1.0 keep-alive client, not passed through:\n%s", same[i]);
+	}
+	/* a 1.0 client that keeps the connection needs the header: added */
+	parse(true, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+	assert_true(fc_h1_response_passthrough(&hd, &none));
+	assert_false(fc_h1_response_passthrough(&hd, &ka10));
+	/* closing, a cookie, de-chunking, or anything else hop-by-hop: rewritten */
+	parse(true, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n");
+	struct fc_h1_resp_extra x = {.close = true};
+	assert_false(fc_h1_response_passthrough(&hd, &x));
+	x = (struct fc_h1_resp_extra){.keep_alive = true, .set_cookie = "a=b", .set_cookie_len = 3};
+	assert_false(fc_h1_response_passthrough(&hd, &x));
+	static const char *const rewrite[] = {
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nKeep-Alive: "
+	        "timeout=5\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, close\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nConnection: "
+	        "close\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-A\r\nX-A: "
+	        "1\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive;x\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive x\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alivex\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: ,\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection:\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nUpgrade: "
+	        "h2c\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(rewrite) / sizeof(rewrite[0]); i++) {
+		parse(true, rewrite[i]);
+		if (fc_h1_response_passthrough(&hd, &none) ||
+		    fc_h1_response_passthrough(&hd, &ka10))
+			fail_msg("passed through:\n%s", rewrite[i]);
+	}
 }
 
 static void test_error_responses_parse_back(void **state)
@@ -407,6 +467,7 @@ int main(void)
 	        cmocka_unit_test(test_response_rewrite_no_extras),
 	        cmocka_unit_test(test_response_transfer_coding_not_lost),
 	        cmocka_unit_test(test_response_passthrough_decision),
+	        cmocka_unit_test(test_response_passthrough_keepalive),
 	        cmocka_unit_test(test_error_responses_parse_back),
 	        cmocka_unit_test(test_error_response_too_small),
 	        cmocka_unit_test(test_reason_phrases),

@@ -1,0 +1,41 @@
+/* accesslog.h — the access log's line formatting, by hand (no printf, no
+ * floating point), exposed for the unit tests; the worker side
+ * (fc_accesslog_write, fc_accesslog_flush) is declared in proxy.h. */
+#ifndef FC_ACCESSLOG_H
+#define FC_ACCESSLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What one line says. Borrowed for the call. */
+struct fc_accesslog_fields {
+	const char *time; /* FC_LOG_TIMESTAMP_LEN bytes */
+	const char *client;
+	size_t client_len;
+	const char *line; /* "METHOD TARGET PROTO" as the client sent it */
+	size_t line_len;
+	int status;
+	uint64_t bytes;
+	const char *pool, *server;
+	size_t pool_len, server_len;
+	uint64_t upstream_ns, total_ns;
+};
+
+/* Bytes fc_accesslog_format_line may write for f, at most. */
+size_t fc_accesslog_line_max(const struct fc_accesslog_fields *f);
+
+/* Writes f's line (text, or JSON when json) with its newline into out, which
+ * holds fc_accesslog_line_max(f) bytes. Returns the length. Byte for byte
+ * what the printf formats did ("%.3f" of ns / 1e6 included). */
+size_t fc_accesslog_format_line(char *out, bool json, const struct fc_accesslog_fields *f);
+
+/* Writes ns as milliseconds with three decimals ("0.123"), rounded as
+ * printf("%.3f", ns / 1e6) rounds (exactly so below 2^53 ns, 104 days;
+ * above, the exact decimal rounded half up). Returns the length (<= 24). */
+size_t fc_accesslog_format_ms(char *out, uint64_t ns);
+
+/* Writes v in decimal. Returns the length (<= 20). */
+size_t fc_accesslog_format_u64(char *out, uint64_t v);
+
+#endif
