@@ -530,7 +530,7 @@ void fc_client_accept(struct fc_worker *w, struct fc_listener *l, int fd,
 	c->io.cb = client_on_event;
 	c->timer.cb = client_timeout;
 	c->w = w;
-	c->l = l;
+	c->listener = (uint16_t)(l - w->listeners);
 	c->state = FC_C_IDLE;
 	c->phase_ms = c->active_ms = fc_client_now(c);
 	peer_addr(peer, &c->peer);

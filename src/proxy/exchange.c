@@ -458,8 +458,8 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 	const char *path;
 	size_t path_len;
 	fc_req_target(hd, &host, &host_len, &path, &path_len);
-	const struct fc_config_route *route =
-	        fc_config_route_match(c->l->cfg, host, host_len, path, path_len);
+	const struct fc_config_route *route = fc_config_route_match(w->listeners[c->listener].cfg,
+	                                                            host, host_len, path, path_len);
 	if (!route) {
 		fc_exchange_fail(x, 404, false); /* closes if a body follows */
 		return;

@@ -263,6 +263,11 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 		snprintf(err, errlen, "mailbox: %s", strerror(-rc));
 		return rc;
 	}
+	if (c->n_listeners > UINT16_MAX) { /* a client keeps its listener's index in 16 bits */
+		snprintf(err, errlen, "too many listeners (%zu, at most %u)", c->n_listeners,
+		         (unsigned)UINT16_MAX);
+		return -EINVAL;
+	}
 	w->listeners = calloc(c->n_listeners ? c->n_listeners : 1, sizeof(*w->listeners));
 	if (!w->listeners) {
 		snprintf(err, errlen, "out of memory");
