@@ -29,6 +29,11 @@ static inline uint64_t now_ms(struct fc_client *c)
 	return c->w->loop.now_ms;
 }
 
+static inline uint64_t phase_start(const struct fc_client *c)
+{
+	return fc_client_time(c, c->phase_ms);
+}
+
 /* ---------------------------------------------------------------- timers */
 
 static uint64_t client_deadline(struct fc_client *c)
@@ -38,16 +43,16 @@ static uint64_t client_deadline(struct fc_client *c)
 		return now_ms(c); /* more work waits: come back on the next turn */
 	switch (c->state) {
 	case FC_C_IDLE:
-		return c->phase_ms +
+		return phase_start(c) +
 		       (c->served ? cfg->client_idle_timeout_ms : cfg->header_timeout_ms);
 	case FC_C_HEAD:
-		return c->phase_ms + cfg->header_timeout_ms;
+		return phase_start(c) + cfg->header_timeout_ms;
 	case FC_C_ACTIVE: {
 		uint64_t d = fc_exchange_deadline(c->x);
-		return d ? d : c->active_ms + cfg->body_timeout_ms;
+		return d ? d : fc_client_time(c, c->active_ms) + cfg->body_timeout_ms;
 	}
 	default:
-		return c->phase_ms + LINGER_MS;
+		return phase_start(c) + LINGER_MS;
 	}
 }
 
@@ -91,7 +96,7 @@ bool fc_client_out_append(struct fc_client *c, const char *p, size_t n)
 void fc_client_start_closing(struct fc_client *c)
 {
 	c->state = FC_C_CLOSING;
-	c->phase_ms = now_ms(c);
+	c->phase_ms = fc_client_now(c);
 	c->lingering = false;
 	c->quick_close = false;
 }
@@ -99,7 +104,7 @@ void fc_client_start_closing(struct fc_client *c)
 void fc_client_exchange_done(struct fc_client *c, bool close, bool aborted)
 {
 	c->served = true;
-	c->phase_ms = now_ms(c);
+	c->phase_ms = fc_client_now(c);
 	if (!close) {
 		c->state = FC_C_IDLE;
 		return;
@@ -144,10 +149,12 @@ void fc_client_close(struct fc_client *c)
 	fc_buf_release(&w->bufs, c->in);
 	fc_buf_release(&w->bufs, c->out);
 	c->in = c->out = NULL;
-	fc_link_remove(&c->link);
 	w->n_clients--;
+	/* later events of this batch may still point at c: it stays as it is
+	 * (closed) until the batch is over */
+	if (!fc_slab_defer_free(&w->clients, c))
+		fc_error("out of memory deferring a free");
 	fc_worker_conn_closed(w);
-	fc_worker_defer_free(w, c);
 }
 
 /* ---------------------------------------------------------------- input */
@@ -222,7 +229,7 @@ static bool client_read(struct fc_client *c)
 			if (c->rdhup)
 				c->eof = true;
 		}
-		c->active_ms = now_ms(c);
+		c->active_ms = fc_client_now(c);
 		if (c->state == FC_C_CLOSING)
 			b->rpos = b->wpos = 0;
 		return true;
@@ -261,7 +268,7 @@ static bool handle_head(struct fc_client *c)
 	if (c->state == FC_C_IDLE) {
 		c->state = FC_C_HEAD;
 		if (c->served)
-			c->phase_ms = now_ms(c);
+			c->phase_ms = fc_client_now(c);
 	}
 	uint32_t max = c->w->cfg->max_header_size;
 	size_t end = fc_h1_head_end(b->data + b->rpos, len, c->scan);
@@ -300,7 +307,7 @@ bool fc_client_request_body(struct fc_client *c)
 	}
 	size_t consumed = 0;
 	const char *err = NULL;
-	int rc = fc_h1_body(&c->parser, b->data + x->parsed, b->wpos - x->parsed, &consumed, NULL,
+	int rc = fc_h1_body(&x->parser, b->data + x->parsed, b->wpos - x->parsed, &consumed, NULL,
 	                    NULL, &err);
 	if (rc == FC_H1_ERROR) {
 		fc_debug("bad request body: %s", err ? err : "?");
@@ -334,7 +341,7 @@ static void client_flushed(struct fc_client *c)
 		/* everything is out: half-close and drain what the client still sends */
 		shutdown(c->io.fd, SHUT_WR);
 		c->lingering = true;
-		c->phase_ms = now_ms(c);
+		c->phase_ms = fc_client_now(c);
 		if (c->eof)
 			fc_client_close(c);
 	}
@@ -395,7 +402,7 @@ static bool client_write(struct fc_client *c)
 		if (u->in->rpos == u->in->wpos && u->rparsed == u->in->wpos)
 			u->in->rpos = u->in->wpos = u->rparsed = 0;
 	}
-	c->active_ms = now_ms(c);
+	c->active_ms = fc_client_now(c);
 	return true;
 }
 
@@ -512,29 +519,27 @@ static void peer_addr(const struct sockaddr *peer, struct fc_addr *out)
 void fc_client_accept(struct fc_worker *w, struct fc_listener *l, int fd,
                       const struct sockaddr *peer)
 {
-	struct fc_client *c = calloc(1, sizeof(*c));
+	struct fc_client *c = fc_slab_alloc(&w->clients);
 	if (!c) {
 		close(fd);
 		fc_worker_conn_closed(w);
 		return;
 	}
+	memset(c, 0, sizeof(*c));
 	c->io.fd = fd;
 	c->io.cb = client_on_event;
 	c->timer.cb = client_timeout;
 	c->w = w;
-	c->l = l;
+	c->listener = (uint16_t)(l - w->listeners);
 	c->state = FC_C_IDLE;
-	c->phase_ms = c->active_ms = w->loop.now_ms;
+	c->phase_ms = c->active_ms = fc_client_now(c);
 	peer_addr(peer, &c->peer);
-	fc_h1_init(&c->parser, false);
-	fc_link_push(&w->clients, &c->link);
 	w->n_clients++;
 	if (fc_loop_add(&w->loop, &c->io) < 0) {
-		fc_link_remove(&c->link);
 		w->n_clients--;
 		close(fd);
+		fc_slab_free(&w->clients, c);
 		fc_worker_conn_closed(w);
-		free(c);
 		return;
 	}
 	/* the request is often there already: try before waiting for an edge */

@@ -415,7 +415,7 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 	x->parsed = b->rpos + (uint32_t)head_len;
 	x->complete = true; /* until we know a body follows */
 	const char *err = NULL;
-	int rc = fc_h1_parse_head(&c->parser, b->data + b->rpos, head_len, hd, false, &err);
+	int rc = fc_h1_parse_head(&x->parser, b->data + b->rpos, head_len, hd, false, &err);
 	/* the request line, for the access log */
 	size_t ll = hd->first_line_len < FC_EXCHANGE_LINE_MAX ? hd->first_line_len
 	                                                      : FC_EXCHANGE_LINE_MAX;
@@ -458,8 +458,8 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 	const char *path;
 	size_t path_len;
 	fc_req_target(hd, &host, &host_len, &path, &path_len);
-	const struct fc_config_route *route =
-	        fc_config_route_match(c->l->cfg, host, host_len, path, path_len);
+	const struct fc_config_route *route = fc_config_route_match(w->listeners[c->listener].cfg,
+	                                                            host, host_len, path, path_len);
 	if (!route) {
 		fc_exchange_fail(x, 404, false); /* closes if a body follows */
 		return;
@@ -531,7 +531,7 @@ bool fc_exchange_send(struct fc_exchange *x)
 	x->sent += (uint32_t)left;
 	if (x->phase == FC_X_SEND && fc_exchange_sent_all(x))
 		set_phase(x, FC_X_WAIT);
-	c->active_ms = c->w->loop.now_ms;
+	c->active_ms = fc_client_now(c);
 	return true;
 }
 
@@ -692,7 +692,7 @@ bool fc_exchange_receive(struct fc_exchange *x)
 	}
 	bool progress = rc > 0;
 	if (rc > 0)
-		x->c->active_ms = x->c->w->loop.now_ms;
+		x->c->active_ms = fc_client_now(x->c);
 	struct fc_client *c = x->c;
 	if (x->phase < FC_X_RESPOND) {
 		progress |= response_head(x);

@@ -37,6 +37,7 @@ static void free_deferred(struct fc_worker *w)
 	for (uint32_t i = 0; i < w->n_deferred; i++)
 		free(w->deferred[i]);
 	w->n_deferred = 0;
+	fc_slab_collect(&w->clients);
 }
 
 struct fc_exchange *fc_worker_take_exchange(struct fc_worker *w)
@@ -44,7 +45,9 @@ struct fc_exchange *fc_worker_take_exchange(struct fc_worker *w)
 	struct fc_exchange *x = w->free_exchanges;
 	if (x)
 		w->free_exchanges = x->next_free;
-	else if (!(x = malloc(sizeof(*x))))
+	else if ((x = malloc(sizeof(*x))))
+		fc_h1_init(&x->parser, false);
+	else
 		return NULL;
 	/* everything but the big byte arrays starts zeroed */
 	memset(x, 0, offsetof(struct fc_exchange, key));
@@ -133,14 +136,25 @@ void fc_worker_conn_closed(struct fc_worker *w)
 		w->loop.stop = true;
 }
 
+static void close_client(void *c, void *arg)
+{
+	(void)arg;
+	fc_client_close(c);
+}
+
+static void shutdown_client(void *c, void *arg)
+{
+	(void)arg;
+	fc_client_shutdown(c);
+}
+
 static void on_grace(struct fc_loop *loop, struct fc_timer *t)
 {
 	struct fc_worker *w = fc_link_entry(t, struct fc_worker, grace);
 	if (w->n_clients)
 		fc_warn("worker %u: grace period over, closing %u connections", w->id,
 		        w->n_clients);
-	while (!fc_link_empty(&w->clients))
-		fc_client_close(fc_link_entry(w->clients.next, struct fc_client, link));
+	fc_slab_foreach(&w->clients, close_client, NULL);
 	loop->stop = true;
 }
 
@@ -159,12 +173,7 @@ static void start_draining(struct fc_worker *w)
 		}
 	}
 	fc_timer_cancel(&w->loop, &w->accept_retry);
-	struct fc_link *it = w->clients.next;
-	while (it != &w->clients) {
-		struct fc_link *next = it->next;
-		fc_client_shutdown(fc_link_entry(it, struct fc_client, link));
-		it = next;
-	}
+	fc_slab_foreach(&w->clients, shutdown_client, NULL);
 	fc_upstream_close_idle(w);
 	if (w->n_clients == 0)
 		w->loop.stop = true;
@@ -210,8 +219,7 @@ static void *worker_main(void *arg)
 	fc_loop_update_time(&w->loop);
 	fc_loop_run(&w->loop);
 	/* drained or forced: close what is left */
-	while (!fc_link_empty(&w->clients))
-		fc_client_close(fc_link_entry(w->clients.next, struct fc_client, link));
+	fc_slab_foreach(&w->clients, close_client, NULL);
 	fc_upstream_close_idle(w);
 	fc_timer_cancel(&w->loop, &w->grace);
 	fc_mailbox_drain(&w->mailbox); /* a late server-down message holds a reference */
@@ -229,7 +237,7 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 	w->id = id;
 	w->rt = rt;
 	w->cfg = c;
-	fc_link_init(&w->clients);
+	fc_slab_init(&w->clients, sizeof(struct fc_client));
 	w->mailbox.io.fd = -1;
 	w->loop.epfd = -1;
 	int rc = fc_loop_init(&w->loop);
@@ -254,6 +262,11 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 	if (rc < 0) {
 		snprintf(err, errlen, "mailbox: %s", strerror(-rc));
 		return rc;
+	}
+	if (c->n_listeners > UINT16_MAX) { /* a client keeps its listener's index in 16 bits */
+		snprintf(err, errlen, "too many listeners (%zu, at most %u)", c->n_listeners,
+		         (unsigned)UINT16_MAX);
+		return -EINVAL;
 	}
 	w->listeners = calloc(c->n_listeners ? c->n_listeners : 1, sizeof(*w->listeners));
 	if (!w->listeners) {
@@ -297,6 +310,7 @@ static void worker_fini(struct fc_worker *w)
 	}
 	free_deferred(w);
 	free(w->deferred);
+	fc_slab_fini(&w->clients);
 	free(w->alog);
 	if (w->loop.epfd >= 0) {
 		fc_buf_pool_fini(&w->bufs);
