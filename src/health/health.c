@@ -114,7 +114,6 @@ static struct fc__health_pool *pool_get(struct fc_health *h, struct fc_pool *poo
 		        dup_mem(cp->passive.statuses, cp->passive.n_statuses * sizeof(uint16_t));
 		if (cp->passive.n_statuses && !hp->passive.statuses)
 			hp->passive.n_statuses = 0;
-		hp->panic_threshold_pct = cp->panic_threshold_pct;
 	}
 	if (!hp->name) {
 		free(hp->passive.statuses);
@@ -336,14 +335,4 @@ void fc_health_pool_summary(const struct fc_health *h, const struct fc_pool *poo
 			*total = hp->n_servers;
 			return;
 		}
-}
-
-bool fc_health_pool_in_panic(const struct fc_health *h, const struct fc_pool *pool)
-{
-	for (const struct fc__health_pool *hp = h->pools; hp; hp = hp->next)
-		if (hp->pool == pool)
-			return hp->panic_threshold_pct && hp->n_servers &&
-			       (uint64_t)hp->n_healthy * 100 <
-			               (uint64_t)hp->panic_threshold_pct * hp->n_servers;
-	return false;
 }

@@ -124,9 +124,4 @@ void fc_health_server_info(const struct fc_health_server *hs, struct fc_health_i
 void fc_health_pool_summary(const struct fc_health *h, const struct fc_pool *pool,
                             uint32_t *healthy, uint32_t *total);
 
-/** True when pool's panic_threshold is set and fewer than that share of its
- * servers registered in h are healthy: the proxy should then spread requests
- * over all servers instead of the few left. Thread: control. */
-bool fc_health_pool_in_panic(const struct fc_health *h, const struct fc_pool *pool);
-
 #endif

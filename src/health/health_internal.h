@@ -36,7 +36,6 @@ struct fc__health_pool {
 	uint32_t n_healthy; /* state HEALTHY */
 	uint32_t n_dead;    /* state DEAD, for any reason (max_ejected counts these) */
 	struct fc_config_passive passive; /* copied, statuses too */
-	uint32_t panic_threshold_pct;
 	struct fc__health_pool *next;
 };
 

@@ -320,10 +320,7 @@ bool fc_client_request_body(struct fc_client *c)
 	x->parsed += (uint32_t)consumed;
 	if (rc == FC_H1_COMPLETE) {
 		x->complete = true;
-		if (x->phase == FC_X_SEND && fc_exchange_sent_all(x)) {
-			x->phase = FC_X_WAIT;
-			x->phase_ms = now_ms(c);
-		}
+		fc_exchange_check_sent(x); /* the last bytes may already be out */
 	}
 	return consumed > 0 || rc == FC_H1_COMPLETE;
 }

@@ -491,6 +491,12 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 
 /* ---------------------------------------------------------------- sending */
 
+void fc_exchange_check_sent(struct fc_exchange *x)
+{
+	if (x->phase == FC_X_SEND && fc_exchange_sent_all(x))
+		set_phase(x, FC_X_WAIT);
+}
+
 bool fc_exchange_send(struct fc_exchange *x)
 {
 	struct fc_upstream *u = x->up;
@@ -529,8 +535,7 @@ bool fc_exchange_send(struct fc_exchange *x)
 	x->head_sent += (uint32_t)k;
 	left -= k;
 	x->sent += (uint32_t)left;
-	if (x->phase == FC_X_SEND && fc_exchange_sent_all(x))
-		set_phase(x, FC_X_WAIT);
+	fc_exchange_check_sent(x);
 	c->active_ms = fc_client_now(c);
 	return true;
 }
@@ -755,9 +760,6 @@ void fc_exchange_timeout(struct fc_exchange *x)
 {
 	switch (x->phase) {
 	case FC_X_CONNECT:
-		x->timed_out = true;
-		upstream_failed(x, -ETIMEDOUT);
-		return;
 	case FC_X_WAIT:
 		x->timed_out = true;
 		upstream_failed(x, -ETIMEDOUT);

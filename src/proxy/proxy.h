@@ -267,6 +267,9 @@ void fc_exchange_timeout(struct fc_exchange *x);
 void fc_exchange_fail(struct fc_exchange *x, int status, bool close);
 /* The client went away: ends the exchange without a response. */
 void fc_exchange_abandon(struct fc_exchange *x);
+/* Moves a sending exchange to waiting once everything is written upstream
+ * (the response timeout starts then). */
+void fc_exchange_check_sent(struct fc_exchange *x);
 /* True once the rewritten head and every body byte were written upstream. */
 static inline bool fc_exchange_sent_all(const struct fc_exchange *x)
 {

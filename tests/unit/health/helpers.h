@@ -31,13 +31,21 @@
 
 /* ---------------------------------------------------------------- pools, configs */
 
-static inline struct fc_pool *t_pool(const char *name)
+static inline struct fc_pool *t_pool_panic(const char *name, unsigned panic_permille)
 {
-	struct fc_pool_options o = {.name = name, .algorithm = "round_robin", .seed = 1};
+	struct fc_pool_options o = {.name = name,
+	                            .algorithm = "round_robin",
+	                            .seed = 1,
+	                            .panic_permille = panic_permille};
 	struct fc_pool *p = NULL;
 	char err[256];
 	assert_int_equal(fc_pool_create(&o, &p, err, sizeof err), 0);
 	return p;
+}
+
+static inline struct fc_pool *t_pool(const char *name)
+{
+	return t_pool_panic(name, 0);
 }
 
 static inline struct fc_server *t_server(struct fc_pool *p, const char *name)

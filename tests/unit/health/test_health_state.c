@@ -30,12 +30,14 @@ static void on_down(void *arg, struct fc_server *srv)
 
 /* n servers api-1..api-n; active http checks on those whose bit is in
  * active_mask; passive defaults. */
+static unsigned fix_panic_permille; /* the next fix_new's pool.panic_permille */
+
 static struct fix *fix_new(unsigned n, unsigned active_mask)
 {
 	struct fix *f = calloc(1, sizeof *f);
 	assert_non_null(f);
 	assert_int_equal(fc_loop_init(&f->loop), 0);
-	f->pool = t_pool("api");
+	f->pool = t_pool_panic("api", fix_panic_permille);
 	f->n = n;
 	f->cp.name = "api";
 	t_passive_default(&f->cp.passive);
@@ -382,26 +384,31 @@ static void test_draining(void **state)
 	fix_free(f);
 }
 
+/* The states health sets drive the pool's panic mode (libfulcrum counts the
+ * healthy servers; panic starts strictly below the threshold). */
 static void test_panic_threshold(void **state)
 {
 	(void)state;
 	struct fix *f = fix_new(4, 0xf);
-	assert_false(fc_health_pool_in_panic(f->h, f->pool)); /* off by default */
+	for (int k = 0; k < 9; k++)
+		check_fail(f, k / 3, SEC);
+	assert_false(fc_pool_in_panic(f->pool)); /* off by default */
 	fix_free(f);
+	fix_panic_permille = 500;
 	f = fix_new(4, 0xf);
-	f->hs[0]->hp->panic_threshold_pct = 50;
+	fix_panic_permille = 0;
 	for (int k = 0; k < 3; k++)
 		check_fail(f, 0, SEC);
-	assert_false(fc_health_pool_in_panic(f->h, f->pool)); /* 3/4 healthy */
+	assert_false(fc_pool_in_panic(f->pool)); /* 3/4 healthy */
 	for (int k = 0; k < 3; k++)
 		check_fail(f, 1, SEC);
-	assert_false(fc_health_pool_in_panic(f->h, f->pool)); /* 2/4: not below 50 % */
+	assert_false(fc_pool_in_panic(f->pool)); /* 2/4: not below 50 % */
 	for (int k = 0; k < 3; k++)
 		check_fail(f, 2, SEC);
-	assert_true(fc_health_pool_in_panic(f->h, f->pool)); /* 1/4 */
+	assert_true(fc_pool_in_panic(f->pool)); /* 1/4 */
 	check_pass(f, 2, SEC);
 	check_pass(f, 2, SEC);
-	assert_false(fc_health_pool_in_panic(f->h, f->pool));
+	assert_false(fc_pool_in_panic(f->pool));
 	fix_free(f);
 }
 
