@@ -37,7 +37,7 @@ from idle_conns import IdleConns  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-PROXIES = ("fulcrum", "fulcrum-log", "haproxy", "nginx")
+PROXIES = ("fulcrum", "fulcrum-epoll", "fulcrum-log", "haproxy", "nginx")
 
 WRK_LUA = r"""
 done = function(summary, latency, requests)
@@ -69,7 +69,7 @@ class Bench:
     def __init__(self, build_dir):
         self.build = os.path.abspath(build_dir)
         self.duration = env("BENCH_DURATION", "10s")
-        self.rounds = int(env("BENCH_ROUNDS", "3"))
+        self.rounds = int(env("BENCH_ROUNDS", "5"))
         self.conns = int(env("BENCH_CONNS", "64"))
         self.warmup = env("BENCH_WARMUP", "2s")
         self.idle_n = int(env("BENCH_IDLE_CONNS", "5000"))
@@ -324,11 +324,13 @@ http {{
         os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
         vals = {"PORT": port, "B1": b1, "B2": b2, "B3": b3, "DIR": d,
                 "MAXCONN": self.maxconn, "NOFILE": self.nofile}
-        if name in ("fulcrum", "fulcrum-log"):
+        if name in ("fulcrum", "fulcrum-epoll", "fulcrum-log"):
             binary = os.path.join(self.build, "fulcrum")
             if not os.access(binary, os.X_OK):
                 return None, f"{binary} not built yet: skipping {name}"
             vals["ACCESS"] = os.path.join(d, "access.log") if name == "fulcrum-log" else "off"
+            # fulcrum-epoll: the same binary on its epoll fallback
+            vals["IO_URING"] = "off" if name == "fulcrum-epoll" else "auto"
             cfg = self.render("fulcrum.yaml.in", os.path.join(d, "fulcrum.yaml"), vals)
             argv = [binary, "-c", cfg]
         elif name == "haproxy":
@@ -700,7 +702,8 @@ http {{
 
         # ratios
         L.append("")
-        pairs = [("fulcrum", "haproxy"), ("fulcrum", "nginx"), ("fulcrum-log", "fulcrum")]
+        pairs = [("fulcrum", "haproxy"), ("fulcrum", "nginx"), ("fulcrum-epoll", "haproxy"),
+                 ("fulcrum-epoll", "nginx"), ("fulcrum", "fulcrum-epoll"), ("fulcrum-log", "fulcrum")]
         if "fulcrum" not in data:
             pairs = [("haproxy", "nginx")]
             L.append("ratios (fulcrum not run; haproxy/nginx instead):")

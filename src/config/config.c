@@ -329,6 +329,26 @@ const struct fc_config_pool *fc_config_pool_find(const struct fc_config *cfg, co
 }
 
 /* Parses a log level name. */
+int fc_config_parse_io_uring(const char *s, enum fc_io_uring_mode *out)
+{
+	static const struct {
+		const char *name;
+		enum fc_io_uring_mode mode;
+	} modes[] = {
+	        {"auto", FC_IO_URING_AUTO}, {"on", FC_IO_URING_ON},   {"true", FC_IO_URING_ON},
+	        {"yes", FC_IO_URING_ON},    {"off", FC_IO_URING_OFF}, {"false", FC_IO_URING_OFF},
+	        {"no", FC_IO_URING_OFF},
+	};
+	if (!s)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(s, modes[i].name) == 0) {
+			*out = modes[i].mode;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 int fc_config_parse_log_level(const char *s, enum fc_log_level *out)
 {
 	static const struct {
@@ -572,14 +592,17 @@ oom:
 	return NULL;
 }
 
-/* FULCRUM_LOG_LEVEL and FULCRUM_WORKERS override the loaded values; an empty
- * variable counts as unset. Nothing changes when a value is bad. */
+/* FULCRUM_LOG_LEVEL, FULCRUM_WORKERS and FULCRUM_IO_URING override the
+ * loaded values; an empty variable counts as unset. Nothing changes when a
+ * value is bad. */
 int fc_config_apply_env(struct fc_config *cfg, char *err, size_t errlen)
 {
 	const char *level = getenv("FULCRUM_LOG_LEVEL");
 	const char *workers = getenv("FULCRUM_WORKERS");
+	const char *uring = getenv("FULCRUM_IO_URING");
 	enum fc_log_level lv = cfg->log_level;
 	uint32_t w = cfg->workers;
+	enum fc_io_uring_mode um = cfg->io_uring;
 
 	if (err && errlen)
 		err[0] = '\0';
@@ -598,7 +621,15 @@ int fc_config_apply_env(struct fc_config *cfg, char *err, size_t errlen)
 			         FC__CFG_WORKERS_MAX, workers);
 		return -EINVAL;
 	}
+	if (uring && *uring && fc_config_parse_io_uring(uring, &um) < 0) {
+		if (err && errlen)
+			snprintf(err, errlen,
+			         "FULCRUM_IO_URING: must be auto, on or off (got \"%.64s\")",
+			         uring);
+		return -EINVAL;
+	}
 	cfg->log_level = lv;
 	cfg->workers = w;
+	cfg->io_uring = um;
 	return 0;
 }

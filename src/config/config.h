@@ -16,6 +16,8 @@
 
 enum fc_log_level { FC_LOG_DEBUG, FC_LOG_INFO, FC_LOG_WARN, FC_LOG_ERROR };
 enum fc_access_format { FC_ACCESS_TEXT, FC_ACCESS_JSON };
+/* io_uring: auto uses it when the kernel lets us, on requires it, off: epoll. */
+enum fc_io_uring_mode { FC_IO_URING_AUTO, FC_IO_URING_ON, FC_IO_URING_OFF };
 
 /* Where the hash key of ip_hash / consistent_hash comes from. */
 enum fc_hash_source {
@@ -137,9 +139,10 @@ struct fc_config_client_ip {
 
 struct fc_config {
 	atomic_int refs;
-	char *source;               /* file path, or "command line" */
-	uint32_t workers;           /* 0 in the file means: CPU count (resolved at load) */
-	uint32_t shutdown_grace_ms; /* default 10000 */
+	char *source;                   /* file path, or "command line" */
+	uint32_t workers;               /* 0 in the file means: CPU count (resolved at load) */
+	uint32_t shutdown_grace_ms;     /* default 10000 */
+	enum fc_io_uring_mode io_uring; /* default auto */
 
 	/* log */
 	enum fc_log_level log_level;         /* default info */
@@ -204,6 +207,8 @@ int fc_config_parse_size(const char *s, uint64_t *bytes);
 
 /* "auto" (online CPUs, capped at 256) or 1..256. Returns 0 or -EINVAL. */
 int fc_config_parse_workers(const char *s, uint32_t *out);
+/* "auto", "on" or "off" (also true/false, yes/no). 0 or -EINVAL. */
+int fc_config_parse_io_uring(const char *s, enum fc_io_uring_mode *out);
 
 /* The pool named name in cfg, or NULL. Borrowed from cfg. */
 const struct fc_config_pool *fc_config_pool_find(const struct fc_config *cfg, const char *name);

@@ -1548,8 +1548,8 @@ static void parse_listeners(struct walk *w, const struct field *f, yaml_node_t *
 
 static void parse_root(struct walk *w, yaml_node_t *root)
 {
-	struct field f[] = {F("workers"), F("shutdown_grace"), F("log"),
-	                    F("client"),  F("listeners"),      F("pools")};
+	struct field f[] = {F("workers"),   F("shutdown_grace"), F("log"),     F("client"),
+	                    F("listeners"), F("pools"),          F("io_uring")};
 	struct fc_config *cfg = w->cfg;
 	yaml_node_t empty;
 
@@ -1578,6 +1578,13 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 		pop(w, old);
 	}
 	get_duration_ms(w, &f[1], 0, TIMEOUT_MAX, &cfg->shutdown_grace_ms);
+	if (f[6].val) {
+		size_t old = push_key(w, "io_uring");
+		const char *v = field_scalar(w, &f[6], "auto, on or off");
+		if (v && fc_config_parse_io_uring(v, &cfg->io_uring) < 0)
+			werr(w, f[6].val, "must be auto, on or off (got \"%.64s\")", v);
+		pop(w, old);
+	}
 	if (f[2].val) {
 		size_t old = push_key(w, "log");
 

@@ -1,4 +1,5 @@
-/* loop.c — epoll loop with a binary min-heap of timers. */
+/* loop.c — the loop's timers (a binary min-heap) and clock, and the epoll
+ * way of waiting; the io_uring way is in loop_uring.c. */
 #include "core/loop.h"
 
 #include <errno.h>
@@ -6,6 +7,8 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/loop_uring.h"
 
 uint64_t fc_time_ns(void)
 {
@@ -30,8 +33,15 @@ int fc_loop_init(struct fc_loop *loop)
 	return 0;
 }
 
+const char *fc_loop_kind(const struct fc_loop *loop)
+{
+	return loop->ring ? "io_uring" : "epoll";
+}
+
 void fc_loop_fini(struct fc_loop *loop)
 {
+	if (loop->ring)
+		fc__uring_fini(loop);
 	if (loop->epfd >= 0)
 		close(loop->epfd);
 	loop->epfd = -1;
@@ -42,6 +52,8 @@ void fc_loop_fini(struct fc_loop *loop)
 
 int fc_loop_add(struct fc_loop *loop, struct fc_io *io)
 {
+	if (loop->ring)
+		return -EOPNOTSUPP; /* completions, not readiness: use fc_stream_open */
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 	                         .data.ptr = io};
 	return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0 ? -errno : 0;
@@ -49,12 +61,18 @@ int fc_loop_add(struct fc_loop *loop, struct fc_io *io)
 
 int fc_loop_add_level(struct fc_loop *loop, struct fc_io *io)
 {
+	if (loop->ring)
+		return fc__uring_add_poll(loop, io);
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = io};
 	return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0 ? -errno : 0;
 }
 
 void fc_loop_del(struct fc_loop *loop, struct fc_io *io)
 {
+	if (loop->ring) {
+		fc__uring_del_poll(loop, io);
+		return;
+	}
 	if (io->fd >= 0)
 		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 }
@@ -140,7 +158,7 @@ void fc_timer_set(struct fc_loop *loop, struct fc_timer *t, uint64_t when_ms)
 	sift_up(loop, t->slot - 1);
 }
 
-static int next_timeout(struct fc_loop *loop)
+int fc__loop_next_timeout(struct fc_loop *loop)
 {
 	if (loop->n_timers == 0)
 		return 1000;
@@ -151,7 +169,7 @@ static int next_timeout(struct fc_loop *loop)
 	return d > 1000 ? 1000 : (int)d;
 }
 
-static void run_timers(struct fc_loop *loop)
+void fc__loop_run_timers(struct fc_loop *loop)
 {
 	/* only as many as were armed when the pass began: a callback that
 	 * re-arms for "now" runs again next iteration, not forever */
@@ -166,16 +184,26 @@ static void run_timers(struct fc_loop *loop)
 
 void fc_loop_run(struct fc_loop *loop)
 {
+	if (loop->ring) {
+		fc__uring_run(loop);
+		return;
+	}
 	struct epoll_event evs[256];
 	while (!loop->stop) {
 		if (loop->before_wait)
 			loop->before_wait(loop, loop->before_wait_arg);
-		int n = epoll_wait(loop->epfd, evs, 256, next_timeout(loop));
+		int n = epoll_wait(loop->epfd, evs, 256, fc__loop_next_timeout(loop));
 		fc_loop_update_time(loop);
 		for (int i = 0; i < n; i++) {
 			struct fc_io *io = evs[i].data.ptr;
 			io->cb(loop, io, evs[i].events);
 		}
-		run_timers(loop);
+		fc__loop_run_timers(loop);
 	}
+}
+
+void fc_loop_drain(struct fc_loop *loop, uint32_t timeout_ms)
+{
+	if (loop->ring)
+		fc__uring_drain(loop, timeout_ms);
 }

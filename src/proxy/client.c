@@ -4,7 +4,8 @@
  * connection's steps until none makes progress ("pump"), so both directions
  * move at once with backpressure: a step that cannot move (buffer full,
  * socket would block) just waits for the next edge. Readiness is tracked by
- * hand because epoll is edge-triggered. */
+ * hand because epoll is edge-triggered; the stream (core/stream.h) makes an
+ * io_uring loop look the same. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,15 +145,14 @@ void fc_client_close(struct fc_client *c)
 	if (c->x)
 		fc_exchange_abandon(c->x);
 	fc_timer_cancel(&w->loop, &c->timer);
-	close(c->io.fd); /* also leaves the epoll set: the fd is never duplicated */
-	c->io.fd = -1;
+	bool now = fc_stream_close(&w->loop, &c->s);
 	fc_buf_release(&w->bufs, c->in);
 	fc_buf_release(&w->bufs, c->out);
 	c->in = c->out = NULL;
 	w->n_clients--;
 	/* later events of this batch may still point at c: it stays as it is
-	 * (closed) until the batch is over */
-	if (!fc_slab_defer_free(&w->clients, c))
+	 * (closed) until the batch is over, or until the loop released it */
+	if (now && !fc_slab_defer_free(&w->clients, c))
 		fc_error("out of memory deferring a free");
 	fc_worker_conn_closed(w);
 }
@@ -221,7 +221,7 @@ static bool client_read(struct fc_client *c)
 		return false;
 	}
 	size_t room = fc_buf_room(b);
-	ssize_t n = read(c->io.fd, b->data + b->wpos, room);
+	ssize_t n = fc_stream_recv(&w->loop, &c->s, b->data + b->wpos, room);
 	if (n > 0) {
 		b->wpos += (uint32_t)n;
 		if ((size_t)n < room) {
@@ -239,10 +239,8 @@ static bool client_read(struct fc_client *c)
 		c->readable = false;
 		return true;
 	}
-	if (errno == EINTR)
-		return true;
 	c->readable = false;
-	if (errno == EAGAIN)
+	if (n == -EAGAIN)
 		return false;
 	c->eof = true;
 	return true;
@@ -284,6 +282,8 @@ static bool handle_head(struct fc_client *c)
 	}
 	if (end > max)
 		goto too_large;
+	if (c->out && fc_buf_len(c->out) > c->out->cap / 2)
+		return false; /* pipelined answers wait to be taken: read on once they are */
 	fc_exchange_start(c, end);
 	return true;
 too_large:
@@ -329,6 +329,8 @@ bool fc_client_request_body(struct fc_client *c)
 
 static void client_flushed(struct fc_client *c)
 {
+	if (!fc_stream_flushed(&c->w->loop, &c->s))
+		return; /* an io_uring send is still out: EPOLLOUT comes when it is done */
 	if (c->state == FC_C_CLOSING && c->quick_close) {
 		/* nothing unread: a plain close sends FIN, not RST */
 		fc_client_close(c);
@@ -336,7 +338,7 @@ static void client_flushed(struct fc_client *c)
 	}
 	if (c->state == FC_C_CLOSING && !c->lingering) {
 		/* everything is out: half-close and drain what the client still sends */
-		shutdown(c->io.fd, SHUT_WR);
+		fc_stream_shutdown_write(&c->w->loop, &c->s);
 		c->lingering = true;
 		c->phase_ms = fc_client_now(c);
 		if (c->eof)
@@ -368,14 +370,12 @@ static bool client_write(struct fc_client *c)
 	}
 	if (!c->writable)
 		return false;
-	ssize_t wr = writev(c->io.fd, iov, n);
+	ssize_t wr = fc_stream_send(&c->w->loop, &c->s, iov, n);
 	if (wr < 0) {
-		if (errno == EAGAIN) {
+		if (wr == -EAGAIN) {
 			c->writable = false;
 			return false;
 		}
-		if (errno == EINTR)
-			return true;
 		fc_client_close(c); /* the client is gone */
 		return true;
 	}
@@ -486,6 +486,12 @@ static void client_on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 {
 	struct fc_client *c = (struct fc_client *)io;
 	(void)loop;
+	if (ev & FC_EV_RELEASED) {
+		/* closed earlier; the loop's last operation on it is over */
+		if (!fc_slab_defer_free(&c->w->clients, c))
+			fc_error("out of memory deferring a free");
+		return;
+	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		c->readable = true;
 	if (ev & (EPOLLRDHUP | EPOLLHUP))
@@ -523,8 +529,8 @@ void fc_client_accept(struct fc_worker *w, struct fc_listener *l, int fd,
 		return;
 	}
 	memset(c, 0, sizeof(*c));
-	c->io.fd = fd;
-	c->io.cb = client_on_event;
+	c->s.io.fd = fd;
+	c->s.io.cb = client_on_event;
 	c->timer.cb = client_timeout;
 	c->w = w;
 	c->listener = (uint16_t)(l - w->listeners);
@@ -532,7 +538,7 @@ void fc_client_accept(struct fc_worker *w, struct fc_listener *l, int fd,
 	c->phase_ms = c->active_ms = fc_client_now(c);
 	peer_addr(peer, &c->peer);
 	w->n_clients++;
-	if (fc_loop_add(&w->loop, &c->io) < 0) {
+	if (fc_stream_open(&w->loop, &c->s) < 0) {
 		w->n_clients--;
 		close(fd);
 		fc_slab_free(&w->clients, c);
@@ -547,6 +553,8 @@ void fc_client_accept(struct fc_worker *w, struct fc_listener *l, int fd,
 
 void fc_client_shutdown(struct fc_client *c)
 {
+	if (c->closed)
+		return; /* waits for the loop to release it */
 	if (c->state == FC_C_IDLE && (!c->in || !fc_buf_len(c->in)) && !c->out) {
 		fc_client_close(c);
 		return;

@@ -591,8 +591,11 @@ static bool response_head(struct fc_exchange *x)
 				/* interim responses faster than the client takes them */
 				fc_warn("pool %s: server %s: too many interim responses; closing",
 				        pool, srv);
-				report(x, FC_BLAME_SERVER, 0, "too many interim responses");
-				fc_client_close(c);
+				/* the whole interim responses queued still go out, then
+				 * the end: never one cut in its middle */
+				x->status = 502;
+				exchange_end(x, FC_BLAME_SERVER, "too many interim responses");
+				fc_client_start_closing(c);
 				return true;
 			}
 			x->resp_started = true;

@@ -20,6 +20,7 @@
 #include "core/loop.h"
 #include "core/mailbox.h"
 #include "core/slab.h"
+#include "core/stream.h"
 #include "http/h1.h"
 
 struct fc_worker;
@@ -115,7 +116,7 @@ bool fc_runtime_is_trusted(const struct fc_runtime *rt, const struct fc_addr *a)
  * and the response parser. Owned by an exchange while in use, by the
  * worker's idle pool for its server otherwise. */
 struct fc_upstream {
-	struct fc_io io;
+	struct fc_stream s;    /* first: the loop's pointer is the upstream's */
 	struct fc_timer timer; /* idle timeout while pooled */
 	struct fc_worker *w;
 	struct fc_exchange *x;    /* owner while in use */
@@ -284,7 +285,7 @@ enum fc_client_state { FC_C_IDLE, FC_C_HEAD, FC_C_ACTIVE, FC_C_CLOSING };
  * worker's slab; an idle one is just this (the request parser lives in the
  * exchange, buffers are released), so it is kept small. */
 struct fc_client {
-	struct fc_io io; /* first: the loop's pointer is the client's */
+	struct fc_stream s; /* first: the loop's pointer is the client's */
 	struct fc_timer timer;
 	struct fc_worker *w;
 	struct fc_buf *in;  /* from the client */
@@ -302,7 +303,7 @@ struct fc_client {
 	bool readable, writable, rdhup, eof, closed, in_run, rerun, resume;
 	bool served, lingering, quick_close;
 };
-_Static_assert(sizeof(struct fc_client) <= 120, "an idle connection costs this, see docs");
+_Static_assert(sizeof(struct fc_client) <= 136, "an idle connection costs this, see docs");
 
 void fc_client_accept(struct fc_worker *w, struct fc_listener *l, int fd,
                       const struct sockaddr *peer);
@@ -344,6 +345,7 @@ struct fc_worker {
 	struct fc_listener *listeners;
 	size_t n_listeners;
 	struct fc_timer accept_retry;
+	struct fc_timer accept_more; /* io_uring: accept what one event left */
 	struct fc_timer grace;
 	struct fc_mailbox mailbox; /* from the control thread */
 	struct fc_msg stop_msg;    /* posted once to stop */

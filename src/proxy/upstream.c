@@ -1,8 +1,9 @@
 /* upstream.c — a connection to a server: connecting, sending, receiving,
  * parsing the response it sends back; and each worker's idle keep-alive pool
- * per server. An idle connection stays registered with epoll: any event on
- * it (the server closed it, or sent stray bytes) closes it at once, so reuse
- * rarely meets a stale socket; the exchange retries when it does.
+ * per server. An idle connection stays registered with the loop (on io_uring,
+ * with a receive in flight): any input on it (the server closed it, or sent
+ * stray bytes) closes it at once, so reuse rarely meets a stale socket; the
+ * exchange retries when it does.
  * Pools have no small fixed size: a per-worker timer closes, a share each
  * period, the idle connections beyond what recent traffic used (the idea of
  * HAProxy's pool-purge-delay; docs/architecture.md, "Idle upstream pools"). */
@@ -47,11 +48,13 @@ static void idle_on_timeout(struct fc_loop *loop, struct fc_timer *t)
 	fc_upstream_close(u);
 }
 
-static void noop_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
+/* A closed connection: nothing but the loop's release reaches it. */
+static void closed_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 {
+	struct fc_upstream *u = (struct fc_upstream *)io;
 	(void)loop;
-	(void)io;
-	(void)ev;
+	if (ev & FC_EV_RELEASED)
+		fc_worker_defer_free(u->w, u);
 }
 
 /* ---------------------------------------------------------------- pools */
@@ -145,7 +148,7 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 		idle->n--;
 		take_one(idle);
 		fc_timer_cancel(&w->loop, &u->timer);
-		u->io.cb = on_event;
+		u->s.io.cb = on_event;
 		u->reused = true;
 		u->readable = false;
 		u->rdhup = false;
@@ -165,8 +168,8 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 		*err = -ENOMEM;
 		return NULL;
 	}
-	u->io.fd = fd;
-	u->io.cb = on_event;
+	u->s.io.fd = fd;
+	u->s.io.cb = on_event;
 	u->timer.cb = idle_on_timeout;
 	u->w = w;
 	u->rs = rs;
@@ -175,7 +178,7 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 	fc_link_init(&u->idle_link);
 	u->connecting = true;
 	fc_h1_init(&u->parser, true);
-	int rc = fc_loop_add(&w->loop, &u->io);
+	int rc = fc_stream_open_connecting(&w->loop, &u->s);
 	if (rc < 0) {
 		close(fd);
 		fc_server_unref(server);
@@ -204,16 +207,16 @@ void fc_upstream_close(struct fc_upstream *u)
 	}
 	pool_shrank(idle);
 	fc_timer_cancel(&w->loop, &u->timer);
-	close(u->io.fd); /* also leaves the epoll set */
-	u->io.fd = -1;
-	u->io.cb = noop_event;
+	bool now = fc_stream_close(&w->loop, &u->s);
+	u->s.io.cb = closed_event;
 	fc_buf_release(&w->bufs, u->in);
 	u->in = NULL;
 	if (u->server)
 		fc_server_unref(u->server);
 	u->server = NULL;
 	u->x = NULL;
-	fc_worker_defer_free(w, u);
+	if (now)
+		fc_worker_defer_free(w, u);
 }
 
 void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle,
@@ -223,14 +226,14 @@ void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle
 	struct fc_rt_idle *idle = &u->rs->idle[w->id];
 	u->x = NULL;
 	if (!reusable || u->eof || u->rdhup || w->draining || idle->n >= max_idle ||
-	    (u->in && fc_buf_len(u->in) > 0)) {
+	    (u->in && fc_buf_len(u->in) > 0) || !fc_stream_flushed(&w->loop, &u->s)) {
 		fc_upstream_close(u);
 		return;
 	}
 	fc_buf_release(&w->bufs, u->in);
 	u->in = NULL;
 	u->rparsed = 0;
-	u->io.cb = idle_on_event;
+	u->s.io.cb = idle_on_event;
 	fc_link_push(&idle->list, &u->idle_link);
 	idle->used--;
 	idle->n++;
@@ -274,10 +277,11 @@ int fc_upstream_connected(struct fc_upstream *u)
 		return 1;
 	if (!u->writable)
 		return 0;
-	int e = fc_sock_error(u->io.fd);
+	int e = fc_sock_error(u->s.io.fd);
 	if (e)
 		return e;
 	u->connecting = false;
+	fc_stream_connected(&u->w->loop, &u->s);
 	return 1;
 }
 
@@ -288,21 +292,17 @@ ssize_t fc_upstream_send(struct fc_upstream *u, const struct iovec *iov, int n)
 	size_t want = 0;
 	for (int i = 0; i < n; i++)
 		want += iov[i].iov_len;
-	for (;;) {
-		ssize_t wr = writev(u->io.fd, iov, n);
-		if (wr >= 0) {
-			if ((size_t)wr < want)
-				u->writable = false;
-			return wr;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN) {
+	ssize_t wr = fc_stream_send(&u->w->loop, &u->s, iov, n);
+	if (wr >= 0) {
+		if ((size_t)wr < want)
 			u->writable = false;
-			return 0;
-		}
-		return -errno;
+		return wr;
 	}
+	if (wr == -EAGAIN) {
+		u->writable = false;
+		return 0;
+	}
+	return wr;
 }
 
 int fc_upstream_recv(struct fc_upstream *u)
@@ -322,31 +322,27 @@ int fc_upstream_recv(struct fc_upstream *u)
 		fc_buf_compact(b);
 	}
 	size_t room = fc_buf_room(b);
-	for (;;) {
-		ssize_t n = read(u->io.fd, b->data + b->wpos, room);
-		if (n > 0) {
-			b->wpos += (uint32_t)n;
-			if ((size_t)n < room) {
-				u->readable = false;
-				if (u->rdhup)
-					u->eof = true;
-			}
-			return 1;
-		}
-		if (n == 0) {
-			u->eof = true;
+	ssize_t n = fc_stream_recv(&u->w->loop, &u->s, b->data + b->wpos, room);
+	if (n > 0) {
+		b->wpos += (uint32_t)n;
+		if ((size_t)n < room) {
 			u->readable = false;
-			return 1;
+			if (u->rdhup)
+				u->eof = true;
 		}
-		if (errno == EINTR)
-			continue;
-		u->readable = false;
-		if (errno == EAGAIN)
-			return 0;
-		u->eof = true;
-		u->reset = true;
 		return 1;
 	}
+	if (n == 0) {
+		u->eof = true;
+		u->readable = false;
+		return 1;
+	}
+	u->readable = false;
+	if (n == -EAGAIN)
+		return 0;
+	u->eof = true;
+	u->reset = true;
+	return 1;
 }
 
 /* ---------------------------------------------------------------- response */

@@ -1,4 +1,4 @@
-/* worker.c — a worker thread: its epoll loop, its SO_REUSEPORT listeners, the
+/* worker.c — a worker thread: its loop (io_uring or epoll), its SO_REUSEPORT listeners, the
  * client connections it accepted, its mailbox from the control thread, and
  * graceful draining on shutdown. */
 #include <errno.h>
@@ -115,6 +115,20 @@ static void on_accept(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 		atomic_fetch_add_explicit(&rt->conns, 1, memory_order_relaxed);
 		fc_client_accept(w, l, fd, (struct sockaddr *)&ss);
 	}
+	/* more may wait: epoll (level-triggered) says so again, io_uring's poll
+	 * only on the next arrival, so come back on the next turn */
+	if (fc_loop_is_uring(&w->loop) && !w->accept_more.slot)
+		fc_timer_set(&w->loop, &w->accept_more, w->loop.now_ms);
+}
+
+static void on_accept_more(struct fc_loop *loop, struct fc_timer *t)
+{
+	struct fc_worker *w = fc_link_entry(t, struct fc_worker, accept_more);
+	for (size_t i = 0; i < w->n_listeners; i++) {
+		struct fc_listener *l = &w->listeners[i];
+		if (!l->paused && l->io.fd >= 0 && !w->draining)
+			on_accept(loop, &l->io, EPOLLIN);
+	}
 }
 
 static void on_accept_retry(struct fc_loop *loop, struct fc_timer *t)
@@ -173,6 +187,7 @@ static void start_draining(struct fc_worker *w)
 		}
 	}
 	fc_timer_cancel(&w->loop, &w->accept_retry);
+	fc_timer_cancel(&w->loop, &w->accept_more);
 	fc_slab_foreach(&w->clients, shutdown_client, NULL);
 	fc_upstream_close_idle(w);
 	if (w->n_clients == 0)
@@ -223,9 +238,44 @@ static void *worker_main(void *arg)
 	fc_upstream_close_idle(w);
 	fc_timer_cancel(&w->loop, &w->grace);
 	fc_mailbox_drain(&w->mailbox); /* a late server-down message holds a reference */
+	/* io_uring: the closed connections' last operations complete (cancelled)
+	 * and release them */
+	fc_loop_drain(&w->loop, 1000);
 	free_deferred(w);
 	fc_accesslog_flush(w);
 	return NULL;
+}
+
+/* The loop: io_uring unless the config says off or the kernel refuses it
+ * (then epoll, unless the config says on). The first worker says which. */
+static int init_loop(struct fc_worker *w, const struct fc_config *c, uint32_t bufsize, char *err,
+                     size_t errlen)
+{
+	char why[200] = "";
+	if (c->io_uring != FC_IO_URING_OFF) {
+		int rc = fc_loop_init_uring(&w->loop, bufsize, why, sizeof(why));
+		if (rc == 0) {
+			if (w->id == 0)
+				fc_info("event loop: io_uring");
+			return 0;
+		}
+		if (c->io_uring == FC_IO_URING_ON) {
+			snprintf(err, errlen, "io_uring: on, but io_uring cannot be used: %s", why);
+			return rc;
+		}
+	}
+	int rc = fc_loop_init(&w->loop);
+	if (rc < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(-rc));
+		return rc;
+	}
+	if (w->id == 0) {
+		if (c->io_uring == FC_IO_URING_OFF)
+			fc_info("event loop: epoll (io_uring: off)");
+		else
+			fc_warn("event loop: epoll, because io_uring cannot be used: %s", why);
+	}
+	return 0;
 }
 
 /* Sets up worker w (id) for rt. Everything it opens is undone by
@@ -240,18 +290,17 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 	fc_slab_init(&w->clients, sizeof(struct fc_client));
 	w->mailbox.io.fd = -1;
 	w->loop.epfd = -1;
-	int rc = fc_loop_init(&w->loop);
-	if (rc < 0) {
-		snprintf(err, errlen, "epoll: %s", strerror(-rc));
-		return rc;
-	}
-	w->loop.before_wait = before_wait;
-	w->loop.before_wait_arg = w;
 	uint32_t bufsize = c->max_header_size + 1024;
 	if (bufsize < 16384)
 		bufsize = 16384;
+	int rc = init_loop(w, c, bufsize, err, errlen);
+	if (rc < 0)
+		return rc;
+	w->loop.before_wait = before_wait;
+	w->loop.before_wait_arg = w;
 	fc_buf_pool_init(&w->bufs, bufsize, 1024);
 	w->accept_retry.cb = on_accept_retry;
+	w->accept_more.cb = on_accept_more;
 	w->grace.cb = on_grace;
 	if (getrandom(&w->rng, sizeof(w->rng), 0) < 0)
 		w->rng = fc_time_ns();
@@ -312,7 +361,7 @@ static void worker_fini(struct fc_worker *w)
 	free(w->deferred);
 	fc_slab_fini(&w->clients);
 	free(w->alog);
-	if (w->loop.epfd >= 0) {
+	if (w->loop.epfd >= 0 || fc_loop_is_uring(&w->loop)) {
 		fc_buf_pool_fini(&w->bufs);
 		fc_loop_fini(&w->loop);
 	}

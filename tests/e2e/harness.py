@@ -460,7 +460,7 @@ class Fulcrum:
     """A running fulcrum. stdout (access log by default) and stderr (error log) go
     to files in a temp dir; read them with .stdout_text() / .stderr_text()."""
 
-    def __init__(self, args, port=None, env=None, wait=True, config_path=None):
+    def __init__(self, args, port=None, env=None, wait=True, config_path=None, wrapper=()):
         self.dir = tmpdir()
         self.port = port
         self.config_path = config_path
@@ -476,7 +476,7 @@ class Fulcrum:
                     e.pop(k, None)
                 else:
                     e[k] = v
-        self.args = [FULCRUM_BIN] + list(args)
+        self.args = list(wrapper) + [FULCRUM_BIN] + list(args)
         self.proc = spawn(self.args, stdout=self._out, stderr=self._err, env=e, cwd=self.dir)
         _fulcrums.append(self)
         if wait and port is not None:
@@ -487,12 +487,14 @@ class Fulcrum:
                 )
 
     @classmethod
-    def from_config(cls, yaml_text, port=None, extra_args=(), env=None, wait=True):
+    def from_config(cls, yaml_text, port=None, extra_args=(), env=None, wait=True, wrapper=()):
+        """wrapper: a command fulcrum runs under (it execs its arguments)."""
         d = tmpdir()
         path = os.path.join(d, "fulcrum.yaml")
         with open(path, "w") as f:
             f.write(yaml_text)
-        return cls(["-c", path] + list(extra_args), port=port, env=env, wait=wait, config_path=path)
+        return cls(["-c", path] + list(extra_args), port=port, env=env, wait=wait, config_path=path,
+                   wrapper=wrapper)
 
     @classmethod
     def fileless(cls, port, servers, algorithm=None, workers=None, extra_args=(), env=None, wait=True):

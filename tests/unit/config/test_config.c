@@ -335,7 +335,7 @@ static void test_errors_top(void **state)
 	expect_error(
 	        "frobnicate: 1\n" MINIMAL,
 	        "t.yaml:1:1: frobnicate: unknown key (expected one of: workers, shutdown_grace, "
-	        "log, client, listeners, pools)");
+	        "log, client, listeners, pools, io_uring)");
 	expect_error("workers: 2\nworkers: 3\n" MINIMAL,
 	             "t.yaml:2:1: workers: duplicate key (first at line 1)");
 	expect_error("workers: 257\n" MINIMAL, "t.yaml:1:10: workers: must be auto or 1..256 (got "
@@ -356,7 +356,7 @@ static void test_errors_top(void **state)
 	expect_error("a: b: c\n", "t.yaml:1:5: YAML: mapping values are not allowed in this "
 	                          "context");
 	expect_error("a: \"x\\0y\"\n", "t.yaml:1:1: a: unknown key (expected one of: workers, "
-	                               "shutdown_grace, log, client, listeners, pools)");
+	                               "shutdown_grace, log, client, listeners, pools, io_uring)");
 	expect_error("log:\n  error: \"a\\0b\"\n" MINIMAL,
 	             "t.yaml:2:10: log.error: must not contain NUL characters");
 	expect_error("? [a]\n: 1\n" MINIMAL, "t.yaml:1:3: keys must be plain names, not a list");

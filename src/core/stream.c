@@ -1,0 +1,77 @@
+/* stream.c — TCP streams: on epoll the plain system calls, on io_uring the
+ * completion-driven versions in loop_uring.c. */
+#include "core/stream.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/loop_uring.h"
+
+int fc_stream_open(struct fc_loop *loop, struct fc_stream *s)
+{
+	if (loop->ring)
+		return fc__uring_open(loop, s, false);
+	return fc_loop_add(loop, &s->io);
+}
+
+int fc_stream_open_connecting(struct fc_loop *loop, struct fc_stream *s)
+{
+	if (loop->ring)
+		return fc__uring_open(loop, s, true);
+	return fc_loop_add(loop, &s->io);
+}
+
+void fc_stream_connected(struct fc_loop *loop, struct fc_stream *s)
+{
+	if (loop->ring)
+		fc__uring_connected(loop, s);
+}
+
+ssize_t fc_stream_recv(struct fc_loop *loop, struct fc_stream *s, char *dst, size_t room)
+{
+	if (loop->ring)
+		return fc__uring_recv(loop, s, dst, room);
+	for (;;) {
+		ssize_t n = read(s->io.fd, dst, room);
+		if (n >= 0)
+			return n;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+ssize_t fc_stream_send(struct fc_loop *loop, struct fc_stream *s, const struct iovec *iov, int n)
+{
+	if (loop->ring)
+		return fc__uring_send(loop, s, iov, n);
+	for (;;) {
+		ssize_t wr = writev(s->io.fd, iov, n);
+		if (wr >= 0)
+			return wr;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+bool fc_stream_flushed(struct fc_loop *loop, struct fc_stream *s)
+{
+	return loop->ring ? fc__uring_flushed(loop, s) : true;
+}
+
+int fc_stream_shutdown_write(struct fc_loop *loop, struct fc_stream *s)
+{
+	if (loop->ring)
+		return fc__uring_shutdown_write(loop, s);
+	return shutdown(s->io.fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+bool fc_stream_close(struct fc_loop *loop, struct fc_stream *s)
+{
+	if (loop->ring)
+		return fc__uring_close(loop, s);
+	if (s->io.fd >= 0)
+		close(s->io.fd); /* also leaves the epoll set: the fd is never duplicated */
+	s->io.fd = -1;
+	return true;
+}

@@ -1,0 +1,59 @@
+/* stream.h — a connection's transport (TCP today), the same for both loops.
+ * The owner reads and sends through these calls and reacts to its handler's
+ * events (EPOLLIN: bytes or the end may be there, EPOLLOUT: it may send
+ * again); it never learns which loop runs it.
+ *  - On epoll they are read(2), writev(2), shutdown(2) and close(2).
+ *  - On io_uring the stream owns its receive buffers: one receive is in
+ *    flight at a time, into a buffer the kernel takes from the loop's
+ *    provided-buffer ring only when bytes arrive (an idle connection holds
+ *    none); fc_stream_recv copies from it and re-arms. Sends are copied into
+ *    one per-stream buffer and submitted once per loop turn; a full buffer is
+ *    backpressure (a short count), so a slow reader never queues more.
+ * Every call returns what the matching system call would: bytes, 0 at the
+ * end of input, -EAGAIN when it would block (an event follows), or -errno. */
+#ifndef FC_STREAM_H
+#define FC_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "core/buf.h"
+#include "core/loop.h"
+
+struct fc_stream {
+	struct fc_io io;   /* first: fd and the owner's handler */
+	struct fc_buf *tx; /* io_uring: bytes taken, not yet sent */
+	uint16_t rx_bid;   /* io_uring: the received buffer held, */
+	uint16_t rx_off;   /* its next unread byte */
+	uint16_t rx_len;   /* and its length */
+	int16_t rx_err;    /* io_uring: a failed receive's -errno, reported once */
+};
+
+/* Registers a connected fd (accepted, or connected: see fc_stream_connected).
+ * s->io.fd and s->io.cb are set, the rest zero. 0 or -errno. */
+int fc_stream_open(struct fc_loop *loop, struct fc_stream *s);
+/* Registers an fd whose non-blocking connect is in progress: EPOLLOUT comes
+ * when it finished (either way); the owner then checks the socket error and
+ * calls fc_stream_connected. 0 or -errno. */
+int fc_stream_open_connecting(struct fc_loop *loop, struct fc_stream *s);
+void fc_stream_connected(struct fc_loop *loop, struct fc_stream *s);
+
+ssize_t fc_stream_recv(struct fc_loop *loop, struct fc_stream *s, char *dst, size_t room);
+/* Takes as many bytes of iov as it can: the count, or -EAGAIN when none. */
+ssize_t fc_stream_send(struct fc_loop *loop, struct fc_stream *s, const struct iovec *iov, int n);
+/* True when every byte taken was handed to the kernel. When false, an
+ * EPOLLOUT event follows once it is. */
+bool fc_stream_flushed(struct fc_loop *loop, struct fc_stream *s);
+/* Half-closes the sending side (after what was taken). 0 or -errno. */
+int fc_stream_shutdown_write(struct fc_loop *loop, struct fc_stream *s);
+/* Closes. As with close(2), bytes already taken still go out (on io_uring
+ * for at most 10 s, then the socket closes anyway); no event but
+ * FC_EV_RELEASED reaches the owner afterwards. Returns true when the owner
+ * may free the stream once the current batch of events is over, false when
+ * FC_EV_RELEASED comes first (io_uring, operations still in flight). */
+bool fc_stream_close(struct fc_loop *loop, struct fc_stream *s);
+
+#endif
