@@ -121,6 +121,31 @@ static void t_open(struct fc_loop *loop, struct tstream *t, int fd)
 	assert_int_equal(fc_stream_open(loop, &t->s), 0);
 }
 
+/* A loop of the case's kind and one stream on a loopback pair. */
+static void open_pair(void **state, struct fc_loop *loop, struct tstream *t, int *peer)
+{
+	int fd;
+	loop_open(state, loop);
+	tcp_pair(&fd, peer);
+	t_open(loop, t, fd);
+}
+
+/* Small socket buffers on both ends, so backpressure comes soon. */
+static void small_buffers(struct tstream *t, int peer, int bytes)
+{
+	setsockopt(t->s.io.fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+	setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
+/* n bytes that show where a byte went missing or came twice. */
+static char *pattern(size_t n, unsigned mul)
+{
+	char *p = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)(i * mul + (i >> 9));
+	return p;
+}
+
 /* Reads from our stream until n bytes arrived (or the end). Returns count. */
 static size_t recv_all(struct fc_loop *loop, struct tstream *t, char *dst, size_t n, size_t room)
 {
@@ -144,15 +169,11 @@ static size_t recv_all(struct fc_loop *loop, struct tstream *t, char *dst, size_
 static void test_bytes_in_order_through_short_reads(void **state)
 {
 	struct fc_loop loop;
-	loop_open(state, &loop);
-	int fd, peer;
-	tcp_pair(&fd, &peer);
 	struct tstream t;
-	t_open(&loop, &t, fd);
+	int peer;
+	open_pair(state, &loop, &t, &peer);
 	enum { N = 100000 };
-	char *out = malloc(N), *in = malloc(N);
-	for (int i = 0; i < N; i++)
-		out[i] = (char)(i * 7 + i / 251);
+	char *out = pattern(N, 7), *in = malloc(N);
 	assert_int_equal(write(peer, out, N), N);
 	/* reads of 97 bytes: many per received buffer */
 	assert_int_equal(recv_all(&loop, &t, in, N, 97), N);
@@ -181,18 +202,12 @@ static void test_bytes_in_order_through_short_reads(void **state)
 static void test_send_backpressure_then_resume(void **state)
 {
 	struct fc_loop loop;
-	loop_open(state, &loop);
-	int fd, peer;
-	tcp_pair(&fd, &peer);
-	int small = 65536;
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	struct tstream t;
-	t_open(&loop, &t, fd);
+	int peer;
+	open_pair(state, &loop, &t, &peer);
+	small_buffers(&t, peer, 65536);
 	enum { N = 4 << 20 };
-	char *out = malloc(N), *in = malloc(N);
-	for (int i = 0; i < N; i++)
-		out[i] = (char)(i ^ (i >> 9));
+	char *out = pattern(N, 3), *in = malloc(N);
 	/* the peer does not read: the stream takes a bounded amount, then says
 	 * -EAGAIN (never queues the whole 4 MiB) */
 	size_t taken = 0;
@@ -249,11 +264,9 @@ static void test_send_backpressure_then_resume(void **state)
 static void test_shutdown_write_after_queued_bytes(void **state)
 {
 	struct fc_loop loop;
-	loop_open(state, &loop);
-	int fd, peer;
-	tcp_pair(&fd, &peer);
 	struct tstream t;
-	t_open(&loop, &t, fd);
+	int peer;
+	open_pair(state, &loop, &t, &peer);
 	struct iovec iov[2] = {{"hello, ", 7}, {"world", 5}};
 	assert_int_equal(fc_stream_send(&loop, &t.s, iov, 2), 12);
 	/* asked before the bytes went out: the half-close waits for them */
@@ -284,11 +297,9 @@ static void test_shutdown_write_after_queued_bytes(void **state)
 static void test_close_with_operations_in_flight(void **state)
 {
 	struct fc_loop loop;
-	loop_open(state, &loop);
-	int fd, peer;
-	tcp_pair(&fd, &peer);
 	struct tstream t;
-	t_open(&loop, &t, fd);
+	int peer;
+	open_pair(state, &loop, &t, &peer);
 	run_for(&loop, 2); /* on io_uring a receive is now waiting in the kernel */
 	bool now = fc_stream_close(&loop, &t.s);
 	assert_int_equal(now, !want_uring(state));
@@ -307,18 +318,12 @@ static void test_close_with_operations_in_flight(void **state)
 static void test_close_still_sends_what_was_taken(void **state)
 {
 	struct fc_loop loop;
-	loop_open(state, &loop);
-	int fd, peer;
-	tcp_pair(&fd, &peer);
-	int small = 4096;
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	struct tstream t;
-	t_open(&loop, &t, fd);
+	int peer;
+	open_pair(state, &loop, &t, &peer);
+	small_buffers(&t, peer, 4096);
 	enum { N = 256 << 10 };
-	char *out = malloc(N), *in = malloc(N + 1);
-	for (int i = 0; i < N; i++)
-		out[i] = (char)(i * 13);
+	char *out = pattern(N, 13), *in = malloc(N + 1);
 	size_t taken = 0;
 	for (int i = 0; i < 20; i++) {
 		struct iovec iov = {out + taken, N - taken};
@@ -354,11 +359,9 @@ static void test_close_still_sends_what_was_taken(void **state)
 static void test_peer_reset_is_an_error_then_the_end(void **state)
 {
 	struct fc_loop loop;
-	loop_open(state, &loop);
-	int fd, peer;
-	tcp_pair(&fd, &peer);
 	struct tstream t;
-	t_open(&loop, &t, fd);
+	int peer;
+	open_pair(state, &loop, &t, &peer);
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 	setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(peer); /* RST */
