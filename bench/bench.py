@@ -22,6 +22,7 @@ Settings come from the environment, see bench/README.md.
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -99,6 +100,10 @@ class Bench:
         os.makedirs(self.out, exist_ok=True)
         self.procs = []          # every Popen we started, for cleanup
         self.backends = []       # ports
+        self.backend_pids = []   # their processes (fulcrum-echo), for the noise check
+        # a run is dropped when other work on the machine took more than this
+        # share of a core during it
+        self.noise_max = float(env("BENCH_NOISE_MAX", "0.10"))
         self.backend_kind = None
         self.results = {p: {"rounds": [], "start_errors": [], "strace": None} for p in self.proxies}
         soft, hard = __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)
@@ -238,6 +243,13 @@ class Bench:
         return total
 
     @staticmethod
+    def machine_busy_ticks():
+        """All CPUs' busy time (everything but idle and iowait), in ticks."""
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v) - v[3] - (v[4] if len(v) > 4 else 0)
+
+    @staticmethod
     def rss_kb(pids):
         total = 0
         for pid in pids:
@@ -261,6 +273,7 @@ class Bench:
             ok = all(self.wait_ready(port, procs) for port in ports)
             if ok:
                 self.backends, self.backend_kind = ports, "fulcrum-echo"
+                self.backend_pids = [pr.pid for pr in procs]
                 return True
             warn("fulcrum-echo backends did not come up:\n" + self.tail("echo1"))
             for p in procs:
@@ -404,7 +417,11 @@ http {{
         c0 = self.backend_connections() if conns else None
         ps = pids()
         t0 = self.cpu_ticks(ps)
+        m0, b0, e0 = self.machine_busy_ticks(), self.cpu_ticks(self.backend_pids), time.monotonic()
+        r0s, r0c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         w = self.wrk(port, mode, self.duration, tag, conns=conns)
+        m1, b1, e1 = self.machine_busy_ticks(), self.cpu_ticks(self.backend_pids), time.monotonic()
+        r1s, r1c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         ps2 = pids()
         if c0 is not None:
             # minus our own /stats connection to each backend
@@ -414,6 +431,12 @@ http {{
             warn(f"{name}: process set changed during the run ({ps} -> {ps2})")
         t1 = self.cpu_ticks(ps2)
         w["cpu_s"] = (t1 - t0) / CLK_TCK
+        # other work: the machine's busy time minus the proxy's, the backends',
+        # wrk's (a waited-for child) and this script's, as a share of a core
+        ours = ((t1 - t0) + (b1 - b0)) / CLK_TCK
+        for a, b in ((r0s, r1s), (r0c, r1c)):
+            ours += (b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime)
+        w["other_cores"] = max(0.0, (m1 - m0) / CLK_TCK - ours) / max(e1 - e0, 1e-3)
         w["cpu_us_per_req"] = w["cpu_s"] * 1e6 / w["requests"] if w["requests"] else float("nan")
         w["rss_kb"] = self.rss_kb(ps2)
         return w
@@ -528,21 +551,23 @@ http {{
                 opened = (f"  backend conns opened {w['backend_opened']}"
                           f" ({w['opened_per_req'] * 100:.3f}% of requests)"
                           if "backend_opened" in w else "")
-                log(f"  {name:11} {mode:9} {w['rps']:9.0f} req/s  p50 {fmt_us(w['p50']):>8}"
+                log(f"  {name:13} {mode:9} {w['rps']:9.0f} req/s  p50 {fmt_us(w['p50']):>8}"
                     f"  p99 {fmt_us(w['p99']):>8}  cpu {w['cpu_us_per_req']:6.2f} us/req"
-                    f"  rss {w['rss_kb'] / 1024:6.1f} MB  errors {w['errors']}{opened}")
+                    f"  rss {w['rss_kb'] / 1024:6.1f} MB  errors {w['errors']}{opened}"
+                    f"  other work {w['other_cores'] * 100:.0f}% of a core"
+                    + ("  (noisy: left out)" if w["other_cores"] > self.noise_max else ""))
             return fn
 
         def idle(name, port, pids, rec):
             i = rec["idle"] = self.measure_idle(name, port, pids)
-            log(f"  {name:11} idle      {i['ok']} conns held ({i['failed']} failed)"
+            log(f"  {name:13} idle      {i['ok']} conns held ({i['failed']} failed)"
                 f"  rss {i['rss_before_kb'] / 1024:.1f} -> {i['rss_after_kb'] / 1024:.1f} MB"
                 f"  {i['bytes_per_conn']:.0f} bytes/conn")
 
         def strace(name, port, pids, rec):
             self.results[name]["strace"] = st = self.strace_run(name, port, pids)
             if st:
-                log(f"  {name:11} strace    {st['per_req']:.1f} syscalls/req")
+                log(f"  {name:13} strace    {st['per_req']:.1f} syscalls/req")
 
         try:
             phase("warm-up", warmup)
@@ -627,7 +652,10 @@ http {{
                 continue
             d = {"rounds": len(rounds)}
             for mode in self.modes:
-                rs = [r[mode] for r in rounds if mode in r]
+                every = [r[mode] for r in rounds if mode in r]
+                rs = [r for r in every if r.get("other_cores", 0.0) <= self.noise_max]
+                if not rs:
+                    rs = every  # all noisy: keep them, and say so
                 if not rs:
                     continue
                 d[mode] = {k: med([r[k] for r in rs]) for k in
@@ -640,6 +668,9 @@ http {{
                 d[mode]["status_errors"] = sum(r["status"] for r in rs)
                 d[mode]["socket_errors"] = sum(r["socket_errors"] for r in rs)
                 d[mode]["requests"] = sum(r["requests"] for r in rs)
+                d[mode]["dropped"] = len(every) - len(rs) if rs is not every else 0
+                d[mode]["all_noisy"] = rs is every and any(
+                    r.get("other_cores", 0.0) > self.noise_max for r in every)
                 if all("opened_per_req" in r for r in rs):
                     d[mode]["opened_per_req"] = med([r["opened_per_req"] for r in rs])
                     d[mode]["opened_range"] = (min(r["backend_opened"] for r in rs),
@@ -667,13 +698,13 @@ http {{
                      }.get(mode, mode)
             L.append("")
             L.append(title)
-            L.append(f"  {'proxy':11} {'req/s':>9} {'p50':>9} {'p99':>9} {'CPU us/req':>11}"
+            L.append(f"  {'proxy':13} {'req/s':>9} {'p50':>9} {'p99':>9} {'CPU us/req':>11}"
                      f" {'(spread)':>8} {'RSS MB':>7} {'errors':>7}"
                      + ("   backend conns/req" if mode == "keepalive2k" else ""))
             for name in self.proxies:
                 m = data.get(name, {}).get(mode)
                 if not m:
-                    L.append(f"  {name:11} {'(not run: ' + self.why(name) + ')'}")
+                    L.append(f"  {name:13} {'(not run: ' + self.why(name) + ')'}")
                     continue
                 err = f"{m['errors']}" if not m["errors"] else \
                     f"{m['errors']} ({m['status_errors']} non-2xx, {m['socket_errors']} socket)"
@@ -682,23 +713,25 @@ http {{
                     opened = (f"   {m['opened_per_req'] * 100:.3f}%"
                               f" ({m['opened_range'][0]}..{m['opened_range'][1]})"
                               if "opened_per_req" in m else "   n/a (stand-in backend)")
-                L.append(f"  {name:11} {m['rps']:9.0f} {fmt_us(m['p50']):>9} {fmt_us(m['p99']):>9}"
+                noise = (f"  ({m['dropped']} noisy run(s) dropped)" if m["dropped"] else
+                         "  (every run noisy: none dropped)" if m["all_noisy"] else "")
+                L.append(f"  {name:13} {m['rps']:9.0f} {fmt_us(m['p50']):>9} {fmt_us(m['p99']):>9}"
                          f" {m['cpu_us_per_req']:11.2f} {m['cpu_spread'] * 100:7.0f}%"
-                         f" {m['rss_kb'] / 1024:7.1f} {err:>7}{opened}")
+                         f" {m['rss_kb'] / 1024:7.1f} {err:>7}{opened}{noise}")
         if self.idle_n > 0:
             L.append("")
             L.append(f"idle keep-alive client connections ({self.idle_n}): RSS delta / connections")
-            L.append(f"  {'proxy':11} {'bytes/conn':>10} {'held':>6}   syscalls/req (strace, keep-alive)")
+            L.append(f"  {'proxy':13} {'bytes/conn':>10} {'held':>6}   syscalls/req (strace, keep-alive)")
             for name in self.proxies:
                 i = data.get(name, {}).get("idle")
                 if not i:
-                    L.append(f"  {name:11} {'(not run: ' + self.why(name) + ')'}")
+                    L.append(f"  {name:13} {'(not run: ' + self.why(name) + ')'}")
                     continue
                 sc = data[name].get("syscalls_per_req")
                 scs = f"{sc:.1f}" if sc is not None else ("skipped" if not self.do_strace else "n/a")
                 if sc is not None:
                     scs += "  (" + ", ".join(f"{k} {v:.2f}" for k, v in data[name]["syscalls_top"]) + ")"
-                L.append(f"  {name:11} {i['bytes_per_conn']:10.0f} {i['held']:6}   {scs}")
+                L.append(f"  {name:13} {i['bytes_per_conn']:10.0f} {i['held']:6}   {scs}")
 
         # ratios
         L.append("")

@@ -70,6 +70,9 @@ static inline bool fc_loop_is_uring(const struct fc_loop *loop)
 {
 	return loop->ring != NULL;
 }
+/* io_uring: operations in the kernel now (a multishot poll counts once);
+ * always 0 on epoll. */
+uint32_t fc_loop_ops_in_flight(const struct fc_loop *loop);
 /* "io_uring" or "epoll". */
 const char *fc_loop_kind(const struct fc_loop *loop);
 

@@ -243,6 +243,11 @@ int fc_loop_init_uring(struct fc_loop *loop, uint32_t buf_size, char *why, size_
 	return 0;
 }
 
+uint32_t fc_loop_ops_in_flight(const struct fc_loop *loop)
+{
+	return loop->ring ? loop->ring->inflight : 0;
+}
+
 void fc__uring_fini(struct fc_loop *loop)
 {
 	uring_free(loop->ring, true);
@@ -697,8 +702,10 @@ static void dispatch(struct fc_loop *loop, uint64_t ud, int res, uint32_t flags)
 	struct fc_io *io = (struct fc_io *)(uintptr_t)(ud & ~(uint64_t)TAG_MASK);
 	if (!io)
 		return;
-	io->ops--;
-	u->inflight--;
+	if (!(flags & IORING_CQE_F_MORE)) { /* the operation's last completion */
+		io->ops--;
+		u->inflight--;
+	}
 	switch ((int)(ud & TAG_MASK)) {
 	case TAG_RECV:
 		on_recv(loop, (struct fc_stream *)io, res, flags);
@@ -769,7 +776,8 @@ static void run_pending(struct fc_loop *loop)
 			submit_send(u, s);
 	}
 	/* what was listed meanwhile waits for the next turn */
-	memmove(u->pending, u->pending + n, (u->n_pending - n) * sizeof(*u->pending));
+	if (u->n_pending > n)
+		memmove(u->pending, u->pending + n, (u->n_pending - n) * sizeof(*u->pending));
 	u->n_pending -= n;
 }
 

@@ -448,6 +448,8 @@ static void test_level_fd_add_del_add(void **state)
 	for (int k = 1; k <= 3; k++) {
 		assert_int_equal(write(lv.io.fd, &one, 8), 8);
 		run_until(&loop, &lv.n, k);
+		/* one multishot poll, however many times it fired */
+		assert_int_equal(fc_loop_ops_in_flight(&loop), want_uring(state) ? 1 : 0);
 	}
 	fc_loop_del(&loop, &lv.io);
 	run_for(&loop, 2);
@@ -460,6 +462,7 @@ static void test_level_fd_add_del_add(void **state)
 	run_until(&loop, &lv.n, 5);
 	fc_loop_del(&loop, &lv.io);
 	fc_loop_drain(&loop, 100);
+	assert_int_equal(fc_loop_ops_in_flight(&loop), 0);
 	close(lv.io.fd);
 	fc_loop_fini(&loop);
 }
