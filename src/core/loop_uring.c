@@ -63,8 +63,8 @@ struct fc_uring {
 	/* Receive buffers: the ring offers the kernel rx_target of them; the
 	 * rest wait on a LIFO stack, so the buffers that cycle are the few most
 	 * recently used (their pages stay warm, and an idle loop's footprint is
-	 * rx_target buffers, not all of them). rx_target doubles whenever the
-	 * kernel ran out. */
+	 * rx_target buffers, not all of them). rx_target grows by one for each
+	 * receive that found the ring empty. */
 	uint16_t *rx_free;
 	uint32_t n_rx_free, rx_in_ring, rx_target;
 	struct fc_buf_pool tx_bufs;
@@ -587,8 +587,10 @@ static void on_recv(struct fc_loop *loop, struct fc_stream *s, int res, uint32_t
 	}
 	if (res == -ENOBUFS || res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
 		if (res == -ENOBUFS && u->rx_target < RX_BUFS) {
-			/* more arrived at once than the kernel was offered buffers */
-			u->rx_target *= 2;
+			/* more arrived at once than the kernel was offered buffers:
+			 * offer one more for each receive that found none (a burst of
+			 * k such completions grows the offer by k, not 2^k) */
+			u->rx_target++;
 			rx_refill(u);
 		}
 		/* try again at the end of the turn, when buffers were given back */
