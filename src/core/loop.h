@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct fc_loop;
 struct fc_io;
@@ -93,6 +94,23 @@ static inline void fc_timer_cancel(struct fc_loop *loop, struct fc_timer *t)
 	if (t->slot)
 		fc_timer_set(loop, t, 0);
 }
+
+/* io_uring only: one accept in flight on a listening socket (io.fd), so a
+ * new connection costs no system call. When it completed, the handler gets
+ * EPOLLIN with res = the new connection's fd (non-blocking, close-on-exec)
+ * and addr its peer, or res = -errno (-ECANCELED after a cancel). Arm it
+ * again for the next connection. */
+struct fc_accept {
+	struct fc_io io;
+	int res;
+	socklen_t addr_len;
+	struct sockaddr_storage addr;
+};
+/* Arms a (nothing when it is armed already). 0 or -errno (-EOPNOTSUPP on
+ * epoll: there the owner polls the socket and calls accept4 itself). */
+int fc_loop_accept(struct fc_loop *loop, struct fc_accept *a);
+void fc_loop_accept_cancel(struct fc_loop *loop, struct fc_accept *a);
+bool fc_loop_accept_armed(const struct fc_accept *a);
 
 /* Runs until loop->stop is set. */
 void fc_loop_run(struct fc_loop *loop);

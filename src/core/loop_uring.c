@@ -31,7 +31,15 @@
 #define RX_GROUP      1     /* the buffer group id */
 #define REAP_BATCH    256   /* completions copied out of the ring at once */
 
-enum { TAG_POLL = 1, TAG_RECV = 2, TAG_SEND = 3, TAG_CONN = 4, TAG_LINGER = 5, TAG_MASK = 7 };
+enum {
+	TAG_POLL = 1,
+	TAG_RECV = 2,
+	TAG_SEND = 3,
+	TAG_CONN = 4,
+	TAG_LINGER = 5,
+	TAG_ACCEPT = 6,
+	TAG_MASK = 7
+};
 
 /* A stream closed with bytes still to send keeps sending them this long. */
 #define CLOSE_LINGER_S 10
@@ -53,6 +61,7 @@ enum {
 	ST_CLOSE_AFTER_TX = 1u << 12, /* closed: the fd closes once the sends are done */
 	ST_LINGER_ARMED = 1u << 13,   /* the bound on that is in the kernel */
 	ST_LINGER_OVER = 1u << 14,    /* and it passed */
+	ST_ACCEPT_ARMED = 1u << 15,   /* an accept (struct fc_accept) is in flight */
 };
 
 struct fc_uring {
@@ -369,6 +378,54 @@ void fc__uring_del_poll(struct fc_loop *loop, struct fc_io *io)
 		return;
 	io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)io | TAG_POLL);
 	untracked(sqe);
+}
+
+/* ---------------------------------------------------------------- accepts */
+
+int fc_loop_accept(struct fc_loop *loop, struct fc_accept *a)
+{
+	struct fc_uring *u = loop->ring;
+	if (!u)
+		return -EOPNOTSUPP;
+	if (a->io.st & ST_ACCEPT_ARMED)
+		return 0;
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return -EBUSY;
+	a->addr_len = sizeof(a->addr);
+	io_uring_prep_accept(sqe, a->io.fd, (struct sockaddr *)&a->addr, &a->addr_len,
+	                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+	track(u, sqe, &a->io, TAG_ACCEPT);
+	a->io.st |= ST_ACCEPT_ARMED;
+	return 0;
+}
+
+void fc_loop_accept_cancel(struct fc_loop *loop, struct fc_accept *a)
+{
+	if (!loop->ring || !(a->io.st & ST_ACCEPT_ARMED))
+		return;
+	struct io_uring_sqe *sqe = get_sqe(loop->ring);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)a | TAG_ACCEPT, 0);
+	untracked(sqe);
+}
+
+bool fc_loop_accept_armed(const struct fc_accept *a)
+{
+	return (a->io.st & ST_ACCEPT_ARMED) != 0;
+}
+
+static void on_accept(struct fc_loop *loop, struct fc_accept *a, int res)
+{
+	a->io.st &= ~ST_ACCEPT_ARMED;
+	if (loop->ring->draining) {
+		if (res >= 0)
+			close(res);
+		return;
+	}
+	a->res = res;
+	a->io.cb(loop, &a->io, EPOLLIN);
 }
 
 /* ---------------------------------------------------------------- streams */
@@ -720,6 +777,9 @@ static void dispatch(struct fc_loop *loop, uint64_t ud, int res, uint32_t flags)
 		break;
 	case TAG_LINGER:
 		on_linger(loop, (struct fc_stream *)io);
+		break;
+	case TAG_ACCEPT:
+		on_accept(loop, (struct fc_accept *)io, res);
 		break;
 	default:
 		on_poll(loop, io, res, flags);

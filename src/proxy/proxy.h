@@ -327,10 +327,19 @@ bool fc_client_request_body(struct fc_client *c);
 
 /* ---------------------------------------------------------------- worker */
 
+/* io_uring: accepts kept in flight per listener and worker. */
+#define FC_ACCEPTS_IN_FLIGHT 8
+
+struct fc_accept_slot {
+	struct fc_accept a; /* first: the loop's pointer is the slot's */
+	struct fc_listener *l;
+};
+
 struct fc_listener {
-	struct fc_io io;
+	struct fc_io io; /* the listening socket; epoll watches it */
 	struct fc_worker *w;
 	const struct fc_config_listener *cfg;
+	struct fc_accept_slot *slots; /* io_uring: FC_ACCEPTS_IN_FLIGHT of them; else NULL */
 	bool paused;
 };
 
@@ -345,7 +354,6 @@ struct fc_worker {
 	struct fc_listener *listeners;
 	size_t n_listeners;
 	struct fc_timer accept_retry;
-	struct fc_timer accept_more; /* io_uring: accept what one event left */
 	struct fc_timer grace;
 	struct fc_mailbox mailbox; /* from the control thread */
 	struct fc_msg stop_msg;    /* posted once to stop */

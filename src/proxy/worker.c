@@ -62,11 +62,33 @@ void fc_worker_release_exchange(struct fc_worker *w, struct fc_exchange *x)
 	w->free_exchanges = x;
 }
 
+/* Starts or stops taking connections from l: on epoll by watching its
+ * socket, on io_uring with the accepts it keeps in flight. */
+static void listener_watch(struct fc_worker *w, struct fc_listener *l)
+{
+	if (!l->slots) {
+		fc_loop_add_level(&w->loop, &l->io);
+		return;
+	}
+	for (int i = 0; i < FC_ACCEPTS_IN_FLIGHT; i++)
+		fc_loop_accept(&w->loop, &l->slots[i].a);
+}
+
+static void listener_unwatch(struct fc_worker *w, struct fc_listener *l)
+{
+	if (!l->slots) {
+		fc_loop_del(&w->loop, &l->io);
+		return;
+	}
+	for (int i = 0; i < FC_ACCEPTS_IN_FLIGHT; i++)
+		fc_loop_accept_cancel(&w->loop, &l->slots[i].a);
+}
+
 static void listener_pause(struct fc_worker *w, struct fc_listener *l)
 {
 	if (l->paused || l->io.fd < 0)
 		return;
-	fc_loop_del(&w->loop, &l->io);
+	listener_unwatch(w, l);
 	l->paused = true;
 	if (!w->accept_retry.slot)
 		fc_timer_set(&w->loop, &w->accept_retry, w->loop.now_ms + ACCEPT_RETRY_MS);
@@ -78,21 +100,35 @@ static void listeners_resume(struct fc_worker *w)
 		struct fc_listener *l = &w->listeners[i];
 		if (l->paused && l->io.fd >= 0 && !w->draining) {
 			l->paused = false;
-			fc_loop_add_level(&w->loop, &l->io);
+			listener_watch(w, l);
 		}
 	}
 }
 
+static bool at_max_connections(struct fc_worker *w)
+{
+	return atomic_load_explicit(&w->rt->conns, memory_order_relaxed) >= w->cfg->max_connections;
+}
+
+/* An accept failed with errno e: false when the listener pauses. */
+static bool accept_error(struct fc_worker *w, struct fc_listener *l, int e)
+{
+	if (e == EAGAIN || e == EINTR || e == ECONNABORTED)
+		return true;
+	fc_warn("listener %s: accept: %s (pausing)", l->cfg->name, strerror(e));
+	listener_pause(w, l);
+	return false;
+}
+
+/* epoll: the listening socket is readable. */
 static void on_accept(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 {
 	struct fc_listener *l = (struct fc_listener *)io;
 	struct fc_worker *w = l->w;
-	struct fc_runtime *rt = w->rt;
 	(void)loop;
 	(void)ev;
 	for (int i = 0; i < 64; i++) {
-		if (atomic_load_explicit(&rt->conns, memory_order_relaxed) >=
-		    w->cfg->max_connections) {
+		if (at_max_connections(w)) {
 			/* leave the rest in the kernel's backlog, as HAProxy's maxconn does */
 			listener_pause(w, l);
 			return;
@@ -102,33 +138,41 @@ static void on_accept(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 		int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &sl,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
-				return;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				fc_warn("listener %s: accept: %s (pausing)", l->cfg->name,
-				        strerror(errno));
-				listener_pause(w, l);
-			}
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				accept_error(w, l, errno);
 			return;
 		}
-		atomic_fetch_add_explicit(&rt->conns, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&w->rt->conns, 1, memory_order_relaxed);
 		fc_client_accept(w, l, fd, (struct sockaddr *)&ss);
 	}
-	/* more may wait: epoll (level-triggered) says so again, io_uring's poll
-	 * only on the next arrival, so come back on the next turn */
-	if (fc_loop_is_uring(&w->loop) && !w->accept_more.slot)
-		fc_timer_set(&w->loop, &w->accept_more, w->loop.now_ms);
 }
 
-static void on_accept_more(struct fc_loop *loop, struct fc_timer *t)
+/* io_uring: one of the listener's accepts completed. */
+static void on_accepted(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 {
-	struct fc_worker *w = fc_link_entry(t, struct fc_worker, accept_more);
-	for (size_t i = 0; i < w->n_listeners; i++) {
-		struct fc_listener *l = &w->listeners[i];
-		if (!l->paused && l->io.fd >= 0 && !w->draining)
-			on_accept(loop, &l->io, EPOLLIN);
+	struct fc_accept_slot *sl = (struct fc_accept_slot *)io;
+	struct fc_listener *l = sl->l;
+	struct fc_worker *w = l->w;
+	int fd = sl->a.res;
+	(void)ev;
+	if (fd == -ECANCELED)
+		return; /* paused or draining */
+	if (fd >= 0) {
+		if (w->draining || l->io.fd < 0) {
+			close(fd); /* accepted while the listener was being closed */
+			return;
+		}
+		atomic_fetch_add_explicit(&w->rt->conns, 1, memory_order_relaxed);
+		fc_client_accept(w, l, fd, (struct sockaddr *)&sl->a.addr);
+		if (at_max_connections(w)) {
+			listener_pause(w, l); /* the rest wait in the backlog */
+			return;
+		}
+	} else if (!accept_error(w, l, -fd)) {
+		return;
 	}
+	if (!l->paused && !w->draining && l->io.fd >= 0)
+		fc_loop_accept(loop, &sl->a);
 }
 
 static void on_accept_retry(struct fc_loop *loop, struct fc_timer *t)
@@ -181,13 +225,12 @@ static void start_draining(struct fc_worker *w)
 		struct fc_listener *l = &w->listeners[i];
 		if (l->io.fd >= 0) {
 			if (!l->paused)
-				fc_loop_del(&w->loop, &l->io);
+				listener_unwatch(w, l);
 			close(l->io.fd);
 			l->io.fd = -1;
 		}
 	}
 	fc_timer_cancel(&w->loop, &w->accept_retry);
-	fc_timer_cancel(&w->loop, &w->accept_more);
 	fc_slab_foreach(&w->clients, shutdown_client, NULL);
 	fc_upstream_close_idle(w);
 	if (w->n_clients == 0)
@@ -300,7 +343,6 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 	w->loop.before_wait_arg = w;
 	fc_buf_pool_init(&w->bufs, bufsize, 1024);
 	w->accept_retry.cb = on_accept_retry;
-	w->accept_more.cb = on_accept_more;
 	w->grace.cb = on_grace;
 	if (getrandom(&w->rng, sizeof(w->rng), 0) < 0)
 		w->rng = fc_time_ns();
@@ -338,7 +380,19 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 			return fd;
 		}
 		l->io.fd = fd;
-		fc_loop_add_level(&w->loop, &l->io);
+		if (fc_loop_is_uring(&w->loop)) {
+			l->slots = calloc(FC_ACCEPTS_IN_FLIGHT, sizeof(*l->slots));
+			if (!l->slots) {
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			for (int k = 0; k < FC_ACCEPTS_IN_FLIGHT; k++) {
+				l->slots[k].a.io.fd = fd;
+				l->slots[k].a.io.cb = on_accepted;
+				l->slots[k].l = l;
+			}
+		}
+		listener_watch(w, l);
 	}
 	return 0;
 }
@@ -346,9 +400,11 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 /* Undoes worker_init, however far it got. */
 static void worker_fini(struct fc_worker *w)
 {
-	for (size_t i = 0; i < w->n_listeners; i++)
+	for (size_t i = 0; i < w->n_listeners; i++) {
 		if (w->listeners[i].io.fd >= 0)
 			close(w->listeners[i].io.fd);
+		free(w->listeners[i].slots);
+	}
 	free(w->listeners);
 	if (w->mailbox.io.fd >= 0)
 		fc_mailbox_fini(&w->mailbox);

@@ -3,8 +3,8 @@
  * input, sends bounded by backpressure and resumed by EPOLLOUT, half-close
  * after queued bytes, close with operations in flight (released later),
  * connects that succeed and fail, level-triggered fds (add, del, add again),
- * and more connections holding received bytes than the provided-buffer ring
- * has buffers. */
+ * more connections holding received bytes than the provided-buffer ring has
+ * buffers, and accepts through the ring. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -514,6 +514,64 @@ static void test_more_streams_than_receive_buffers(void **state)
 	fc_loop_fini(&loop);
 }
 
+struct acc {
+	struct fc_accept a; /* first */
+	int n;
+};
+
+static void acc_cb(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
+{
+	(void)loop;
+	assert_true(ev & EPOLLIN);
+	((struct acc *)io)->n++;
+}
+
+static void test_accept_through_the_ring(void **state)
+{
+	struct fc_loop loop;
+	loop_open(state, &loop);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 8), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
+	struct acc ac = {.a.io = {.fd = l, .cb = acc_cb}};
+	if (!want_uring(state)) {
+		/* epoll: the owner polls and calls accept4 itself */
+		assert_int_equal(fc_loop_accept(&loop, &ac.a), -EOPNOTSUPP);
+		close(l);
+		fc_loop_fini(&loop);
+		return;
+	}
+	assert_int_equal(fc_loop_accept(&loop, &ac.a), 0);
+	assert_true(fc_loop_accept_armed(&ac.a));
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	run_until(&loop, &ac.n, 1);
+	assert_false(fc_loop_accept_armed(&ac.a));
+	assert_true(ac.a.res >= 0);
+	/* the peer is the connecting socket, and the new fd is non-blocking */
+	struct sockaddr_in me;
+	socklen_t ml = sizeof(me);
+	assert_int_equal(getsockname(c, (struct sockaddr *)&me, &ml), 0);
+	const struct sockaddr_in *peer = (const struct sockaddr_in *)&ac.a.addr;
+	assert_int_equal(peer->sin_family, AF_INET);
+	assert_int_equal(peer->sin_port, me.sin_port);
+	assert_true(fcntl(ac.a.res, F_GETFL) & O_NONBLOCK);
+	close(ac.a.res);
+	close(c);
+	/* cancelled before anyone connects: the handler learns it */
+	assert_int_equal(fc_loop_accept(&loop, &ac.a), 0);
+	run_for(&loop, 2);
+	fc_loop_accept_cancel(&loop, &ac.a);
+	run_until(&loop, &ac.n, 2);
+	assert_int_equal(ac.a.res, -ECANCELED);
+	assert_int_equal(fc_loop_ops_in_flight(&loop), 0);
+	close(l);
+	fc_loop_fini(&loop);
+}
+
 static void test_kind(void **state)
 {
 	struct fc_loop loop;
@@ -550,6 +608,7 @@ int main(void)
 	        BOTH(test_connect_ok_and_refused),
 	        BOTH(test_level_fd_add_del_add),
 	        BOTH(test_more_streams_than_receive_buffers),
+	        BOTH(test_accept_through_the_ring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
