@@ -430,24 +430,40 @@ static void on_accept(struct fc_loop *loop, struct fc_accept *a, int res)
 
 /* ---------------------------------------------------------------- streams */
 
-int fc__uring_open(struct fc_loop *loop, struct fc_stream *s, bool connecting)
+static void stream_reset(struct fc_stream *s)
 {
-	struct fc_uring *u = loop->ring;
 	s->io.st = 0;
 	s->io.ops = 0;
 	s->tx = NULL;
 	s->rx_err = 0;
-	if (!connecting) {
-		arm_recv(u, s);
-		return 0;
-	}
-	struct io_uring_sqe *sqe = get_sqe(u);
+}
+
+int fc__uring_open(struct fc_loop *loop, struct fc_stream *s)
+{
+	stream_reset(s);
+	arm_recv(loop->ring, s);
+	return 0;
+}
+
+int fc__uring_connect(struct fc_loop *loop, struct fc_stream *s, const struct sockaddr *addr,
+                      socklen_t len)
+{
+	stream_reset(s);
+	struct io_uring_sqe *sqe = get_sqe(loop->ring);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_poll_add(sqe, s->io.fd, POLLOUT);
-	track(u, sqe, &s->io, TAG_CONN);
+	io_uring_prep_connect(sqe, s->io.fd, addr, len);
+	track(loop->ring, sqe, &s->io, TAG_CONN);
 	s->io.st |= ST_CONNECTING;
 	return 0;
+}
+
+int fc__uring_connect_result(struct fc_loop *loop, struct fc_stream *s)
+{
+	(void)loop;
+	if (s->io.st & ST_CONNECTING)
+		return -EINPROGRESS;
+	return s->rx_err;
 }
 
 void fc__uring_connected(struct fc_loop *loop, struct fc_stream *s)
@@ -722,8 +738,10 @@ static void on_connect(struct fc_loop *loop, struct fc_stream *s, int res)
 		return;
 	}
 	uint32_t ev = EPOLLOUT;
-	if (res < 0 || (res & (POLLERR | POLLHUP)))
+	if (res < 0) {
+		s->rx_err = (int16_t)res; /* fc_stream_connect_result reports it */
 		ev |= EPOLLERR | EPOLLHUP | EPOLLIN;
+	}
 	s->io.cb(loop, &s->io, ev);
 }
 

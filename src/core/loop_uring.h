@@ -14,7 +14,10 @@ void fc__uring_drain(struct fc_loop *loop, uint32_t timeout_ms);
 int fc__uring_add_poll(struct fc_loop *loop, struct fc_io *io);
 void fc__uring_del_poll(struct fc_loop *loop, struct fc_io *io);
 
-int fc__uring_open(struct fc_loop *loop, struct fc_stream *s, bool connecting);
+int fc__uring_open(struct fc_loop *loop, struct fc_stream *s);
+int fc__uring_connect(struct fc_loop *loop, struct fc_stream *s, const struct sockaddr *addr,
+                      socklen_t len);
+int fc__uring_connect_result(struct fc_loop *loop, struct fc_stream *s);
 void fc__uring_connected(struct fc_loop *loop, struct fc_stream *s);
 ssize_t fc__uring_recv(struct fc_loop *loop, struct fc_stream *s, char *dst, size_t room);
 ssize_t fc__uring_send(struct fc_loop *loop, struct fc_stream *s, const struct iovec *iov, int n);

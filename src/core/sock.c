@@ -33,13 +33,21 @@ fail:;
 	return err;
 }
 
-int fc_sock_connect(const struct sockaddr *addr, socklen_t len)
+int fc_sock_tcp(const struct sockaddr *addr)
 {
 	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+int fc_sock_connect(const struct sockaddr *addr, socklen_t len)
+{
+	int fd = fc_sock_tcp(addr);
+	if (fd < 0)
+		return fd;
 	if (connect(fd, addr, len) < 0 && errno != EINPROGRESS) {
 		int err = -errno;
 		close(fd);

@@ -7,6 +7,9 @@
 
 /* A non-blocking listening socket on addr with SO_REUSEPORT. Returns fd or -errno. */
 int fc_sock_listen(const struct sockaddr *addr, socklen_t len, int backlog);
+/* A non-blocking, close-on-exec TCP socket for addr's family, TCP_NODELAY
+ * set. Returns fd or -errno. */
+int fc_sock_tcp(const struct sockaddr *addr);
 /* Starts a non-blocking TCP connect. Returns fd (connect may be in progress)
  * or -errno (e.g. -ECONNREFUSED when refused at once). */
 int fc_sock_connect(const struct sockaddr *addr, socklen_t len);

@@ -7,19 +7,35 @@
 #include <unistd.h>
 
 #include "core/loop_uring.h"
+#include "core/sock.h"
 
 int fc_stream_open(struct fc_loop *loop, struct fc_stream *s)
 {
 	if (loop->ring)
-		return fc__uring_open(loop, s, false);
+		return fc__uring_open(loop, s);
 	return fc_loop_add(loop, &s->io);
 }
 
-int fc_stream_open_connecting(struct fc_loop *loop, struct fc_stream *s)
+int fc_stream_connect(struct fc_loop *loop, struct fc_stream *s, const struct sockaddr *addr,
+                      socklen_t len)
+{
+	int fd = loop->ring ? fc_sock_tcp(addr) : fc_sock_connect(addr, len);
+	if (fd < 0)
+		return fd;
+	s->io.fd = fd;
+	int rc = loop->ring ? fc__uring_connect(loop, s, addr, len) : fc_loop_add(loop, &s->io);
+	if (rc < 0) {
+		close(fd);
+		s->io.fd = -1;
+	}
+	return rc;
+}
+
+int fc_stream_connect_result(struct fc_loop *loop, struct fc_stream *s)
 {
 	if (loop->ring)
-		return fc__uring_open(loop, s, true);
-	return fc_loop_add(loop, &s->io);
+		return fc__uring_connect_result(loop, s);
+	return fc_sock_error(s->io.fd);
 }
 
 void fc_stream_connected(struct fc_loop *loop, struct fc_stream *s)

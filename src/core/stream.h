@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -35,10 +36,16 @@ struct fc_stream {
 /* Registers a connected fd (accepted, or connected: see fc_stream_connected).
  * s->io.fd and s->io.cb are set, the rest zero. 0 or -errno. */
 int fc_stream_open(struct fc_loop *loop, struct fc_stream *s);
-/* Registers an fd whose non-blocking connect is in progress: EPOLLOUT comes
- * when it finished (either way); the owner then checks the socket error and
- * calls fc_stream_connected. 0 or -errno. */
-int fc_stream_open_connecting(struct fc_loop *loop, struct fc_stream *s);
+/* Opens a TCP connection to addr (which must stay valid until the stream is
+ * closed) into s (s->io.cb set, the rest zero): a non-blocking connect(2)
+ * on epoll, an IORING_OP_CONNECT on io_uring. EPOLLOUT comes when it
+ * finished, either way; the owner then asks fc_stream_connect_result and,
+ * on success, calls fc_stream_connected. 0, or -errno when it failed at
+ * once (then there is no fd to close). */
+int fc_stream_connect(struct fc_loop *loop, struct fc_stream *s, const struct sockaddr *addr,
+                      socklen_t len);
+/* After that EPOLLOUT: 0 connected, -errno failed (-ECONNREFUSED, ...). */
+int fc_stream_connect_result(struct fc_loop *loop, struct fc_stream *s);
 void fc_stream_connected(struct fc_loop *loop, struct fc_stream *s);
 
 ssize_t fc_stream_recv(struct fc_loop *loop, struct fc_stream *s, char *dst, size_t room);

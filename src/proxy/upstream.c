@@ -157,18 +157,11 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 		/* the server reference held by the pool moves to the caller's use */
 		return u;
 	}
-	int fd = fc_sock_connect((const struct sockaddr *)&rs->addr, rs->addr_len);
-	if (fd < 0) {
-		*err = fd;
-		return NULL;
-	}
 	struct fc_upstream *u = calloc(1, sizeof(*u));
 	if (!u) {
-		close(fd);
 		*err = -ENOMEM;
 		return NULL;
 	}
-	u->s.io.fd = fd;
 	u->s.io.cb = on_event;
 	u->timer.cb = idle_on_timeout;
 	u->w = w;
@@ -178,9 +171,10 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 	fc_link_init(&u->idle_link);
 	u->connecting = true;
 	fc_h1_init(&u->parser, true);
-	int rc = fc_stream_open_connecting(&w->loop, &u->s);
-	if (rc < 0) {
-		close(fd);
+	/* rs->addr outlives the connection: the server is referenced until it closes */
+	int rc = fc_stream_connect(&w->loop, &u->s, (const struct sockaddr *)&rs->addr,
+	                           rs->addr_len);
+	if (rc < 0) { /* e.g. refused at once */
 		fc_server_unref(server);
 		free(u);
 		*err = rc;
@@ -277,7 +271,7 @@ int fc_upstream_connected(struct fc_upstream *u)
 		return 1;
 	if (!u->writable)
 		return 0;
-	int e = fc_sock_error(u->s.io.fd);
+	int e = fc_stream_connect_result(&u->w->loop, &u->s);
 	if (e)
 		return e;
 	u->connecting = false;

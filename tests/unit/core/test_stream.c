@@ -391,15 +391,12 @@ static void test_connect_ok_and_refused(void **state)
 	assert_int_equal(listen(l, 8), 0);
 	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
 
-	int fd = fc_sock_connect((struct sockaddr *)&a, sizeof(a));
-	assert_true(fd >= 0);
 	struct tstream t;
 	memset(&t, 0, sizeof(t));
-	t.s.io.fd = fd;
 	t.s.io.cb = t_event;
-	assert_int_equal(fc_stream_open_connecting(&loop, &t.s), 0);
+	assert_int_equal(fc_stream_connect(&loop, &t.s, (struct sockaddr *)&a, sizeof(a)), 0);
 	run_until(&loop, &t.n_out, 1);
-	assert_int_equal(fc_sock_error(fd), 0);
+	assert_int_equal(fc_stream_connect_result(&loop, &t.s), 0);
 	fc_stream_connected(&loop, &t.s);
 	int peer = accept(l, NULL, NULL);
 	assert_true(peer >= 0);
@@ -410,19 +407,18 @@ static void test_connect_ok_and_refused(void **state)
 	fc_stream_close(&loop, &t.s);
 	close(peer);
 
-	/* nobody listens any more: the connect fails, the owner learns it */
+	/* nobody listens any more: the connect fails, the owner learns it (at
+	 * once, or with the event) */
 	close(l);
-	fd = fc_sock_connect((struct sockaddr *)&a, sizeof(a));
-	if (fd >= 0) { /* refused later, not at once */
-		memset(&t, 0, sizeof(t));
-		t.s.io.fd = fd;
-		t.s.io.cb = t_event;
-		assert_int_equal(fc_stream_open_connecting(&loop, &t.s), 0);
+	memset(&t, 0, sizeof(t));
+	t.s.io.cb = t_event;
+	int rc = fc_stream_connect(&loop, &t.s, (struct sockaddr *)&a, sizeof(a));
+	if (rc == 0) {
 		run_until(&loop, &t.n_out, 1);
-		assert_int_equal(fc_sock_error(fd), -ECONNREFUSED);
+		assert_int_equal(fc_stream_connect_result(&loop, &t.s), -ECONNREFUSED);
 		fc_stream_close(&loop, &t.s);
 	} else {
-		assert_int_equal(fd, -ECONNREFUSED);
+		assert_int_equal(rc, -ECONNREFUSED);
 	}
 	run_for(&loop, 5);
 	fc_loop_fini(&loop);
