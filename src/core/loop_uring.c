@@ -61,7 +61,9 @@ enum {
 	ST_CLOSE_AFTER_TX = 1u << 12, /* closed: the fd closes once the sends are done */
 	ST_LINGER_ARMED = 1u << 13,   /* the bound on that is in the kernel */
 	ST_LINGER_OVER = 1u << 14,    /* and it passed */
-	ST_ACCEPT_ARMED = 1u << 15,   /* an accept (struct fc_accept) is in flight */
+	ST_RX_STARVED = 1u << 15,     /* waits for a buffer to come back (starved list) */
+	/* an accept (struct fc_accept, never a polled io) is in flight */
+	ST_ACCEPT_ARMED = ST_POLL_ARMED,
 };
 
 struct fc_uring {
@@ -79,6 +81,10 @@ struct fc_uring {
 	struct fc_buf_pool tx_bufs;
 	struct fc_stream **pending; /* streams with work for the end of the turn */
 	uint32_t n_pending, cap_pending;
+	/* streams whose receive found every buffer held by other streams: they
+	 * are re-armed as buffers come back, not every turn */
+	struct fc_stream **starved;
+	uint32_t starved_head, n_starved, cap_starved;
 	uint32_t inflight; /* operations in the kernel, all owners */
 	bool enabled, draining;
 };
@@ -161,10 +167,58 @@ static void rx_refill(struct fc_uring *u)
 		io_uring_buf_ring_advance(u->br, k);
 }
 
+static void list_pending(struct fc_uring *u, struct fc_stream *s);
+
+/* Re-arms (at the end of the turn) as many starved receives as the kernel
+ * has buffers on offer. */
+static void wake_starved(struct fc_uring *u)
+{
+	uint32_t room = u->rx_in_ring;
+	while (u->n_starved > 0 && room > 0) {
+		struct fc_stream *s = u->starved[u->starved_head++];
+		u->n_starved--;
+		s->io.st &= ~ST_RX_STARVED;
+		s->io.st |= ST_RX_RETRY;
+		list_pending(u, s); /* a closed one is released there */
+		s->io.ops--;        /* its starved-list entry */
+		room--;
+	}
+	if (u->n_starved == 0)
+		u->starved_head = 0;
+}
+
 static void give_back(struct fc_uring *u, uint16_t bid)
 {
 	u->rx_free[u->n_rx_free++] = bid;
 	rx_refill(u);
+	if (u->n_starved)
+		wake_starved(u);
+}
+
+/* Every buffer is held: s waits on the starved list (an operation, so a
+ * closed stream is not released under it). */
+static void starve(struct fc_uring *u, struct fc_stream *s)
+{
+	if (u->starved_head + u->n_starved == u->cap_starved) {
+		if (u->starved_head > 0) {
+			memmove(u->starved, u->starved + u->starved_head,
+			        u->n_starved * sizeof(*u->starved));
+			u->starved_head = 0;
+		} else {
+			uint32_t cap = u->cap_starved ? u->cap_starved * 2 : 256;
+			struct fc_stream **p = realloc(u->starved, cap * sizeof(*p));
+			if (!p) { /* retry every turn instead, as before */
+				s->io.st |= ST_RX_RETRY;
+				list_pending(u, s);
+				return;
+			}
+			u->starved = p;
+			u->cap_starved = cap;
+		}
+	}
+	u->starved[u->starved_head + u->n_starved++] = s;
+	s->io.st |= ST_RX_STARVED;
+	s->io.ops++;
 }
 
 static int setup_buffers(struct fc_uring *u, char *why, size_t whylen)
@@ -221,6 +275,7 @@ static void uring_free(struct fc_uring *u, bool ring_up)
 		munmap(u->rx_mem, (size_t)RX_BUFS * RX_BUF);
 	fc_buf_pool_fini(&u->tx_bufs);
 	free(u->rx_free);
+	free(u->starved);
 	free(u->pending);
 	free(u);
 }
@@ -498,7 +553,7 @@ ssize_t fc__uring_recv(struct fc_loop *loop, struct fc_stream *s, char *dst, siz
 	}
 	if (s->io.st & ST_RX_EOF)
 		return 0;
-	if (!(s->io.st & (ST_RX_ARMED | ST_RX_RETRY | ST_CONNECTING | ST_CLOSED)))
+	if (!(s->io.st & (ST_RX_ARMED | ST_RX_RETRY | ST_RX_STARVED | ST_CONNECTING | ST_CLOSED)))
 		arm_recv(u, s);
 	return -EAGAIN;
 }
@@ -665,6 +720,10 @@ static void on_recv(struct fc_loop *loop, struct fc_stream *s, int res, uint32_t
 			 * k such completions grows the offer by k, not 2^k) */
 			u->rx_target++;
 			rx_refill(u);
+		}
+		if (res == -ENOBUFS && u->rx_in_ring == 0) {
+			starve(u, s); /* all held by others: wait until one comes back */
+			return;
 		}
 		/* try again at the end of the turn, when buffers were given back */
 		s->io.st |= ST_RX_RETRY;
@@ -902,6 +961,15 @@ void fc__uring_drain(struct fc_loop *loop, uint32_t timeout_ms)
 	struct fc_uring *u = loop->ring;
 	enable(u);
 	u->draining = true;
+	/* no buffer will be waited for any more */
+	while (u->n_starved > 0) {
+		struct fc_stream *s = u->starved[u->starved_head++];
+		u->n_starved--;
+		s->io.st &= ~ST_RX_STARVED;
+		s->io.ops--;
+		released_maybe(loop, s);
+	}
+	u->starved_head = 0;
 	struct io_uring_sqe *sqe = get_sqe(u);
 	if (sqe) {
 		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);

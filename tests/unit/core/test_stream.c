@@ -4,7 +4,7 @@
  * after queued bytes, close with operations in flight (released later),
  * connects that succeed and fail, level-triggered fds (add, del, add again),
  * more connections holding received bytes than the provided-buffer ring has
- * buffers, and accepts through the ring. */
+ * buffers (and than it has buffers at all), and accepts through the ring. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -510,6 +511,62 @@ static void test_more_streams_than_receive_buffers(void **state)
 	fc_loop_fini(&loop);
 }
 
+/* More streams holding a received buffer than the loop has buffers at all:
+ * the rest wait without spinning (no receive is retried every turn) and get
+ * their bytes as the others give buffers back. */
+static void test_all_buffers_held_no_spin(void **state)
+{
+	enum { N = 2300 }; /* the loop has 2,048 */
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 2 * N + 64) {
+		rl.rlim_cur = rl.rlim_max < 2 * N + 64 ? rl.rlim_max : 2 * N + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		if (rl.rlim_cur < 2 * N + 64)
+			skip(); /* cannot open enough descriptors here */
+	}
+	struct fc_loop loop;
+	loop_open(state, &loop);
+	struct tstream *t = calloc(N, sizeof(*t));
+	int *peer = calloc(N, sizeof(int));
+	for (int i = 0; i < N; i++) {
+		int sv[2];
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+		t_open(&loop, &t[i], sv[0]);
+		peer[i] = sv[1];
+	}
+	for (int i = 0; i < N; i++) {
+		char msg[16];
+		int n = snprintf(msg, sizeof(msg), "s%05d", i);
+		assert_int_equal(write(peer[i], msg, (size_t)n), n);
+	}
+	run_for(&loop, 100); /* every buffer ends up held, and the offer has grown */
+	struct rusage r0, r1;
+	getrusage(RUSAGE_SELF, &r0);
+	run_for(&loop, 300);
+	getrusage(RUSAGE_SELF, &r1);
+	double used = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) +
+	              (double)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+	              (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6 +
+	              (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+	assert_true(used < 0.15); /* waiting, not retrying: a spin would use ~0.3 s */
+	for (int i = 0; i < N; i++) {
+		char buf[16], want[16];
+		int n = snprintf(want, sizeof(want), "s%05d", i);
+		assert_int_equal(recv_all(&loop, &t[i], buf, (size_t)n, sizeof(buf)), n);
+		assert_memory_equal(buf, want, (size_t)n);
+	}
+	for (int i = 0; i < N; i++) {
+		fc_stream_close(&loop, &t[i].s);
+		close(peer[i]);
+	}
+	fc_loop_drain(&loop, 1000);
+	assert_int_equal(fc_loop_ops_in_flight(&loop), 0);
+	free(t);
+	free(peer);
+	fc_loop_fini(&loop);
+}
+
 struct acc {
 	struct fc_accept a; /* first */
 	int n;
@@ -605,6 +662,7 @@ int main(void)
 	        BOTH(test_level_fd_add_del_add),
 	        BOTH(test_more_streams_than_receive_buffers),
 	        BOTH(test_accept_through_the_ring),
+	        BOTH(test_all_buffers_held_no_spin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
