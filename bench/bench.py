@@ -182,17 +182,23 @@ class Bench:
         return port
 
     @staticmethod
-    def http_ok(port, timeout=1.0):
+    def http_get(port, path, timeout):
+        """One GET with Connection: close; the whole response, as bytes."""
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+                      % path.encode())
+            data = b""
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    return data
+                data += d
+
+    @classmethod
+    def http_ok(cls, port, timeout=1.0):
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-                s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    d = s.recv(4096)
-                    if not d:
-                        break
-                    data += d
-                return data.startswith(b"HTTP/1.1 2") or data.startswith(b"HTTP/1.0 2")
+            data = cls.http_get(port, "/", timeout)
+            return data.startswith(b"HTTP/1.1 2") or data.startswith(b"HTTP/1.0 2")
         except OSError:
             return False
 
@@ -315,14 +321,7 @@ http {{
             return None
         total = 0
         for port in self.backends:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-                s.sendall(b"GET /stats HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    d = s.recv(65536)
-                    if not d:
-                        break
-                    data += d
+            data = self.http_get(port, "/stats", 5)
             body = data.split(b"\r\n\r\n", 1)[1]
             total += json.loads(body)["connections"]
         return total

@@ -30,7 +30,7 @@ struct fc_stream {
 	uint16_t rx_bid;   /* io_uring: the received buffer held, */
 	uint16_t rx_off;   /* its next unread byte */
 	uint16_t rx_len;   /* and its length */
-	int16_t rx_err;    /* io_uring: a failed receive's -errno, reported once */
+	int16_t rx_err;    /* io_uring: -errno of a failed connect, send or receive */
 };
 
 /* Registers a connected fd (accepted, or connected: see fc_stream_connected).

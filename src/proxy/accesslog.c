@@ -232,61 +232,54 @@ static inline void put(struct put *o, const char *s, size_t n)
 	memcpy(o->p, s, n);
 	o->p += n;
 }
-#define PUT_LIT(o, lit) put((o), lit, sizeof(lit) - 1)
+
+/* What goes before each field of a line, and after its last: the text
+ * format, then JSON. Both write the same fields in the same order. */
+#define SEP(lit)                                                                                   \
+	{                                                                                          \
+		lit, sizeof(lit) - 1                                                               \
+	}
+static const struct sep {
+	const char *s;
+	uint8_t n;
+} seps[2][12] = {
+        {SEP(""), SEP(" "), SEP(" \""), SEP(" "), SEP(" "), SEP("\" "), SEP(" "), SEP(" pool="),
+         SEP(" server="), SEP(" upstream_ms="), SEP(" total_ms="), SEP("\n")},
+        {SEP("{\"time\":\""), SEP("\",\"client\":\""), SEP("\",\"method\":\""),
+         SEP("\",\"path\":\""), SEP("\",\"proto\":\""), SEP("\",\"status\":"), SEP(",\"bytes\":"),
+         SEP(",\"pool\":\""), SEP("\",\"server\":\""), SEP("\",\"upstream_ms\":"),
+         SEP(",\"total_ms\":"), SEP("}\n")},
+};
 
 size_t fc_accesslog_format_line(char *out, bool json, const struct fc_accesslog_fields *f)
 {
 	struct put o = {out};
 	struct parts s = split_line(f->line, f->line_len);
 	size_t (*esc)(char *, size_t, const char *, size_t) = json ? json_escape : text_escape;
-	if (json) {
-		PUT_LIT(&o, "{\"time\":\"");
-		put(&o, f->time, FC_LOG_TIMESTAMP_LEN);
-		PUT_LIT(&o, "\",\"client\":\"");
-		put(&o, f->client, f->client_len);
-		PUT_LIT(&o, "\",\"method\":\"");
-		o.p += esc(o.p, ESC_SHORT, s.m, s.ml);
-		PUT_LIT(&o, "\",\"path\":\"");
-		o.p += esc(o.p, 6 * s.pl + 8, s.p, s.pl);
-		PUT_LIT(&o, "\",\"proto\":\"");
-		o.p += esc(o.p, ESC_SHORT, s.v, s.vl);
-		PUT_LIT(&o, "\",\"status\":");
-		o.p += format_int(o.p, f->status);
-		PUT_LIT(&o, ",\"bytes\":");
-		o.p += fc_accesslog_format_u64(o.p, f->bytes);
-		PUT_LIT(&o, ",\"pool\":\"");
-		put(&o, f->pool, f->pool_len);
-		PUT_LIT(&o, "\",\"server\":\"");
-		put(&o, f->server, f->server_len);
-		PUT_LIT(&o, "\",\"upstream_ms\":");
-		o.p += fc_accesslog_format_ms(o.p, f->upstream_ns);
-		PUT_LIT(&o, ",\"total_ms\":");
-		o.p += fc_accesslog_format_ms(o.p, f->total_ns);
-		PUT_LIT(&o, "}\n");
-	} else {
-		put(&o, f->time, FC_LOG_TIMESTAMP_LEN);
-		PUT_LIT(&o, " ");
-		put(&o, f->client, f->client_len);
-		PUT_LIT(&o, " \"");
-		o.p += esc(o.p, ESC_SHORT, s.m, s.ml);
-		PUT_LIT(&o, " ");
-		o.p += esc(o.p, 6 * s.pl + 8, s.p, s.pl);
-		PUT_LIT(&o, " ");
-		o.p += esc(o.p, ESC_SHORT, s.v, s.vl);
-		PUT_LIT(&o, "\" ");
-		o.p += format_int(o.p, f->status);
-		PUT_LIT(&o, " ");
-		o.p += fc_accesslog_format_u64(o.p, f->bytes);
-		PUT_LIT(&o, " pool=");
-		put(&o, f->pool, f->pool_len);
-		PUT_LIT(&o, " server=");
-		put(&o, f->server, f->server_len);
-		PUT_LIT(&o, " upstream_ms=");
-		o.p += fc_accesslog_format_ms(o.p, f->upstream_ns);
-		PUT_LIT(&o, " total_ms=");
-		o.p += fc_accesslog_format_ms(o.p, f->total_ns);
-		PUT_LIT(&o, "\n");
-	}
+	const struct sep *k = seps[json];
+	put(&o, k[0].s, k[0].n);
+	put(&o, f->time, FC_LOG_TIMESTAMP_LEN);
+	put(&o, k[1].s, k[1].n);
+	put(&o, f->client, f->client_len);
+	put(&o, k[2].s, k[2].n);
+	o.p += esc(o.p, ESC_SHORT, s.m, s.ml);
+	put(&o, k[3].s, k[3].n);
+	o.p += esc(o.p, 6 * s.pl + 8, s.p, s.pl);
+	put(&o, k[4].s, k[4].n);
+	o.p += esc(o.p, ESC_SHORT, s.v, s.vl);
+	put(&o, k[5].s, k[5].n);
+	o.p += format_int(o.p, f->status);
+	put(&o, k[6].s, k[6].n);
+	o.p += fc_accesslog_format_u64(o.p, f->bytes);
+	put(&o, k[7].s, k[7].n);
+	put(&o, f->pool, f->pool_len);
+	put(&o, k[8].s, k[8].n);
+	put(&o, f->server, f->server_len);
+	put(&o, k[9].s, k[9].n);
+	o.p += fc_accesslog_format_ms(o.p, f->upstream_ns);
+	put(&o, k[10].s, k[10].n);
+	o.p += fc_accesslog_format_ms(o.p, f->total_ns);
+	put(&o, k[11].s, k[11].n);
 	return (size_t)(o.p - out);
 }
 

@@ -138,8 +138,7 @@ static void on_accept(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 		int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &sl,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				accept_error(w, l, errno);
+			accept_error(w, l, errno); /* pauses only on a real failure */
 			return;
 		}
 		atomic_fetch_add_explicit(&w->rt->conns, 1, memory_order_relaxed);

@@ -116,13 +116,34 @@ static void test_log_levels(void **state)
 	assert_int_equal(lv, FC_LOG_ERROR);
 }
 
+static void test_io_uring_modes(void **state)
+{
+	enum fc_io_uring_mode m = FC_IO_URING_AUTO;
+	static const struct {
+		const char *s;
+		enum fc_io_uring_mode m;
+	} ok[] = {{"on", FC_IO_URING_ON},    {"true", FC_IO_URING_ON},   {"yes", FC_IO_URING_ON},
+	          {"off", FC_IO_URING_OFF},  {"false", FC_IO_URING_OFF}, {"no", FC_IO_URING_OFF},
+	          {"auto", FC_IO_URING_AUTO}};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(fc_config_parse_io_uring(ok[i].s, &m), 0);
+		assert_int_equal(m, ok[i].m);
+	}
+	assert_int_equal(fc_config_parse_io_uring("On", &m), -EINVAL);
+	assert_int_equal(fc_config_parse_io_uring("1", &m), -EINVAL);
+	assert_int_equal(fc_config_parse_io_uring("", &m), -EINVAL);
+	assert_int_equal(fc_config_parse_io_uring(NULL, &m), -EINVAL);
+	assert_int_equal(m, FC_IO_URING_AUTO); /* unchanged by a bad value */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_durations),
-	        cmocka_unit_test(test_sizes),
-	        cmocka_unit_test(test_workers),
-	        cmocka_unit_test(test_log_levels),
+	        cmocka_unit_test(test_durations),      cmocka_unit_test(test_sizes),
+	        cmocka_unit_test(test_workers),        cmocka_unit_test(test_log_levels),
+	        cmocka_unit_test(test_io_uring_modes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
