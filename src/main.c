@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/sock.h"
 #include "proxy/proxy.h"
+#include "tls/tls.h"
 
 #define MAX_TO 256
 
@@ -65,6 +66,13 @@ _Static_assert((int)FC_LOG_DEBUG == FC_LOG_LEVEL_DEBUG && (int)FC_LOG_INFO == FC
                        (int)FC_LOG_WARN == FC_LOG_LEVEL_WARN &&
                        (int)FC_LOG_ERROR == FC_LOG_LEVEL_ERROR,
                "log levels of config.h and log.h differ");
+
+/* Certificates and keys are read (and checked) before anything starts. */
+static void tls_report(void *arg, bool warning, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "%s%s\n", msg, warning ? " (warning)" : "");
+}
 
 int main(int argc, char **argv)
 {
@@ -186,6 +194,10 @@ int main(int argc, char **argv)
 	else if (workers == 0)
 		fc_config_parse_workers("auto", &cfg->workers);
 	if (check) {
+		if (fc_tls_check_config(cfg, tls_report, NULL) > 0) {
+			fc_config_unref(cfg);
+			return 1;
+		}
 		printf("%s: configuration is valid (%zu listener%s, %zu pool%s)\n", cfg->source,
 		       cfg->n_listeners, cfg->n_listeners == 1 ? "" : "s", cfg->n_pools,
 		       cfg->n_pools == 1 ? "" : "s");

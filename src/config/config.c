@@ -40,6 +40,7 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->passive.max_eject_ms = 300000;
 	p->passive.max_ejected_pct = 50;
 	p->panic_threshold_pct = 0;
+	p->tls.verify = true;
 }
 
 void fc__cfg_health_defaults(struct fc_config_health *h)
@@ -266,6 +267,9 @@ static void free_pool(struct fc_config_pool *p)
 	free(p->hash.name);
 	fc__cfg_health_fini(&p->health);
 	free(p->passive.statuses);
+	free(p->tls.ca);
+	free(p->tls.client.cert);
+	free(p->tls.client.key);
 }
 
 static void free_config(struct fc_config *cfg)
@@ -283,6 +287,14 @@ static void free_config(struct fc_config *cfg)
 		free(l->routes);
 		free(l->name);
 		free(l->address);
+		if (l->tls) {
+			for (j = 0; j < l->tls->n_certs; j++) {
+				free(l->tls->certs[j].cert);
+				free(l->tls->certs[j].key);
+			}
+			free(l->tls->certs);
+			free(l->tls);
+		}
 	}
 	free(cfg->listeners);
 	for (i = 0; i < cfg->n_pools; i++)

@@ -66,11 +66,39 @@ struct fc_config_passive {
 	size_t n_statuses;
 };
 
+/* Where a value is written in the file (1-based; 0: nowhere, e.g. flags). */
+struct fc_config_pos {
+	unsigned line, col;
+};
+
+/* A certificate (PEM, may hold its chain) and its private key (PEM). */
+struct fc_config_cert {
+	char *cert, *key;
+	struct fc_config_pos cert_at, key_at;
+};
+
+/* listeners[].tls: TLS termination. */
+struct fc_config_listener_tls {
+	struct fc_config_cert *certs; /* at least one; the first is the default */
+	size_t n_certs;
+	int min_version;               /* 12 or 13 (TLS 1.2 / 1.3), default 12 */
+	uint32_t handshake_timeout_ms; /* default 10000 */
+};
+
+/* pools.*.tls: how https:// servers are reached. */
+struct fc_config_pool_tls {
+	char *ca;                     /* PEM bundle; NULL: the system's CAs */
+	bool verify;                  /* default true; false only when written */
+	struct fc_config_cert client; /* client certificate (mTLS); cert NULL: none */
+	struct fc_config_pos ca_at, verify_at;
+};
+
 struct fc_config_server {
 	char *name;                   /* default: "host:port" of url */
-	char *url;                    /* as written: http://host:port */
+	char *url;                    /* as written: http://host:port or https://host:port */
 	char *host;                   /* host part of url (numeric or name) */
-	uint16_t port;                /* default 80 */
+	uint16_t port;                /* default 80, 443 for https */
+	bool tls;                     /* https:// */
 	struct sockaddr_storage addr; /* resolved at load time */
 	socklen_t addr_len;
 	unsigned weight;                /* 0..1000, default 1 */
@@ -112,6 +140,8 @@ struct fc_config_pool {
 	struct fc_config_health health;   /* the pool's default (type none: no active checks) */
 	struct fc_config_passive passive; /* on by default */
 	uint32_t panic_threshold_pct;     /* 0 = off: below this share healthy, use all */
+	struct fc_config_pool_tls tls;    /* for its https:// servers */
+	bool has_tls_servers;
 };
 
 struct fc_config_route {
@@ -119,6 +149,7 @@ struct fc_config_route {
 	char *path;                      /* path prefix, default "/" */
 	char *pool;                      /* pool name */
 	struct fc_config_pool *pool_ref; /* resolved */
+	struct fc_config_pos host_at;
 };
 
 struct fc_config_listener {
@@ -128,6 +159,9 @@ struct fc_config_listener {
 	socklen_t addr_len;
 	struct fc_config_route *routes; /* in file order; matching picks longest path prefix */
 	size_t n_routes;
+	struct fc_config_listener_tls *tls; /* NULL: plain HTTP */
+	bool redirect_https;                /* redirect: https (then no routes) */
+	uint16_t redirect_port;             /* redirect_port:, 0: the https default (443) */
 };
 
 struct fc_config_client_ip {

@@ -482,22 +482,23 @@ int fc__cfg_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t
 
 int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, char *why, size_t whylen)
 {
-	static const char usage[] = "must be http://host:port";
+	static const char usage[] = "must be http://host:port or https://host:port";
 	char auth[300], host[300];
 	const char *p, *slash, *portstr;
-	bool bracketed = false;
+	bool bracketed = false, tls = false;
 	size_t n;
 	uint16_t port = 80;
 
 	if (strncasecmp(s, "https://", 8) == 0) {
-		snprintf(why, whylen, "https:// upstreams are not supported yet; use http://");
-		return -EINVAL;
-	}
-	if (strncasecmp(s, "http://", 7) != 0) {
+		tls = true;
+		port = 443;
+		p = s + 8;
+	} else if (strncasecmp(s, "http://", 7) == 0) {
+		p = s + 7;
+	} else {
 		snprintf(why, whylen, "%s", usage);
 		return -EINVAL;
 	}
-	p = s + 7;
 	slash = strchr(p, '/');
 	n = slash ? (size_t)(slash - p) : strlen(p);
 	if (slash && slash[1] != '\0') {
@@ -545,6 +546,7 @@ int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, char *wh
 	srv->url = strdup(s);
 	srv->host = strdup(host);
 	srv->port = port;
+	srv->tls = tls;
 	if (!srv->url || !srv->host)
 		return -ENOMEM;
 	return 0;

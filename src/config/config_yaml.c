@@ -1241,13 +1241,148 @@ static void parse_servers(struct walk *w, struct fc_config_pool *p, const struct
 	pop(w, old);
 }
 
+/* ---- tls ---- */
+
+static bool is_file_name(const char *s)
+{
+	return s[0] != '\0' && strlen(s) < 4096;
+}
+
+static void set_pos(struct fc_config_pos *at, const yaml_node_t *n)
+{
+	at->line = (unsigned)n->start_mark.line + 1;
+	at->col = (unsigned)n->start_mark.column + 1;
+}
+
+/* A file name field, with its position. */
+static void get_file(struct walk *w, const struct field *f, char **slot, struct fc_config_pos *at)
+{
+	get_string(w, f, "a file name", is_file_name, "must be a file name", slot);
+	if (f->val)
+		set_pos(at, f->val);
+}
+
+/* cert: and key: of a mapping (both or, when optional, neither). */
+static void get_cert_pair(struct walk *w, yaml_node_t *n, const struct field *cert,
+                          const struct field *key, struct fc_config_cert *c, bool optional)
+{
+	get_file(w, cert, &c->cert, &c->cert_at);
+	get_file(w, key, &c->key, &c->key_at);
+	if (optional && !cert->val && !key->val)
+		return;
+	if (!cert->val) {
+		size_t old = push_key(w, "cert");
+		werr(w, cert->key ? cert->key : n, "is required (the certificate's PEM file)");
+		pop(w, old);
+	}
+	if (!key->val) {
+		size_t old = push_key(w, "key");
+		werr(w, key->key ? key->key : n, "is required (the private key's PEM file)");
+		pop(w, old);
+	}
+}
+
+static void each_certificate(struct walk *w, void *ctx, yaml_node_t *e)
+{
+	struct fc_config_listener_tls *t = ctx;
+	struct field f[] = {F("cert"), F("key")};
+	struct fc_config_cert *c = &t->certs[t->n_certs++];
+
+	if (e->type != YAML_MAPPING_NODE) {
+		werr(w, e, "must be a mapping with cert and key, not %s", kind(e));
+		return;
+	}
+	if (!get_fields(w, e, f, 2))
+		return;
+	get_cert_pair(w, e, &f[0], &f[1], c, false);
+}
+
+static void parse_listener_tls(struct walk *w, struct fc_config_listener *l, yaml_node_t *n)
+{
+	struct field f[] = {F("certificates"), F("min_version"), F("handshake_timeout")};
+	struct fc_config_listener_tls *t;
+	size_t old, count;
+	const char *v;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n, "must be a mapping with certificates (and min_version), not %s",
+		     kind(n));
+		return;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		w->oom = true;
+		return;
+	}
+	l->tls = t;
+	t->min_version = 12;
+	t->handshake_timeout_ms = 10000;
+	if (!get_fields(w, n, f, 3))
+		return;
+	old = push_key(w, "certificates");
+	count = list_count(w, f[0].val, f[0].key ? f[0].key : n, "certificates",
+	                   "TLS needs at least one certificate (- { cert: FILE, key: FILE })");
+	if (count && !(t->certs = calloc(count, sizeof(*t->certs))))
+		w->oom = true;
+	if (t->certs)
+		list_each(w, f[0].val, "must be a mapping with cert and key", each_certificate, t);
+	pop(w, old);
+	if (f[1].val) {
+		old = push_key(w, "min_version");
+		v = field_scalar(w, &f[1], "\"1.2\" or \"1.3\"");
+		if (v && strcmp(v, "1.2") == 0)
+			t->min_version = 12;
+		else if (v && strcmp(v, "1.3") == 0)
+			t->min_version = 13;
+		else if (v)
+			werr(w, f[1].val,
+			     "must be \"1.2\" or \"1.3\" (older versions are not offered; got "
+			     "\"%.64s\")",
+			     v);
+		pop(w, old);
+	}
+	get_duration_ms(w, &f[2], 1, TIMEOUT_MAX, &t->handshake_timeout_ms);
+}
+
+static void parse_pool_tls(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
+{
+	struct field f[] = {F("ca"), F("verify"), F("cert"), F("key")};
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n, "must be a mapping (ca, verify, cert, key), not %s", kind(n));
+		return;
+	}
+	if (!get_fields(w, n, f, 4))
+		return;
+	get_file(w, &f[0], &p->tls.ca, &p->tls.ca_at);
+	get_bool(w, &f[1], &p->tls.verify);
+	if (f[1].val)
+		set_pos(&p->tls.verify_at, f[1].val);
+	get_cert_pair(w, n, &f[2], &f[3], &p->tls.client, true);
+	if (!p->tls.verify && p->tls.ca) {
+		size_t old = push_key(w, "ca");
+		werr(w, f[0].val, "is not used with verify: false (remove one of them)");
+		pop(w, old);
+	}
+}
+
 static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *key, yaml_node_t *n)
 {
-	struct field f[] = {F("algorithm"),        F("servers"),        F("connect_timeout"),
-	                    F("response_timeout"), F("idle_timeout"),   F("max_idle"),
-	                    F("retries"),          F("cooldown"),       F("slow_start"),
-	                    F("sticky"),           F("hash"),           F("health"),
-	                    F("passive"),          F("panic_threshold")};
+	struct field f[] = {F("algorithm"),
+	                    F("servers"),
+	                    F("connect_timeout"),
+	                    F("response_timeout"),
+	                    F("idle_timeout"),
+	                    F("max_idle"),
+	                    F("retries"),
+	                    F("cooldown"),
+	                    F("slow_start"),
+	                    F("sticky"),
+	                    F("hash"),
+	                    F("health"),
+	                    F("passive"),
+	                    F("panic_threshold"),
+	                    F("tls")};
 	char why[512];
 	size_t old;
 	const char *v;
@@ -1310,6 +1445,13 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		pop(w, old);
 	}
 	get_percent(w, &f[13], &p->panic_threshold_pct);
+	if (f[14].val) {
+		old = push_key(w, "tls");
+		parse_pool_tls(w, p, f[14].val);
+		pop(w, old);
+	}
+	for (size_t i = 0; i < p->n_servers; i++)
+		p->has_tls_servers |= p->servers[i].tls;
 }
 
 /* Line of the first key of mapping n spelled name (1-based). */
@@ -1406,6 +1548,7 @@ static void parse_route(struct walk *w, struct fc_config_listener *l, yaml_node_
 		return;
 	if (f[0].val) {
 		old = push_key(w, "host");
+		set_pos(&r->host_at, f[0].val);
 		v = field_scalar(w, &f[0], "a host name");
 		if (v) {
 			int rc = fc__cfg_check_route_host(v, &r->host, &why);
@@ -1464,7 +1607,8 @@ static void each_route(struct walk *w, void *ctx, yaml_node_t *e)
 
 static void parse_listener(struct walk *w, yaml_node_t *n)
 {
-	struct field f[] = {F("name"), F("address"), F("routes")};
+	struct field f[] = {F("name"), F("address"),  F("routes"),
+	                    F("tls"),  F("redirect"), F("redirect_port")};
 	struct fc_config *cfg = w->cfg;
 	struct fc_config_listener *l = &cfg->listeners[cfg->n_listeners];
 	size_t old, i, count;
@@ -1474,8 +1618,38 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 
 	memset(l, 0, sizeof(*l));
 	cfg->n_listeners++;
-	if (!get_fields(w, n, f, 3))
+	if (!get_fields(w, n, f, 6))
 		return;
+	if (f[3].val) {
+		old = push_key(w, "tls");
+		parse_listener_tls(w, l, f[3].val);
+		pop(w, old);
+	}
+	if (f[4].val) {
+		old = push_key(w, "redirect");
+		v = field_scalar(w, &f[4], "https");
+		if (v && strcmp(v, "https") == 0)
+			l->redirect_https = true;
+		else if (v)
+			werr(w, f[4].val, "must be https (got \"%.64s\")", v);
+		if (l->redirect_https && l->tls)
+			werr(w, f[4].val, "a TLS listener cannot redirect to https (it is https)");
+		if (l->redirect_https && f[2].val)
+			werr(w, f[4].val,
+			     "answers every request with a redirect: remove routes (or redirect)");
+		pop(w, old);
+	}
+	if (f[5].val) {
+		uint32_t port = 0;
+
+		get_uint(w, &f[5], 1, 65535, &port);
+		l->redirect_port = (uint16_t)port;
+		if (!f[4].val) {
+			old = push_key(w, "redirect_port");
+			werr(w, f[5].val, "is only used with redirect: https");
+			pop(w, old);
+		}
+	}
 	old = push_key(w, "address");
 	if (!f[1].val) {
 		werr(w, f[1].key ? f[1].key : n, "is required (e.g. 127.0.0.1:8080 or :8080)");
@@ -1515,6 +1689,8 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 			break;
 		}
 	}
+	if (l->redirect_https)
+		return;
 	old = push_key(w, "routes");
 	count = list_count(w, f[2].val, f[2].key ? f[2].key : n, "routes",
 	                   "a listener needs at least one route (- pool: NAME)");

@@ -48,6 +48,9 @@ void fc_loop_fini(struct fc_loop *loop)
 	free(loop->heap);
 	loop->heap = NULL;
 	loop->n_timers = loop->cap_timers = 0;
+	free(loop->layers);
+	loop->layers = NULL;
+	loop->cap_layers = 0;
 }
 
 int fc_loop_add(struct fc_loop *loop, struct fc_io *io)

@@ -26,9 +26,9 @@ typedef void (*fc_timer_fn)(struct fc_loop *loop, struct fc_timer *t);
  * (and FC_EV_RELEASED). st and ops belong to the loop (zero when unused). */
 struct fc_io {
 	int fd;
-	uint16_t st; /* io_uring: FC__IO_* state bits */
-	uint8_t ops; /* io_uring: operations in flight or queued for this io */
-	uint8_t spare;
+	uint16_t st;     /* io_uring: FC__IO_* state bits */
+	uint8_t ops;     /* io_uring: operations in flight or queued for this io */
+	uint8_t layered; /* stream.h: a layer (TLS) is in the loop's table for fd */
 	fc_io_fn cb;
 };
 
@@ -38,6 +38,7 @@ struct fc_io {
 #define FC_EV_RELEASED (1u << 26)
 
 struct fc_uring;
+struct fc_stream_layer;
 
 /* A one-shot deadline. Embedded in its owner; when == 0 means not armed. */
 struct fc_timer {
@@ -56,6 +57,8 @@ struct fc_loop {
 	uint32_t n_timers, cap_timers;
 	void (*before_wait)(struct fc_loop *loop, void *arg); /* flush hooks */
 	void *before_wait_arg;
+	struct fc_stream_layer **layers; /* stream.c: by fd, for layered streams */
+	uint32_t cap_layers;
 };
 
 /* Creates an epoll loop. Returns 0 or -errno. */

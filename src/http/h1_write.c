@@ -224,3 +224,18 @@ size_t fc_h1_write_error_retry(char *out, size_t cap, int status, bool close,
 	                 status, r);
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
+
+size_t fc_h1_write_redirect_https(char *out, size_t cap, const char *host, size_t host_len,
+                                  uint16_t port, const char *target, size_t target_len, bool close)
+{
+	char portstr[8] = "";
+	if (port && port != 443)
+		snprintf(portstr, sizeof(portstr), ":%u", port);
+	int n = snprintf(out, cap,
+	                 "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://%.*s%s%.*s\r\n"
+	                 "Content-Type: text/plain\r\nContent-Length: 23\r\n%s\r\n"
+	                 "308 Permanent Redirect\n",
+	                 (int)host_len, host, portstr, (int)target_len, target,
+	                 close ? "Connection: close\r\n" : "");
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}

@@ -38,6 +38,12 @@ size_t fc_h1_write_response(char *out, size_t cap, const struct fc_h1_head *hd,
  * sent that Connection: keep-alive itself. */
 bool fc_h1_response_passthrough(const struct fc_h1_head *hd, const struct fc_h1_resp_extra *x);
 
+#define FC_H1_REDIRECT_MAX 9000 /* the longest redirect response (an 8 KiB target) */
+/* A 308 Permanent Redirect to https://host[:port]target (port 0: none),
+ * with a short body. host is the request's Host without its port. 0 when
+ * it does not fit. */
+size_t fc_h1_write_redirect_https(char *out, size_t cap, const char *host, size_t host_len,
+                                  uint16_t port, const char *target, size_t target_len, bool close);
 /* Writes a complete short plain-text error response. Returns its length. */
 size_t fc_h1_write_error(char *out, size_t cap, int status, bool close);
 /* The same with Retry-After: retry_after_s (0: none), for a 503 when no

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "http/h1_write.h"
 #include "proxy/proxy.h"
+#include "tls/tls.h"
 
 #define LINGER_MS 2000
 /* Steps one pump may take before it lets other connections run; the rest
@@ -44,6 +45,9 @@ static uint64_t client_deadline(struct fc_client *c)
 		return now_ms(c); /* more work waits: come back on the next turn */
 	switch (c->state) {
 	case FC_C_IDLE:
+		if (!c->served && fc_tls_handshaking(&c->w->loop, &c->s))
+			return phase_start(c) +
+			       c->w->listeners[c->listener].cfg->tls->handshake_timeout_ms;
 		return phase_start(c) +
 		       (c->served ? cfg->client_idle_timeout_ms : cfg->header_timeout_ms);
 	case FC_C_HEAD:
@@ -420,6 +424,8 @@ static void client_timeout(struct fc_loop *loop, struct fc_timer *t)
 	}
 	switch (c->state) {
 	case FC_C_IDLE:
+		if (!c->served && fc_tls_handshaking(loop, &c->s))
+			fc_debug("TLS handshake timeout");
 		fc_client_close(c);
 		return;
 	case FC_C_HEAD:
@@ -538,7 +544,8 @@ void fc_client_accept(struct fc_worker *w, struct fc_listener *l, int fd,
 	c->phase_ms = c->active_ms = fc_client_now(c);
 	peer_addr(peer, &c->peer);
 	w->n_clients++;
-	if (fc_stream_open(&w->loop, &c->s) < 0) {
+	struct fc_tls_server *tls = w->rt->tls[l->cfg - w->rt->cfg->listeners];
+	if ((tls ? fc_tls_accept(&w->loop, &c->s, tls) : fc_stream_open(&w->loop, &c->s)) < 0) {
 		w->n_clients--;
 		close(fd);
 		fc_slab_free(&w->clients, c);

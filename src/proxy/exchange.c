@@ -13,6 +13,7 @@
 #include "health/health.h"
 #include "http/h1_write.h"
 #include "proxy/proxy.h"
+#include "tls/tls.h"
 #include "proxy/reqinfo.h"
 
 #define NO_SERVER_LOG_MS 1000 /* at most one "no server" line per pool per second */
@@ -72,25 +73,17 @@ static void exchange_end(struct fc_exchange *x, enum fc_blame blame, const char 
 	fc_worker_release_exchange(w, x);
 }
 
-static void fail_with(struct fc_exchange *x, int status, bool close, unsigned retry_after,
-                      enum fc_blame blame)
+/* Answers the request with a response of fulcrum's own (n bytes at resp). */
+static void respond_local(struct fc_exchange *x, int status, bool close, const char *resp, size_t n,
+                          enum fc_blame blame)
 {
 	struct fc_client *c = x->c;
-	struct fc_worker *w = c->w;
-	if (!x->complete || x->close_after || w->draining)
-		close = true; /* where the next request starts is unknown */
-	if (x->up) {
-		fc_upstream_close(x->up);
-		x->up = NULL;
-	}
-	char tmp[512];
-	size_t n = fc_h1_write_error_retry(tmp, sizeof(tmp), status, close, retry_after);
 	x->status = status;
 	x->bytes_out += n;
 	if (c->in && !close)
 		c->in->rpos = x->parsed;
 	exchange_end(x, blame, fc_h1_reason(status));
-	if (!fc_client_out_append(c, tmp, n)) {
+	if (!n || !fc_client_out_append(c, resp, n)) {
 		fc_client_close(c);
 		return;
 	}
@@ -98,6 +91,25 @@ static void fail_with(struct fc_exchange *x, int status, bool close, unsigned re
 		fc_client_start_closing(c); /* lingers: unread input may follow */
 	else
 		fc_client_exchange_done(c, false, false);
+}
+
+/* Whether the answer must close: where the next request starts is unknown. */
+static bool must_close(const struct fc_exchange *x, bool close)
+{
+	return close || !x->complete || x->close_after || xw(x)->draining;
+}
+
+static void fail_with(struct fc_exchange *x, int status, bool close, unsigned retry_after,
+                      enum fc_blame blame)
+{
+	close = must_close(x, close);
+	if (x->up) {
+		fc_upstream_close(x->up);
+		x->up = NULL;
+	}
+	char tmp[512];
+	size_t n = fc_h1_write_error_retry(tmp, sizeof(tmp), status, close, retry_after);
+	respond_local(x, status, close, tmp, n, blame);
 }
 
 void fc_exchange_fail(struct fc_exchange *x, int status, bool close)
@@ -117,6 +129,33 @@ static void reject(struct fc_exchange *x, int status, const char *why)
 {
 	fc_debug("bad request: %d: %s", status, why);
 	fc_exchange_fail(x, status, true);
+}
+
+/* redirect: https — the same URL over TLS, for every request. */
+static void redirect_https(struct fc_exchange *x, const char *host, size_t host_len,
+                           const char *path, uint16_t port)
+{
+	const struct fc_h1_head *hd = &xw(x)->scratch;
+	if (!host || host_len == 0) {
+		reject(x, 400, "no Host to redirect to");
+		return;
+	}
+	/* the host without its port: [v6]:port, name:port */
+	const char *end = host + host_len;
+	const char *colon = host[0] == '[' ? memchr(host, ']', host_len) : host;
+	colon = colon ? memchr(colon, ':', (size_t)(end - colon)) : NULL;
+	if (colon)
+		host_len = (size_t)(colon - host);
+	size_t target_len = (size_t)(hd->url + hd->url_len - path);
+	bool close = must_close(x, false);
+	char tmp[FC_H1_REDIRECT_MAX];
+	size_t n = fc_h1_write_redirect_https(tmp, sizeof(tmp), host, host_len, port, path,
+	                                      target_len, close);
+	if (!n) {
+		reject(x, 414, "URL too long to redirect");
+		return;
+	}
+	respond_local(x, 308, close, tmp, n, FC_BLAME_NONE);
 }
 
 /* ---------------------------------------------------------------- picking */
@@ -221,8 +260,9 @@ static void pick_inputs(struct fc_exchange *x, const struct fc_h1_head *hd, cons
 		/* Secure when a trusted proxy in front says the client came over
 		 * TLS: anyone else could claim it */
 		const struct fc_h1_header *xp = fc_h1_find(hd, "x-forwarded-proto", 17);
-		x->secure = xp && xp->value_len == 5 && strncasecmp(xp->value, "https", 5) == 0 &&
-		            fc_runtime_is_trusted(rt, &c->peer);
+		x->secure = c->w->listeners[c->listener].cfg->tls ||
+		            (xp && xp->value_len == 5 && strncasecmp(xp->value, "https", 5) == 0 &&
+		             fc_runtime_is_trusted(rt, &c->peer));
 	}
 }
 
@@ -236,7 +276,10 @@ static bool write_head(struct fc_exchange *x, struct fc_server *srv)
 	const struct fc_h1_head *hd = &xw(x)->scratch;
 	char ip[64];
 	size_t ipl = fc_req_format_ip(&x->c->peer, ip, sizeof(ip));
-	struct fc_h1_req_extra e = {.client_ip = ip, .client_ip_len = ipl, .proto = "http"};
+	struct fc_h1_req_extra e = {.client_ip = ip,
+	                            .client_ip_len = ipl,
+	                            .proto = xw(x)->listeners[x->c->listener].cfg->tls ? "https"
+	                                                                               : "http"};
 	const struct fc_rt_server *rs = fc_server_user(srv);
 	if (hd->host < 0) {
 		e.host = rs->hostport;
@@ -364,13 +407,18 @@ static void upstream_failed(struct fc_exchange *x, int err)
 	struct fc_server *srv = x->server;
 	if (connect_phase && err != -ETIMEDOUT)
 		fc_server_cooldown(srv, w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
+	const char *tls_why = fc_tls_failure(&w->loop, &u->s);
 	const char *what = connect_phase    ? (err == -ETIMEDOUT      ? "connect timeout"
 	                                       : err == -ECONNREFUSED ? "connect refused"
+	                                       : tls_why              ? "TLS handshake failed"
 	                                                              : "connect failed")
 	                   : x->timed_out   ? "response timeout"
 	                   : err == -EPROTO ? "bad response"
 	                                    : "closed before a complete response";
-	if (!stale)
+	if (!stale && tls_why)
+		fc_warn("pool %s: server %s: %s%s", cp->name, fc_server_name(srv),
+		        connect_phase ? "TLS handshake: " : "TLS: ", tls_why);
+	else if (!stale)
 		fc_warn("pool %s: server %s: %s%s", cp->name, fc_server_name(srv),
 		        connect_phase ? "connect: " : "", strerror(-err));
 	/* a kept-alive connection the server had closed is nobody's fault for sure */
@@ -458,8 +506,13 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 	const char *path;
 	size_t path_len;
 	fc_req_target(hd, &host, &host_len, &path, &path_len);
-	const struct fc_config_route *route = fc_config_route_match(w->listeners[c->listener].cfg,
-	                                                            host, host_len, path, path_len);
+	const struct fc_config_listener *lc = w->listeners[c->listener].cfg;
+	if (lc->redirect_https) {
+		redirect_https(x, host, host_len, path, lc->redirect_port);
+		return;
+	}
+	const struct fc_config_route *route =
+	        fc_config_route_match(lc, host, host_len, path, path_len);
 	if (!route) {
 		fc_exchange_fail(x, 404, false); /* closes if a body follows */
 		return;

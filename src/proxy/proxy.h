@@ -60,6 +60,8 @@ static inline void fc_link_remove(struct fc_link *l)
 
 struct fc_health;
 struct fc_health_server;
+struct fc_tls_server;
+struct fc_tls_client;
 
 /* What the proxy keeps per server (libfulcrum's server user data). */
 struct fc_rt_server {
@@ -67,6 +69,8 @@ struct fc_rt_server {
 	socklen_t addr_len;
 	char hostport[64];               /* Host for HTTP/1.0 requests without one */
 	struct fc_health_server *health; /* passive reports go here; NULL: none */
+	struct fc_tls_client *tls;       /* https:// server: the pool's context; else NULL */
+	const char *tls_host;            /* SNI and the name verified (the URL's host) */
 	uint32_t n_workers;
 	struct fc_rt_idle {
 		struct fc_link list;   /* idle upstream connections, most recent first */
@@ -81,6 +85,7 @@ struct fc_rt_server {
 struct fc_rt_pool {
 	struct fc_pool *pool;
 	const struct fc_config_pool *cfg;
+	struct fc_tls_client *tls;         /* NULL when it has no https:// server */
 	_Atomic uint64_t no_server_log_ms; /* last "no server" log line */
 	atomic_uint no_server_count;       /* 503s since then */
 };
@@ -90,7 +95,8 @@ struct fc_runtime {
 	struct fc_config *cfg;
 	struct fc_rt_pool *pools; /* parallel to cfg->pools */
 	size_t n_pools;
-	struct fc_cidr *trusted; /* client_ip.trusted parsed */
+	struct fc_tls_server **tls; /* per listener (parallel to cfg->listeners); NULL: plain */
+	struct fc_cidr *trusted;    /* client_ip.trusted parsed */
 	struct fc_clientip_options clientip;
 	uint32_t n_workers;
 	atomic_uint conns; /* client connections, all workers */

@@ -13,6 +13,25 @@
 #include "core/sock.h"
 #include "health/health.h"
 #include "proxy/proxy.h"
+#include "tls/tls.h"
+
+/* TLS problems at start: warnings are logged, the first error is kept. */
+struct tls_report {
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static void tls_report(void *arg, bool warning, const char *msg)
+{
+	struct tls_report *r = arg;
+	if (warning) {
+		fc_warn("%s", msg);
+	} else if (!r->failed) {
+		r->failed = true;
+		snprintf(r->err, r->errlen, "%s", msg);
+	}
+}
 
 static void rt_server_free(void *user)
 {
@@ -57,11 +76,22 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_healt
 	rt->pools = calloc(cfg->n_pools ? cfg->n_pools : 1, sizeof(*rt->pools));
 	if (!rt->pools)
 		goto nomem;
+	struct tls_report tr = {err, errlen, false};
+	rt->tls = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*rt->tls));
+	if (!rt->tls)
+		goto nomem;
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		if (cfg->listeners[i].tls &&
+		    !(rt->tls[i] = fc_tls_server_create(cfg, i, tls_report, &tr)))
+			goto fail;
 	uint64_t now = fc_time_ns();
 	for (size_t i = 0; i < cfg->n_pools; i++) {
 		const struct fc_config_pool *cp = &cfg->pools[i];
 		struct fc_rt_pool *p = &rt->pools[i];
 		p->cfg = cp;
+		if (cp->has_tls_servers &&
+		    !(p->tls = fc_tls_client_create(cfg, i, tls_report, &tr)))
+			goto fail;
 		/* without a configured secret, a random one: cookies then hold
 		 * for this process only (libfulcrum copies it) */
 		uint8_t generated[32];
@@ -109,6 +139,10 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_healt
 			if (!rs)
 				goto nomem;
 			fc_server_set_user(srv, rs);
+			if (cs->tls) {
+				rs->tls = p->tls;
+				rs->tls_host = cs->host;
+			}
 			if (health) {
 				rc = fc_health_add_server(health, p->pool, cp, cs, srv,
 				                          (const struct sockaddr *)&cs->addr,
@@ -154,10 +188,15 @@ void fc_runtime_destroy(struct fc_runtime *rt)
 {
 	if (!rt)
 		return;
-	for (size_t i = 0; i < rt->n_pools; i++)
+	for (size_t i = 0; i < rt->n_pools; i++) {
 		if (rt->pools[i].pool)
 			fc_pool_destroy(rt->pools[i].pool);
+		fc_tls_client_destroy(rt->pools[i].tls);
+	}
 	free(rt->pools);
+	for (size_t i = 0; rt->tls && i < rt->cfg->n_listeners; i++)
+		fc_tls_server_destroy(rt->tls[i]);
+	free(rt->tls);
 	free(rt->trusted);
 	if (rt->access_fd > 2)
 		close(rt->access_fd);

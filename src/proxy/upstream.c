@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/sock.h"
 #include "proxy/proxy.h"
+#include "tls/tls.h"
 
 static void on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 {
@@ -35,9 +36,13 @@ static void on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 static void idle_on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 {
 	struct fc_upstream *u = (struct fc_upstream *)io;
-	(void)loop;
 	if (ev == EPOLLOUT)
 		return; /* writable edge only: still fine */
+	/* Bytes, the end or an error close it; a TLS record that carries no
+	 * data (a late session ticket) leaves it as it was. */
+	char b[64];
+	if (!(ev & (EPOLLHUP | EPOLLERR)) && fc_stream_recv(loop, &u->s, b, sizeof(b)) == -EAGAIN)
+		return;
 	fc_upstream_close(u);
 }
 
@@ -148,7 +153,7 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 		idle->n--;
 		take_one(idle);
 		fc_timer_cancel(&w->loop, &u->timer);
-		u->s.io.cb = on_event;
+		fc_stream_set_handler(&w->loop, &u->s, on_event);
 		u->reused = true;
 		u->readable = false;
 		u->rdhup = false;
@@ -172,8 +177,9 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 	u->connecting = true;
 	fc_h1_init(&u->parser, true);
 	/* rs->addr outlives the connection: the server is referenced until it closes */
-	int rc = fc_stream_connect(&w->loop, &u->s, (const struct sockaddr *)&rs->addr,
-	                           rs->addr_len);
+	const struct sockaddr *sa = (const struct sockaddr *)&rs->addr;
+	int rc = rs->tls ? fc_tls_connect(&w->loop, &u->s, sa, rs->addr_len, rs->tls, rs->tls_host)
+	                 : fc_stream_connect(&w->loop, &u->s, sa, rs->addr_len);
 	if (rc < 0) { /* e.g. refused at once */
 		fc_server_unref(server);
 		free(u);
@@ -227,7 +233,7 @@ void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle
 	fc_buf_release(&w->bufs, u->in);
 	u->in = NULL;
 	u->rparsed = 0;
-	u->s.io.cb = idle_on_event;
+	fc_stream_set_handler(&w->loop, &u->s, idle_on_event);
 	fc_link_push(&idle->list, &u->idle_link);
 	idle->used--;
 	idle->n++;

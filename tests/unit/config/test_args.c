@@ -67,7 +67,7 @@ static void test_from_args(void **state)
 
 static void test_from_args_errors(void **state)
 {
-	const char *to[] = {"http://127.0.0.1:3001", "http://127.0.0.1:3001", "https://x:1",
+	const char *to[] = {"http://127.0.0.1:3001", "http://127.0.0.1:3001", "ftp://x:1",
 	                    "127.0.0.1:3004"};
 	struct fc_config *cfg;
 	char known[512], want[1024];
@@ -77,8 +77,8 @@ static void test_from_args_errors(void **state)
 	         "--workers: must be auto or 1..256 (got 300)\n"
 	         "--algorithm: unknown algorithm \"fastest\" (known: %s)\n"
 	         "--to[1]: duplicate upstream 127.0.0.1:3001 (same as --to[0])\n"
-	         "--to[2]: https:// upstreams are not supported yet; use http://\n"
-	         "--to[3]: must be http://host:port",
+	         "--to[2]: must be http://host:port or https://host:port\n"
+	         "--to[3]: must be http://host:port or https://host:port",
 	         known);
 	cfg = fc_config_from_args("127.0.0.1:8080", to, 4, "fastest", 300, err, sizeof(err));
 	assert_null(cfg);

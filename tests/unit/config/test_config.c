@@ -459,7 +459,7 @@ static void test_errors_listeners(void **state)
 	expect_error("listeners:\n  - address: 127.0.0.1:1\n    port: 3\n    routes: [{pool: "
 	             "p}]\n" POOL_OK,
 	             "t.yaml:3:5: listeners[0].port: unknown key (expected one of: name, address, "
-	             "routes)");
+	             "routes, tls, redirect, redirect_port)");
 }
 
 static void test_errors_routes(void **state)
@@ -574,29 +574,34 @@ static void test_errors_servers(void **state)
 #define SV P1 "    servers:\n"
 	expect_error(SV "      - http://127.0.0.1:3001\n      - url: http://127.0.0.1:3002\n"
 	                "      - url: ftp://127.0.0.1:3003\n",
-	             "t.yaml:10:14: pools.p.servers[2].url: must be http://host:port");
+	             "t.yaml:10:14: pools.p.servers[2].url: must be http://host:port or "
+	             "https://host:port");
 	expect_error(
-	        SV "      - https://127.0.0.1:3001\n",
-	        "t.yaml:8:9: pools.p.servers[0]: https:// upstreams are not supported yet; use "
-	        "http://");
+	        SV "      - https://127.0.0.1:3001/x\n",
+	        "t.yaml:8:9: pools.p.servers[0]: must be http://host:port or https://host:port (a "
+	        "path is not supported: \"/x\")");
 	expect_error(SV "      - http://127.0.0.1:3001/api\n",
-	             "t.yaml:8:9: pools.p.servers[0]: must be http://host:port (a path is not "
+	             "t.yaml:8:9: pools.p.servers[0]: must be http://host:port or "
+	             "https://host:port (a path is not "
 	             "supported: \"/api\")");
 	expect_error(SV "      - http://user@127.0.0.1:3001\n",
-	             "t.yaml:8:9: pools.p.servers[0]: must be http://host:port (no user, query or "
+	             "t.yaml:8:9: pools.p.servers[0]: must be http://host:port or "
+	             "https://host:port (no user, query or "
 	             "fragment)");
 	expect_error(SV "      - http://127.0.0.1:0\n",
 	             "t.yaml:8:9: pools.p.servers[0]: port must be 1..65535 (got \"0\")");
 	expect_error(SV "      - 'http://127.0.0.1:'\n",
 	             "t.yaml:8:9: pools.p.servers[0]: port must be 1..65535 (got \"\")");
-	expect_error(SV "      - 'http://[::1'\n",
-	             "t.yaml:8:9: pools.p.servers[0]: must be http://host:port");
+	expect_error(
+	        SV "      - 'http://[::1'\n",
+	        "t.yaml:8:9: pools.p.servers[0]: must be http://host:port or https://host:port");
 	/* The resolver's reason varies (no network: "Temporary failure ..."). */
 	expect_error_prefix(SV "      - http://no-such-host.invalid:80\n",
 	                    "t.yaml:8:9: pools.p.servers[0]: cannot resolve host "
 	                    "\"no-such-host.invalid\": ");
 	expect_error(SV "      - http://bad_host!:80\n",
-	             "t.yaml:8:9: pools.p.servers[0]: must be http://host:port (invalid host "
+	             "t.yaml:8:9: pools.p.servers[0]: must be http://host:port or "
+	             "https://host:port (invalid host "
 	             "\"bad_host!\")");
 	expect_error(SV "      - url: http://127.0.0.1:1\n        weight: 1001\n",
 	             "t.yaml:9:17: pools.p.servers[0].weight: must be 0..1000 (got 1001)");
