@@ -569,6 +569,93 @@ static void test_errors_pools(void **state)
 	        "1h30m (got \"fast\")");
 }
 
+/* listeners[].tls, redirect, pools.*.tls and https:// servers. */
+static void test_tls_keys(void **state)
+{
+	struct fc_config *cfg;
+	const struct fc_config_listener_tls *t;
+
+	(void)state;
+	cfg = load("listeners:\n"
+	           "  - address: 127.0.0.1:8443\n"
+	           "    tls:\n"
+	           "      certificates:\n"
+	           "        - {cert: a.pem, key: a.key}\n"
+	           "        - {cert: b.pem, key: b.key}\n"
+	           "      min_version: \"1.3\"\n"
+	           "      handshake_timeout: 3s\n"
+	           "    routes: [{pool: p}]\n"
+	           "  - address: 127.0.0.1:8080\n"
+	           "    redirect: https\n"
+	           "    redirect_port: 8443\n"
+	           "pools:\n  p:\n    servers: [http://127.0.0.1:3001, https://127.0.0.1:3443, "
+	           "https://127.0.0.1]\n"
+	           "    tls: {ca: ca.pem, cert: c.pem, key: c.key}\n");
+	assert_non_null(cfg);
+	t = cfg->listeners[0].tls;
+	assert_non_null(t);
+	assert_int_equal(t->n_certs, 2);
+	assert_string_equal(t->certs[1].cert, "b.pem");
+	assert_string_equal(t->certs[1].key, "b.key");
+	assert_int_equal(t->certs[1].cert_at.line, 6);
+	assert_int_equal(t->certs[1].cert_at.col, 18);
+	assert_int_equal(t->min_version, 13);
+	assert_int_equal(t->handshake_timeout_ms, 3000);
+	assert_null(cfg->listeners[1].tls);
+	assert_true(cfg->listeners[1].redirect_https);
+	assert_int_equal(cfg->listeners[1].redirect_port, 8443);
+	assert_int_equal(cfg->listeners[1].n_routes, 0);
+	assert_false(cfg->pools[0].servers[0].tls);
+	assert_true(cfg->pools[0].servers[1].tls);
+	assert_int_equal(cfg->pools[0].servers[1].port, 3443);
+	assert_int_equal(cfg->pools[0].servers[2].port, 443);
+	assert_true(cfg->pools[0].has_tls_servers);
+	assert_string_equal(cfg->pools[0].tls.ca, "ca.pem");
+	assert_string_equal(cfg->pools[0].tls.client.cert, "c.pem");
+	assert_true(cfg->pools[0].tls.verify);
+	fc_config_unref(cfg);
+
+	/* defaults */
+	cfg = load("listeners:\n  - address: 127.0.0.1:8443\n    tls: {certificates: [{cert: a, "
+	           "key: b}]}\n    routes: [{pool: p}]\n" POOL_OK);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->listeners[0].tls->min_version, 12);
+	assert_int_equal(cfg->listeners[0].tls->handshake_timeout_ms, 10000);
+	assert_false(cfg->pools[0].has_tls_servers);
+	assert_true(cfg->pools[0].tls.verify);
+	fc_config_unref(cfg);
+
+	expect_error(
+	        "listeners:\n  - address: 127.0.0.1:1\n    tls: {certificates: []}\n    routes: "
+	        "[{pool: p}]\n" POOL_OK,
+	        "t.yaml:3:25: listeners[0].tls.certificates: TLS needs at least one "
+	        "certificate (- { cert: FILE, key: FILE })");
+	expect_error("listeners:\n  - address: 127.0.0.1:1\n    tls: {certificates: [{key: k}]}\n"
+	             "    routes: [{pool: p}]\n" POOL_OK,
+	             "t.yaml:3:26: listeners[0].tls.certificates[0].cert: is required (the "
+	             "certificate's PEM file)");
+	expect_error(
+	        "listeners:\n  - address: 127.0.0.1:1\n    tls: {certificates: [{cert: a, key: "
+	        "b}], min_version: 1.1}\n    routes: [{pool: p}]\n" POOL_OK,
+	        "t.yaml:3:59: listeners[0].tls.min_version: must be \"1.2\" or \"1.3\" (older "
+	        "versions are not offered; got \"1.1\")");
+	expect_error(
+	        "listeners:\n  - address: 127.0.0.1:1\n    redirect: https\n    routes: [{pool: "
+	        "p}]\n" POOL_OK,
+	        "t.yaml:3:15: listeners[0].redirect: answers every request with a redirect: "
+	        "remove routes (or redirect)");
+	expect_error("listeners:\n  - address: 127.0.0.1:1\n    redirect_port: 8443\n    routes: "
+	             "[{pool: p}]\n" POOL_OK,
+	             "t.yaml:3:20: listeners[0].redirect_port: is only used with redirect: https");
+	expect_error(LISTEN_OK "pools:\n  p:\n    servers: [https://127.0.0.1:1]\n    tls: "
+	                       "{verify: false, ca: x}\n",
+	             "t.yaml:8:30: pools.p.tls.ca: is not used with verify: false (remove one of "
+	             "them)");
+	expect_error(LISTEN_OK "pools:\n  p:\n    servers: [https://127.0.0.1:1]\n    tls: {cert: "
+	                       "x}\n",
+	             "t.yaml:8:10: pools.p.tls.key: is required (the private key's PEM file)");
+}
+
 static void test_errors_servers(void **state)
 {
 #define SV P1 "    servers:\n"
@@ -816,6 +903,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_defaults),
 	        cmocka_unit_test(test_every_key),
+	        cmocka_unit_test(test_tls_keys),
 	        cmocka_unit_test(test_small_variants),
 	        cmocka_unit_test(test_refcount),
 	        cmocka_unit_test(test_max_idle),
