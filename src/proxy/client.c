@@ -246,6 +246,9 @@ static bool client_read(struct fc_client *c)
 	c->readable = false;
 	if (n == -EAGAIN)
 		return false;
+	const char *tls_why = fc_tls_failure(&w->loop, &c->s);
+	if (tls_why)
+		fc_debug("TLS: %s", tls_why); /* every port scanner does it: not a warning */
 	c->eof = true;
 	return true;
 }

@@ -340,6 +340,7 @@ def plain_http_on_tls_port():
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     h.check(closed_within(s, 5), "a plain HTTP request on a TLS port is closed")
     s.close()
+    h.check(f.wait_for_log("TLS: ", 3), "the failed handshake is logged at debug")
     h.eq(https_get(f.port)[0], 200, "TLS still served")
     h.check(f.alive(), "fulcrum alive")
 
