@@ -147,17 +147,17 @@ static int listener(struct sockaddr_in *a)
 }
 
 /* A client TLS stream connected to a server TLS stream, handshake done. */
-static void tls_pair(struct fc_loop *loop, struct tstream *cl, struct tstream *sv,
-                     const char *host, int bufsize)
+static void tls_pair(struct fc_loop *loop, struct tstream *cl, struct tstream *sv, const char *host,
+                     int bufsize)
 {
 	struct sockaddr_in a;
 	int l = listener(&a);
 	memset(cl, 0, sizeof(*cl));
 	memset(sv, 0, sizeof(*sv));
 	cl->s.io.cb = t_event;
-	assert_int_equal(fc_tls_connect(loop, &cl->s, (struct sockaddr *)&a, sizeof(a), client_ctx,
-	                                host),
-	                 0);
+	assert_int_equal(
+	        fc_tls_connect(loop, &cl->s, (struct sockaddr *)&a, sizeof(a), client_ctx, host),
+	        0);
 	/* on io_uring the connect is submitted when the loop turns */
 	fcntl(l, F_SETFL, fcntl(l, F_GETFL) | O_NONBLOCK);
 	int fd = -1;
