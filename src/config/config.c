@@ -169,6 +169,7 @@ struct fc_config *fc__cfg_alloc(const char *source)
 	}
 	cfg->workers = fc__cfg_cpu_count();
 	cfg->shutdown_grace_ms = 10000;
+	cfg->tunnel_timeout_ms = 3600000;
 	cfg->log_level = FC_LOG_INFO;
 	cfg->access_format = FC_ACCESS_TEXT;
 	cfg->header_timeout_ms = 10000;

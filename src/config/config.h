@@ -177,6 +177,7 @@ struct fc_config {
 	uint32_t workers;               /* 0 in the file means: CPU count (resolved at load) */
 	uint32_t shutdown_grace_ms;     /* default 10000 */
 	enum fc_io_uring_mode io_uring; /* default auto */
+	uint32_t tunnel_timeout_ms;     /* an upgraded connection's inactivity, default 3600000 */
 
 	/* log */
 	enum fc_log_level log_level;         /* default info */

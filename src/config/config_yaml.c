@@ -1724,8 +1724,9 @@ static void parse_listeners(struct walk *w, const struct field *f, yaml_node_t *
 
 static void parse_root(struct walk *w, yaml_node_t *root)
 {
-	struct field f[] = {F("workers"),   F("shutdown_grace"), F("log"),     F("client"),
-	                    F("listeners"), F("pools"),          F("io_uring")};
+	struct field f[] = {F("workers"),  F("shutdown_grace"), F("log"),
+	                    F("client"),   F("listeners"),      F("pools"),
+	                    F("io_uring"), F("tunnel_timeout")};
 	struct fc_config *cfg = w->cfg;
 	yaml_node_t empty;
 
@@ -1754,6 +1755,7 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 		pop(w, old);
 	}
 	get_duration_ms(w, &f[1], 0, TIMEOUT_MAX, &cfg->shutdown_grace_ms);
+	get_duration_ms(w, &f[7], 1, TIMEOUT_MAX, &cfg->tunnel_timeout_ms);
 	if (f[6].val) {
 		size_t old = push_key(w, "io_uring");
 		const char *v = field_scalar(w, &f[6], "auto, on or off");

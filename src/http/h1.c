@@ -210,8 +210,7 @@ bool fc_h1_method_idempotent(uint8_t m)
 	       m == HTTP_PUT || m == HTTP_DELETE;
 }
 
-/* Iterates comma-separated tokens of a header value. */
-static bool next_token(const char **s, const char *end, const char **tok, size_t *tlen)
+bool fc_h1_next_token(const char **s, const char *end, const char **tok, size_t *tlen)
 {
 	const char *p = *s;
 	while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
@@ -233,6 +232,29 @@ static bool next_token(const char **s, const char *end, const char **tok, size_t
 static bool token_is(const char *t, size_t len, const char *lit)
 {
 	return strlen(lit) == len && strncasecmp(t, lit, len) == 0;
+}
+
+bool fc_h1_upgrade_token_ok(const char *tok, size_t len)
+{
+	/* "h2c" alone or with a version ("h2c/1"): RFC 9110 §7.8 protocol/version */
+	return len > 0 &&
+	       !(len >= 3 && strncasecmp(tok, "h2c", 3) == 0 && (len == 3 || tok[3] == '/'));
+}
+
+/* True when some Upgrade header names a protocol fulcrum tunnels. */
+static bool upgrade_wanted(const struct fc_h1_head *hd)
+{
+	for (uint32_t i = 0; i < hd->n_headers; i++) {
+		const struct fc_h1_header *h = &hd->h[i];
+		if (!FC_H1_NAME_IS(h, "upgrade"))
+			continue;
+		const char *s = h->value, *end = h->value + h->value_len, *t;
+		size_t tl;
+		while (fc_h1_next_token(&s, end, &t, &tl))
+			if (fc_h1_upgrade_token_ok(t, tl))
+				return true;
+	}
+	return false;
 }
 
 static bool is_fixed_hop(const struct fc_h1_header *h)
@@ -290,11 +312,13 @@ static int analyze(struct fc_h1_head *hd, bool response, const char **err)
 			continue;
 		const char *s = h->value, *end = h->value + h->value_len, *t;
 		size_t tl;
-		while (next_token(&s, end, &t, &tl)) {
+		while (fc_h1_next_token(&s, end, &t, &tl)) {
 			if (token_is(t, tl, "close"))
 				hd->conn_close = true;
 			else if (token_is(t, tl, "keep-alive"))
 				hd->conn_keepalive = true;
+			else if (token_is(t, tl, "upgrade"))
+				hd->conn_upgrade = true;
 			for (uint32_t j = 0; j < hd->n_headers; j++) {
 				struct fc_h1_header *o = &hd->h[j];
 				if (!o->hop && o->name_len == tl &&
@@ -309,6 +333,8 @@ static int analyze(struct fc_h1_head *hd, bool response, const char **err)
 			}
 		}
 	}
+	/* RFC 9110 §7.8: a server ignores Upgrade in an HTTP/1.0 request */
+	hd->upgrade = hd->conn_upgrade && (response || hd->minor >= 1) && upgrade_wanted(hd);
 	return FC_H1_OK;
 }
 
@@ -345,7 +371,7 @@ static struct te_codings te_scan(const struct fc_h1_head *hd)
 			continue;
 		const char *s = h->value, *end = h->value + h->value_len, *t;
 		size_t tl;
-		while (next_token(&s, end, &t, &tl)) {
+		while (fc_h1_next_token(&s, end, &t, &tl)) {
 			c.last_chunked = token_is(t, tl, "chunked");
 			if (c.last_chunked)
 				c.n_chunked++;

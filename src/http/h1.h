@@ -53,6 +53,10 @@ struct fc_h1_head {
 	bool bad_te;          /* a Transfer-Encoding we do not relay */
 	bool has_hop;         /* some header is hop-by-hop (rewrite needed) */
 	bool too_many;        /* more headers than the limit (the caller answers 431) */
+	bool conn_upgrade;    /* Connection names "upgrade" */
+	/* Upgrade (RFC 9110 §7.8) with Connection: upgrade, naming a protocol
+	 * fulcrum forwards (not h2c), in an HTTP/1.1 request or any response */
+	bool upgrade;
 
 	struct fc_h1_header h[FC_H1_MAX_HEADERS]; /* last: the reset stops here */
 };
@@ -98,6 +102,14 @@ int fc_h1_body(struct fc_h1 *h, const char *buf, size_t len, size_t *consumed,
 /* Ends a close-delimited body at EOF. Returns FC_H1_COMPLETE or FC_H1_ERROR
  * (EOF in the middle of a framed body). */
 int fc_h1_eof(struct fc_h1 *h);
+
+/* The next comma-separated token of a header value [*s, end), blanks
+ * trimmed; *s moves past it. False when none is left. */
+bool fc_h1_next_token(const char **s, const char *end, const char **tok, size_t *len);
+
+/* True when an Upgrade token names a protocol fulcrum tunnels: anything but
+ * h2c (HTTP/2 over cleartext is not spliced; the request goes on as 1.1). */
+bool fc_h1_upgrade_token_ok(const char *tok, size_t len);
 
 /* Header name comparison, case-insensitive. */
 bool fc_h1_name_is(const struct fc_h1_header *hd, const char *name, size_t len);

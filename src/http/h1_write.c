@@ -30,6 +30,30 @@ static void put_header(struct out *o, const struct fc_h1_header *h)
 	PUT_LIT(o, "\r\n");
 }
 
+/* Upgrade and Connection: upgrade for the next hop (RFC 9110 §7.8): the
+ * protocols fulcrum tunnels, in the client's order (h2c left out). */
+static void put_upgrade(struct out *o, const struct fc_h1_head *hd)
+{
+	PUT_LIT(o, "Upgrade: ");
+	bool first = true;
+	for (uint32_t i = 0; i < hd->n_headers; i++) {
+		const struct fc_h1_header *h = &hd->h[i];
+		if (!FC_H1_NAME_IS(h, "upgrade"))
+			continue;
+		const char *s = h->value, *end = h->value + h->value_len, *t;
+		size_t tl;
+		while (fc_h1_next_token(&s, end, &t, &tl)) {
+			if (!fc_h1_upgrade_token_ok(t, tl))
+				continue;
+			if (!first)
+				PUT_LIT(o, ", ");
+			put(o, t, tl);
+			first = false;
+		}
+	}
+	PUT_LIT(o, "\r\nConnection: upgrade\r\n");
+}
+
 static bool replaced_on_request(const struct fc_h1_header *h)
 {
 	return FC_H1_NAME_IS(h, "x-forwarded-for") || FC_H1_NAME_IS(h, "x-forwarded-proto") ||
@@ -53,6 +77,8 @@ size_t fc_h1_write_request(char *buf, size_t cap, const struct fc_h1_head *hd,
 	}
 	if (hd->chunked)
 		PUT_LIT(&o, "Transfer-Encoding: chunked\r\n");
+	if (hd->upgrade)
+		put_upgrade(&o, hd);
 	/* X-Forwarded-For: every earlier value, then this client */
 	PUT_LIT(&o, "X-Forwarded-For: ");
 	for (uint32_t i = (uint32_t)(hd->xff < 0 ? (int)hd->n_headers : hd->xff); i < hd->n_headers;
@@ -113,7 +139,7 @@ static bool only_keepalive(const struct fc_h1_header *h)
 
 bool fc_h1_response_passthrough(const struct fc_h1_head *hd, const struct fc_h1_resp_extra *x)
 {
-	if (x->close || x->dechunk || x->set_cookie)
+	if (x->close || x->dechunk || x->set_cookie || x->upgrade)
 		return false;
 	/* keep-alive is the default in HTTP/1.1 (RFC 9112 §9.3): a server's
 	 * "Connection: keep-alive" may reach a 1.1 client as it is; a 1.0 client
@@ -159,7 +185,13 @@ size_t fc_h1_write_response(char *buf, size_t cap, const struct fc_h1_head *hd,
 		put(&o, x->set_cookie, x->set_cookie_len);
 		PUT_LIT(&o, "\r\n");
 	}
-	if (x->close)
+	if (x->upgrade) {
+		/* a 101: the protocols as the server named them */
+		for (uint32_t i = 0; i < hd->n_headers; i++)
+			if (FC_H1_NAME_IS(&hd->h[i], "upgrade"))
+				put_header(&o, &hd->h[i]);
+		PUT_LIT(&o, "Connection: upgrade\r\n");
+	} else if (x->close)
 		PUT_LIT(&o, "Connection: close\r\n");
 	else if (x->keep_alive)
 		PUT_LIT(&o, "Connection: keep-alive\r\n");

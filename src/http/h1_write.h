@@ -17,6 +17,7 @@ struct fc_h1_resp_extra {
 	bool close;             /* tell the client we close after this response */
 	bool keep_alive;        /* HTTP/1.0 client keeps the connection: say so */
 	bool dechunk;           /* body is de-chunked for an HTTP/1.0 client */
+	bool upgrade;           /* a 101: keep Upgrade, say Connection: upgrade */
 	const char *set_cookie; /* a Set-Cookie value to add, or NULL */
 	size_t set_cookie_len;
 };

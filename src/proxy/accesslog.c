@@ -220,7 +220,7 @@ static struct parts split_line(const char *s, size_t len)
 size_t fc_accesslog_line_max(const struct fc_accesslog_fields *f)
 {
 	/* fixed text and numbers: under 400 bytes; escaping: at most 6 per byte */
-	return 400 + f->client_len + 6 * f->line_len + f->pool_len + f->server_len;
+	return 440 + f->client_len + 6 * f->line_len + f->pool_len + f->server_len;
 }
 
 struct put {
@@ -251,6 +251,8 @@ static const struct sep {
          SEP(",\"total_ms\":"), SEP("}\n")},
 };
 
+static const struct sep tunnel_sep[2] = {SEP(" bytes_in="), SEP(",\"bytes_in\":")};
+
 size_t fc_accesslog_format_line(char *out, bool json, const struct fc_accesslog_fields *f)
 {
 	struct put o = {out};
@@ -279,6 +281,10 @@ size_t fc_accesslog_format_line(char *out, bool json, const struct fc_accesslog_
 	o.p += fc_accesslog_format_ms(o.p, f->upstream_ns);
 	put(&o, k[10].s, k[10].n);
 	o.p += fc_accesslog_format_ms(o.p, f->total_ns);
+	if (f->tunnel) { /* the other direction of a tunnel, last: older readers skip it */
+		put(&o, tunnel_sep[json].s, tunnel_sep[json].n);
+		o.p += fc_accesslog_format_u64(o.p, f->bytes_in);
+	}
 	put(&o, k[11].s, k[11].n);
 	return (size_t)(o.p - out);
 }
@@ -480,6 +486,8 @@ void fc_accesslog_write(struct fc_exchange *r, uint64_t now_ns)
 	        .server_len = strlen(server),
 	        .upstream_ns = r->up_start_ns ? now_ns - r->up_start_ns : 0,
 	        .total_ns = now_ns - r->start_ns,
+	        .tunnel = r->phase == FC_X_TUNNEL,
+	        .bytes_in = r->bytes_in,
 	};
 	size_t need = fc_accesslog_line_max(&f);
 	if (need > ALOG_MAX - a->len) {

@@ -20,6 +20,8 @@ struct fc_accesslog_fields {
 	const char *pool, *server;
 	size_t pool_len, server_len;
 	uint64_t upstream_ns, total_ns;
+	bool tunnel;       /* an upgraded connection: bytes_in is written too */
+	uint64_t bytes_in; /* bytes the client sent through the tunnel */
 };
 
 /* Bytes fc_accesslog_format_line may write for f, at most. */

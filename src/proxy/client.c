@@ -457,6 +457,11 @@ void fc_client_run(struct fc_client *c)
 	do {
 		c->rerun = false;
 		for (; steps < PUMP_STEPS && !c->closed; steps++) {
+			if (c->x && c->x->phase == FC_X_TUNNEL) {
+				if (!fc_tunnel_step(c->x))
+					break;
+				continue;
+			}
 			bool p = false;
 			p |= client_read(c);
 			if (!c->closed)

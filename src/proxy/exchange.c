@@ -124,6 +124,13 @@ void fc_exchange_abandon(struct fc_exchange *x)
 	exchange_end(x, FC_BLAME_CLIENT, "client closed");
 }
 
+void fc_exchange_end_tunnel(struct fc_exchange *x)
+{
+	struct fc_client *c = x->c;
+	exchange_end(x, FC_BLAME_NONE, NULL);
+	fc_client_close(c);
+}
+
 /* A head-level failure: the client sent something we refuse. */
 static void reject(struct fc_exchange *x, int status, const char *why)
 {
@@ -478,6 +485,7 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 	x->idempotent = fc_h1_method_idempotent(hd->method);
 	x->client_10 = hd->major == 1 && hd->minor == 0;
 	x->client_keepalive = hd->keep_alive;
+	x->upgrade = hd->upgrade;
 	x->complete = rc == FC_H1_COMPLETE;
 	if (hd->major != 1) {
 		reject(x, 505, "version");
@@ -631,13 +639,17 @@ static bool response_head(struct fc_exchange *x)
 		break;
 	}
 	struct fc_buf *b = u->in;
-	if (hd->status == 101) {
+	/* a 101 to a request that asked for it, naming its protocol, once the
+	 * whole request head is with the server: the connection becomes a tunnel */
+	bool tunnel = hd->status == 101 && x->upgrade && fc_h1_find(hd, "upgrade", 7) &&
+	              x->head_sent == x->head->wpos;
+	if (hd->status == 101 && !tunnel) {
 		fc_warn("pool %s: server %s: bad response: 101 without upgrade", pool, srv);
 		x->no_retry = true;
 		upstream_failed(x, -EPROTO);
 		return true;
 	}
-	if (hd->status < 200) {
+	if (hd->status < 200 && !tunnel) {
 		/* 1xx: relay to HTTP/1.1 clients, then wait for the final answer */
 		if (!x->client_10) {
 			if (!fc_client_out_append(c, b->data + b->rpos, end)) {
@@ -668,6 +680,7 @@ static bool response_head(struct fc_exchange *x)
 	        .close = x->close_after,
 	        .keep_alive = x->client_10 && !x->close_after,
 	        .dechunk = x->resp_dechunk,
+	        .upgrade = tunnel,
 	};
 	if (x->sticky_set) {
 		const struct fc_config_sticky *st = &x->pool->cfg->sticky;
@@ -704,8 +717,10 @@ static bool response_head(struct fc_exchange *x)
 	x->resp_started = true;
 	x->up_head_ns = w->loop.now_ns;
 	x->resp_close_delimited = hd->close_delimited;
-	/* no body at all: HEAD, 204, 304, Content-Length: 0 */
-	set_phase(x, rc == FC_UP_HEAD_COMPLETE ? FC_X_DONE : FC_X_RESPOND);
+	if (tunnel)
+		fc_tunnel_start(x);
+	else /* no body at all: HEAD, 204, 304, Content-Length: 0 */
+		set_phase(x, rc == FC_UP_HEAD_COMPLETE ? FC_X_DONE : FC_X_RESPOND);
 	return true;
 }
 
@@ -807,6 +822,8 @@ uint64_t fc_exchange_deadline(const struct fc_exchange *x)
 		return x->phase_ms + cp->connect_timeout_ms;
 	case FC_X_WAIT:
 		return x->phase_ms + cp->response_timeout_ms;
+	case FC_X_TUNNEL:
+		return fc_client_time(x->c, x->c->active_ms) + xw(x)->cfg->tunnel_timeout_ms;
 	default:
 		return 0; /* inactivity: the client's body_timeout */
 	}
@@ -819,6 +836,9 @@ void fc_exchange_timeout(struct fc_exchange *x)
 	case FC_X_WAIT:
 		x->timed_out = true;
 		upstream_failed(x, -ETIMEDOUT);
+		return;
+	case FC_X_TUNNEL:
+		fc_exchange_end_tunnel(x); /* nothing moved either way for tunnel_timeout */
 		return;
 	default:
 		if (!x->resp_started)

@@ -207,7 +207,8 @@ _Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_EXCHANGE_MAX_TRIES,
 
 /* Where an exchange is on its way to the server and back. The one deadline
  * of each phase: CONNECT connect_timeout, SEND body_timeout of inactivity,
- * WAIT response_timeout, RESPOND body_timeout of inactivity. */
+ * WAIT response_timeout, RESPOND body_timeout of inactivity, TUNNEL
+ * tunnel_timeout of inactivity. */
 enum fc_exchange_phase {
 	FC_X_PICK,    /* no server connection (before the pick, between retries) */
 	FC_X_CONNECT, /* connecting to the server */
@@ -215,6 +216,7 @@ enum fc_exchange_phase {
 	FC_X_WAIT,    /* request sent whole, waiting for the response head */
 	FC_X_RESPOND, /* response head forwarded, body streaming */
 	FC_X_DONE,    /* response complete (may still be flushing to the client) */
+	FC_X_TUNNEL,  /* a 101 turned the connections into a tunnel (tunnel.c) */
 };
 
 /* One request: routing, picking, retries, the upstream connection, the
@@ -238,6 +240,7 @@ struct fc_exchange {
 	uint32_t sent;       /* client bytes [body_start, sent) written upstream */
 	uint32_t parsed;     /* client bytes up to here are validated */
 	uint64_t bytes_out;  /* bytes sent to the client */
+	uint64_t bytes_in;   /* tunnel: client bytes sent to the server after the head */
 	int status;
 	uint8_t method;
 	bool idempotent, replayable, complete;
@@ -245,6 +248,8 @@ struct fc_exchange {
 	bool stale_retry_used, timed_out, aborted, logged, no_retry;
 	bool client_10, client_keepalive, close_after, up_reusable;
 	bool has_key, has_sticky_in, sticky_set, secure;
+	bool upgrade;                 /* the request asks for an upgrade (forwarded) */
+	bool tun_up_shut, tun_c_shut; /* tunnel: write side shut towards the server, the client */
 	uint8_t key_len, sticky_in_len;
 	struct fc_addr client; /* the real client IP */
 	char key[128];         /* hash key bytes (copied: retries pick again) */
@@ -282,6 +287,24 @@ static inline bool fc_exchange_sent_all(const struct fc_exchange *x)
 {
 	return x->complete && x->head && x->head_sent == x->head->wpos && x->sent == x->parsed;
 }
+
+/* Ends a tunnel: reports the server's outcome (101, no blame), writes the
+ * access log line, closes the upstream connection (never pooled) and the
+ * client. */
+void fc_exchange_end_tunnel(struct fc_exchange *x);
+
+/* ---------------------------------------------------------------- tunnel */
+
+/* Turns x into a tunnel after its 101 head was queued for the client: from
+ * now on the client's pump runs fc_tunnel_step. Client bytes after the
+ * request (c->in from x->sent) and server bytes after the 101 (u->in) are
+ * the tunnel's first bytes. */
+void fc_tunnel_start(struct fc_exchange *x);
+/* One step of the tunnel: bytes both ways through the client's and the
+ * upstream's buffers (taken on demand, released when empty), each EOF
+ * passed on as a half-close; ends it when both directions ended or on an
+ * error. True on progress. */
+bool fc_tunnel_step(struct fc_exchange *x);
 
 /* ---------------------------------------------------------------- client */
 

@@ -58,6 +58,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->workers,
 	                 sysconf(_SC_NPROCESSORS_ONLN) > 256 ? 256 : sysconf(_SC_NPROCESSORS_ONLN));
 	assert_int_equal(cfg->shutdown_grace_ms, 10000);
+	assert_int_equal(cfg->tunnel_timeout_ms, 3600000);
 	assert_int_equal(cfg->log_level, FC_LOG_INFO);
 	assert_string_equal(cfg->error_log, "stderr");
 	assert_string_equal(cfg->access_log, "stdout");
@@ -117,6 +118,7 @@ static void test_defaults(void **state)
 
 static const char FULL[] = "workers: 3\n"
                            "shutdown_grace: 1m30s\n"
+                           "tunnel_timeout: 2h\n"
                            "log:\n"
                            "  level: debug\n"
                            "  error: /var/log/fulcrum/error.log\n"
@@ -192,6 +194,7 @@ static void test_every_key(void **state)
 	assert_non_null(cfg);
 	assert_int_equal(cfg->workers, 3);
 	assert_int_equal(cfg->shutdown_grace_ms, 90000);
+	assert_int_equal(cfg->tunnel_timeout_ms, 7200000);
 	assert_int_equal(cfg->log_level, FC_LOG_DEBUG);
 	assert_string_equal(cfg->error_log, "/var/log/fulcrum/error.log");
 	assert_string_equal(cfg->access_log, "off");
@@ -335,7 +338,7 @@ static void test_errors_top(void **state)
 	expect_error(
 	        "frobnicate: 1\n" MINIMAL,
 	        "t.yaml:1:1: frobnicate: unknown key (expected one of: workers, shutdown_grace, "
-	        "log, client, listeners, pools, io_uring)");
+	        "log, client, listeners, pools, io_uring, tunnel_timeout)");
 	expect_error("workers: 2\nworkers: 3\n" MINIMAL,
 	             "t.yaml:2:1: workers: duplicate key (first at line 1)");
 	expect_error("workers: 257\n" MINIMAL, "t.yaml:1:10: workers: must be auto or 1..256 (got "
@@ -356,7 +359,8 @@ static void test_errors_top(void **state)
 	expect_error("a: b: c\n", "t.yaml:1:5: YAML: mapping values are not allowed in this "
 	                          "context");
 	expect_error("a: \"x\\0y\"\n", "t.yaml:1:1: a: unknown key (expected one of: workers, "
-	                               "shutdown_grace, log, client, listeners, pools, io_uring)");
+	                               "shutdown_grace, log, client, listeners, pools, io_uring, "
+	                               "tunnel_timeout)");
 	expect_error("log:\n  error: \"a\\0b\"\n" MINIMAL,
 	             "t.yaml:2:10: log.error: must not contain NUL characters");
 	expect_error("? [a]\n: 1\n" MINIMAL, "t.yaml:1:3: keys must be plain names, not a list");

@@ -574,6 +574,80 @@ static void test_connection_close_always_wins(void **state)
 	assert_false(hd.keep_alive);
 }
 
+/* The upgrade decision (RFC 9110 §7.8): Upgrade naming a protocol other than
+ * h2c, and Connection naming upgrade, in an HTTP/1.1 request. */
+static void test_upgrade_decision(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *head;
+		bool upgrade;
+	} cases[] = {
+	        {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+	         true},
+	        {"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, UPGRADE\r\nupgrade: "
+	         "WebSocket\r\n\r\n",
+	         true},
+	        {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c, websocket\r\nConnection: "
+	         "upgrade\r\n\r\n",
+	         true},
+	        {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade, "
+	         "HTTP2-Settings\r\n"
+	         "HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+	         false},
+	        {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: H2C/1\r\nConnection: upgrade\r\n\r\n",
+	         false},
+	        {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", false},
+	        {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: "
+	         "keep-alive\r\n\r\n",
+	         false},
+	        {"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", false},
+	        {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: ,\r\nConnection: upgrade\r\n\r\n", false},
+	        {"GET / HTTP/1.0\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+	         false},
+	        {"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgraded\r\nUpgrade: websocket\r\n\r\n",
+	         false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (req(cases[i].head) == FC_H1_ERROR)
+			fail_msg("parse: %s\n%s", err, cases[i].head);
+		if (hd.upgrade != cases[i].upgrade)
+			fail_msg("upgrade %d, want %d:\n%s", hd.upgrade, cases[i].upgrade,
+			         cases[i].head);
+		const struct fc_h1_header *u = fc_h1_find(&hd, "upgrade", 7);
+		if (u && !u->hop) /* never copied as is: written anew when forwarded */
+			fail_msg("Upgrade not hop-by-hop:\n%s", cases[i].head);
+	}
+	/* a 101 says so too */
+	assert_int_equal(resp("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	                      "Connection: Upgrade\r\n\r\n"),
+	                 FC_H1_COMPLETE);
+	assert_true(hd.upgrade);
+	assert_int_equal(hd.status, 101);
+}
+
+static void test_upgrade_tokens(void **state)
+{
+	(void)state;
+	assert_true(fc_h1_upgrade_token_ok("websocket", 9));
+	assert_true(fc_h1_upgrade_token_ok("h2", 2));
+	assert_true(fc_h1_upgrade_token_ok("h2cx", 4));
+	assert_true(fc_h1_upgrade_token_ok("foo/2", 5));
+	assert_false(fc_h1_upgrade_token_ok("h2c", 3));
+	assert_false(fc_h1_upgrade_token_ok("H2C", 3));
+	assert_false(fc_h1_upgrade_token_ok("h2c/1.0", 7));
+	assert_false(fc_h1_upgrade_token_ok("", 0));
+	const char *v = " a ,, b\t, c d ,", *end = v + strlen(v), *t;
+	size_t tl;
+	const char *want[] = {"a", "b", "c d"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(fc_h1_next_token(&v, end, &t, &tl));
+		assert_int_equal(tl, strlen(want[i]));
+		assert_memory_equal(t, want[i], tl);
+	}
+	assert_false(fc_h1_next_token(&v, end, &t, &tl));
+}
+
 static void test_hop_by_hop_marking(void **state)
 {
 	(void)state;
@@ -1097,6 +1171,8 @@ int main(void)
 	        cmocka_unit_test(test_response_status_and_reason),
 	        cmocka_unit_test(test_dechunk_via_on_body),
 	        cmocka_unit_test(test_find_and_name_is),
+	        cmocka_unit_test(test_upgrade_decision),
+	        cmocka_unit_test(test_upgrade_tokens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

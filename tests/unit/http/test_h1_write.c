@@ -381,6 +381,61 @@ static void test_response_passthrough_keepalive(void **state)
 	}
 }
 
+/* An upgrade request keeps Upgrade (without h2c) and says Connection:
+ * upgrade; the other headers Connection names still go. */
+static void test_request_upgrade_forwarded(void **state)
+{
+	(void)state;
+	parse(false, "GET /chat HTTP/1.1\r\n"
+	             "Host: a\r\n"
+	             "Connection: keep-alive, Upgrade, X-Hop\r\n"
+	             "X-Hop: 1\r\n"
+	             "Upgrade: h2c, websocket\r\n"
+	             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	             "Sec-WebSocket-Version: 13\r\n"
+	             "Upgrade: foo/2\r\n"
+	             "\r\n");
+	size_t n = write_req(&req_x);
+	expect_bytes(out, n,
+	             "GET /chat HTTP/1.1\r\n"
+	             "Host: a\r\n"
+	             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	             "Sec-WebSocket-Version: 13\r\n"
+	             "Upgrade: websocket, foo/2\r\n"
+	             "Connection: upgrade\r\n"
+	             "X-Forwarded-For: 10.0.0.9\r\n"
+	             "X-Forwarded-Proto: http\r\n"
+	             "X-Forwarded-Host: a\r\n"
+	             "Via: 1.1 fulcrum\r\n"
+	             "\r\n");
+	/* h2c alone: no upgrade, both headers dropped as before */
+	parse(false, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+	             "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
+	n = write_req(&req_x);
+	expect_bytes(out, n,
+	             "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.9\r\n"
+	             "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\nVia: 1.1 fulcrum\r\n\r\n");
+}
+
+static void test_response_101_upgrade(void **state)
+{
+	(void)state;
+	parse(true, "HTTP/1.1 101 Switching Protocols\r\n"
+	            "Upgrade: websocket\r\n"
+	            "Connection: Upgrade\r\n"
+	            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+	            "\r\n");
+	struct fc_h1_resp_extra x = {.upgrade = true, .close = true};
+	assert_false(fc_h1_response_passthrough(&hd, &x));
+	size_t n = write_resp(&x);
+	expect_bytes(out, n,
+	             "HTTP/1.1 101 Switching Protocols\r\n"
+	             "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+	             "Upgrade: websocket\r\n"
+	             "Connection: upgrade\r\n"
+	             "\r\n");
+}
+
 static void test_error_responses_parse_back(void **state)
 {
 	(void)state;
@@ -468,6 +523,8 @@ int main(void)
 	        cmocka_unit_test(test_response_transfer_coding_not_lost),
 	        cmocka_unit_test(test_response_passthrough_decision),
 	        cmocka_unit_test(test_response_passthrough_keepalive),
+	        cmocka_unit_test(test_request_upgrade_forwarded),
+	        cmocka_unit_test(test_response_101_upgrade),
 	        cmocka_unit_test(test_error_responses_parse_back),
 	        cmocka_unit_test(test_error_response_too_small),
 	        cmocka_unit_test(test_reason_phrases),

@@ -284,6 +284,45 @@ static void expect_time(struct fc_log_clock *c, int64_t sec, unsigned ms)
 		fail_msg("%lld.%03u: gmtime %s, by hand %s", (long long)sec, ms, want, got);
 }
 
+/* A tunnel's line: the same fields, then the bytes the client sent through it. */
+static void test_tunnel_line(void **state)
+{
+	(void)state;
+	struct fc_accesslog_fields f = {
+	        .time = "2026-12-02T03:35:09.120Z",
+	        .client = "10.0.0.1",
+	        .client_len = 8,
+	        .line = "GET /chat HTTP/1.1",
+	        .line_len = 18,
+	        .status = 101,
+	        .bytes = 2048,
+	        .pool = "ws",
+	        .pool_len = 2,
+	        .server = "a",
+	        .server_len = 1,
+	        .upstream_ns = 1500000,
+	        .total_ns = 61000000000ull,
+	        .tunnel = true,
+	        .bytes_in = 512,
+	};
+	char out[1024];
+	assert_true(fc_accesslog_line_max(&f) <= sizeof(out));
+	size_t n = fc_accesslog_format_line(out, false, &f);
+	const char *text =
+	        "2026-12-02T03:35:09.120Z 10.0.0.1 \"GET /chat HTTP/1.1\" 101 2048 pool=ws "
+	        "server=a upstream_ms=1.500 total_ms=61000.000 bytes_in=512\n";
+	assert_int_equal(n, strlen(text));
+	assert_memory_equal(out, text, n);
+	n = fc_accesslog_format_line(out, true, &f);
+	const char *json =
+	        "{\"time\":\"2026-12-02T03:35:09.120Z\",\"client\":\"10.0.0.1\",\"method\":"
+	        "\"GET\",\"path\":\"/chat\",\"proto\":\"HTTP/1.1\",\"status\":101,\"bytes\":"
+	        "2048,\"pool\":\"ws\",\"server\":\"a\",\"upstream_ms\":1.500,\"total_ms\":"
+	        "61000.000,\"bytes_in\":512}\n";
+	assert_int_equal(n, strlen(json));
+	assert_memory_equal(out, json, n);
+}
+
 static void test_time_format(void **state)
 {
 	(void)state;
@@ -337,6 +376,7 @@ int main(void)
 	        cmocka_unit_test(test_ms_large_and_random),
 	        cmocka_unit_test(test_u64),
 	        cmocka_unit_test(test_lines_as_printf_wrote_them),
+	        cmocka_unit_test(test_tunnel_line),
 	        cmocka_unit_test(test_time_format),
 	        cmocka_unit_test(test_time_cache),
 	};
