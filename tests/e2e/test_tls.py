@@ -11,6 +11,7 @@ import subprocess
 import time
 
 import harness as h
+import ws_helpers as ws
 
 OPENSSL = "openssl"
 
@@ -433,6 +434,24 @@ def check_reports_certificate_problems():
     r = h.run_fulcrum(["-c", h.write_file(cfg("        - {cert: /nonexistent.pem, key: %s}\n" % c["a"][1]))])
     h.eq(r.returncode, 1, "fulcrum does not start with an unreadable certificate")
     h.check("cannot read /nonexistent.pem" in r.stderr, r.stderr)
+
+
+@h.test(timeout=120)
+def websocket_over_tls():
+    # wss: the tunnel runs over the TLS layer as over TCP (text, binary,
+    # 1 MiB messages, fragments, ping/pong, close handshake; then 50 at once)
+    s = ws.WsServer("wss-backend")
+    port = h.free_port()
+    f = h.Fulcrum.from_config(tls_config(port, [WsBackend(s)]), port=port)
+    res = ws.ws_client(f.port, "basic", tls=True)
+    h.eq(res["close_code"], 1000, "clean close over wss")
+    ws.ws_client(f.port, "many", 50, tls=True, timeout=90)
+    h.check(f.alive(), "fulcrum alive")
+
+
+class WsBackend:
+    def __init__(self, s):
+        self.url, self.name = s.url, s.name
 
 
 @h.test

@@ -9,7 +9,8 @@ the harness (standard library only).
         /frag sends one message in three fragments first; a request without
         Upgrade gets a plain 200 with the name as its body.
     ws_peer.py client SCENARIO PORT [ARGS]
-        Runs a scenario through ws://127.0.0.1:PORT and prints one JSON line;
+        Runs a scenario through ws://127.0.0.1:PORT (wss:// when WS_TLS=1 is
+        in the environment, not verifying the certificate) and prints one JSON line;
         exit status 0 when every check passed:
           basic              text, binary, 1 MiB both kinds, fragments both
                              ways, ping/pong, the close handshake
@@ -30,6 +31,16 @@ import websockets
 
 MAX = 4 << 20
 OPTS = dict(ping_interval=None, compression=None, max_size=MAX, close_timeout=5)
+SCHEME = "ws"
+CLIENT_OPTS = dict(OPTS)
+if os.environ.get("WS_TLS") == "1":
+    import ssl
+
+    _ctx = ssl.create_default_context()
+    _ctx.check_hostname = False
+    _ctx.verify_mode = ssl.CERT_NONE
+    SCHEME = "wss"
+    CLIENT_OPTS["ssl"] = _ctx
 
 
 def out(obj):
@@ -77,8 +88,8 @@ async def echo(ws, m):
 
 
 async def basic(port):
-    url = "ws://127.0.0.1:%d" % port
-    async with websockets.connect(url + "/frag", **OPTS) as ws:
+    url = SCHEME + "://127.0.0.1:%d" % port
+    async with websockets.connect(url + "/frag", **CLIENT_OPTS) as ws:
         check(await asyncio.wait_for(ws.recv(), 10) == "frag-ment-ed", "server's fragments joined")
         await echo(ws, "hello")
         await echo(ws, "héllo ✓")
@@ -97,10 +108,10 @@ async def basic(port):
 
 
 async def many(port, n):
-    url = "ws://127.0.0.1:%d/" % port
+    url = SCHEME + "://127.0.0.1:%d/" % port
 
     async def one(i):
-        async with websockets.connect(url, open_timeout=30, **OPTS) as ws:
+        async with websockets.connect(url, open_timeout=30, **CLIENT_OPTS) as ws:
             for k in range(5):
                 await echo(ws, "ws %d message %d" % (i, k))
             await echo(ws, os.urandom(20000))
@@ -112,7 +123,7 @@ async def many(port, n):
 
 
 async def idle(port, hold):
-    async with websockets.connect("ws://127.0.0.1:%d/" % port, **OPTS) as ws:
+    async with websockets.connect(SCHEME + "://127.0.0.1:%d/" % port, **CLIENT_OPTS) as ws:
         await asyncio.sleep(hold)
         await echo(ws, "still there")
         t0 = time.monotonic()
@@ -125,7 +136,7 @@ async def idle(port, hold):
 
 
 async def hold(port):
-    async with websockets.connect("ws://127.0.0.1:%d/name" % port, **OPTS) as ws:
+    async with websockets.connect(SCHEME + "://127.0.0.1:%d/name" % port, **CLIENT_OPTS) as ws:
         out({"open": await asyncio.wait_for(ws.recv(), 10)})
         loop = asyncio.get_running_loop()
         stdin = loop.run_in_executor(None, sys.stdin.read)
