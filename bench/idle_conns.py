@@ -125,6 +125,10 @@ class IdleConns:
                         break
                 if not good:
                     raise ConnectionError("not a 2xx: " + buf[:40].decode("latin-1", "replace"))
+                # non-blocking from now on, like open()'s sockets: a socket
+                # with a timeout polls for up to that long before each recv,
+                # even with MSG_DONTWAIT (still_open would wait 10 s per socket)
+                s.setblocking(False)
                 self.socks.append(s)
                 self.ok += 1
             except (OSError, ssl.SSLError, ValueError) as e:
