@@ -9,6 +9,12 @@ fulcrum-echo backends, under the same wrk load, in alternating rounds:
   keepalive2k wrk -t1 -c2000 --latency           (2,000 persistent connections), also
               backend connections opened per request (fulcrum-echo /stats)
   idle        5,000 idle keep-alive client connections: RSS delta / 5,000
+  tls_keepalive, tls_close
+              the same two loads over TLS (https://, one ECDSA P-256 certificate
+              made at start for all the proxies; wrk resumes sessions)
+  tls_idle    5,000 idle TLS client connections (python ssl, full handshakes)
+
+BENCH_PHASES picks a subset (default: all of them).
 
 For each it records requests/s, p50/p99 latency, errors, the proxy's CPU time
 per request (utime+stime from /proc/PID/stat, all the proxy's processes) and
@@ -26,6 +32,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -39,6 +46,12 @@ from idle_conns import IdleConns  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PROXIES = ("fulcrum", "fulcrum-epoll", "fulcrum-log", "haproxy", "nginx")
+PEERS = ("haproxy", "nginx")
+# every phase, in the order a round runs them (strace comes last)
+PHASES = ("keepalive", "close", "tls_keepalive", "tls_close", "idle", "tls_idle", "keepalive2k")
+LOAD_MODES = ("keepalive", "close", "keepalive2k", "tls_keepalive", "tls_close")
+TLS_PHASES = ("tls_keepalive", "tls_close", "tls_idle")
+TLS_NAME = "bench.test"   # the certificate's name (SAN and CN)
 
 WRK_LUA = r"""
 done = function(summary, latency, requests)
@@ -78,8 +91,27 @@ class Bench:
         self.do_strace = env("BENCH_STRACE", "1") != "0"
         self.strace_secs = env("BENCH_STRACE_DURATION", "3s")
         self.many = int(env("BENCH_MANY_CONNS", "2000"))
-        self.modes = [m for m in env("BENCH_MODES", "keepalive close keepalive2k").split()
-                      if m in ("keepalive", "close", "keepalive2k")]
+        self.tls_idle_n = int(env("BENCH_TLS_IDLE_CONNS", "5000"))
+        # BENCH_PHASES: which phases to run (default all). The older
+        # BENCH_MODES (load modes only) still works when BENCH_PHASES is unset:
+        # its modes plus the plain idle phase, as before TLS existed.
+        if env("BENCH_PHASES", ""):
+            wanted_ph = env("BENCH_PHASES", "").replace(",", " ").split()
+        elif env("BENCH_MODES", ""):
+            wanted_ph = env("BENCH_MODES", "").replace(",", " ").split() + ["idle"]
+        else:
+            wanted_ph = list(PHASES)
+        unknown = [x for x in wanted_ph if x not in PHASES]
+        if unknown:
+            raise SystemExit(f"BENCH_PHASES: unknown phase(s) {' '.join(unknown)}"
+                             f" (known: {','.join(PHASES)})")
+        if self.idle_n <= 0 and "idle" in wanted_ph:
+            wanted_ph.remove("idle")
+        if self.tls_idle_n <= 0 and "tls_idle" in wanted_ph:
+            wanted_ph.remove("tls_idle")
+        self.phases = [x for x in PHASES if x in wanted_ph]
+        self.modes = [m for m in self.phases if m in LOAD_MODES]
+        self.tls = any(x in TLS_PHASES for x in self.phases)
         self.idle_batch = int(env("BENCH_IDLE_BATCH", "1"))
         self.echo_threads = env("BENCH_ECHO_THREADS", "1")
         # BENCH_FULCRUM_ACCESS=file adds "fulcrum-log": the same fulcrum with
@@ -105,7 +137,8 @@ class Bench:
         # share of a core during it
         self.noise_max = float(env("BENCH_NOISE_MAX", "0.10"))
         self.backend_kind = None
-        self.results = {p: {"rounds": [], "start_errors": [], "strace": None} for p in self.proxies}
+        self.results = {p: {"rounds": [], "start_errors": [], "strace": None, "strace_tls": None}
+                        for p in self.proxies}
         soft, hard = __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)
         self.nofile = soft
         # Each proxied connection may need two fds; leave room for the rest.
@@ -119,6 +152,8 @@ class Bench:
             warn(f"keepalive2k needs about {2 * self.many + 256} fds, the limit is {self.nofile}"
                  " (ulimit -n): skipping it")
             self.modes.remove("keepalive2k")
+            self.phases.remove("keepalive2k")
+        self.cert = None   # {"cert", "key", "pem"}: made by make_cert()
 
     # ---- processes -------------------------------------------------------
 
@@ -202,15 +237,65 @@ class Bench:
         except OSError:
             return False
 
-    def wait_ready(self, port, procs, secs=10.0):
+    @staticmethod
+    def tls_context():
+        """The client side of every TLS probe and idle connection: the defaults,
+        without verification (the certificate is self-signed)."""
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    @classmethod
+    def https_ok(cls, port, timeout=1.0):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+                with cls.tls_context().wrap_socket(raw, server_hostname=TLS_NAME) as s:
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                    data = b""
+                    while True:
+                        d = s.recv(65536)
+                        if not d:
+                            break
+                        data += d
+            return data.startswith(b"HTTP/1.1 2") or data.startswith(b"HTTP/1.0 2")
+        except (OSError, ssl.SSLError):
+            return False
+
+    def wait_ready(self, port, procs, secs=10.0, tls=False):
         deadline = time.monotonic() + secs
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in procs):
                 return False
-            if self.http_ok(port):
+            if (self.https_ok if tls else self.http_ok)(port):
                 return True
             time.sleep(0.05)
         return False
+
+    def make_cert(self):
+        """One ECDSA P-256 certificate for every proxy's TLS listener, made now
+        in the temp dir (never kept): cert.pem, key.pem, and both in one file
+        for HAProxy (crt wants them together)."""
+        d = os.path.join(self.tmp, "tls")
+        os.makedirs(d, exist_ok=True)
+        c = {"cert": os.path.join(d, "cert.pem"), "key": os.path.join(d, "key.pem"),
+             "pem": os.path.join(d, "haproxy.pem")}
+        argv = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c["key"], "-out", c["cert"],
+                "-days", "2", "-subj", f"/CN={TLS_NAME}", "-addext", f"subjectAltName=DNS:{TLS_NAME}"]
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise SystemExit(f"bench: could not make the TLS certificate ({e}); "
+                             "install openssl, or leave the tls_* phases out of BENCH_PHASES")
+        if r.returncode != 0:
+            raise SystemExit("bench: openssl req failed:\n" + r.stderr)
+        with open(c["pem"], "w") as out:
+            for k in ("cert", "key"):
+                with open(c[k]) as f:
+                    out.write(f.read())
+        self.cert = c
+        return c
 
     def render(self, template, dst, values):
         with open(os.path.join(HERE, template)) as f:
@@ -329,12 +414,17 @@ http {{
     # ---- proxies ---------------------------------------------------------
 
     def start_proxy(self, name):
-        """Returns (Popen, port, pids-callable) or None with a message."""
-        port = self.free_port()
+        """Returns (Popen, ports, pids-callable) or None with a message; ports:
+        {"http": plain port, "tls": TLS port} (every proxy always has both)."""
+        port, tls_port = self.free_port(), self.free_port()
+        while tls_port == port:
+            tls_port = self.free_port()
         b1, b2, b3 = self.backends
         d = os.path.join(self.tmp, name)
         os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
-        vals = {"PORT": port, "B1": b1, "B2": b2, "B3": b3, "DIR": d,
+        c = self.cert or self.make_cert()
+        vals = {"PORT": port, "TLS_PORT": tls_port, "CERT": c["cert"], "KEY": c["key"],
+                "PEM": c["pem"], "B1": b1, "B2": b2, "B3": b3, "DIR": d,
                 "MAXCONN": self.maxconn, "NOFILE": self.nofile}
         if name in ("fulcrum", "fulcrum-epoll", "fulcrum-log"):
             binary = os.path.join(self.build, "fulcrum")
@@ -356,8 +446,13 @@ http {{
             cfg = self.render("nginx.conf.in", os.path.join(d, "nginx.conf"), vals)
             argv = ["nginx", "-p", d, "-c", cfg, "-e", os.path.join(d, "error.log")]
         p = self.spawn(name, argv, cpu=1)
+        bad = None
         if not self.wait_ready(port, [p]):
-            msg = f"{name} did not start or does not answer 2xx on 127.0.0.1:{port}"
+            bad = port
+        elif not self.wait_ready(tls_port, [p], tls=True):
+            bad = f"{tls_port} (TLS)"
+        if bad is not None:
+            msg = f"{name} did not start or does not answer 2xx on 127.0.0.1:{bad}"
             tail = self.tail(name)
             if name == "nginx":
                 try:
@@ -377,22 +472,27 @@ http {{
                 return [p.pid] + self.children(p.pid)   # master + worker
             return [p.pid]
 
-        return (p, port, pids), None
+        return (p, {"http": port, "tls": tls_port}, pids), None
 
     # ---- load ------------------------------------------------------------
 
-    def wrk(self, port, mode, duration, tag, conns=None):
+    def wrk(self, ports, mode, duration, tag, conns=None):
+        """One wrk run; ports is start_proxy's {"http", "tls"}: the tls_* modes
+        go to the TLS port over https://."""
         lua = os.path.join(self.tmp, "report.lua")
         if not os.path.exists(lua):
             with open(lua, "w") as f:
                 f.write(WRK_LUA)
         argv = ["wrk", "-t1", f"-c{conns or self.conns}", f"-d{duration}", "--latency",
                 "-s", lua]
-        if mode == "close":
+        if mode in ("close", "tls_close"):
             argv += ["-H", "Connection: close"]
         if mode == "keepalive2k":
             argv += ["--timeout", "10s"]
-        argv.append(f"http://127.0.0.1:{port}/")
+        if mode.startswith("tls_"):
+            argv.append(f"https://127.0.0.1:{ports['tls']}/")
+        else:
+            argv.append(f"http://127.0.0.1:{ports['http']}/")
         if self.pin and shutil.which("taskset"):
             argv = ["taskset", "-c", "0"] + argv
         r = subprocess.run(argv, capture_output=True, text=True)
@@ -407,18 +507,18 @@ http {{
         w["errors"] = w["socket_errors"] + w["status"]
         return w
 
-    def measure_load(self, name, port, pids, mode, tag):
+    def measure_load(self, name, ports, pids, mode, tag):
         conns = self.many if mode == "keepalive2k" else None
         if conns:
             # its own warm-up right before, at the same connection count: the
             # other proxies' runs since the shared warm-up let idle pools age
-            self.wrk(port, mode, self.warmup, tag + "-warmup", conns=conns)
+            self.wrk(ports, mode, self.warmup, tag + "-warmup", conns=conns)
         c0 = self.backend_connections() if conns else None
         ps = pids()
         t0 = self.cpu_ticks(ps)
         m0, b0, e0 = self.machine_busy_ticks(), self.cpu_ticks(self.backend_pids), time.monotonic()
         r0s, r0c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        w = self.wrk(port, mode, self.duration, tag, conns=conns)
+        w = self.wrk(ports, mode, self.duration, tag, conns=conns)
         m1, b1, e1 = self.machine_busy_ticks(), self.cpu_ticks(self.backend_pids), time.monotonic()
         r1s, r1c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         ps2 = pids()
@@ -440,35 +540,46 @@ http {{
         w["rss_kb"] = self.rss_kb(ps2)
         return w
 
-    def measure_idle(self, name, port, pids):
+    def measure_idle(self, name, ports, pids, tls=False):
+        """idle (tls=False) or tls_idle: RSS delta over n idle connections. Also
+        the proxy's CPU while they were opened, per connection (for tls_idle:
+        a full handshake and one request each, the client resumes nothing)."""
+        n = self.tls_idle_n if tls else self.idle_n
         ps = pids()
         # let the proxy settle after the load runs
         time.sleep(0.5)
         before = self.rss_kb(ps)
         ic = IdleConns()
-        t0 = time.monotonic()
-        ic.open("127.0.0.1", port, self.idle_n, batch=self.idle_batch)
-        opened = time.monotonic() - t0
+        t0, c0 = time.monotonic(), self.cpu_ticks(ps)
+        if tls:
+            ic.open_tls("127.0.0.1", ports["tls"], n, self.tls_context(), TLS_NAME)
+        else:
+            ic.open("127.0.0.1", ports["http"], n, batch=self.idle_batch)
+        opened, c1 = time.monotonic() - t0, self.cpu_ticks(pids())
         time.sleep(1.0)
         after = self.rss_kb(pids())
         alive = ic.still_open()
         ic.close()
-        res = {"n": self.idle_n, "ok": ic.ok, "failed": ic.failed, "alive": alive,
+        res = {"n": n, "ok": ic.ok, "failed": ic.failed, "alive": alive, "tls": tls,
                "rss_before_kb": before, "rss_after_kb": after, "open_s": round(opened, 2),
+               "cpu_us_per_conn": (c1 - c0) / CLK_TCK * 1e6 / ic.ok if ic.ok else float("nan"),
                "bytes_per_conn": (after - before) * 1024 / ic.ok if ic.ok else float("nan")}
+        if ic.errors:
+            res["first_errors"] = ic.errors[:3]
         time.sleep(0.5)   # let the proxy see the closes before the next run
         return res
 
-    def strace_run(self, name, port, pids):
+    def strace_run(self, name, ports, pids, mode="keepalive"):
         """Syscalls per request: strace -c -f on the proxy (worker) during a short
-        keep-alive run. strace slows the proxy a lot; this is a count, not a speed."""
+        keep-alive run (mode keepalive or tls_keepalive). strace slows the proxy
+        a lot; this is a count, not a speed."""
         ps = pids()
         if name == "nginx":
             ps = [x for x in ps if x != ps[0]] or ps   # the worker does the work
         tids = []
         for pid in ps:
             tids += os.listdir(f"/proc/{pid}/task")
-        outf = os.path.join(self.out, f"strace-{name}.txt")
+        outf = os.path.join(self.out, f"strace-{name}{'-tls' if mode.startswith('tls') else ''}.txt")
         argv = ["strace", "-c", "-f", "-o", outf]
         for t in tids:
             argv += ["-p", t]
@@ -477,7 +588,8 @@ http {{
         self.procs.append(st)
         time.sleep(1.0)   # attach
         try:
-            w = self.wrk(port, "keepalive", self.strace_secs, f"{name}-strace")
+            w = self.wrk(ports, mode, self.strace_secs,
+                         f"{name}-strace{'-tls' if mode.startswith('tls') else ''}")
         finally:
             time.sleep(0.2)
             st.send_signal(signal.SIGINT)
@@ -514,7 +626,7 @@ http {{
         """One round: start every proxy, then run each phase (warm-up, each load
         mode, idle, strace) across all of them in `order`, so that the runs being
         compared are seconds apart, not minutes; then stop them all."""
-        live = {}   # name -> (Popen, port, pids, record)
+        live = {}   # name -> (Popen, ports, pids, record)
         for name in order:
             try:
                 started, err = self.start_proxy(name)
@@ -524,16 +636,16 @@ http {{
                 warn(err)
                 self.results[name]["start_errors"].append(err)
                 continue
-            p, port, pids = started
-            live[name] = (p, port, pids, {"round": rnd, "pids": pids()})
+            p, ports, pids = started
+            live[name] = (p, ports, pids, {"round": rnd, "pids": pids()})
 
         def phase(what, fn):
             for name in order:
                 if name not in live:
                     continue
-                p, port, pids, rec = live[name]
+                p, ports, pids, rec = live[name]
                 try:
-                    fn(name, port, pids, rec)
+                    fn(name, ports, pids, rec)
                     if p.poll() is not None:
                         raise RuntimeError(f"exited (status {p.returncode})")
                 except Exception as e:  # noqa: BLE001 - report and go on with the others
@@ -541,46 +653,67 @@ http {{
                     self.results[name]["start_errors"].append(f"round {rnd}, {what}: {e}")
                     self.finish(name, rnd, live.pop(name))
 
-        def warmup(name, port, pids, rec):
-            self.wrk(port, "keepalive", self.warmup, f"{name}-r{rnd}-warmup")
+        def warmup(mode):
+            def fn(name, ports, pids, rec):
+                self.wrk(ports, mode, self.warmup, f"{name}-r{rnd}-warmup"
+                         + ("-tls" if mode.startswith("tls") else ""))
+            return fn
 
         def load(mode):
-            def fn(name, port, pids, rec):
-                w = rec[mode] = self.measure_load(name, port, pids, mode, f"{name}-r{rnd}-{mode}")
+            def fn(name, ports, pids, rec):
+                w = rec[mode] = self.measure_load(name, ports, pids, mode, f"{name}-r{rnd}-{mode}")
                 opened = (f"  backend conns opened {w['backend_opened']}"
                           f" ({w['opened_per_req'] * 100:.3f}% of requests)"
                           if "backend_opened" in w else "")
-                log(f"  {name:13} {mode:9} {w['rps']:9.0f} req/s  p50 {fmt_us(w['p50']):>8}"
+                log(f"  {name:13} {mode:13} {w['rps']:9.0f} req/s  p50 {fmt_us(w['p50']):>8}"
                     f"  p99 {fmt_us(w['p99']):>8}  cpu {w['cpu_us_per_req']:6.2f} us/req"
                     f"  rss {w['rss_kb'] / 1024:6.1f} MB  errors {w['errors']}{opened}"
                     f"  other work {w['other_cores'] * 100:.0f}% of a core"
                     + ("  (noisy: left out)" if w["other_cores"] > self.noise_max else ""))
             return fn
 
-        def idle(name, port, pids, rec):
-            i = rec["idle"] = self.measure_idle(name, port, pids)
-            log(f"  {name:13} idle      {i['ok']} conns held ({i['failed']} failed)"
-                f"  rss {i['rss_before_kb'] / 1024:.1f} -> {i['rss_after_kb'] / 1024:.1f} MB"
-                f"  {i['bytes_per_conn']:.0f} bytes/conn")
+        def idle(what):
+            def fn(name, ports, pids, rec):
+                i = rec[what] = self.measure_idle(name, ports, pids, tls=what == "tls_idle")
+                log(f"  {name:13} {what:13} {i['ok']} conns held ({i['failed']} failed)"
+                    f" in {i['open_s']:.1f}s, cpu {i['cpu_us_per_conn']:.0f} us/conn"
+                    f"  rss {i['rss_before_kb'] / 1024:.1f} -> {i['rss_after_kb'] / 1024:.1f} MB"
+                    f"  {i['bytes_per_conn']:.0f} bytes/conn")
+            return fn
 
-        def strace(name, port, pids, rec):
-            self.results[name]["strace"] = st = self.strace_run(name, port, pids)
-            if st:
-                log(f"  {name:13} strace    {st['per_req']:.1f} syscalls/req")
+        def strace(mode):
+            key = "strace_tls" if mode.startswith("tls") else "strace"
 
+            def fn(name, ports, pids, rec):
+                self.results[name][key] = st = self.strace_run(name, ports, pids, mode)
+                if st:
+                    log(f"  {name:13} {key:13} {st['per_req']:.1f} syscalls/req")
+            return fn
+
+        plain = [x for x in self.phases if x not in TLS_PHASES]
+        tls_loads = [m for m in self.modes if m in TLS_PHASES]
         try:
-            phase("warm-up", warmup)
+            if plain:
+                phase("warm-up", warmup("keepalive"))
             for mode in self.modes:
-                if mode != "keepalive2k":
+                if mode in ("keepalive", "close"):
                     phase(mode, load(mode))
+            if tls_loads:
+                phase("TLS warm-up", warmup("tls_keepalive"))
+            for mode in tls_loads:
+                phase(mode, load(mode))
             # before the 2,000-connection run: its buffers stay in each
             # proxy's allocator and would hide what an idle connection costs
-            if self.idle_n > 0:
-                phase("idle", idle)
+            for what in ("idle", "tls_idle"):
+                if what in self.phases:
+                    phase(what, idle(what))
             if "keepalive2k" in self.modes:
                 phase("keepalive2k", load("keepalive2k"))
             if self.do_strace and rnd == self.rounds and shutil.which("strace"):
-                phase("strace", strace)
+                if plain:
+                    phase("strace", strace("keepalive"))
+                if tls_loads or "tls_idle" in self.phases:
+                    phase("strace (TLS)", strace("tls_keepalive"))
         finally:
             for name in list(live):
                 self.finish(name, rnd, live.pop(name))
@@ -588,7 +721,7 @@ http {{
     def finish(self, name, rnd, entry):
         p, _port, _pids, rec = entry
         self.stop(p)
-        if any(k in rec for k in self.modes + ["idle"]):
+        if any(k in rec for k in self.modes + ["idle", "tls_idle"]):
             self.results[name]["rounds"].append(rec)
         # keep the proxy's own output next to the results
         src = os.path.join(self.tmp, name + ".out")
@@ -638,7 +771,9 @@ http {{
 
     def settings(self):
         return {"duration": self.duration, "rounds": self.rounds, "conns": self.conns,
-                "idle_conns": self.idle_n, "pin": self.pin, "modes": self.modes,
+                "idle_conns": self.idle_n, "tls_idle_conns": self.tls_idle_n,
+                "phases": self.phases, "pin": self.pin, "modes": self.modes,
+                "tls_certificate": "ECDSA P-256, self-signed, made at start" if self.cert else None,
                 "backends": self.backend_kind, "maxconn": self.maxconn,
                 "nofile": self.nofile, "cpus": self.ncpu,
                 "versions": versions(self.build), "kernel": os.uname().release}
@@ -674,15 +809,19 @@ http {{
                     d[mode]["opened_per_req"] = med([r["opened_per_req"] for r in rs])
                     d[mode]["opened_range"] = (min(r["backend_opened"] for r in rs),
                                                max(r["backend_opened"] for r in rs))
-            idles = [r["idle"] for r in rounds if "idle" in r]
-            if idles:
-                d["idle"] = {"bytes_per_conn": med([i["bytes_per_conn"] for i in idles]),
-                             "held": min(i["ok"] for i in idles),
-                             "failed": max(i["failed"] for i in idles)}
-            st = self.results[name]["strace"]
-            if st:
-                d["syscalls_per_req"] = st["per_req"]
-                d["syscalls_top"] = st["top"]
+            for what in ("idle", "tls_idle"):
+                idles = [r[what] for r in rounds if what in r]
+                if idles:
+                    d[what] = {"bytes_per_conn": med([i["bytes_per_conn"] for i in idles]),
+                               "cpu_us_per_conn": med([i.get("cpu_us_per_conn", float("nan"))
+                                                       for i in idles]),
+                               "held": min(i["ok"] for i in idles),
+                               "failed": max(i["failed"] for i in idles)}
+            for key, pre in (("strace", ""), ("strace_tls", "tls_")):
+                st = self.results[name].get(key)
+                if st:
+                    d[pre + "syscalls_per_req"] = st["per_req"]
+                    d[pre + "syscalls_top"] = st["top"]
             data[name] = d
 
         L = []
@@ -693,7 +832,10 @@ http {{
             title = {"keepalive": f"keep-alive ({self.conns} connections)",
                      "close": "new connection per request (Connection: close)",
                      "keepalive2k": f"keep-alive ({self.many} connections); backend connections"
-                                    " opened per request (median; range of counts per run)"
+                                    " opened per request (median; range of counts per run)",
+                     "tls_keepalive": f"TLS keep-alive ({self.conns} connections, https://)",
+                     "tls_close": "TLS, new connection per request (Connection: close;"
+                                  " wrk resumes the session: an abbreviated handshake each)",
                      }.get(mode, mode)
             L.append("")
             L.append(title)
@@ -717,20 +859,32 @@ http {{
                 L.append(f"  {name:13} {m['rps']:9.0f} {fmt_us(m['p50']):>9} {fmt_us(m['p99']):>9}"
                          f" {m['cpu_us_per_req']:11.2f} {m['cpu_spread'] * 100:7.0f}%"
                          f" {m['rss_kb'] / 1024:7.1f} {err:>7}{opened}{noise}")
-        if self.idle_n > 0:
+        for what in ("idle", "tls_idle"):
+            if what not in self.phases:
+                continue
+            tls = what == "tls_idle"
+            pre = "tls_" if tls else ""
+            n = self.tls_idle_n if tls else self.idle_n
             L.append("")
-            L.append(f"idle keep-alive client connections ({self.idle_n}): RSS delta / connections")
-            L.append(f"  {'proxy':13} {'bytes/conn':>10} {'held':>6}   syscalls/req (strace, keep-alive)")
+            if tls:
+                L.append(f"idle TLS client connections ({n}, each a full handshake and one request):"
+                         " RSS delta / connections; the proxy's CPU while opening them")
+                L.append(f"  {'proxy':13} {'bytes/conn':>10} {'held':>6} {'CPU us/conn':>11}"
+                         "   syscalls/req (strace, TLS keep-alive)")
+            else:
+                L.append(f"idle keep-alive client connections ({n}): RSS delta / connections")
+                L.append(f"  {'proxy':13} {'bytes/conn':>10} {'held':>6}   syscalls/req (strace, keep-alive)")
             for name in self.proxies:
-                i = data.get(name, {}).get("idle")
+                i = data.get(name, {}).get(what)
                 if not i:
                     L.append(f"  {name:13} {'(not run: ' + self.why(name) + ')'}")
                     continue
-                sc = data[name].get("syscalls_per_req")
+                sc = data[name].get(pre + "syscalls_per_req")
                 scs = f"{sc:.1f}" if sc is not None else ("skipped" if not self.do_strace else "n/a")
                 if sc is not None:
-                    scs += "  (" + ", ".join(f"{k} {v:.2f}" for k, v in data[name]["syscalls_top"]) + ")"
-                L.append(f"  {name:13} {i['bytes_per_conn']:10.0f} {i['held']:6}   {scs}")
+                    scs += "  (" + ", ".join(f"{k} {v:.2f}" for k, v in data[name][pre + "syscalls_top"]) + ")"
+                cpu = f" {i['cpu_us_per_conn']:11.0f}" if tls else ""
+                L.append(f"  {name:13} {i['bytes_per_conn']:10.0f} {i['held']:6}{cpu}   {scs}")
 
         # ratios
         L.append("")
@@ -745,22 +899,48 @@ http {{
             if a not in data or b not in data:
                 continue
             parts = []
-            for mode, short in (("keepalive", "ka"), ("close", "close"), ("keepalive2k", "ka2k")):
+            for mode, short in (("keepalive", "ka"), ("close", "close"), ("keepalive2k", "ka2k"),
+                                ("tls_keepalive", "tls-ka"), ("tls_close", "tls-close")):
                 if mode in data[a] and mode in data[b]:
                     ma, mb = data[a][mode], data[b][mode]
                     parts.append(f"CPU/req[{short}] {ratio(ma['cpu_us_per_req'], mb['cpu_us_per_req'])}")
                     parts.append(f"p99[{short}] {ratio(ma['p99'], mb['p99'])}")
                     parts.append(f"req/s[{short}] {ratio(ma['rps'], mb['rps'])}")
-            if "idle" in data[a] and "idle" in data[b]:
-                parts.append("idle bytes/conn "
-                             + ratio(data[a]["idle"]["bytes_per_conn"], data[b]["idle"]["bytes_per_conn"]))
+            for what, label in (("idle", "idle bytes/conn"), ("tls_idle", "TLS idle bytes/conn")):
+                if what in data[a] and what in data[b]:
+                    parts.append(f"{label} "
+                                 + ratio(data[a][what]["bytes_per_conn"], data[b][what]["bytes_per_conn"]))
             L.append(f"  {a}/{b}: " + ", ".join(parts))
+
+        # against the better of HAProxy and nginx, row by row
+        best_lines = []
+        for a in ("fulcrum", "fulcrum-epoll"):
+            if a not in data:
+                continue
+            parts = []
+            for mode, short in (("keepalive", "ka"), ("close", "close"), ("keepalive2k", "ka2k"),
+                                ("tls_keepalive", "tls-ka"), ("tls_close", "tls-close")):
+                bp = best_peer(data, mode, "cpu_us_per_req")
+                if bp and mode in data[a]:
+                    parts.append(f"CPU/req[{short}] "
+                                 f"{ratio(data[a][mode]['cpu_us_per_req'], data[bp][mode]['cpu_us_per_req'])}"
+                                 f" ({bp})")
+            for what, label in (("idle", "idle bytes/conn"), ("tls_idle", "TLS idle bytes/conn")):
+                bp = best_peer(data, what, "bytes_per_conn")
+                if bp and what in data[a]:
+                    parts.append(f"{label} "
+                                 f"{ratio(data[a][what]['bytes_per_conn'], data[bp][what]['bytes_per_conn'])}"
+                                 f" ({bp})")
+            if parts:
+                best_lines.append(f"  {a}/best: " + ", ".join(parts))
+        if best_lines:
+            L.append("")
+            L.append("against the better peer of each row (haproxy or nginx, named):")
+            L += best_lines
 
         # the bar from issue #2
         if "fulcrum" in data:
             f, h, n = data["fulcrum"], data.get("haproxy"), data.get("nginx")
-            L.append("")
-            L.append("the bar (issue #2):")
             checks = []
             if h and "keepalive" in f and "keepalive" in h:
                 a, b = f["keepalive"]["cpu_us_per_req"], h["keepalive"]["cpu_us_per_req"]
@@ -774,13 +954,41 @@ http {{
                 a = f["keepalive2k"]["opened_per_req"]
                 checks.append((f"backend connections opened at {self.many} keep-alive clients"
                                f" < 0.1% of requests: {a * 100:.3f}%", a < 0.001))
-            errs = sum(f[m]["errors"] for m in self.modes if m in f)
+            errs = sum(f[m]["errors"] for m in self.modes if m in f and m not in TLS_PHASES)
             checks.append((f"zero errors: {errs}", errs == 0))
             if n and "idle" in f and "idle" in n:
                 a, b = f["idle"]["bytes_per_conn"], n["idle"]["bytes_per_conn"]
                 checks.append((f"idle bytes/conn < nginx's: {a:.0f} vs {b:.0f}", a < b))
+            if not any(m in f for m in ("keepalive", "close", "keepalive2k", "idle")):
+                checks = []   # a TLS-only run: no plain rows to judge
+            if checks:
+                L.append("")
+                L.append("the bar (issue #2):")
             for what, ok in checks:
                 L.append(f"  {'PASS' if ok else 'FAIL'}  {what}")
+            # the bar for TLS: CPU per request at most the best peer's (the
+            # crypto is OpenSSL's in all three), idle TLS memory below nginx's
+            checks = []
+            for mode, label in (("tls_keepalive", "TLS keep-alive"), ("tls_close", "TLS new connection")):
+                bp = best_peer(data, mode, "cpu_us_per_req")
+                if bp and mode in f:
+                    a, b = f[mode]["cpu_us_per_req"], data[bp][mode]["cpu_us_per_req"]
+                    checks.append((f"CPU/req ({label}) <= the best peer's ({bp}): {a:.2f} vs {b:.2f} us"
+                                   f" = {ratio(a, b)}", a <= b))
+            if n and "tls_idle" in f and "tls_idle" in n:
+                a, b = f["tls_idle"]["bytes_per_conn"], n["tls_idle"]["bytes_per_conn"]
+                checks.append((f"idle TLS bytes/conn < nginx's: {a:.0f} vs {b:.0f} = {ratio(a, b)}", a < b))
+            tls_modes = [m for m in self.modes if m in TLS_PHASES and m in f]
+            if tls_modes or "tls_idle" in f:
+                errs = sum(f[m]["errors"] for m in tls_modes)
+                fails = f.get("tls_idle", {}).get("failed", 0)
+                checks.append((f"zero TLS errors: {errs} (wrk), {fails} (idle connections failed)",
+                               errs == 0 and fails == 0))
+            if checks:
+                L.append("")
+                L.append("the bar (TLS):")
+                for what, ok in checks:
+                    L.append(f"  {'PASS' if ok else 'FAIL'}  {what}")
         for name in self.proxies:
             for e in dict.fromkeys(self.results[name]["start_errors"]):
                 L.append(f"note: {name}: {e.splitlines()[0].rstrip(':')}")
@@ -796,6 +1004,12 @@ http {{
 def med(xs):
     xs = [x for x in xs if x == x]   # drop NaN
     return statistics.median(xs) if xs else float("nan")
+
+
+def best_peer(data, row, key):
+    """The peer (haproxy or nginx) with the lower `key` in `row`, or None."""
+    have = [p for p in PEERS if p in data and row in data[p] and data[p][row][key] == data[p][row][key]]
+    return min(have, key=lambda p: data[p][row][key]) if have else None
 
 
 def ratio(a, b):

@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """idle_conns.py — open N keep-alive client connections to a proxy, send one
 complete GET on each, read the whole response, and keep them all open (idle).
+With --tls, the connections are TLS (python's ssl module, its default client
+context without verification; each a full handshake: no session is reused).
 
 Used by bench/bench.py to measure a proxy's memory per idle client connection
 (RSS after minus RSS before, divided by N). Can also run alone:
 
-    python3 bench/idle_conns.py 127.0.0.1 8080 5000   # holds until Ctrl-C
+    python3 bench/idle_conns.py 127.0.0.1 8080 5000         # holds until Ctrl-C
+    python3 bench/idle_conns.py --tls 127.0.0.1 8443 2000
 """
 import errno
 import os
 import select
 import socket
+import ssl
 import sys
 import time
 
@@ -24,6 +28,7 @@ class IdleConns:
         self.socks = []
         self.ok = 0        # connections whose response was a complete 2xx
         self.failed = 0    # connect errors, non-2xx, early close, timeout
+        self.errors = []   # the first few reasons (TLS only)
 
     def open(self, host, port, n, timeout=60.0, batch=256):
         """Opens n connections in batches of at most `batch` in flight.
@@ -91,6 +96,49 @@ class IdleConns:
             ep.close()
         return self.ok
 
+    def open_tls(self, host, port, n, ctx, server_hostname, timeout=60.0):
+        """Opens n TLS connections one after the other (so at most one handshake
+        and one request are in flight: what stays is what an idle TLS connection
+        keeps): handshake, one GET, the whole response (which also reads the
+        session tickets a TLS 1.3 server sends), then the connection stays open.
+        A fresh SSL object each time and no session given: full handshakes.
+        Returns the number that got a complete 2xx response."""
+        deadline = time.monotonic() + timeout
+        for _ in range(n):
+            if time.monotonic() >= deadline:
+                self.failed += 1
+                continue
+            s = None
+            try:
+                raw = socket.create_connection((host, port), timeout=10)
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                s = ctx.wrap_socket(raw, server_hostname=server_hostname)
+                s.sendall(REQUEST)
+                buf = b""
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        raise ConnectionError("closed before the whole response")
+                    buf += d
+                    done, good = response_complete(buf)
+                    if done:
+                        break
+                if not good:
+                    raise ConnectionError("not a 2xx: " + buf[:40].decode("latin-1", "replace"))
+                # non-blocking from now on, like open()'s sockets: a socket
+                # with a timeout polls for up to that long before each recv,
+                # even with MSG_DONTWAIT (still_open would wait 10 s per socket)
+                s.setblocking(False)
+                self.socks.append(s)
+                self.ok += 1
+            except (OSError, ssl.SSLError, ValueError) as e:
+                self.failed += 1
+                if len(self.errors) < 5:
+                    self.errors.append(str(e))
+                if s is not None:
+                    s.close()
+        return self.ok
+
     def _fail(self, ep, pending, fd):
         ent = pending.pop(fd)
         try:
@@ -105,7 +153,9 @@ class IdleConns:
         alive = 0
         for s in self.socks:
             try:
-                data = s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                # the plain socket's recv, also under an SSLSocket: peeks at
+                # the TCP stream (a TLS alert counts as open but unexpected)
+                data = socket.socket.recv(s, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
                 if data:
                     alive += 1   # unexpected bytes, but open
             except BlockingIOError:
@@ -153,12 +203,22 @@ def response_complete(buf):
 
 
 def main():
-    if len(sys.argv) != 4:
-        print("usage: idle_conns.py HOST PORT N", file=sys.stderr)
+    args = sys.argv[1:]
+    tls = bool(args) and args[0] == "--tls"
+    if tls:
+        args = args[1:]
+    if len(args) != 3:
+        print("usage: idle_conns.py [--tls] HOST PORT N", file=sys.stderr)
         return 2
     ic = IdleConns()
     t0 = time.monotonic()
-    ic.open(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ic.open_tls(args[0], int(args[1]), int(args[2]), ctx, "bench.test")
+    else:
+        ic.open(args[0], int(args[1]), int(args[2]))
     print(f"idle_conns: {ic.ok} open and idle, {ic.failed} failed "
           f"({time.monotonic() - t0:.1f}s); pid {os.getpid()}, Ctrl-C to close", flush=True)
     try:
