@@ -9,6 +9,7 @@ fulcrum-echo backends, under the same wrk load, in alternating rounds:
   keepalive2k wrk -t1 -c2000 --latency           (2,000 persistent connections), also
               backend connections opened per request (fulcrum-echo /stats)
   idle        5,000 idle keep-alive client connections: RSS delta / 5,000
+  idlews      10,000 idle WebSockets (fewer when the fd limit is lower): RSS delta / N
 
 For each it records requests/s, p50/p99 latency, errors, the proxy's CPU time
 per request (utime+stime from /proc/PID/stat, all the proxy's processes) and
@@ -35,6 +36,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from idle_conns import IdleConns  # noqa: E402
+from idle_ws import IdleWebSockets  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -81,6 +83,15 @@ class Bench:
         self.modes = [m for m in env("BENCH_MODES", "keepalive close keepalive2k").split()
                       if m in ("keepalive", "close", "keepalive2k")]
         self.idle_batch = int(env("BENCH_IDLE_BATCH", "1"))
+        self.idle_ws = int(env("BENCH_IDLE_WS", "10000"))
+        # BENCH_ONLY="idlews" (phases: keepalive close keepalive2k idle idlews
+        # strace) runs only those, e.g. one scenario alone
+        self.only = env("BENCH_ONLY", "").split()
+        if self.only:
+            self.modes = [m for m in self.modes if m in self.only]
+            self.idle_n = self.idle_n if "idle" in self.only else 0
+            self.idle_ws = self.idle_ws if "idlews" in self.only else 0
+            self.do_strace = self.do_strace and "strace" in self.only
         self.echo_threads = env("BENCH_ECHO_THREADS", "1")
         # BENCH_FULCRUM_ACCESS=file adds "fulcrum-log": the same fulcrum with
         # its access log on (to a file in the temp dir), run in the same rounds
@@ -113,6 +124,13 @@ class Bench:
         self.ncpu = os.cpu_count() or 1
         if self.ncpu < 2:
             self.pin = False
+        # a proxied WebSocket holds two of the proxy's fds (client, backend)
+        ws_cap = (self.nofile - 400) // 2
+        if self.idle_ws > ws_cap:
+            warn(f"idlews: {self.idle_ws} WebSockets need about {2 * self.idle_ws + 400} fds in"
+                 f" the proxy, the limit is {self.nofile} (ulimit -n): opening {ws_cap}")
+            self.idle_ws = ws_cap
+        self.ws_port = None  # the WebSocket backend (idle_ws.py serve)
         # keepalive2k: wrk holds the client sockets, the proxy a client and a
         # backend socket per connection; all of them under this one limit.
         if "keepalive2k" in self.modes and self.nofile < 2 * self.many + 256:
@@ -276,7 +294,7 @@ class Bench:
                 procs.append(self.spawn(f"echo{i + 1}", [echo, "-port", str(port), "-name",
                                                          f"b{i + 1}", "-threads",
                                                          self.echo_threads], cpu=0))
-            ok = all(self.wait_ready(port, procs) for port in ports)
+            ok = all(self.wait_ready(port, procs) for port in ports) and self.start_ws_backend()
             if ok:
                 self.backends, self.backend_kind = ports, "fulcrum-echo"
                 self.backend_pids = [pr.pid for pr in procs]
@@ -308,10 +326,23 @@ http {{
             f.write(conf)
         p = self.spawn("backend-nginx", ["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"),
                                          "-e", os.path.join(d, "error.log")], cpu=0)
-        if all(self.wait_ready(port, [p]) for port in ports):
+        if all(self.wait_ready(port, [p]) for port in ports) and self.start_ws_backend():
             self.backends, self.backend_kind = ports, "nginx stand-in"
             return True
         warn("stand-in nginx backend did not start:\n" + self.tail("backend-nginx"))
+        return False
+
+    def start_ws_backend(self):
+        """The WebSocket backend of the idlews phase (or a port nothing
+        listens on when it does not run: the proxies' configs name it)."""
+        self.ws_port = self.free_port()
+        if self.idle_ws <= 0:
+            return True
+        p = self.spawn("wsbackend", [sys.executable, os.path.join(HERE, "idle_ws.py"), "serve",
+                                     str(self.ws_port)], cpu=0)
+        if self.wait_ready(self.ws_port, [p]):
+            return True
+        warn("WebSocket backend did not come up:\n" + self.tail("wsbackend"))
         return False
 
     def backend_connections(self):
@@ -335,7 +366,9 @@ http {{
         d = os.path.join(self.tmp, name)
         os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
         vals = {"PORT": port, "B1": b1, "B2": b2, "B3": b3, "DIR": d,
-                "MAXCONN": self.maxconn, "NOFILE": self.nofile}
+                "MAXCONN": self.maxconn, "NOFILE": self.nofile, "WS": self.ws_port,
+                # nginx counts its backend connections in worker_connections too
+                "WORKER_CONNECTIONS": 2 * self.maxconn + 100}
         if name in ("fulcrum", "fulcrum-epoll", "fulcrum-log"):
             binary = os.path.join(self.build, "fulcrum")
             if not os.access(binary, os.X_OK):
@@ -440,23 +473,29 @@ http {{
         w["rss_kb"] = self.rss_kb(ps2)
         return w
 
-    def measure_idle(self, name, port, pids):
+    def measure_idle(self, name, port, pids, ws=False):
+        """Opens idle connections (ws: WebSockets) and returns the proxy's RSS
+        delta per connection held, with the counts."""
         ps = pids()
         # let the proxy settle after the load runs
         time.sleep(0.5)
         before = self.rss_kb(ps)
-        ic = IdleConns()
+        ic = IdleWebSockets() if ws else IdleConns()
+        n = self.idle_ws if ws else self.idle_n
         t0 = time.monotonic()
-        ic.open("127.0.0.1", port, self.idle_n, batch=self.idle_batch)
+        if ws:
+            ic.open("127.0.0.1", port, n, timeout=120.0)
+        else:
+            ic.open("127.0.0.1", port, n, batch=self.idle_batch)
         opened = time.monotonic() - t0
         time.sleep(1.0)
         after = self.rss_kb(pids())
         alive = ic.still_open()
         ic.close()
-        res = {"n": self.idle_n, "ok": ic.ok, "failed": ic.failed, "alive": alive,
+        res = {"n": n, "ok": ic.ok, "failed": ic.failed, "alive": alive,
                "rss_before_kb": before, "rss_after_kb": after, "open_s": round(opened, 2),
                "bytes_per_conn": (after - before) * 1024 / ic.ok if ic.ok else float("nan")}
-        time.sleep(0.5)   # let the proxy see the closes before the next run
+        time.sleep(1.0 if ws else 0.5)   # let the proxy see the closes before the next run
         return res
 
     def strace_run(self, name, port, pids):
@@ -563,13 +602,20 @@ http {{
                 f"  rss {i['rss_before_kb'] / 1024:.1f} -> {i['rss_after_kb'] / 1024:.1f} MB"
                 f"  {i['bytes_per_conn']:.0f} bytes/conn")
 
+        def idlews(name, port, pids, rec):
+            i = rec["idlews"] = self.measure_idle(name, port, pids, ws=True)
+            log(f"  {name:13} idlews    {i['ok']} WebSockets held ({i['failed']} failed,"
+                f" {i['alive']} still open)  rss {i['rss_before_kb'] / 1024:.1f} ->"
+                f" {i['rss_after_kb'] / 1024:.1f} MB  {i['bytes_per_conn']:.0f} bytes/WebSocket")
+
         def strace(name, port, pids, rec):
             self.results[name]["strace"] = st = self.strace_run(name, port, pids)
             if st:
                 log(f"  {name:13} strace    {st['per_req']:.1f} syscalls/req")
 
         try:
-            phase("warm-up", warmup)
+            if self.modes:
+                phase("warm-up", warmup)
             for mode in self.modes:
                 if mode != "keepalive2k":
                     phase(mode, load(mode))
@@ -577,6 +623,8 @@ http {{
             # proxy's allocator and would hide what an idle connection costs
             if self.idle_n > 0:
                 phase("idle", idle)
+            if self.idle_ws > 0:
+                phase("idlews", idlews)
             if "keepalive2k" in self.modes:
                 phase("keepalive2k", load("keepalive2k"))
             if self.do_strace and rnd == self.rounds and shutil.which("strace"):
@@ -588,7 +636,7 @@ http {{
     def finish(self, name, rnd, entry):
         p, _port, _pids, rec = entry
         self.stop(p)
-        if any(k in rec for k in self.modes + ["idle"]):
+        if any(k in rec for k in self.modes + ["idle", "idlews"]):
             self.results[name]["rounds"].append(rec)
         # keep the proxy's own output next to the results
         src = os.path.join(self.tmp, name + ".out")
@@ -638,7 +686,7 @@ http {{
 
     def settings(self):
         return {"duration": self.duration, "rounds": self.rounds, "conns": self.conns,
-                "idle_conns": self.idle_n, "pin": self.pin, "modes": self.modes,
+                "idle_conns": self.idle_n, "idle_websockets": self.idle_ws, "only": self.only, "pin": self.pin, "modes": self.modes,
                 "backends": self.backend_kind, "maxconn": self.maxconn,
                 "nofile": self.nofile, "cpus": self.ncpu,
                 "versions": versions(self.build), "kernel": os.uname().release}
@@ -679,6 +727,12 @@ http {{
                 d["idle"] = {"bytes_per_conn": med([i["bytes_per_conn"] for i in idles]),
                              "held": min(i["ok"] for i in idles),
                              "failed": max(i["failed"] for i in idles)}
+            wss = [r["idlews"] for r in rounds if "idlews" in r]
+            if wss:
+                d["idlews"] = {"bytes_per_ws": med([i["bytes_per_conn"] for i in wss]),
+                               "held": min(i["ok"] for i in wss),
+                               "failed": max(i["failed"] for i in wss),
+                               "alive": min(i["alive"] for i in wss)}
             st = self.results[name]["strace"]
             if st:
                 d["syscalls_per_req"] = st["per_req"]
@@ -732,6 +786,18 @@ http {{
                     scs += "  (" + ", ".join(f"{k} {v:.2f}" for k, v in data[name]["syscalls_top"]) + ")"
                 L.append(f"  {name:13} {i['bytes_per_conn']:10.0f} {i['held']:6}   {scs}")
 
+        if self.idle_ws > 0:
+            L.append("")
+            L.append(f"idle WebSockets ({self.idle_ws}, upgraded through the proxy, then silent):"
+                     " RSS delta / WebSockets")
+            L.append(f"  {'proxy':13} {'bytes/ws':>10} {'held':>6} {'open':>6}")
+            for name in self.proxies:
+                i = data.get(name, {}).get("idlews")
+                if not i:
+                    L.append(f"  {name:13} {'(not run: ' + self.why(name) + ')'}")
+                    continue
+                L.append(f"  {name:13} {i['bytes_per_ws']:10.0f} {i['held']:6} {i['alive']:6}")
+
         # ratios
         L.append("")
         pairs = [("fulcrum", "haproxy"), ("fulcrum", "nginx"), ("fulcrum-epoll", "haproxy"),
@@ -754,6 +820,9 @@ http {{
             if "idle" in data[a] and "idle" in data[b]:
                 parts.append("idle bytes/conn "
                              + ratio(data[a]["idle"]["bytes_per_conn"], data[b]["idle"]["bytes_per_conn"]))
+            if "idlews" in data[a] and "idlews" in data[b]:
+                parts.append("idle bytes/WebSocket "
+                             + ratio(data[a]["idlews"]["bytes_per_ws"], data[b]["idlews"]["bytes_per_ws"]))
             L.append(f"  {a}/{b}: " + ", ".join(parts))
 
         # the bar from issue #2
