@@ -22,9 +22,14 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: fulcrum-bench-idle\r\n\
 
 
 class IdleConns:
-    """N connections that each completed one request and now sit idle."""
+    """N connections that each completed one request and now sit idle.
+    request: the bytes sent on each; check(buf) -> (done, good) says when its
+    answer is complete and whether it counts (bench/idle_ws.py passes an
+    upgrade and a 101 check)."""
 
-    def __init__(self):
+    def __init__(self, request=None, check=None):
+        self.request = request or REQUEST
+        self.check = check or response_complete
         self.socks = []
         self.ok = 0        # connections whose response was a complete 2xx
         self.failed = 0    # connect errors, non-2xx, early close, timeout
@@ -62,7 +67,7 @@ class IdleConns:
                             self._fail(ep, pending, fd)
                             continue
                         try:
-                            s.send(REQUEST)
+                            s.send(self.request)
                         except OSError:
                             self._fail(ep, pending, fd)
                             continue
@@ -80,7 +85,7 @@ class IdleConns:
                         self._fail(ep, pending, fd)
                         continue
                     ent[2] += data
-                    done, good = response_complete(ent[2])
+                    done, good = self.check(ent[2])
                     if done:
                         ep.unregister(fd)
                         del pending[fd]
