@@ -129,7 +129,10 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv, EV
 			return 0; /* unknown or too old: a full handshake */
 		}
 		k = tickets.keys[i];
-		rc = i == 0 ? 1 : 2; /* 2: renew the ticket */
+		/* 2: issue a new ticket. Always on TLS 1.3, whose clients use a
+		 * ticket once (RFC 8446 C.4): without a new one their next
+		 * connection would be a full handshake. On 1.2, when the key aged. */
+		rc = i == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 	}
 	pthread_rwlock_unlock(&tickets.lock);
 	OSSL_PARAM params[] = {

@@ -256,6 +256,31 @@ def session_resumption_across_workers():
             h.eq(st, 200, "status")
             reused += info["reused"]
         h.eq(reused, 12, "resumed handshakes out of 12 (%s)" % maxv)
+        # a chain, as wrk and browsers do it: each connection resumes with the
+        # session the one before it ended with (TLS 1.3 tickets are used once,
+        # so a resumption must hand out a new ticket)
+        reused = 0
+        for _ in range(6):
+            st, _, _, info = https_get(f.port, ctx=ctx, session=sess)
+            reused += info["reused"]
+            sess = info["session"]
+        h.eq(reused, 6, "resumed handshakes in a chain of 6 (%s)" % maxv)
+    # TLS 1.3 tickets are for one use (RFC 8446 C.4; wrk and browsers do not
+    # offer one twice): a resumed handshake must hand out a new ticket
+    d = h.tmpdir()
+    sess = os.path.join(d, "s.pem")
+
+    def s_client(*extra):
+        return subprocess.run([OPENSSL, "s_client", "-connect", "127.0.0.1:%d" % f.port, "-tls1_3", "-msg",
+                               "-ign_eof"] + list(extra),
+                              input=b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                              capture_output=True, timeout=15).stdout.decode(errors="replace")
+
+    out = s_client("-sess_out", sess)
+    h.check("NewSessionTicket" in out, "a ticket after the full handshake")
+    out = s_client("-sess_in", sess)
+    h.check("Reused, TLSv1.3" in out, "resumed: %s" % out[-300:])
+    h.check("NewSessionTicket" in out, "a new ticket after the resumed handshake")
 
 
 @h.test
