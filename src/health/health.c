@@ -153,6 +153,13 @@ static void on_eject_timer(struct fc_loop *loop, struct fc_timer *t)
 	fc__health_eject_end(SERVER_OF_EJECT(t), loop->now_ns);
 }
 
+void fc_health_server_set_tls(struct fc_health_server *hs, struct fc_tls_client *tls,
+                              const char *host)
+{
+	hs->tls = tls;
+	hs->tls_host = host;
+}
+
 int fc_health_add_server(struct fc_health *h, struct fc_pool *pool, const struct fc_config_pool *cp,
                          const struct fc_config_server *cs, struct fc_server *srv,
                          const struct sockaddr *addr, socklen_t addr_len,
@@ -178,7 +185,7 @@ int fc_health_add_server(struct fc_health *h, struct fc_pool *pool, const struct
 	hs->hp = hp;
 	hs->srv = srv;
 	hs->name = fc_server_name(srv);
-	hs->ck.io.fd = -1;
+	hs->ck.s.io.fd = -1;
 	hs->eject_timer.cb = on_eject_timer;
 	atomic_init(&hs->streak, 0);
 	atomic_init(&hs->out, false);

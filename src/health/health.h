@@ -73,6 +73,13 @@ int fc_health_add_server(struct fc_health *h, struct fc_pool *pool, const struct
                          const struct sockaddr *addr, socklen_t addr_len,
                          struct fc_health_server **out);
 
+struct fc_tls_client;
+/** The server is https://: its active checks connect with TLS through tls
+ * (verifying host) and a failed handshake fails the check. Thread: control,
+ * before fc_health_start. */
+void fc_health_server_set_tls(struct fc_health_server *hs, struct fc_tls_client *tls,
+                              const char *host);
+
 /** Starts the active checks (spread with jitter over the first interval) and
  * the delivery of passive reports. Returns 0 or -errno. Thread: control. */
 int fc_health_start(struct fc_health *h);

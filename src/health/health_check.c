@@ -16,9 +16,10 @@
 #include "core/log.h"
 #include "core/sock.h"
 #include "health/health_internal.h"
+#include "tls/tls.h"
 
 #define CHECK_OF_IO(io)                                                                            \
-	((struct fc_health_server *)((char *)(io)-offsetof(struct fc_health_server, ck.io)))
+	((struct fc_health_server *)((char *)(io)-offsetof(struct fc_health_server, ck.s.io)))
 #define CHECK_OF_NEXT(t)                                                                           \
 	((struct fc_health_server *)((char *)(t)-offsetof(struct fc_health_server, ck.next)))
 #define CHECK_OF_DEADLINE(t)                                                                       \
@@ -51,14 +52,13 @@ static bool status_expected(const struct fc_health_server *hs, int status)
 static void close_conn(struct fc_health_server *hs)
 {
 	struct fc__health_check *ck = &hs->ck;
-	if (ck->io.fd >= 0) {
-		fc_loop_del(hs->h->loop, &ck->io);
+	if (ck->s.io.fd >= 0) {
 		/* reset rather than FIN: a check every second to the same server
 		 * would otherwise pile up TIME_WAIT sockets on our side */
 		struct linger lg = {.l_onoff = 1, .l_linger = 0};
-		setsockopt(ck->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		close(ck->io.fd);
-		ck->io.fd = -1;
+		setsockopt(ck->s.io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		fc_stream_close(hs->h->loop, &ck->s); /* epoll: close(2) leaves the set */
+		ck->s.io.fd = -1;
 	}
 	fc_timer_cancel(hs->h->loop, &ck->deadline);
 	free(ck->buf);
@@ -99,6 +99,16 @@ static void fail_errno(struct fc_health_server *hs, const char *what, int err)
 		finish(hs, FC__HEALTH_FAIL, "%s failed: %s", what, strerror(err));
 }
 
+/* A failed connect, send or receive: TLS says why when it was TLS. */
+static void fail_io(struct fc_health_server *hs, const char *what, int err)
+{
+	const char *why = fc_tls_failure(hs->h->loop, &hs->ck.s);
+	if (why)
+		finish(hs, FC__HEALTH_FAIL, "TLS: %s", why);
+	else
+		fail_errno(hs, what, err);
+}
+
 static void begin(struct fc_health_server *hs)
 {
 	struct fc__health_check *ck = &hs->ck;
@@ -120,16 +130,15 @@ static void begin(struct fc_health_server *hs)
 		}
 		fc_h1_init(&ck->h1, true);
 	}
-	int fd = fc_sock_connect((const struct sockaddr *)&hs->addr, hs->addr_len);
-	if (fd < 0) {
-		fail_errno(hs, "connect", -fd);
-		return;
-	}
-	ck->io.fd = fd;
-	ck->io.cb = on_io;
-	int rc = fc_loop_add(loop, &ck->io);
+	const struct sockaddr *sa = (const struct sockaddr *)&hs->addr;
+	memset(&ck->s, 0, sizeof(ck->s));
+	ck->s.io.fd = -1;
+	ck->s.io.cb = on_io;
+	int rc = hs->tls ? fc_tls_connect(loop, &ck->s, sa, hs->addr_len, hs->tls, hs->tls_host)
+	                 : fc_stream_connect(loop, &ck->s, sa, hs->addr_len);
 	if (rc < 0) {
-		fail_errno(hs, "epoll_ctl", -rc);
+		ck->s.io.fd = -1;
+		fail_errno(hs, "connect", -rc);
 		return;
 	}
 	/* from the real start, rounded up: the loop's cached clock may lag */
@@ -290,12 +299,11 @@ static void do_read(struct fc_health_server *hs)
 			return;
 		}
 		size_t from = head ? ck->len : 0;
-		ssize_t n = read(ck->io.fd, ck->buf + from, FC__HEALTH_HEAD_MAX - from);
+		ssize_t n = fc_stream_recv(hs->h->loop, &ck->s, ck->buf + from,
+		                           FC__HEALTH_HEAD_MAX - from);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				fail_errno(hs, "read", errno);
+			if (n != -EAGAIN)
+				fail_io(hs, "read", (int)-n);
 			return;
 		}
 		if (n == 0) {
@@ -327,17 +335,17 @@ static void do_read(struct fc_health_server *hs)
 
 static void on_io(struct fc_loop *loop, struct fc_io *io, uint32_t events)
 {
-	(void)loop;
 	struct fc_health_server *hs = CHECK_OF_IO(io);
 	struct fc__health_check *ck = &hs->ck;
 	if (ck->phase == FC__CHECK_CONNECTING) {
 		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 			return;
-		int err = fc_sock_error(io->fd);
+		int err = fc_stream_connect_result(loop, &ck->s);
 		if (err < 0) {
-			fail_errno(hs, "connect", -err);
+			fail_io(hs, "connect", -err);
 			return;
 		}
+		fc_stream_connected(loop, &ck->s);
 		if (!(events & EPOLLOUT)) {
 			finish(hs, FC__HEALTH_FAIL, "connection closed while connecting");
 			return;
@@ -351,14 +359,12 @@ static void on_io(struct fc_loop *loop, struct fc_io *io, uint32_t events)
 	}
 	if (ck->phase == FC__CHECK_SENDING) {
 		while (ck->req_off < hs->request_len) {
-			ssize_t n = send(io->fd, hs->request + ck->req_off,
-			                 hs->request_len - ck->req_off, MSG_NOSIGNAL);
+			struct iovec v = {hs->request + ck->req_off, hs->request_len - ck->req_off};
+			ssize_t n = fc_stream_send(loop, &ck->s, &v, 1);
+			if (n == -EAGAIN || n == 0)
+				return;
 			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN)
-					return;
-				fail_errno(hs, "send", errno);
+				fail_io(hs, "send", (int)-n);
 				return;
 			}
 			ck->req_off += (size_t)n;
@@ -371,8 +377,8 @@ static void on_io(struct fc_loop *loop, struct fc_io *io, uint32_t events)
 
 int fc__health_check_prepare(struct fc_health_server *hs, const struct fc_config_server *cs)
 {
-	hs->ck.io.fd = -1;
-	hs->ck.io.cb = on_io;
+	hs->ck.s.io.fd = -1;
+	hs->ck.s.io.cb = on_io;
 	hs->ck.next.cb = on_next;
 	hs->ck.deadline.cb = on_deadline;
 	if (hs->hc.type != FC_HEALTH_HTTP)

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "core/loop.h"
+#include "core/stream.h"
 #include "core/mailbox.h"
 #include "health/health.h"
 #include "http/h1.h"
@@ -49,7 +50,7 @@ enum fc__check_phase {
 
 /* The active check of one server: one connection at a time. */
 struct fc__health_check {
-	struct fc_io io;          /* first: the io callback finds the check from it */
+	struct fc_stream s;       /* first: the io callback finds the check from it */
 	struct fc_timer next;     /* start of the next check */
 	struct fc_timer deadline; /* timeout of the running one */
 	enum fc__check_phase phase;
@@ -76,7 +77,9 @@ struct fc_health_server {
 	struct fc_config_health hc;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
-	char *request; /* the HTTP request bytes, built once */
+	struct fc_tls_client *tls; /* https:// server: checks run over TLS (tls.h) */
+	const char *tls_host;      /* SNI and the name verified */
+	char *request;             /* the HTTP request bytes, built once */
 	size_t request_len;
 	struct fc__health_check ck;
 

@@ -149,6 +149,8 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_healt
 				                          cs->addr_len, &rs->health);
 				if (rc < 0)
 					goto nomem;
+				if (cs->tls)
+					fc_health_server_set_tls(rs->health, rs->tls, rs->tls_host);
 			}
 		}
 	}

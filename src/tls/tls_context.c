@@ -264,12 +264,14 @@ static bool load_pair(struct reporter *r, SSL_CTX *ctx, const struct fc_config_c
 		    ssl_reason(why, sizeof(why)));
 		return false;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, c->key, SSL_FILETYPE_PEM) != 1) {
+	bool loaded = SSL_CTX_use_PrivateKey_file(ctx, c->key, SSL_FILETYPE_PEM) == 1;
+	/* a key of the certificate's type that is not its key fails right here */
+	if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
 		say(r, false, &c->key_at, kk, "%s is not a usable PEM private key: %s", c->key,
 		    ssl_reason(why, sizeof(why)));
 		return false;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
+	if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
 		ERR_clear_error();
 		say(r, false, &c->key_at, kk, "%s does not match the certificate in %s", c->key,
 		    c->cert);
