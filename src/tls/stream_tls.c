@@ -260,16 +260,22 @@ static void on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 
 /* ---------------------------------------------------------------- ops */
 
-static ssize_t tls_recv(struct fc_loop *loop, struct fc_stream *s, char *dst, size_t room)
+/* 0 once the stream can carry bytes (the handshake runs on the way), else
+ * what a receive or send answers now: -EAGAIN, or the failure. */
+static int not_open(struct tls_conn *c)
 {
-	struct tls_conn *c = conn(loop, s);
 	if (c->connecting)
 		return -EAGAIN;
 	int h = handshake(c);
-	if (h < 0)
-		return c->err;
-	if (h == 0)
-		return -EAGAIN;
+	return h > 0 ? 0 : h == 0 ? -EAGAIN : c->err;
+}
+
+static ssize_t tls_recv(struct fc_loop *loop, struct fc_stream *s, char *dst, size_t room)
+{
+	struct tls_conn *c = conn(loop, s);
+	int rc = not_open(c);
+	if (rc)
+		return rc;
 	size_t total = 0;
 	int e = SSL_ERROR_NONE;
 	while (total < room) {
@@ -304,12 +310,10 @@ static ssize_t tls_send(struct fc_loop *loop, struct fc_stream *s, const struct 
 {
 	static _Thread_local char stage[CHUNK];
 	struct tls_conn *c = conn(loop, s);
-	if (c->connecting)
-		return -EAGAIN;
-	int h = handshake(c);
-	if (h < 0)
-		return c->err;
-	if (h == 0 || !flush_pend(c))
+	int rc = not_open(c);
+	if (rc)
+		return rc;
+	if (!flush_pend(c))
 		return c->err ? c->err : -EAGAIN;
 	size_t took = 0;
 	int i = 0;
