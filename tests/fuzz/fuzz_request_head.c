@@ -75,10 +75,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(hd2.has_cl == hd.has_cl);
 	CHECK(!hd.has_cl || hd2.content_length == hd.content_length);
 	CHECK((rc2 == FC_H1_COMPLETE) == (rc == FC_H1_COMPLETE));
-	/* nothing hop-by-hop but the re-stated chunked */
+	/* an upgrade stays one (Upgrade and Connection: upgrade go on) */
+	CHECK(hd2.upgrade == hd.upgrade);
+	/* nothing hop-by-hop but the re-stated chunked and, for an upgrade,
+	 * Upgrade and Connection */
 	for (uint32_t i = 0; i < hd2.n_headers; i++)
 		CHECK(!hd2.h[i].hop ||
-		      (hd2.chunked && FC_H1_NAME_IS(&hd2.h[i], "transfer-encoding")));
+		      (hd2.chunked && FC_H1_NAME_IS(&hd2.h[i], "transfer-encoding")) ||
+		      (hd.upgrade && (FC_H1_NAME_IS(&hd2.h[i], "upgrade") ||
+		                      FC_H1_NAME_IS(&hd2.h[i], "connection"))));
 	/* one X-Forwarded-For, ending with the client */
 	const struct fc_h1_header *xff = fc_h1_find(&hd2, "x-forwarded-for", 15);
 	CHECK(xff && xff->value_len >= 9 &&
