@@ -13,6 +13,7 @@ fulcrum-echo backends, under the same wrk load, in alternating rounds:
               the same two loads over TLS (https://, one ECDSA P-256 certificate
               made at start for all the proxies; wrk resumes sessions)
   tls_idle    5,000 idle TLS client connections (python ssl, full handshakes)
+  idlews      10,000 idle WebSockets (fewer when the fd limit is lower): RSS delta / N
 
 BENCH_PHASES picks a subset (default: all of them).
 
@@ -42,13 +43,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from idle_conns import IdleConns  # noqa: E402
+from idle_ws import IdleWebSockets  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PROXIES = ("fulcrum", "fulcrum-epoll", "fulcrum-log", "haproxy", "nginx")
 PEERS = ("haproxy", "nginx")
 # every phase, in the order a round runs them (strace comes last)
-PHASES = ("keepalive", "close", "tls_keepalive", "tls_close", "idle", "tls_idle", "keepalive2k")
+PHASES = ("keepalive", "close", "tls_keepalive", "tls_close", "idle", "tls_idle", "idlews",
+          "keepalive2k")
+IDLE_PHASES = ("idle", "tls_idle", "idlews")
 LOAD_MODES = ("keepalive", "close", "keepalive2k", "tls_keepalive", "tls_close")
 TLS_PHASES = ("tls_keepalive", "tls_close", "tls_idle")
 TLS_NAME = "bench.test"   # the certificate's name (SAN and CN)
@@ -92,6 +96,10 @@ class Bench:
         self.strace_secs = env("BENCH_STRACE_DURATION", "3s")
         self.many = int(env("BENCH_MANY_CONNS", "2000"))
         self.tls_idle_n = int(env("BENCH_TLS_IDLE_CONNS", "5000"))
+        self.idle_ws = int(env("BENCH_IDLE_WS", "10000"))
+        if env("BENCH_ONLY", ""):
+            raise SystemExit("BENCH_ONLY is gone: BENCH_PHASES selects the phases"
+                             f" (e.g. BENCH_PHASES=idlews; known: {','.join(PHASES)})")
         # BENCH_PHASES: which phases to run (default all). The older
         # BENCH_MODES (load modes only) still works when BENCH_PHASES is unset:
         # its modes plus the plain idle phase, as before TLS existed.
@@ -109,6 +117,8 @@ class Bench:
             wanted_ph.remove("idle")
         if self.tls_idle_n <= 0 and "tls_idle" in wanted_ph:
             wanted_ph.remove("tls_idle")
+        if self.idle_ws <= 0 and "idlews" in wanted_ph:
+            wanted_ph.remove("idlews")
         self.phases = [x for x in PHASES if x in wanted_ph]
         self.modes = [m for m in self.phases if m in LOAD_MODES]
         self.tls = any(x in TLS_PHASES for x in self.phases)
@@ -153,6 +163,13 @@ class Bench:
                  " (ulimit -n): skipping it")
             self.modes.remove("keepalive2k")
             self.phases.remove("keepalive2k")
+        # a proxied WebSocket holds two of the proxy's fds (client, backend)
+        ws_cap = (self.nofile - 400) // 2
+        if "idlews" in self.phases and self.idle_ws > ws_cap:
+            warn(f"idlews: {self.idle_ws} WebSockets need about {2 * self.idle_ws + 400} fds in"
+                 f" the proxy, the limit is {self.nofile} (ulimit -n): opening {ws_cap}")
+            self.idle_ws = ws_cap
+        self.ws_port = None  # the WebSocket backend (idle_ws.py serve)
         self.cert = None   # {"cert", "key", "pem"}: made by make_cert()
 
     # ---- processes -------------------------------------------------------
@@ -361,7 +378,7 @@ class Bench:
                 procs.append(self.spawn(f"echo{i + 1}", [echo, "-port", str(port), "-name",
                                                          f"b{i + 1}", "-threads",
                                                          self.echo_threads], cpu=0))
-            ok = all(self.wait_ready(port, procs) for port in ports)
+            ok = all(self.wait_ready(port, procs) for port in ports) and self.start_ws_backend()
             if ok:
                 self.backends, self.backend_kind = ports, "fulcrum-echo"
                 self.backend_pids = [pr.pid for pr in procs]
@@ -393,10 +410,23 @@ http {{
             f.write(conf)
         p = self.spawn("backend-nginx", ["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"),
                                          "-e", os.path.join(d, "error.log")], cpu=0)
-        if all(self.wait_ready(port, [p]) for port in ports):
+        if all(self.wait_ready(port, [p]) for port in ports) and self.start_ws_backend():
             self.backends, self.backend_kind = ports, "nginx stand-in"
             return True
         warn("stand-in nginx backend did not start:\n" + self.tail("backend-nginx"))
+        return False
+
+    def start_ws_backend(self):
+        """The WebSocket backend of the idlews phase (or a port nothing
+        listens on when it does not run: the proxies' configs name it)."""
+        self.ws_port = self.free_port()
+        if "idlews" not in self.phases:
+            return True
+        p = self.spawn("wsbackend", [sys.executable, os.path.join(HERE, "idle_ws.py"), "serve",
+                                     str(self.ws_port)], cpu=0)
+        if self.wait_ready(self.ws_port, [p]):
+            return True
+        warn("WebSocket backend did not come up:\n" + self.tail("wsbackend"))
         return False
 
     def backend_connections(self):
@@ -425,7 +455,12 @@ http {{
         c = self.cert or self.make_cert()
         vals = {"PORT": port, "TLS_PORT": tls_port, "CERT": c["cert"], "KEY": c["key"],
                 "PEM": c["pem"], "B1": b1, "B2": b2, "B3": b3, "DIR": d,
-                "MAXCONN": self.maxconn, "NOFILE": self.nofile}
+                "MAXCONN": self.maxconn, "NOFILE": self.nofile, "WS": self.ws_port,
+                # nginx counts its backend connections in worker_connections too,
+                # and once fewer than 1/16 of them are free it closes reusable
+                # ones (new connections still waiting for their request): 16/15
+                # of two per client connection; the fd limit stays the cap
+                "WORKER_CONNECTIONS": 2 * self.maxconn * 16 // 15 + 100}
         if name in ("fulcrum", "fulcrum-epoll", "fulcrum-log"):
             binary = os.path.join(self.build, "fulcrum")
             if not os.access(binary, os.X_OK):
@@ -540,19 +575,24 @@ http {{
         w["rss_kb"] = self.rss_kb(ps2)
         return w
 
-    def measure_idle(self, name, ports, pids, tls=False):
-        """idle (tls=False) or tls_idle: RSS delta over n idle connections. Also
-        the proxy's CPU while they were opened, per connection (for tls_idle:
-        a full handshake and one request each, the client resumes nothing)."""
-        n = self.tls_idle_n if tls else self.idle_n
+    def measure_idle(self, name, ports, pids, tls=False, ws=False):
+        """idle, tls_idle (tls) or idlews (ws: WebSockets to /ws, each
+        upgraded with a 101, then silent): RSS delta over n idle connections.
+        Also the proxy's CPU while they were opened, per connection (for
+        tls_idle: a full handshake and one request each, the client resumes
+        nothing)."""
+        n = self.tls_idle_n if tls else self.idle_ws if ws else self.idle_n
         ps = pids()
         # let the proxy settle after the load runs
         time.sleep(0.5)
         before = self.rss_kb(ps)
-        ic = IdleConns()
+        ic = IdleWebSockets() if ws else IdleConns()
         t0, c0 = time.monotonic(), self.cpu_ticks(ps)
         if tls:
             ic.open_tls("127.0.0.1", ports["tls"], n, self.tls_context(), TLS_NAME)
+        elif ws:
+            # batches of 256 handshakes in flight (open()'s default)
+            ic.open("127.0.0.1", ports["http"], n, timeout=120.0)
         else:
             ic.open("127.0.0.1", ports["http"], n, batch=self.idle_batch)
         opened, c1 = time.monotonic() - t0, self.cpu_ticks(pids())
@@ -560,13 +600,13 @@ http {{
         after = self.rss_kb(pids())
         alive = ic.still_open()
         ic.close()
-        res = {"n": n, "ok": ic.ok, "failed": ic.failed, "alive": alive, "tls": tls,
+        res = {"n": n, "ok": ic.ok, "failed": ic.failed, "alive": alive, "tls": tls, "ws": ws,
                "rss_before_kb": before, "rss_after_kb": after, "open_s": round(opened, 2),
                "cpu_us_per_conn": (c1 - c0) / CLK_TCK * 1e6 / ic.ok if ic.ok else float("nan"),
                "bytes_per_conn": (after - before) * 1024 / ic.ok if ic.ok else float("nan")}
         if ic.errors:
             res["first_errors"] = ic.errors[:3]
-        time.sleep(0.5)   # let the proxy see the closes before the next run
+        time.sleep(1.0 if ws else 0.5)   # let the proxy see the closes before the next run
         return res
 
     def strace_run(self, name, ports, pids, mode="keepalive"):
@@ -674,7 +714,15 @@ http {{
 
         def idle(what):
             def fn(name, ports, pids, rec):
-                i = rec[what] = self.measure_idle(name, ports, pids, tls=what == "tls_idle")
+                i = rec[what] = self.measure_idle(name, ports, pids, tls=what == "tls_idle",
+                                                  ws=what == "idlews")
+                if what == "idlews":
+                    log(f"  {name:13} {what:13} {i['ok']} WebSockets held ({i['failed']} failed,"
+                        f" {i['alive']} still open) in {i['open_s']:.1f}s,"
+                        f" cpu {i['cpu_us_per_conn']:.0f} us/ws"
+                        f"  rss {i['rss_before_kb'] / 1024:.1f} -> {i['rss_after_kb'] / 1024:.1f} MB"
+                        f"  {i['bytes_per_conn']:.0f} bytes/WebSocket")
+                    return
                 log(f"  {name:13} {what:13} {i['ok']} conns held ({i['failed']} failed)"
                     f" in {i['open_s']:.1f}s, cpu {i['cpu_us_per_conn']:.0f} us/conn"
                     f"  rss {i['rss_before_kb'] / 1024:.1f} -> {i['rss_after_kb'] / 1024:.1f} MB"
@@ -690,10 +738,13 @@ http {{
                     log(f"  {name:13} {key:13} {st['per_req']:.1f} syscalls/req")
             return fn
 
-        plain = [x for x in self.phases if x not in TLS_PHASES]
+        # the plain phases; idlews alone gets the keep-alive warm-up (as in a
+        # full run, the proxy has served requests before its baseline RSS) but
+        # no strace run: its table has no syscalls column
+        plain = [x for x in self.phases if x not in TLS_PHASES and x != "idlews"]
         tls_loads = [m for m in self.modes if m in TLS_PHASES]
         try:
-            if plain:
+            if plain or "idlews" in self.phases:
                 phase("warm-up", warmup("keepalive"))
             for mode in self.modes:
                 if mode in ("keepalive", "close"):
@@ -704,7 +755,7 @@ http {{
                 phase(mode, load(mode))
             # before the 2,000-connection run: its buffers stay in each
             # proxy's allocator and would hide what an idle connection costs
-            for what in ("idle", "tls_idle"):
+            for what in IDLE_PHASES:
                 if what in self.phases:
                     phase(what, idle(what))
             if "keepalive2k" in self.modes:
@@ -721,7 +772,7 @@ http {{
     def finish(self, name, rnd, entry):
         p, _port, _pids, rec = entry
         self.stop(p)
-        if any(k in rec for k in self.modes + ["idle", "tls_idle"]):
+        if any(k in rec for k in self.modes + list(IDLE_PHASES)):
             self.results[name]["rounds"].append(rec)
         # keep the proxy's own output next to the results
         src = os.path.join(self.tmp, name + ".out")
@@ -772,6 +823,7 @@ http {{
     def settings(self):
         return {"duration": self.duration, "rounds": self.rounds, "conns": self.conns,
                 "idle_conns": self.idle_n, "tls_idle_conns": self.tls_idle_n,
+                "idle_websockets": self.idle_ws if "idlews" in self.phases else 0,
                 "phases": self.phases, "pin": self.pin, "modes": self.modes,
                 "tls_certificate": "ECDSA P-256, self-signed, made at start" if self.cert else None,
                 "backends": self.backend_kind, "maxconn": self.maxconn,
@@ -817,6 +869,13 @@ http {{
                                                        for i in idles]),
                                "held": min(i["ok"] for i in idles),
                                "failed": max(i["failed"] for i in idles)}
+            wss = [r["idlews"] for r in rounds if "idlews" in r]
+            if wss:
+                d["idlews"] = {"bytes_per_ws": med([i["bytes_per_conn"] for i in wss]),
+                               "cpu_us_per_ws": med([i["cpu_us_per_conn"] for i in wss]),
+                               "held": min(i["ok"] for i in wss),
+                               "failed": max(i["failed"] for i in wss),
+                               "alive": min(i["alive"] for i in wss)}
             for key, pre in (("strace", ""), ("strace_tls", "tls_")):
                 st = self.results[name].get(key)
                 if st:
@@ -885,6 +944,19 @@ http {{
                     scs += "  (" + ", ".join(f"{k} {v:.2f}" for k, v in data[name][pre + "syscalls_top"]) + ")"
                 cpu = f" {i['cpu_us_per_conn']:11.0f}" if tls else ""
                 L.append(f"  {name:13} {i['bytes_per_conn']:10.0f} {i['held']:6}{cpu}   {scs}")
+        if "idlews" in self.phases:
+            L.append("")
+            L.append(f"idle WebSockets ({self.idle_ws}, upgraded through the proxy, then silent):"
+                     " RSS delta / WebSockets held")
+            L.append(f"  {'proxy':13} {'bytes/ws':>10} {'held':>6} {'open':>6} {'failed':>6}"
+                     f" {'CPU us/ws':>10}")
+            for name in self.proxies:
+                i = data.get(name, {}).get("idlews")
+                if not i:
+                    L.append(f"  {name:13} {'(not run: ' + self.why(name) + ')'}")
+                    continue
+                L.append(f"  {name:13} {i['bytes_per_ws']:10.0f} {i['held']:6} {i['alive']:6}"
+                         f" {i['failed']:6} {i['cpu_us_per_ws']:10.0f}")
 
         # ratios
         L.append("")
@@ -910,6 +982,9 @@ http {{
                 if what in data[a] and what in data[b]:
                     parts.append(f"{label} "
                                  + ratio(data[a][what]["bytes_per_conn"], data[b][what]["bytes_per_conn"]))
+            if "idlews" in data[a] and "idlews" in data[b]:
+                parts.append("idle bytes/WebSocket "
+                             + ratio(data[a]["idlews"]["bytes_per_ws"], data[b]["idlews"]["bytes_per_ws"]))
             L.append(f"  {a}/{b}: " + ", ".join(parts))
 
         # against the better of HAProxy and nginx, row by row
@@ -931,6 +1006,11 @@ http {{
                     parts.append(f"{label} "
                                  f"{ratio(data[a][what]['bytes_per_conn'], data[bp][what]['bytes_per_conn'])}"
                                  f" ({bp})")
+            bp = best_peer(data, "idlews", "bytes_per_ws")
+            if bp and "idlews" in data[a]:
+                parts.append("idle bytes/WebSocket "
+                             f"{ratio(data[a]['idlews']['bytes_per_ws'], data[bp]['idlews']['bytes_per_ws'])}"
+                             f" ({bp})")
             if parts:
                 best_lines.append(f"  {a}/best: " + ", ".join(parts))
         if best_lines:
