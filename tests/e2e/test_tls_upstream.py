@@ -2,12 +2,14 @@
 keep-alive; expired and wrong-name certificates fail that server (retried
 elsewhere, 502 when nothing is left) with the reason in the log; verify: false;
 client certificates (mTLS); health checks over TLS (HTTP and tcp: the
-handshake is part of the check); --check of pool tls files. The CA and the
+handshake is part of the check, a stalled one times out, a plain server behind
+an https:// URL fails); --check of pool tls files. The CA and the
 certificates are made by the test with the openssl CLI; the servers are
 Python's http.server over ssl."""
 import http.server
 import os
 import re
+import socket
 import socketserver
 import ssl
 import subprocess
@@ -224,6 +226,29 @@ def tcp_checks_include_the_handshake():
             "a tcp check of an https:// server verifies the certificate: %s" % err)
     h.wait_until(lambda: good.connections >= 2, timeout=5 * h.SLOW, what="tcp checks of the good server")
     h.check("server ok is down" not in f.stderr_text(), "the good server stays up: %s" % f.stderr_text())
+
+
+@h.test
+def checks_of_servers_that_do_not_speak_tls():
+    """A server that accepts and never answers the ClientHello: the check
+    times out in the handshake. A plain HTTP server behind an https:// URL:
+    the handshake fails and the log says TLS."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    h._closers.append(silent.close)
+    plain = h.Echo(name="plain")
+    f = start([("silent", "https://127.0.0.1:%d" % silent.getsockname()[1]),
+               ("plain", "https://127.0.0.1:%d" % plain.port)], pool_tls="{verify: false}",
+              health="{path: /health, interval: 300ms, timeout: 200ms, rise: 1, fall: 2}")
+    err = f.wait_for_log("server silent is down", 5)
+    h.check(re.search(r"server silent is down \(health check failed 2 times: timeout after 200 ms "
+                      r"\(connected, TLS handshake not finished\)", err),
+            "a stalled handshake times out: %s" % err)
+    err = f.wait_for_log("server plain is down", 5)
+    h.check(re.search(r"server plain is down \(health check failed 2 times: TLS: ", err),
+            "a plain server fails the handshake: %s" % err)
+    h.eq(plain.stats().get("health", 0), 0, "no /health request reached the plain server")
 
 
 @h.test
