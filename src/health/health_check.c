@@ -159,9 +159,16 @@ static void on_deadline(struct fc_loop *loop, struct fc_timer *t)
 	struct fc_health_server *hs = CHECK_OF_DEADLINE(t);
 	const char *where;
 	switch (hs->ck.phase) {
-	case FC__CHECK_CONNECTING:
-		where = "connecting";
+	case FC__CHECK_CONNECTING: {
+		/* over TLS this phase is the connect and the handshake: say which
+		 * one stalled (a connected socket has a peer) */
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		bool tcp_up = hs->tls &&
+		              getpeername(hs->ck.s.io.fd, (struct sockaddr *)&peer, &plen) == 0;
+		where = tcp_up ? "connected, TLS handshake not finished" : "connecting";
 		break;
+	}
 	case FC__CHECK_SENDING:
 		where = "connected, request not sent";
 		break;

@@ -1,11 +1,15 @@
 """TLS to servers: https:// server URLs verified against the pool's CA, with
 keep-alive; expired and wrong-name certificates fail that server (retried
 elsewhere, 502 when nothing is left) with the reason in the log; verify: false;
-client certificates (mTLS); health checks over TLS. The CA and the
+client certificates (mTLS); health checks over TLS (HTTP and tcp: the
+handshake is part of the check, a stalled one times out, a plain server behind
+an https:// URL fails); --check of pool tls files. The CA and the
 certificates are made by the test with the openssl CLI; the servers are
 Python's http.server over ssl."""
 import http.server
 import os
+import re
+import socket
 import socketserver
 import ssl
 import subprocess
@@ -59,6 +63,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
+        if self.path.startswith("/health"):
+            self.server.health += 1
         body = self.server.name.encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -77,6 +83,7 @@ class TLSServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.name = name
         self.connections = 0
+        self.health = 0  # /health requests: checks that got through the handshake
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(*cert)
         if require_client:
@@ -85,6 +92,11 @@ class TLSServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.ctx = ctx
         self.port = self.server_address[1]
         threading.Thread(target=self.serve_forever, daemon=True).start()
+        h._closers.append(self.close)
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
 
     def get_request(self):
         sock, addr = self.socket.accept()
@@ -123,6 +135,14 @@ def verified_server_and_keepalive():
             r = conn.request("GET", "/k%d" % i)
             h.eq((r.status, r.body), (200, b"good"), "request %d" % i)
     h.check(s.connections <= 2, "kept alive: %d TLS connections for 30 requests" % s.connections)
+    # one client connection per request: the upstream TLS connection still
+    # goes back to the idle pool and is reused
+    before = s.connections
+    for i in range(20):
+        r = h.get(f.port, "/n%d" % i)
+        h.eq((r.status, r.body), (200, b"good"), "new client connection %d" % i)
+    h.check(s.connections - before <= 1, "idle TLS connections reused across clients: %d new for "
+            "20 requests" % (s.connections - before))
     # an IP address in the URL is verified against the certificate's IP SAN
     s2 = TLSServer("ip", c["good"])
     f2 = start([("b", url(s2, "127.0.0.1"))], pool_tls="{ca: %s}" % c["ca"])
@@ -187,8 +207,48 @@ def health_checks_over_tls():
     for i in range(6):
         r = h.get(f.port, "/h%d" % i)
         h.eq((r.status, r.body), (200, b"good"), "only the good server gets requests (%d)" % i)
+    h.wait_until(lambda: good.health >= 2, timeout=5 * h.SLOW, what="checks of the good server over TLS")
+    h.eq(expired.health, 0, "no check request went to the expired server")
     h.check("server ok" not in f.stderr_text() or "down" not in
             [l for l in f.stderr_text().splitlines() if "server ok" in l][-1], "the good server is up")
+
+
+
+@h.test
+def tcp_checks_include_the_handshake():
+    c = pki()
+    good = TLSServer("good", c["good"])
+    wrong = TLSServer("wrong", c["wrong"])
+    f = start([("ok", url(good)), ("name", url(wrong))], pool_tls="{ca: %s}" % c["ca"],
+              health="{type: tcp, interval: 300ms, timeout: 300ms, rise: 1, fall: 2}")
+    err = f.wait_for_log("server name is down", 5)
+    h.check("health check failed 2 times: TLS: certificate verify failed: hostname mismatch" in err,
+            "a tcp check of an https:// server verifies the certificate: %s" % err)
+    h.wait_until(lambda: good.connections >= 2, timeout=5 * h.SLOW, what="tcp checks of the good server")
+    h.check("server ok is down" not in f.stderr_text(), "the good server stays up: %s" % f.stderr_text())
+
+
+@h.test
+def checks_of_servers_that_do_not_speak_tls():
+    """A server that accepts and never answers the ClientHello: the check
+    times out in the handshake. A plain HTTP server behind an https:// URL:
+    the handshake fails and the log says TLS."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    h._closers.append(silent.close)
+    plain = h.Echo(name="plain")
+    f = start([("silent", "https://127.0.0.1:%d" % silent.getsockname()[1]),
+               ("plain", "https://127.0.0.1:%d" % plain.port)], pool_tls="{verify: false}",
+              health="{path: /health, interval: 300ms, timeout: 200ms, rise: 1, fall: 2}")
+    err = f.wait_for_log("server silent is down", 5)
+    h.check(re.search(r"server silent is down \(health check failed 2 times: timeout after 200 ms "
+                      r"\(connected, TLS handshake not finished\)", err),
+            "a stalled handshake times out: %s" % err)
+    err = f.wait_for_log("server plain is down", 5)
+    h.check(re.search(r"server plain is down \(health check failed 2 times: TLS: ", err),
+            "a plain server fails the handshake: %s" % err)
+    h.eq(plain.stats().get("health", 0), 0, "no /health request reached the plain server")
 
 
 @h.test
@@ -202,6 +262,16 @@ def check_reports_pool_tls_files():
     h.check(":7:15: pools.p.tls.ca: cannot read /nonexistent/ca.pem" in r.stderr, r.stderr)
     h.check("pools.p.tls.key: %s does not match the certificate in %s" % (c["client"][1], c["good"][0])
             in r.stderr, r.stderr)
+    garbage = h.write_file("not a key\n", "garbage.key")
+    for key, want in (("/nonexistent/client.key", "cannot read /nonexistent/client.key"),
+                      (garbage, "%s is not a usable PEM private key" % garbage)):
+        text = ("listeners:\n  - address: 127.0.0.1:1\n    routes: [{pool: p}]\npools:\n  p:\n"
+                "    servers: [https://127.0.0.1:9]\n    tls: {cert: %s, key: %s}\n" % (c["client"][0], key))
+        path = h.write_file(text)
+        r = h.run_fulcrum(["-c", path, "--check"])
+        h.eq(r.returncode, 1, "--check fails for key %s" % key)
+        m = re.search(re.escape(path) + r":7:(\d+): pools\.p\.tls\.key: ", r.stderr)
+        h.check(m and want in r.stderr, "FILE:7:col: pools.p.tls.key: %s: %r" % (want, r.stderr))
 
 
 h.main()
