@@ -241,19 +241,31 @@ bool fc_h1_upgrade_token_ok(const char *tok, size_t len)
 	       !(len >= 3 && strncasecmp(tok, "h2c", 3) == 0 && (len == 3 || tok[3] == '/'));
 }
 
+bool fc_h1_tokens_next(const struct fc_h1_head *hd, const char *name, size_t len,
+                       struct fc_h1_tokens *it, const char **tok, size_t *tlen)
+{
+	for (;;) {
+		if (it->s && fc_h1_next_token(&it->s, it->end, tok, tlen))
+			return true;
+		while (it->i < hd->n_headers && !fc_h1_name_is(&hd->h[it->i], name, len))
+			it->i++;
+		if (it->i >= hd->n_headers)
+			return false;
+		const struct fc_h1_header *h = &hd->h[it->i++];
+		it->s = h->value;
+		it->end = h->value + h->value_len;
+	}
+}
+
 /* True when some Upgrade header names a protocol fulcrum tunnels. */
 static bool upgrade_wanted(const struct fc_h1_head *hd)
 {
-	for (uint32_t i = 0; i < hd->n_headers; i++) {
-		const struct fc_h1_header *h = &hd->h[i];
-		if (!FC_H1_NAME_IS(h, "upgrade"))
-			continue;
-		const char *s = h->value, *end = h->value + h->value_len, *t;
-		size_t tl;
-		while (fc_h1_next_token(&s, end, &t, &tl))
-			if (fc_h1_upgrade_token_ok(t, tl))
-				return true;
-	}
+	struct fc_h1_tokens it = {0};
+	const char *t;
+	size_t tl;
+	while (fc_h1_tokens_next(hd, "upgrade", 7, &it, &t, &tl))
+		if (fc_h1_upgrade_token_ok(t, tl))
+			return true;
 	return false;
 }
 
@@ -306,30 +318,24 @@ static int analyze(struct fc_h1_head *hd, bool response, const char **err)
 		}
 	}
 	/* Connection: options and the headers it names */
-	for (uint32_t i = 0; i < hd->n_headers; i++) {
-		struct fc_h1_header *h = &hd->h[i];
-		if (!FC_H1_NAME_IS(h, "connection"))
-			continue;
-		const char *s = h->value, *end = h->value + h->value_len, *t;
-		size_t tl;
-		while (fc_h1_next_token(&s, end, &t, &tl)) {
-			if (token_is(t, tl, "close"))
-				hd->conn_close = true;
-			else if (token_is(t, tl, "keep-alive"))
-				hd->conn_keepalive = true;
-			else if (token_is(t, tl, "upgrade"))
-				hd->conn_upgrade = true;
-			for (uint32_t j = 0; j < hd->n_headers; j++) {
-				struct fc_h1_header *o = &hd->h[j];
-				if (!o->hop && o->name_len == tl &&
-				    strncasecmp(o->name, t, tl) == 0) {
-					/* never let a client strip what framing depends on */
-					if (FC_H1_NAME_IS(o, "content-length") ||
-					    FC_H1_NAME_IS(o, "host"))
-						continue;
-					o->hop = true;
-					hd->has_hop = true;
-				}
+	struct fc_h1_tokens it = {0};
+	const char *t;
+	size_t tl;
+	while (fc_h1_tokens_next(hd, "connection", 10, &it, &t, &tl)) {
+		if (token_is(t, tl, "close"))
+			hd->conn_close = true;
+		else if (token_is(t, tl, "keep-alive"))
+			hd->conn_keepalive = true;
+		else if (token_is(t, tl, "upgrade"))
+			hd->conn_upgrade = true;
+		for (uint32_t j = 0; j < hd->n_headers; j++) {
+			struct fc_h1_header *o = &hd->h[j];
+			if (!o->hop && o->name_len == tl && strncasecmp(o->name, t, tl) == 0) {
+				/* never let a client strip what framing depends on */
+				if (FC_H1_NAME_IS(o, "content-length") || FC_H1_NAME_IS(o, "host"))
+					continue;
+				o->hop = true;
+				hd->has_hop = true;
 			}
 		}
 	}
@@ -365,19 +371,15 @@ struct te_codings {
 static struct te_codings te_scan(const struct fc_h1_head *hd)
 {
 	struct te_codings c = {0};
-	for (uint32_t i = 0; i < hd->n_headers; i++) {
-		const struct fc_h1_header *h = &hd->h[i];
-		if (!FC_H1_NAME_IS(h, "transfer-encoding"))
-			continue;
-		const char *s = h->value, *end = h->value + h->value_len, *t;
-		size_t tl;
-		while (fc_h1_next_token(&s, end, &t, &tl)) {
-			c.last_chunked = token_is(t, tl, "chunked");
-			if (c.last_chunked)
-				c.n_chunked++;
-			else
-				c.n_other++;
-		}
+	struct fc_h1_tokens it = {0};
+	const char *t;
+	size_t tl;
+	while (fc_h1_tokens_next(hd, "transfer-encoding", 17, &it, &t, &tl)) {
+		c.last_chunked = token_is(t, tl, "chunked");
+		if (c.last_chunked)
+			c.n_chunked++;
+		else
+			c.n_other++;
 	}
 	return c;
 }

@@ -107,6 +107,17 @@ int fc_h1_eof(struct fc_h1 *h);
  * trimmed; *s moves past it. False when none is left. */
 bool fc_h1_next_token(const char **s, const char *end, const char **tok, size_t *len);
 
+/* Where fc_h1_tokens_next is: start from {0}. */
+struct fc_h1_tokens {
+	uint32_t i;          /* the next header to look at */
+	const char *s, *end; /* what is left of the current one's value */
+};
+/* The next token of every header named name[0..len) (case-insensitive),
+ * headers in order, each value as fc_h1_next_token splits it. False at the
+ * end. */
+bool fc_h1_tokens_next(const struct fc_h1_head *hd, const char *name, size_t len,
+                       struct fc_h1_tokens *it, const char **tok, size_t *tlen);
+
 /* True when an Upgrade token names a protocol fulcrum tunnels: anything but
  * h2c (HTTP/2 over cleartext is not spliced; the request goes on as 1.1). */
 bool fc_h1_upgrade_token_ok(const char *tok, size_t len);

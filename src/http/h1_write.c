@@ -36,20 +36,16 @@ static void put_upgrade(struct out *o, const struct fc_h1_head *hd)
 {
 	PUT_LIT(o, "Upgrade: ");
 	bool first = true;
-	for (uint32_t i = 0; i < hd->n_headers; i++) {
-		const struct fc_h1_header *h = &hd->h[i];
-		if (!FC_H1_NAME_IS(h, "upgrade"))
+	struct fc_h1_tokens it = {0};
+	const char *t;
+	size_t tl;
+	while (fc_h1_tokens_next(hd, "upgrade", 7, &it, &t, &tl)) {
+		if (!fc_h1_upgrade_token_ok(t, tl))
 			continue;
-		const char *s = h->value, *end = h->value + h->value_len, *t;
-		size_t tl;
-		while (fc_h1_next_token(&s, end, &t, &tl)) {
-			if (!fc_h1_upgrade_token_ok(t, tl))
-				continue;
-			if (!first)
-				PUT_LIT(o, ", ");
-			put(o, t, tl);
-			first = false;
-		}
+		if (!first)
+			PUT_LIT(o, ", ");
+		put(o, t, tl);
+		first = false;
 	}
 	PUT_LIT(o, "\r\nConnection: upgrade\r\n");
 }

@@ -1,7 +1,8 @@
 /* fuzz_request_head.c — libFuzzer target for request heads: find the end,
  * parse, rewrite for the upstream, and parse the rewrite again. What the
  * proxy sends must parse, mean the same request and carry no hop-by-hop
- * header but the re-stated Transfer-Encoding: chunked. */
+ * header but the re-stated Transfer-Encoding: chunked and, for an upgrade
+ * (never to h2c), Upgrade and Connection: upgrade. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,15 +76,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(hd2.has_cl == hd.has_cl);
 	CHECK(!hd.has_cl || hd2.content_length == hd.content_length);
 	CHECK((rc2 == FC_H1_COMPLETE) == (rc == FC_H1_COMPLETE));
-	/* an upgrade stays one (Upgrade and Connection: upgrade go on) */
+	/* an upgrade stays one, and only an upgrade is one; never to h2c */
 	CHECK(hd2.upgrade == hd.upgrade);
-	/* nothing hop-by-hop but the re-stated chunked and, for an upgrade,
-	 * Upgrade and Connection */
-	for (uint32_t i = 0; i < hd2.n_headers; i++)
-		CHECK(!hd2.h[i].hop ||
-		      (hd2.chunked && FC_H1_NAME_IS(&hd2.h[i], "transfer-encoding")) ||
-		      (hd.upgrade && (FC_H1_NAME_IS(&hd2.h[i], "upgrade") ||
-		                      FC_H1_NAME_IS(&hd2.h[i], "connection"))));
+	/* nothing hop-by-hop but the re-stated chunked, and an upgrade's
+	 * Upgrade and Connection: upgrade */
+	for (uint32_t i = 0; i < hd2.n_headers; i++) {
+		const struct fc_h1_header *o = &hd2.h[i];
+		if (hd2.upgrade && FC_H1_NAME_IS(o, "upgrade")) {
+			const char *s = o->value, *e = o->value + o->value_len, *t;
+			size_t tl;
+			while (fc_h1_next_token(&s, e, &t, &tl))
+				CHECK(fc_h1_upgrade_token_ok(t, tl));
+			continue;
+		}
+		if (hd2.upgrade && FC_H1_NAME_IS(o, "connection")) {
+			CHECK(o->value_len == 7 && memcmp(o->value, "upgrade", 7) == 0);
+			continue;
+		}
+		CHECK(!o->hop || (hd2.chunked && FC_H1_NAME_IS(o, "transfer-encoding")));
+	}
 	/* one X-Forwarded-For, ending with the client */
 	const struct fc_h1_header *xff = fc_h1_find(&hd2, "x-forwarded-for", 15);
 	CHECK(xff && xff->value_len >= 9 &&
