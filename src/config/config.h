@@ -90,7 +90,7 @@ struct fc_config_pool_tls {
 	char *ca;                     /* PEM bundle; NULL: the system's CAs */
 	bool verify;                  /* default true; false only when written */
 	struct fc_config_cert client; /* client certificate (mTLS); cert NULL: none */
-	struct fc_config_pos ca_at, verify_at;
+	struct fc_config_pos ca_at;
 };
 
 struct fc_config_server {

@@ -1356,8 +1356,6 @@ static void parse_pool_tls(struct walk *w, struct fc_config_pool *p, yaml_node_t
 		return;
 	get_file(w, &f[0], &p->tls.ca, &p->tls.ca_at);
 	get_bool(w, &f[1], &p->tls.verify);
-	if (f[1].val)
-		set_pos(&p->tls.verify_at, f[1].val);
 	get_cert_pair(w, n, &f[2], &f[3], &p->tls.client, true);
 	if (!p->tls.verify && p->tls.ca) {
 		size_t old = push_key(w, "ca");

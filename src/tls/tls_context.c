@@ -49,7 +49,7 @@ static void say(struct reporter *r, bool warning, const struct fc_config_pos *at
 		r->fn(r->arg, warning, line);
 }
 
-/* The first OpenSSL error of the thread's queue, which is then cleared. */
+/* The reason of the latest OpenSSL error of the thread; the queue is then cleared. */
 static const char *ssl_reason(char *buf, size_t len)
 {
 	unsigned long e = ERR_peek_last_error();
