@@ -163,7 +163,8 @@ struct fc_config *fc__cfg_alloc(const char *source)
 	cfg->source = strdup(source ? source : "");
 	cfg->error_log = strdup("stderr");
 	cfg->access_log = strdup("stdout");
-	if (!cfg->source || !cfg->error_log || !cfg->access_log) {
+	cfg->state_dir = strdup("/var/lib/fulcrum");
+	if (!cfg->source || !cfg->error_log || !cfg->access_log || !cfg->state_dir) {
 		fc_config_unref(cfg);
 		return NULL;
 	}
@@ -233,6 +234,12 @@ static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_stor
 
 /* Same family and port, and the same address or either one a wildcard: with
  * SO_REUSEPORT both would bind and split connections silently. */
+bool fc__cfg_addr_overlap(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	return a->ss_family == b->ss_family && port_of(a) == port_of(b) &&
+	       (same_ip(a, b) || is_wildcard(a) || is_wildcard(b));
+}
+
 long fc__cfg_listener_conflict(const struct fc_config *cfg, size_t idx)
 {
 	const struct sockaddr_storage *a = &cfg->listeners[idx].addr;
@@ -241,10 +248,7 @@ long fc__cfg_listener_conflict(const struct fc_config *cfg, size_t idx)
 	for (i = 0; i < idx; i++) {
 		const struct sockaddr_storage *b = &cfg->listeners[i].addr;
 
-		if (!cfg->listeners[i].address || a->ss_family != b->ss_family ||
-		    port_of(a) != port_of(b))
-			continue;
-		if (same_ip(a, b) || is_wildcard(a) || is_wildcard(b))
+		if (cfg->listeners[i].address && fc__cfg_addr_overlap(a, b))
 			return (long)i;
 	}
 	return -1;
@@ -308,6 +312,10 @@ static void free_config(struct fc_config *cfg)
 	free(cfg->source);
 	free(cfg->error_log);
 	free(cfg->access_log);
+	free(cfg->state_dir);
+	free(cfg->pid_file);
+	free(cfg->admin.listen);
+	free(cfg->admin.token_file);
 	free(cfg);
 }
 

@@ -171,6 +171,16 @@ struct fc_config_client_ip {
 	bool recursive; /* walk X-Forwarded-For right to left skipping trusted hops */
 };
 
+/* admin: the admin API's own listener. Off unless the section is written. */
+struct fc_config_admin {
+	bool enabled;
+	char *listen; /* default 127.0.0.1:9901 */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char *token_file; /* NULL: FULCRUM_ADMIN_TOKEN, else read-only */
+	struct fc_config_pos token_file_at;
+};
+
 struct fc_config {
 	atomic_int refs;
 	char *source;                   /* file path, or "command line" */
@@ -197,6 +207,12 @@ struct fc_config {
 	size_t n_listeners;
 	struct fc_config_pool *pools;
 	size_t n_pools;
+
+	/* running as a service (docs/operations.md) */
+	char *state_dir; /* default /var/lib/fulcrum (a fallback when not writable) */
+	char *pid_file;  /* NULL: none */
+	bool watch;      /* reload when the file changes (inotify), default false */
+	struct fc_config_admin admin;
 };
 
 /* Loads and validates a YAML file. On error returns NULL and writes

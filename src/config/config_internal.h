@@ -86,6 +86,8 @@ uint32_t fc__cfg_cpu_count(void);
 long fc__cfg_server_named(const struct fc_config_pool *p, size_t upto, const char *name);
 /* Index of a listener before idx whose address collides with listener idx, or -1. */
 long fc__cfg_listener_conflict(const struct fc_config *cfg, size_t idx);
+/* True when a and b are the same port with the same or a wildcard address. */
+bool fc__cfg_addr_overlap(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /* The YAML loader proper (config_yaml.c). */
 struct fc_config *fc__cfg_load_yaml(const char *text, size_t len, const char *name,

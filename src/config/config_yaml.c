@@ -1720,11 +1720,42 @@ static void parse_listeners(struct walk *w, const struct field *f, yaml_node_t *
 	pop(w, old);
 }
 
+static bool is_abs_path(const char *s)
+{
+	return s[0] == '/' && is_file_name(s);
+}
+
+/* admin: listen, token_file. */
+static void parse_admin(struct walk *w, yaml_node_t *n)
+{
+	struct field f[] = {F("listen"), F("token_file")};
+	struct fc_config_admin *a = &w->cfg->admin;
+	char why[160];
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n, "must be a mapping (listen: 127.0.0.1:9901, token_file: ...), not %s",
+		     kind(n));
+		return;
+	}
+	get_fields(w, n, f, sizeof(f) / sizeof(f[0]));
+	a->enabled = true;
+	const char *v = "127.0.0.1:9901";
+	size_t old = push_key(w, "listen");
+	if (f[0].val)
+		v = field_scalar(w, &f[0], "an address");
+	if (v && fc__cfg_parse_listen(v, &a->addr, &a->addr_len, why, sizeof(why)) < 0)
+		werr(w, f[0].val ? f[0].val : n, "%s", why);
+	else if (v)
+		set_string(w, &a->listen, v);
+	pop(w, old);
+	get_file(w, &f[1], &a->token_file, &a->token_file_at);
+}
+
 static void parse_root(struct walk *w, yaml_node_t *root)
 {
-	struct field f[] = {F("workers"),  F("shutdown_grace"), F("log"),
-	                    F("client"),   F("listeners"),      F("pools"),
-	                    F("io_uring"), F("tunnel_timeout")};
+	struct field f[] = {F("workers"),   F("shutdown_grace"), F("log"),      F("client"),
+	                    F("listeners"), F("pools"),          F("io_uring"), F("tunnel_timeout"),
+	                    F("state_dir"), F("pid_file"),       F("watch"),    F("admin")};
 	struct fc_config *cfg = w->cfg;
 	yaml_node_t empty;
 
@@ -1754,6 +1785,16 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 	}
 	get_duration_ms(w, &f[1], 0, TIMEOUT_MAX, &cfg->shutdown_grace_ms);
 	get_duration_ms(w, &f[7], 1, TIMEOUT_MAX, &cfg->tunnel_timeout_ms);
+	get_string(w, &f[8], "a directory", is_abs_path, "must be an absolute path",
+	           &cfg->state_dir);
+	get_string(w, &f[9], "a file name", is_file_name, "must be a file name", &cfg->pid_file);
+	get_bool(w, &f[10], &cfg->watch);
+	if (f[11].val) {
+		size_t old = push_key(w, "admin");
+
+		parse_admin(w, f[11].val);
+		pop(w, old);
+	}
 	if (f[6].val) {
 		size_t old = push_key(w, "io_uring");
 		const char *v = field_scalar(w, &f[6], "auto, on or off");
@@ -1781,6 +1822,22 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 		pop(w, old);
 	}
 	parse_listeners(w, &f[4], root == &empty ? NULL : root);
+	if (cfg->admin.listen) {
+		for (size_t i = 0; i < cfg->n_listeners; i++) {
+			const struct sockaddr_storage *a = &cfg->admin.addr,
+			                              *b = &cfg->listeners[i].addr;
+			if (cfg->listeners[i].address && a->ss_family == b->ss_family &&
+			    fc__cfg_addr_overlap(a, b)) {
+				size_t old = push_key(w, "admin");
+				size_t old2 = push_key(w, "listen");
+				werr(w, f[11].val, "%s overlaps listeners[%zu] (%s)",
+				     cfg->admin.listen, i, cfg->listeners[i].address);
+				pop(w, old2);
+				pop(w, old);
+				break;
+			}
+		}
+	}
 }
 
 static void syntax_error(struct fc__cfg_errs *errs, const yaml_parser_t *parser)
