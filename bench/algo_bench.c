@@ -32,7 +32,8 @@ static double bench(const char *algo, unsigned n, unsigned iters)
 	char(*names)[16] = calloc(n, 16);
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(names[i], 16, "s%u", i);
-		sp[i] = (struct fc_server_spec){names[i], names[i], 1 + i % 4};
+		sp[i] = (struct fc_server_spec){
+		        .name = names[i], .address = names[i], .weight = 1 + i % 4};
 	}
 	if (fc_pool_upsert_many(p, sp, n, 1, NULL) != 0)
 		exit(1);

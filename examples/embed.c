@@ -15,9 +15,9 @@ int main(void)
 		return 1;
 	}
 	const struct fc_server_spec servers[] = {
-	        {"app1", "10.0.0.1:8080", 3},
-	        {"app2", "10.0.0.2:8080", 1},
-	        {"app3", "10.0.0.3:8080", 1},
+	        {.name = "app1", .address = "10.0.0.1:8080", .weight = 3},
+	        {.name = "app2", .address = "10.0.0.2:8080", .weight = 1},
+	        {.name = "app3", .address = "10.0.0.3:8080", .weight = 1},
 	};
 	uint64_t now = 1000000000; /* your clock, in ns */
 	for (size_t i = 0; i < 3; i++)

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "core/log.h"
 #include "core/sock.h"
+#include "proxy/control.h"
 #include "proxy/proxy.h"
 #include "tls/tls.h"
 
@@ -19,7 +21,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: fulcrum -c FILE [--check] [--log-level LEVEL] [--workers N]\n"
+	        "Usage: fulcrum -c FILE [--check | --reload] [--log-level LEVEL] [--workers N]\n"
 	        "       fulcrum --listen ADDR --to URL [--to URL ...] [--algorithm NAME]\n"
 	        "               [--workers N] [--log-level LEVEL]\n"
 	        "\n"
@@ -27,6 +29,8 @@ static void usage(FILE *f)
 	        "\n"
 	        "  -c, --config FILE     configuration file (YAML); also FULCRUM_CONFIG\n"
 	        "      --check           validate the configuration and exit 0 (valid) or 1\n"
+	        "      --reload          validate it, make the running fulcrum (pid_file:) reload\n"
+	        "                        it, and exit 0 when the reload worked, 1 when not\n"
 	        "      --listen ADDR     without a file: listen on ADDR (127.0.0.1:8080, :8080)\n"
 	        "      --to URL          without a file: a server (http://host:port), repeatable\n"
 	        "      --algorithm NAME  without a file: balancing algorithm (round_robin)\n"
@@ -74,17 +78,85 @@ static void tls_report(void *arg, bool warning, const char *msg)
 	fprintf(stderr, "%s%s\n", msg, warning ? " (warning)" : "");
 }
 
+/* fulcrum --reload: signals the instance in cfg's pid_file with a token and
+ * waits for its answer in <pid_file>.reload. Exit status 0 or 1. */
+static int signal_reload(const struct fc_config *cfg)
+{
+	if (!cfg->pid_file) {
+		fprintf(stderr,
+		        "fulcrum: --reload: %s has no pid_file: (send SIGHUP to the running "
+		        "fulcrum instead)\n",
+		        cfg->source);
+		return 1;
+	}
+	FILE *f = fopen(cfg->pid_file, "r");
+	long pid = 0;
+	if (!f || fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
+		fprintf(stderr, "fulcrum: --reload: cannot read a pid from %s: %s\n", cfg->pid_file,
+		        f ? "no pid in it" : strerror(errno));
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	char answer[4200];
+	snprintf(answer, sizeof(answer), "%s.reload", cfg->pid_file);
+	int token = 0;
+	while (!token)
+		token = (int)(fc_time_ns() & 0x7fffffff) ^ (int)getpid();
+	union sigval v = {.sival_int = token};
+	if (sigqueue((pid_t)pid, SIGHUP, v) < 0) {
+		fprintf(stderr, "fulcrum: --reload: cannot signal pid %ld (%s): %s\n", pid,
+		        cfg->pid_file, strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < 3000; i++) { /* 30 s */
+		char line[4200] = "";
+		FILE *a = fopen(answer, "r");
+		if (a) {
+			int got = 0;
+			if (fscanf(a, "%d ", &got) == 1 && got == token &&
+			    fgets(line, sizeof(line), a)) {
+				fclose(a);
+				if (strncmp(line, "ok", 2) == 0) {
+					printf("fulcrum (pid %ld) reloaded %s\n", pid, cfg->source);
+					return 0;
+				}
+				fprintf(stderr, "fulcrum (pid %ld): reload %s", pid, line);
+				return 1;
+			}
+			fclose(a);
+		}
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+			fprintf(stderr, "fulcrum: --reload: pid %ld is gone\n", pid);
+			return 1;
+		}
+		usleep(10000);
+	}
+	fprintf(stderr, "fulcrum: --reload: no answer from pid %ld within 30 s\n", pid);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *listen = NULL, *algorithm = NULL, *log_level = NULL;
 	const char *to[MAX_TO];
 	size_t n_to = 0;
 	long workers = -1;
-	bool check = false;
-	enum { OPT_CHECK = 256, OPT_LISTEN, OPT_TO, OPT_ALGO, OPT_WORKERS, OPT_LOGLEVEL };
+	bool check = false, reload = false;
+	enum {
+		OPT_RELOAD = 300,
+		OPT_CHECK = 256,
+		OPT_LISTEN,
+		OPT_TO,
+		OPT_ALGO,
+		OPT_WORKERS,
+		OPT_LOGLEVEL
+	};
 	static const struct option opts[] = {
 	        {"config", required_argument, NULL, 'c'},
 	        {"check", no_argument, NULL, OPT_CHECK},
+	        {"reload", no_argument, NULL, OPT_RELOAD},
 	        {"listen", required_argument, NULL, OPT_LISTEN},
 	        {"to", required_argument, NULL, OPT_TO},
 	        {"algorithm", required_argument, NULL, OPT_ALGO},
@@ -102,6 +174,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			check = true;
+			break;
+		case OPT_RELOAD:
+			reload = true;
 			break;
 		case OPT_LISTEN:
 			listen = optarg;
@@ -193,10 +268,15 @@ int main(int argc, char **argv)
 		cfg->workers = (uint32_t)workers;
 	else if (workers == 0)
 		fc_config_parse_workers("auto", &cfg->workers);
-	if (check) {
+	if (check || reload) {
 		if (fc_tls_check_config(cfg, tls_report, NULL) > 0) {
 			fc_config_unref(cfg);
 			return 1;
+		}
+		if (reload) {
+			int rc = signal_reload(cfg);
+			fc_config_unref(cfg);
+			return rc;
 		}
 		printf("%s: configuration is valid (%zu listener%s, %zu pool%s)\n", cfg->source,
 		       cfg->n_listeners, cfg->n_listeners == 1 ? "" : "s", cfg->n_pools,
@@ -214,7 +294,8 @@ int main(int argc, char **argv)
 	}
 	raise_fd_limit(cfg);
 	signal(SIGPIPE, SIG_IGN);
-	int status = fc_control_run(cfg, cfg->workers ? cfg->workers : 1);
+	struct fc_control_source src = {.path = config_path, .log_level = log_level};
+	int status = fc_control_run(cfg, cfg->workers ? cfg->workers : 1, &src);
 	fc_config_unref(cfg);
 	fc_log_close();
 	return status;

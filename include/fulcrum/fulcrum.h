@@ -81,6 +81,12 @@ struct fc_server_spec {
 	const char *name;    /* unique in the pool; NULL = address */
 	const char *address; /* opaque to the engine ("10.0.0.1:8080", a URL...) */
 	unsigned weight;     /* 0..FC_WEIGHT_MAX */
+	/* A server of another pool (or an earlier pool of the same name) whose
+	 * state this new server takes over: health state, request and failure
+	 * counts, latency EWMA, cooldown, slow-start ramp (none when it had
+	 * finished), rebalance weight when the weight did not change. NULL:
+	 * a fresh server. Used when a reload rebuilds a pool. */
+	const struct fc_server *inherit;
 };
 
 /** Adds a server, or updates the weight of the server with the same identity

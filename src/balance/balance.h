@@ -74,6 +74,8 @@ struct fc_pool {
 struct fc_server *fc__server_create(const char *name, const char *address, unsigned weight,
                                     uint64_t ramp_ns, void (*free_fn)(void *));
 char *fc__dupstr(const char *s);
+/* s (new, not yet published) takes over from's state (fc_server_spec.inherit). */
+void fc__server_inherit(struct fc_server *s, const struct fc_server *from);
 
 /* Parses the id of a sticky value without verifying its tag. 0 or -EINVAL. */
 int fc__sticky_id(const char *value, size_t len, uint32_t *id);

@@ -396,7 +396,9 @@ int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, s
 		if (p->sticky)
 			fc_sticky_encode(p->secret, p->secret_len, s->id, s->sticky,
 			                 sizeof s->sticky);
-		if (p->cfg.slow_start_ns)
+		if (sp->inherit)
+			fc__server_inherit(s, sp->inherit);
+		else if (p->cfg.slow_start_ns)
 			atomic_store(&s->ramp_start, now_ns ? now_ns : 1);
 		created[k] = s;
 		if (i >= 0) {

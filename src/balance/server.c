@@ -258,3 +258,20 @@ uint64_t fc_pick_key_hash(const struct fc_pick_ctx *ctx)
 	size_t n = ctx->client.family == 4 ? 4 : ctx->client.family == 6 ? 16 : 0;
 	return fc_hash64(ctx->client.bytes, n);
 }
+
+void fc__server_inherit(struct fc_server *s, const struct fc_server *from)
+{
+	atomic_store(&s->state, atomic_load(&from->state));
+	atomic_store(&s->requests, atomic_load(&from->requests));
+	atomic_store(&s->failures, atomic_load(&from->failures));
+	atomic_store(&s->ewma_bits, atomic_load(&from->ewma_bits));
+	atomic_store(&s->ewma_ts, atomic_load(&from->ewma_ts));
+	atomic_store(&s->cooldown_until, atomic_load(&from->cooldown_until));
+	/* a ramp in progress goes on where it was; a finished one stays finished */
+	atomic_store(&s->ramp_start, s->ramp_ns ? atomic_load(&from->ramp_start) : 0);
+	if (atomic_load(&from->weight) == atomic_load(&s->weight))
+		atomic_store(&s->eff_weight, atomic_load(&from->eff_weight));
+	atomic_store(&s->win_requests, atomic_load(&from->win_requests));
+	atomic_store(&s->win_errors, atomic_load(&from->win_errors));
+	atomic_store(&s->win_latency, atomic_load(&from->win_latency));
+}

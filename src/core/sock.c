@@ -98,3 +98,19 @@ char *fc_sock_format(const struct sockaddr *addr, char *buf, size_t len)
 		snprintf(buf, len, "?");
 	return buf;
 }
+
+int fc_sock_probe_free(const struct sockaddr *addr, socklen_t len)
+{
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	/* TIME_WAIT leftovers do not count; a socket bound by anyone does,
+	 * SO_REUSEPORT ones too, since this one does not ask to share */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	int rc = bind(fd, addr, len) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}

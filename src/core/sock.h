@@ -7,6 +7,10 @@
 
 /* A non-blocking listening socket on addr with SO_REUSEPORT. Returns fd or -errno. */
 int fc_sock_listen(const struct sockaddr *addr, socklen_t len, int backlog);
+/* 0 when nothing is bound to addr (a bind without SO_REUSEPORT succeeds),
+ * -EADDRINUSE when another socket (another process: SO_REUSEPORT would let
+ * it share silently) holds it, another -errno otherwise. */
+int fc_sock_probe_free(const struct sockaddr *addr, socklen_t len);
 /* A non-blocking, close-on-exec TCP socket for addr's family, TCP_NODELAY
  * set. Returns fd or -errno. */
 int fc_sock_tcp(const struct sockaddr *addr);

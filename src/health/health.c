@@ -343,3 +343,22 @@ void fc_health_pool_summary(const struct fc_health *h, const struct fc_pool *poo
 			return;
 		}
 }
+
+void fc_health_stop(struct fc_health *h)
+{
+	if (!h || h->closing)
+		return;
+	h->closing = true; /* queued and later ejections are dropped */
+	for (size_t i = 0; i < h->n_servers; i++) {
+		fc__health_check_stop(h->servers[i]);
+		fc_timer_cancel(h->loop, &h->servers[i]->eject_timer);
+	}
+}
+
+void fc_health_each(struct fc_health *h,
+                    void (*fn)(void *arg, struct fc_server *srv, struct fc_health_server *hs),
+                    void *arg)
+{
+	for (size_t i = 0; i < h->n_servers; i++)
+		fn(arg, h->servers[i]->srv, h->servers[i]);
+}

@@ -80,6 +80,21 @@ struct fc_tls_client;
 void fc_health_server_set_tls(struct fc_health_server *hs, struct fc_tls_client *tls,
                               const char *host);
 
+/** hs (just registered) takes over the machine of from, the same server's
+ * record in the health state of the runtime being replaced: state, reason,
+ * streaks, last check, ejection (ending when it would have). Thread: control. */
+void fc_health_server_inherit(struct fc_health_server *hs, const struct fc_health_server *from);
+
+/** Stops every check and ejection timer and drops later ejection messages;
+ * the records stay valid (workers may still report) until
+ * fc_health_destroy. For the runtime a reload replaced. Thread: control. */
+void fc_health_stop(struct fc_health *h);
+
+/** Calls fn for every registered server. Thread: control. */
+void fc_health_each(struct fc_health *h,
+                    void (*fn)(void *arg, struct fc_server *srv, struct fc_health_server *hs),
+                    void *arg);
+
 /** Starts the active checks (spread with jitter over the first interval) and
  * the delivery of passive reports. Returns 0 or -errno. Thread: control. */
 int fc_health_start(struct fc_health *h);

@@ -275,3 +275,39 @@ void fc_health_server_drain(struct fc_health_server *hs, bool on, uint64_t now_n
 	hs->draining = on;
 	recompute(hs, NULL, on ? "drained by the admin API" : "drain ended", now_ns);
 }
+
+void fc_health_server_inherit(struct fc_health_server *hs, const struct fc_health_server *from)
+{
+	struct fc__health_pool *hp = hs->hp;
+	set_count(hp, hs->state, -1);
+	hs->state = from->state;
+	set_count(hp, hs->state, +1);
+	hs->since_ns = from->since_ns;
+	snprintf(hs->reason, sizeof(hs->reason), "%s", from->reason);
+	hs->draining = from->draining;
+	hs->active_down = from->active_down;
+	hs->lame = from->lame;
+	hs->recovering = from->recovering;
+	hs->checks_ok = from->checks_ok;
+	hs->checks_failed = from->checks_failed;
+	hs->last_check_ns = from->last_check_ns;
+	hs->last_check_latency_ns = from->last_check_latency_ns;
+	snprintf(hs->last_result, sizeof(hs->last_result), "%s", from->last_result);
+	hs->n_checks = from->n_checks;
+	hs->ejections = from->ejections;
+	hs->eject_next_ms = from->eject_next_ms;
+	hs->eject_cur_ms = from->eject_cur_ms;
+	hs->in_service_ns = from->in_service_ns;
+	hs->ejected = from->ejected;
+	if (hs->ejected) {
+		/* the ejection ends when it would have */
+		uint64_t end =
+		        from->eject_timer.slot ? from->eject_timer.when : hs->h->loop->now_ms + 1;
+		fc_timer_set(hs->h->loop, &hs->eject_timer, end);
+	}
+	atomic_store(&hs->streak, atomic_load(&from->streak));
+	atomic_store(&hs->out, takes_no_requests(hs->state));
+	/* libfulcrum's server took the old one's state already (inherit); make
+	 * sure, as fc_health_add_server may have set it healthy */
+	fc_pool_set_state(hp->pool, hs->name, hs->state, hs->h->loop->now_ns);
+}

@@ -47,7 +47,7 @@ static uint64_t client_deadline(struct fc_client *c)
 	case FC_C_IDLE:
 		if (!c->served && fc_tls_handshaking(&c->w->loop, &c->s))
 			return phase_start(c) +
-			       c->w->listeners[c->listener].cfg->tls->handshake_timeout_ms;
+			       c->w->listeners[c->listener]->cfg->tls->handshake_timeout_ms;
 		return phase_start(c) +
 		       (c->served ? cfg->client_idle_timeout_ms : cfg->header_timeout_ms);
 	case FC_C_HEAD:
@@ -154,6 +154,7 @@ void fc_client_close(struct fc_client *c)
 	fc_buf_release(&w->bufs, c->out);
 	c->in = c->out = NULL;
 	w->n_clients--;
+	w->listeners[c->listener]->n_clients--;
 	/* later events of this batch may still point at c: it stays as it is
 	 * (closed) until the batch is over, or until the loop released it */
 	if (now && !fc_slab_defer_free(&w->clients, c))
@@ -547,7 +548,8 @@ void fc_client_accept(struct fc_worker *w, struct fc_listener *l, int fd,
 	c->s.io.cb = client_on_event;
 	c->timer.cb = client_timeout;
 	c->w = w;
-	c->listener = (uint16_t)(l - w->listeners);
+	c->listener = l->index;
+	l->n_clients++;
 	c->state = FC_C_IDLE;
 	c->phase_ms = c->active_ms = fc_client_now(c);
 	peer_addr(peer, &c->peer);
@@ -555,6 +557,7 @@ void fc_client_accept(struct fc_worker *w, struct fc_listener *l, int fd,
 	struct fc_tls_server *tls = w->rt->tls[l->cfg - w->rt->cfg->listeners];
 	if ((tls ? fc_tls_accept(&w->loop, &c->s, tls) : fc_stream_open(&w->loop, &c->s)) < 0) {
 		w->n_clients--;
+		l->n_clients--;
 		close(fd);
 		fc_slab_free(&w->clients, c);
 		fc_worker_conn_closed(w);

@@ -49,8 +49,10 @@ static void report(struct fc_exchange *x, enum fc_blame blame, int status, const
 	        .failed = blame == FC_BLAME_SERVER,
 	        .latency_ns = (x->up_head_ns ? x->up_head_ns : now) - x->up_start_ns,
 	};
-	if (rs && rs->health)
-		fc_health_report(rs->health, blame, status, what, now);
+	struct fc_health_server *hs =
+	        rs ? atomic_load_explicit(&rs->health, memory_order_acquire) : NULL;
+	if (hs)
+		fc_health_report(hs, blame, status, what, now);
 	fc_pool_done(x->pool->pool, srv, &o, now); /* drops the pick's reference */
 	x->server = NULL;
 }
@@ -216,7 +218,7 @@ static void pick_inputs(struct fc_exchange *x, const struct fc_h1_head *hd, cons
                         size_t path_len)
 {
 	struct fc_client *c = x->c;
-	struct fc_runtime *rt = c->w->rt;
+	struct fc_runtime *rt = x->rt;
 	const struct fc_config *cfg = c->w->cfg;
 	x->client = c->peer;
 	if (cfg->client_ip.header) {
@@ -267,7 +269,7 @@ static void pick_inputs(struct fc_exchange *x, const struct fc_h1_head *hd, cons
 		/* Secure when a trusted proxy in front says the client came over
 		 * TLS: anyone else could claim it */
 		const struct fc_h1_header *xp = fc_h1_find(hd, "x-forwarded-proto", 17);
-		x->secure = c->w->listeners[c->listener].cfg->tls ||
+		x->secure = c->w->listeners[c->listener]->cfg->tls ||
 		            (xp && xp->value_len == 5 && strncasecmp(xp->value, "https", 5) == 0 &&
 		             fc_runtime_is_trusted(rt, &c->peer));
 	}
@@ -285,8 +287,8 @@ static bool write_head(struct fc_exchange *x, struct fc_server *srv)
 	size_t ipl = fc_req_format_ip(&x->c->peer, ip, sizeof(ip));
 	struct fc_h1_req_extra e = {.client_ip = ip,
 	                            .client_ip_len = ipl,
-	                            .proto = xw(x)->listeners[x->c->listener].cfg->tls ? "https"
-	                                                                               : "http"};
+	                            .proto = xw(x)->listeners[x->c->listener]->cfg->tls ? "https"
+	                                                                                : "http"};
 	const struct fc_rt_server *rs = fc_server_user(srv);
 	if (hd->host < 0) {
 		e.host = rs->hostport;
@@ -384,7 +386,7 @@ static void pick_and_connect(struct fc_exchange *x)
 		x->head_sent = 0;
 		x->sent = x->body_start;
 		int err = 0;
-		struct fc_upstream *u = fc_upstream_get(w, srv, &err);
+		struct fc_upstream *u = fc_upstream_get(w, srv, x->pool->tls, &err);
 		if (!u) {
 			fc_warn("pool %s: server %s: connect: %s", cp->name, fc_server_name(srv),
 			        strerror(-err));
@@ -514,7 +516,7 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 	const char *path;
 	size_t path_len;
 	fc_req_target(hd, &host, &host_len, &path, &path_len);
-	const struct fc_config_listener *lc = w->listeners[c->listener].cfg;
+	const struct fc_config_listener *lc = w->listeners[c->listener]->cfg;
 	if (lc->redirect_https) {
 		redirect_https(x, host, host_len, path, lc->redirect_port);
 		return;
@@ -525,7 +527,7 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 		fc_exchange_fail(x, 404, false); /* closes if a body follows */
 		return;
 	}
-	x->pool = fc_runtime_pool(w->rt, route->pool_ref);
+	x->pool = fc_runtime_pool(x->rt, route->pool_ref);
 	pick_inputs(x, hd, path, path_len);
 	x->head = fc_buf_take(&w->bufs);
 	if (!x->head) {

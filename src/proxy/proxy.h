@@ -63,14 +63,22 @@ struct fc_health_server;
 struct fc_tls_server;
 struct fc_tls_client;
 
-/* What the proxy keeps per server (libfulcrum's server user data). */
+/* What the proxy keeps per server: libfulcrum's server user data. It lives
+ * as long as the server's identity (pool name, server name, URL): a reload
+ * that keeps the server hands the same record to the new runtime's server,
+ * so idle connections and per-worker counters carry over. Referenced by
+ * every libfulcrum server that uses it and by every upstream connection. */
 struct fc_rt_server {
+	atomic_uint refs;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
-	char hostport[64];               /* Host for HTTP/1.0 requests without one */
-	struct fc_health_server *health; /* passive reports go here; NULL: none */
-	struct fc_tls_client *tls;       /* https:// server: the pool's context; else NULL */
-	const char *tls_host;            /* SNI and the name verified (the URL's host) */
+	char hostport[64]; /* Host for HTTP/1.0 requests without one */
+	char *url;         /* identity, with the pool's and the server's names */
+	char *name;
+	/* passive reports go here (the current runtime's health record); NULL: none */
+	_Atomic(struct fc_health_server *) health;
+	char *tls_host; /* https:// server: SNI and the name verified (the URL's host); else NULL */
+	atomic_bool removed; /* the current runtime has no such server: close idle connections */
 	uint32_t n_workers;
 	struct fc_rt_idle {
 		struct fc_link list;   /* idle upstream connections, most recent first */
@@ -81,38 +89,80 @@ struct fc_rt_server {
 		uint32_t need;         /* estimate of the recent need (see upstream.c) */
 	} idle[];                      /* one per worker, touched only by that worker */
 };
+void fc_rt_server_ref(struct fc_rt_server *rs);
+void fc_rt_server_unref(struct fc_rt_server *rs);
 
 struct fc_rt_pool {
 	struct fc_pool *pool;
 	const struct fc_config_pool *cfg;
 	struct fc_tls_client *tls;         /* NULL when it has no https:// server */
+	uint64_t started_unix_ms;          /* when a pool of this name first ran in this process */
 	_Atomic uint64_t no_server_log_ms; /* last "no server" log line */
 	atomic_uint no_server_count;       /* 503s since then */
 };
 
-/* The live state built from one config snapshot. Shared by all workers. */
+/* A worker's use of a runtime: exchanges started on it and not yet ended.
+ * Touched by that worker only (its own cache line). */
+struct fc_rt_use {
+	uint32_t exchanges;
+	char pad[60];
+};
+
+/* The live state built from one config snapshot: immutable once published,
+ * shared by all workers, reference-counted (the control thread holds one
+ * while it is current, each worker one while it is that worker's current
+ * runtime or has exchanges on it). A reload publishes a new one; requests in
+ * flight finish on the one they started on. */
 struct fc_runtime {
+	atomic_uint refs;
 	struct fc_config *cfg;
 	struct fc_rt_pool *pools; /* parallel to cfg->pools */
 	size_t n_pools;
 	struct fc_tls_server **tls; /* per listener (parallel to cfg->listeners); NULL: plain */
 	struct fc_cidr *trusted;    /* client_ip.trusted parsed */
 	struct fc_clientip_options clientip;
+	struct fc_health *health; /* NULL: none (tests) */
 	uint32_t n_workers;
-	atomic_uint conns; /* client connections, all workers */
-	int access_fd;     /* -1: off */
+	atomic_uint *conns;    /* client connections, all workers, all runtimes (the process's) */
+	int access_fd;         /* -1: off; the process's (control.c), not closed with the runtime */
+	atomic_uint own_conns; /* conns when no process counter was given */
+	struct fc_rt_use *use; /* per worker */
+	uint64_t generation;   /* 1 for the first, +1 per reload */
 };
 
-/* Builds pools and servers from cfg (takes a reference); when health is not
- * NULL, registers every server with it. Returns 0 or -errno with a message
- * in err. */
-int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_health *health,
+/* How a runtime is built: all optional (NULL options: no health checks, no
+ * previous runtime, random sticky secrets). */
+struct fc_runtime_options {
+	struct fc_loop *loop;                /* the control loop: health checks run there */
+	const struct fc_health_hooks *hooks; /* for the health module */
+	struct fc_runtime *prev;             /* the running one: state carries over by identity */
+	const uint8_t *secret;               /* the process's sticky secret (state_dir) */
+	size_t secret_len;
+	atomic_uint *conns; /* NULL: the runtime's own counter */
+	int access_fd;      /* -1: off */
+};
+
+/* Builds pools and servers from cfg (takes a reference): with o->prev,
+ * servers of the same identity keep their records, counters and health
+ * state; nothing of prev changes until fc_runtime_activate. Returns 0 or
+ * -errno with a message in err. */
+int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, const struct fc_runtime_options *o,
                       struct fc_runtime **out, char *err, size_t errlen);
+/* Makes rt the running one in place of prev (may be NULL): prev's health
+ * checks stop, rt's start, servers prev had and rt has not are marked
+ * removed. Thread: control, before the workers are told. */
+void fc_runtime_activate(struct fc_runtime *rt, struct fc_runtime *prev);
+void fc_runtime_ref(struct fc_runtime *rt);
+/* Drops a reference; the last one frees it. Thread: the control thread
+ * frees (workers only drop references the control thread then sees at 0:
+ * fc_runtime_unused). */
+void fc_runtime_unref(struct fc_runtime *rt);
+/* Frees rt (its last reference is gone, or it never ran). */
 void fc_runtime_destroy(struct fc_runtime *rt);
-/* Reopens the access log file (after rotation). 0 or -errno. */
-int fc_runtime_reopen_logs(struct fc_runtime *rt);
 /* The pool behind a route. */
 struct fc_rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config_pool *cp);
+/* The pool called name, or NULL. */
+struct fc_rt_pool *fc_runtime_pool_named(struct fc_runtime *rt, const char *name);
 /* True when a is one of client.ip.trusted. */
 bool fc_runtime_is_trusted(const struct fc_runtime *rt, const struct fc_addr *a);
 
@@ -125,9 +175,8 @@ struct fc_upstream {
 	struct fc_stream s;    /* first: the loop's pointer is the upstream's */
 	struct fc_timer timer; /* idle timeout while pooled */
 	struct fc_worker *w;
-	struct fc_exchange *x;    /* owner while in use */
-	struct fc_server *server; /* referenced while pooled or in use */
-	struct fc_rt_server *rs;
+	struct fc_exchange *x;   /* owner while in use */
+	struct fc_rt_server *rs; /* referenced until it closes */
 	struct fc_buf *in;
 	struct fc_h1 parser; /* response parser */
 	struct fc_link idle_link;
@@ -152,7 +201,8 @@ uint32_t fc_upstream_purge_count(uint32_t idle, uint32_t used, uint32_t peak, ui
 
 /* Pops an idle connection to server (checked alive) or starts a new connect.
  * Returns NULL with *err = -errno when the connect failed at once. */
-struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, int *err);
+struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server,
+                                    struct fc_tls_client *tls, int *err);
 /* Pools u if it may be reused (and fewer than max_idle are idle), otherwise
  * closes it. Surplus idle connections are closed later by the purge. */
 void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle,
@@ -160,6 +210,9 @@ void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle
 void fc_upstream_close(struct fc_upstream *u);
 /* Closes every idle pooled connection of this worker (shutdown). */
 void fc_upstream_close_idle(struct fc_worker *w);
+/* Closes this worker's idle connections to servers the running
+ * configuration no longer has (after a reload). */
+void fc_upstream_close_removed(struct fc_worker *w);
 /* Closes this worker's idle connections to one server (it went down). */
 void fc_upstream_close_idle_server(struct fc_worker *w, struct fc_rt_server *rs);
 
@@ -223,6 +276,7 @@ enum fc_exchange_phase {
  * outcome. From a per-worker free list. */
 struct fc_exchange {
 	struct fc_exchange *next_free;
+	struct fc_runtime *rt; /* the snapshot it started on (counted in rt->use) */
 	struct fc_client *c;
 	struct fc_upstream *up;
 	struct fc_rt_pool *pool;
@@ -364,12 +418,20 @@ struct fc_accept_slot {
 	struct fc_listener *l;
 };
 
+/* One listening socket of a worker. Kept across reloads while its address
+ * stays (cfg then points into the new configuration); a listener a reload
+ * removed stops accepting, its clients finish their request and close, and
+ * its slot is reused once they are gone. */
 struct fc_listener {
-	struct fc_io io; /* the listening socket; epoll watches it */
+	struct fc_io io; /* the listening socket; epoll watches it; -1 once removed */
 	struct fc_worker *w;
 	const struct fc_config_listener *cfg;
+	struct fc_config *cfg_ref;    /* removed: a reference on the config cfg points into */
 	struct fc_accept_slot *slots; /* io_uring: FC_ACCEPTS_IN_FLIGHT of them; else NULL */
-	bool paused;
+	struct fc_listener *next_retired;
+	uint32_t n_clients; /* client connections accepted here and still open */
+	uint16_t index;     /* in w->listeners (fc_client.listener) */
+	bool paused, removed;
 };
 
 struct fc_worker {
@@ -379,9 +441,12 @@ struct fc_worker {
 	struct fc_runtime *rt;
 	const struct fc_config *cfg;
 	struct fc_buf_pool bufs;
-	struct fc_h1_head scratch; /* the head being looked at right now */
-	struct fc_listener *listeners;
+	struct fc_h1_head scratch;      /* the head being looked at right now */
+	struct fc_listener **listeners; /* slots; a removed one stays while it has clients */
 	size_t n_listeners;
+	struct fc_listener *retired_listeners; /* freed with the worker (io_uring may still
+	                                          complete their cancelled accepts) */
+	atomic_uint *conns;                    /* client connections, all workers */
 	struct fc_timer accept_retry;
 	struct fc_timer grace;
 	struct fc_mailbox mailbox; /* from the control thread */
@@ -411,9 +476,20 @@ static inline uint64_t fc_client_time(const struct fc_client *c, uint32_t stamp)
 	return now - (uint32_t)((uint32_t)now - stamp);
 }
 
-/* Creates n workers (listeners bound) for rt. Returns 0 or -errno with err. */
-int fc_workers_start(struct fc_runtime *rt, struct fc_worker **out, uint32_t n, char *err,
-                     size_t errlen);
+/* Creates n workers (listeners bound) for rt, each holding a reference on
+ * it; conns counts client connections across all of them. Returns 0 or
+ * -errno with err. */
+int fc_workers_start(struct fc_runtime *rt, atomic_uint *conns, struct fc_worker **out, uint32_t n,
+                     char *err, size_t errlen);
+/* The listening sockets a reload to cfg needs, for n workers: fds[w * n_listeners + i]
+ * is a new socket for cfg->listeners[i], or -1 where a listener of prev (same
+ * address) is kept. 0, or -errno with err (nothing left open). Thread: control. */
+int fc_workers_listen(const struct fc_config *cfg, const struct fc_config *prev, uint32_t n,
+                      int **fds, char *err, size_t errlen);
+/* Tells every worker to run new requests on rt (a reference is taken for
+ * each) with the listening sockets fds (from fc_workers_listen, taken over).
+ * Returns at once; each worker switches at its next turn. Thread: control. */
+void fc_workers_swap(struct fc_worker *ws, uint32_t n, struct fc_runtime *rt, int *fds);
 /* Asks every worker to drain: stop accepting, finish in-flight requests
  * within grace_ms, then exit; joins them. */
 void fc_workers_stop(struct fc_worker *ws, uint32_t n, uint32_t grace_ms);
@@ -429,11 +505,6 @@ struct fc_exchange *fc_worker_take_exchange(struct fc_worker *w);
 void fc_worker_release_exchange(struct fc_worker *w, struct fc_exchange *x);
 
 /* ---------------------------------------------------------------- control */
-
-/* Runs fulcrum on cfg with n_workers workers until SIGINT/SIGTERM: the
- * calling thread becomes the control thread (signals, health checks,
- * messages to workers). Returns the process exit status. */
-int fc_control_run(struct fc_config *cfg, uint32_t n_workers);
 
 /* Appends one access log line for the finished exchange. */
 void fc_accesslog_write(struct fc_exchange *x, uint64_t now_ns);

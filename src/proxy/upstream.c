@@ -142,7 +142,8 @@ static void purge_on_timer(struct fc_loop *loop, struct fc_timer *t)
 
 /* ---------------------------------------------------------------- connections */
 
-struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server, int *err)
+struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *server,
+                                    struct fc_tls_client *tls, int *err)
 {
 	struct fc_rt_server *rs = fc_server_user(server);
 	struct fc_rt_idle *idle = &rs->idle[w->id];
@@ -159,7 +160,7 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 		u->rdhup = false;
 		u->eof = false;
 		u->writable = true;
-		/* the server reference held by the pool moves to the caller's use */
+		/* the record's reference held by the pool moves to the caller's use */
 		return u;
 	}
 	struct fc_upstream *u = calloc(1, sizeof(*u));
@@ -171,17 +172,17 @@ struct fc_upstream *fc_upstream_get(struct fc_worker *w, struct fc_server *serve
 	u->timer.cb = idle_on_timeout;
 	u->w = w;
 	u->rs = rs;
-	u->server = server;
-	fc_server_ref(server);
+	fc_rt_server_ref(rs);
 	fc_link_init(&u->idle_link);
 	u->connecting = true;
 	fc_h1_init(&u->parser, true);
-	/* rs->addr outlives the connection: the server is referenced until it closes */
+	/* rs->addr outlives the connection: the record is referenced until it closes */
 	const struct sockaddr *sa = (const struct sockaddr *)&rs->addr;
-	int rc = rs->tls ? fc_tls_connect(&w->loop, &u->s, sa, rs->addr_len, rs->tls, rs->tls_host)
+	int rc = rs->tls_host && tls
+	                 ? fc_tls_connect(&w->loop, &u->s, sa, rs->addr_len, tls, rs->tls_host)
 	                 : fc_stream_connect(&w->loop, &u->s, sa, rs->addr_len);
 	if (rc < 0) { /* e.g. refused at once */
-		fc_server_unref(server);
+		fc_rt_server_unref(rs);
 		free(u);
 		*err = rc;
 		return NULL;
@@ -211,12 +212,13 @@ void fc_upstream_close(struct fc_upstream *u)
 	u->s.io.cb = closed_event;
 	fc_buf_release(&w->bufs, u->in);
 	u->in = NULL;
-	if (u->server)
-		fc_server_unref(u->server);
-	u->server = NULL;
 	u->x = NULL;
 	if (now)
 		fc_worker_defer_free(w, u);
+	/* the purge list may hold idle's links: unlinked above when it emptied */
+	if (u->rs)
+		fc_rt_server_unref(u->rs);
+	u->rs = NULL;
 }
 
 void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle,
@@ -226,6 +228,7 @@ void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle
 	struct fc_rt_idle *idle = &u->rs->idle[w->id];
 	u->x = NULL;
 	if (!reusable || u->eof || u->rdhup || w->draining || idle->n >= max_idle ||
+	    atomic_load_explicit(&u->rs->removed, memory_order_relaxed) ||
 	    (u->in && fc_buf_len(u->in) > 0) || !fc_stream_flushed(&w->loop, &u->s)) {
 		fc_upstream_close(u);
 		return;
@@ -240,26 +243,40 @@ void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle
 	fc_timer_set(&w->loop, &u->timer, w->loop.now_ms + (idle_timeout_ms ? idle_timeout_ms : 1));
 }
 
+/* Closes the idle connections of every pool in w's purge list that match. */
+static void close_idle_where(struct fc_worker *w, bool only_removed)
+{
+	struct fc_link *head = &w->upurge.pools;
+	if (!head->next)
+		return; /* never used */
+	struct fc_link *it = head->next;
+	while (it != head) {
+		struct fc_rt_idle *idle = fc_link_entry(it, struct fc_rt_idle, active);
+		it = it->next; /* closing may unlink this pool, never the next one */
+		if (only_removed) {
+			struct fc_upstream *u =
+			        fc_link_empty(&idle->list)
+			                ? NULL
+			                : fc_link_entry(idle->list.next, struct fc_upstream,
+			                                idle_link);
+			if (!u || !atomic_load(&u->rs->removed))
+				continue;
+		}
+		while (!fc_link_empty(&idle->list))
+			fc_upstream_close(
+			        fc_link_entry(idle->list.next, struct fc_upstream, idle_link));
+	}
+}
+
 void fc_upstream_close_idle(struct fc_worker *w)
 {
-	struct fc_runtime *rt = w->rt;
 	fc_timer_cancel(&w->loop, &w->upurge.timer);
-	for (size_t i = 0; i < rt->n_pools; i++) {
-		size_t cap = fc_pool_size(rt->pools[i].pool) + 16;
-		struct fc_server **list = calloc(cap, sizeof(*list));
-		if (!list) {
-			fc_error("out of memory closing idle connections");
-			continue;
-		}
-		size_t n = fc_pool_servers(rt->pools[i].pool, list, cap);
-		for (size_t k = 0; k < n; k++) {
-			struct fc_rt_server *rs = fc_server_user(list[k]);
-			if (rs)
-				fc_upstream_close_idle_server(w, rs);
-			fc_server_unref(list[k]);
-		}
-		free(list);
-	}
+	close_idle_where(w, false);
+}
+
+void fc_upstream_close_removed(struct fc_worker *w)
+{
+	close_idle_where(w, true);
 }
 
 void fc_upstream_close_idle_server(struct fc_worker *w, struct fc_rt_server *rs)

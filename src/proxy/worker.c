@@ -53,11 +53,18 @@ struct fc_exchange *fc_worker_take_exchange(struct fc_worker *w)
 	memset(x, 0, offsetof(struct fc_exchange, key));
 	x->server_name[0] = 0;
 	x->line_len = 0;
+	x->rt = w->rt;
+	w->rt->use[w->id].exchanges++;
 	return x;
 }
 
 void fc_worker_release_exchange(struct fc_worker *w, struct fc_exchange *x)
 {
+	struct fc_runtime *rt = x->rt;
+	/* the last exchange on a snapshot a reload replaced lets it go */
+	if (--rt->use[w->id].exchanges == 0 && rt != w->rt)
+		fc_runtime_unref(rt);
+	x->rt = NULL;
 	x->next_free = w->free_exchanges;
 	w->free_exchanges = x;
 }
@@ -84,6 +91,17 @@ static void listener_unwatch(struct fc_worker *w, struct fc_listener *l)
 		fc_loop_accept_cancel(&w->loop, &l->slots[i].a);
 }
 
+/* Stops accepting on l for good (drain, or a reload removed it). */
+static void listener_close(struct fc_worker *w, struct fc_listener *l)
+{
+	if (l->io.fd < 0)
+		return;
+	if (!l->paused)
+		listener_unwatch(w, l);
+	close(l->io.fd);
+	l->io.fd = -1;
+}
+
 static void listener_pause(struct fc_worker *w, struct fc_listener *l)
 {
 	if (l->paused || l->io.fd < 0)
@@ -97,8 +115,8 @@ static void listener_pause(struct fc_worker *w, struct fc_listener *l)
 static void listeners_resume(struct fc_worker *w)
 {
 	for (size_t i = 0; i < w->n_listeners; i++) {
-		struct fc_listener *l = &w->listeners[i];
-		if (l->paused && l->io.fd >= 0 && !w->draining) {
+		struct fc_listener *l = w->listeners[i];
+		if (l && l->paused && l->io.fd >= 0 && !w->draining) {
 			l->paused = false;
 			listener_watch(w, l);
 		}
@@ -107,7 +125,7 @@ static void listeners_resume(struct fc_worker *w)
 
 static bool at_max_connections(struct fc_worker *w)
 {
-	return atomic_load_explicit(&w->rt->conns, memory_order_relaxed) >= w->cfg->max_connections;
+	return atomic_load_explicit(w->conns, memory_order_relaxed) >= w->cfg->max_connections;
 }
 
 /* An accept failed with errno e: false when the listener pauses. */
@@ -141,7 +159,7 @@ static void on_accept(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 			accept_error(w, l, errno); /* pauses only on a real failure */
 			return;
 		}
-		atomic_fetch_add_explicit(&w->rt->conns, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(w->conns, 1, memory_order_relaxed);
 		fc_client_accept(w, l, fd, (struct sockaddr *)&ss);
 	}
 }
@@ -161,7 +179,7 @@ static void on_accepted(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 			close(fd); /* accepted while the listener was being closed */
 			return;
 		}
-		atomic_fetch_add_explicit(&w->rt->conns, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(w->conns, 1, memory_order_relaxed);
 		fc_client_accept(w, l, fd, (struct sockaddr *)&sl->a.addr);
 		if (at_max_connections(w)) {
 			listener_pause(w, l); /* the rest wait in the backlog */
@@ -178,7 +196,7 @@ static void on_accept_retry(struct fc_loop *loop, struct fc_timer *t)
 {
 	struct fc_worker *w = fc_link_entry(t, struct fc_worker, accept_retry);
 	(void)loop;
-	if (atomic_load(&w->rt->conns) < w->cfg->max_connections)
+	if (atomic_load(w->conns) < w->cfg->max_connections)
 		listeners_resume(w);
 	else
 		fc_timer_set(&w->loop, &w->accept_retry, w->loop.now_ms + ACCEPT_RETRY_MS);
@@ -186,7 +204,7 @@ static void on_accept_retry(struct fc_loop *loop, struct fc_timer *t)
 
 void fc_worker_conn_closed(struct fc_worker *w)
 {
-	unsigned before = atomic_fetch_sub_explicit(&w->rt->conns, 1, memory_order_relaxed);
+	unsigned before = atomic_fetch_sub_explicit(w->conns, 1, memory_order_relaxed);
 	if (before >= w->cfg->max_connections)
 		listeners_resume(w);
 	if (w->draining && w->n_clients == 0)
@@ -220,15 +238,9 @@ static void start_draining(struct fc_worker *w)
 	if (w->draining)
 		return;
 	w->draining = true;
-	for (size_t i = 0; i < w->n_listeners; i++) {
-		struct fc_listener *l = &w->listeners[i];
-		if (l->io.fd >= 0) {
-			if (!l->paused)
-				listener_unwatch(w, l);
-			close(l->io.fd);
-			l->io.fd = -1;
-		}
-	}
+	for (size_t i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i])
+			listener_close(w, w->listeners[i]);
 	fc_timer_cancel(&w->loop, &w->accept_retry);
 	fc_slab_foreach(&w->clients, shutdown_client, NULL);
 	fc_upstream_close_idle(w);
@@ -322,6 +334,64 @@ static int init_loop(struct fc_worker *w, const struct fc_config *c, uint32_t bu
 
 /* Sets up worker w (id) for rt. Everything it opens is undone by
  * worker_fini, also after a failure half way (descriptors start at -1). */
+/* A listener on fd (taken over, closed on failure) for cfg, in a free slot
+ * or a new one, taking connections at once. False when out of memory. */
+static struct fc_listener *listener_add(struct fc_worker *w, const struct fc_config_listener *cfg,
+                                        int fd)
+{
+	size_t at = w->n_listeners;
+	for (size_t i = 0; i < w->n_listeners; i++) {
+		struct fc_listener *o = w->listeners[i];
+		if (!o || (o->removed && o->n_clients == 0)) {
+			at = i;
+			break;
+		}
+	}
+	struct fc_listener *l = calloc(1, sizeof(*l));
+	if (!l || at > UINT16_MAX)
+		goto fail;
+	if (at == w->n_listeners) {
+		struct fc_listener **v = realloc(w->listeners, (at + 1) * sizeof(*v));
+		if (!v)
+			goto fail;
+		w->listeners = v;
+		v[at] = NULL;
+		w->n_listeners++;
+	}
+	l->w = w;
+	l->cfg = cfg;
+	l->io.fd = fd;
+	l->io.cb = on_accept;
+	l->index = (uint16_t)at;
+	if (fc_loop_is_uring(&w->loop)) {
+		l->slots = calloc(FC_ACCEPTS_IN_FLIGHT, sizeof(*l->slots));
+		if (!l->slots)
+			goto fail;
+		for (int k = 0; k < FC_ACCEPTS_IN_FLIGHT; k++) {
+			l->slots[k].a.io.fd = fd;
+			l->slots[k].a.io.cb = on_accepted;
+			l->slots[k].l = l;
+		}
+	}
+	struct fc_listener *old = w->listeners[at];
+	if (old) { /* a removed one without clients: kept until the end */
+		old->next_retired = w->retired_listeners;
+		w->retired_listeners = old;
+	}
+	w->listeners[at] = l;
+	if (w->draining)
+		listener_close(w, l);
+	else
+		listener_watch(w, l);
+	return l;
+fail:
+	if (l)
+		free(l->slots);
+	free(l);
+	close(fd);
+	return NULL;
+}
+
 static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, char *err,
                        size_t errlen)
 {
@@ -358,51 +428,41 @@ static int worker_init(struct fc_worker *w, struct fc_runtime *rt, uint32_t id, 
 		         (unsigned)UINT16_MAX);
 		return -EINVAL;
 	}
-	w->listeners = calloc(c->n_listeners ? c->n_listeners : 1, sizeof(*w->listeners));
-	if (!w->listeners) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	w->n_listeners = c->n_listeners;
-	for (size_t i = 0; i < c->n_listeners; i++)
-		w->listeners[i].io.fd = -1;
 	for (size_t i = 0; i < c->n_listeners; i++) {
-		struct fc_listener *l = &w->listeners[i];
-		l->w = w;
-		l->cfg = &c->listeners[i];
-		l->io.cb = on_accept;
-		int fd = fc_sock_listen((const struct sockaddr *)&l->cfg->addr, l->cfg->addr_len,
-		                        4096);
+		int fd = fc_sock_listen((const struct sockaddr *)&c->listeners[i].addr,
+		                        c->listeners[i].addr_len, 4096);
 		if (fd < 0) {
-			snprintf(err, errlen, "listener %s: cannot listen on %s: %s", l->cfg->name,
-			         l->cfg->address, strerror(-fd));
+			snprintf(err, errlen, "listener %s: cannot listen on %s: %s",
+			         c->listeners[i].name, c->listeners[i].address, strerror(-fd));
 			return fd;
 		}
-		l->io.fd = fd;
-		if (fc_loop_is_uring(&w->loop)) {
-			l->slots = calloc(FC_ACCEPTS_IN_FLIGHT, sizeof(*l->slots));
-			if (!l->slots) {
-				snprintf(err, errlen, "out of memory");
-				return -ENOMEM;
-			}
-			for (int k = 0; k < FC_ACCEPTS_IN_FLIGHT; k++) {
-				l->slots[k].a.io.fd = fd;
-				l->slots[k].a.io.cb = on_accepted;
-				l->slots[k].l = l;
-			}
+		if (!listener_add(w, &c->listeners[i], fd)) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
 		}
-		listener_watch(w, l);
 	}
 	return 0;
 }
 
 /* Undoes worker_init, however far it got. */
+static void listener_free(struct fc_listener *l)
+{
+	if (l->io.fd >= 0)
+		close(l->io.fd);
+	fc_config_unref(l->cfg_ref);
+	free(l->slots);
+	free(l);
+}
+
 static void worker_fini(struct fc_worker *w)
 {
-	for (size_t i = 0; i < w->n_listeners; i++) {
-		if (w->listeners[i].io.fd >= 0)
-			close(w->listeners[i].io.fd);
-		free(w->listeners[i].slots);
+	for (size_t i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i])
+			listener_free(w->listeners[i]);
+	while (w->retired_listeners) {
+		struct fc_listener *l = w->retired_listeners;
+		w->retired_listeners = l->next_retired;
+		listener_free(l);
 	}
 	free(w->listeners);
 	if (w->mailbox.io.fd >= 0)
@@ -416,6 +476,9 @@ static void worker_fini(struct fc_worker *w)
 	free(w->deferred);
 	fc_slab_fini(&w->clients);
 	free(w->alog);
+	if (w->rt)
+		fc_runtime_unref(w->rt);
+	w->rt = NULL;
 	if (w->loop.epfd >= 0 || fc_loop_is_uring(&w->loop)) {
 		fc_buf_pool_fini(&w->bufs);
 		fc_loop_fini(&w->loop);
@@ -431,9 +494,30 @@ static void post_stop(struct fc_worker *w, uint32_t grace_ms)
 	fc_mailbox_post(&w->mailbox, &w->stop_msg);
 }
 
-int fc_workers_start(struct fc_runtime *rt, struct fc_worker **out, uint32_t n, char *err,
-                     size_t errlen)
+/* A listener address another process holds: SO_REUSEPORT would make the two
+ * share it silently, each taking part of the traffic. */
+static int probe_listener(const struct fc_config_listener *l, char *err, size_t errlen)
 {
+	int rc = fc_sock_probe_free((const struct sockaddr *)&l->addr, l->addr_len);
+	if (rc == -EADDRINUSE)
+		snprintf(err, errlen,
+		         "listener %s: %s is already in use by another process (another fulcrum "
+		         "running with this configuration?); refusing to share it",
+		         l->name, l->address);
+	else if (rc < 0)
+		snprintf(err, errlen, "listener %s: cannot listen on %s: %s", l->name, l->address,
+		         strerror(-rc));
+	return rc;
+}
+
+int fc_workers_start(struct fc_runtime *rt, atomic_uint *conns, struct fc_worker **out, uint32_t n,
+                     char *err, size_t errlen)
+{
+	for (size_t i = 0; i < rt->cfg->n_listeners; i++) {
+		int rc = probe_listener(&rt->cfg->listeners[i], err, errlen);
+		if (rc < 0)
+			return rc;
+	}
 	struct fc_worker *ws = calloc(n, sizeof(*ws));
 	if (!ws) {
 		snprintf(err, errlen, "out of memory");
@@ -442,6 +526,8 @@ int fc_workers_start(struct fc_runtime *rt, struct fc_worker **out, uint32_t n, 
 	uint32_t inited = 0;
 	int rc = 0;
 	for (; inited < n; inited++) {
+		ws[inited].conns = conns;
+		fc_runtime_ref(rt);
 		rc = worker_init(&ws[inited], rt, inited, err, errlen);
 		if (rc < 0) {
 			inited++; /* partly: its fini undoes what it did */
@@ -494,6 +580,140 @@ void fc_workers_server_down(struct fc_worker *ws, uint32_t n, struct fc_server *
 		m->m.fn = on_server_down;
 		fc_server_ref(srv);
 		m->srv = srv;
+		fc_mailbox_post(&ws[i].mailbox, &m->m);
+	}
+}
+
+/* ---------------------------------------------------------------- reload */
+
+static bool same_address(const struct fc_config_listener *a, const struct fc_config_listener *b)
+{
+	return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
+}
+
+static const struct fc_config_listener *find_listener(const struct fc_config *cfg,
+                                                      const struct fc_config_listener *l)
+{
+	for (size_t i = 0; cfg && i < cfg->n_listeners; i++)
+		if (same_address(&cfg->listeners[i], l))
+			return &cfg->listeners[i];
+	return NULL;
+}
+
+int fc_workers_listen(const struct fc_config *cfg, const struct fc_config *prev, uint32_t n,
+                      int **out, char *err, size_t errlen)
+{
+	size_t nl = cfg->n_listeners;
+	int *fds = malloc((n * nl > 0 ? n * nl : 1) * sizeof(*fds));
+	if (!fds) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < n * nl; k++)
+		fds[k] = -1;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nl; i++) {
+		const struct fc_config_listener *l = &cfg->listeners[i];
+		if (find_listener(prev, l))
+			continue; /* kept: the workers' sockets stay */
+		rc = probe_listener(l, err, errlen);
+		for (uint32_t w = 0; rc == 0 && w < n; w++) {
+			int fd = fc_sock_listen((const struct sockaddr *)&l->addr, l->addr_len,
+			                        4096);
+			if (fd < 0) {
+				snprintf(err, errlen, "listener %s: cannot listen on %s: %s",
+				         l->name, l->address, strerror(-fd));
+				rc = fd;
+			} else {
+				fds[w * nl + i] = fd;
+			}
+		}
+	}
+	if (rc < 0) {
+		for (size_t k = 0; k < n * nl; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
+		free(fds);
+		return rc;
+	}
+	*out = fds;
+	return 0;
+}
+
+struct swap_msg {
+	struct fc_msg m;       /* first */
+	struct fc_runtime *rt; /* referenced for the worker */
+	int *fds;              /* this worker's new sockets, per rt->cfg listener; -1: kept */
+};
+
+static void shutdown_removed(void *p, void *arg)
+{
+	struct fc_client *c = p;
+	struct fc_listener *l = arg;
+	if (c->w->listeners[c->listener] == l)
+		fc_client_shutdown(c);
+}
+
+/* The worker's half of a reload: listeners kept (pointed at the new
+ * config), opened, or removed (no more accepts; their clients finish the
+ * request they are on and close); new requests on the new runtime; idle
+ * connections to servers that are gone closed. */
+static void on_swap(struct fc_msg *m, void *arg)
+{
+	struct fc_worker *w = arg;
+	struct swap_msg *sm = (struct swap_msg *)m;
+	const struct fc_config *nc = sm->rt->cfg;
+	struct fc_runtime *old = w->rt;
+	size_t n_old = w->n_listeners;
+	for (size_t k = 0; k < n_old; k++) {
+		struct fc_listener *l = w->listeners[k];
+		if (!l || l->removed)
+			continue;
+		const struct fc_config_listener *nl = find_listener(nc, l->cfg);
+		if (nl) {
+			l->cfg = nl;
+			continue;
+		}
+		listener_close(w, l);
+		l->removed = true;
+		l->cfg_ref = fc_config_ref(old->cfg);
+		fc_slab_foreach(&w->clients, shutdown_removed, l);
+	}
+	for (size_t i = 0; i < nc->n_listeners; i++) {
+		if (sm->fds[i] < 0)
+			continue;
+		if (!listener_add(w, &nc->listeners[i], sm->fds[i]))
+			fc_error("worker %u: out of memory adding listener %s", w->id,
+			         nc->listeners[i].name);
+	}
+	w->rt = sm->rt;
+	w->cfg = nc;
+	if (old->use[w->id].exchanges == 0)
+		fc_runtime_unref(old);
+	fc_upstream_close_removed(w);
+	free(sm);
+}
+
+void fc_workers_swap(struct fc_worker *ws, uint32_t n, struct fc_runtime *rt, int *fds)
+{
+	size_t nl = rt->cfg->n_listeners;
+	for (uint32_t i = 0; i < n; i++) {
+		struct swap_msg *m = malloc(sizeof(*m) + (nl ? nl : 1) * sizeof(int));
+		if (!m) {
+			/* the worker stays on its runtime: better than a half reload */
+			fc_error("worker %u: out of memory for the reload; it keeps the previous "
+			         "configuration",
+			         i);
+			for (size_t k = 0; k < nl; k++)
+				if (fds[i * nl + k] >= 0)
+					close(fds[i * nl + k]);
+			continue;
+		}
+		m->m.fn = on_swap;
+		m->rt = rt;
+		m->fds = (int *)(m + 1);
+		memcpy(m->fds, fds + i * nl, nl * sizeof(int));
+		fc_runtime_ref(rt);
 		fc_mailbox_post(&ws[i].mailbox, &m->m);
 	}
 }

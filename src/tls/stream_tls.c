@@ -31,12 +31,13 @@ struct tls_conn {
 	struct fc_stream *s;
 	char *pend; /* ciphertext the socket did not take yet */
 	uint32_t pend_len, pend_cap;
-	int err;          /* -errno the TCP side reported during an OpenSSL call */
-	uint8_t state;    /* HANDSHAKE, OPEN, FAILED */
-	bool connecting;  /* client: the TCP connect is not over */
-	bool shut_wanted; /* shutdown_write waits for pend to drain */
-	bool drained;     /* the last receive was short: no bytes until the next edge */
-	char *why;        /* the failure, for the log */
+	int err;                      /* -errno the TCP side reported during an OpenSSL call */
+	uint8_t state;                /* HANDSHAKE, OPEN, FAILED */
+	bool connecting;              /* client: the TCP connect is not over */
+	bool shut_wanted;             /* shutdown_write waits for pend to drain */
+	bool drained;                 /* the last receive was short: no bytes until the next edge */
+	char *why;                    /* the failure, for the log */
+	struct fc_tls_server *server; /* referenced: its SNI callback may run until the end */
 };
 
 static const struct fc_stream_ops tls_ops;
@@ -389,6 +390,7 @@ static void tls_close(struct fc_loop *loop, struct fc_stream *s)
 	s->io.cb = c->base.handler;
 	fc_stream_set_layer(loop, s, NULL);
 	SSL_free(c->ssl);
+	fc_tls_server_destroy(c->server);
 	free(c->pend);
 	free(c->why);
 	free(c);
@@ -447,6 +449,8 @@ int fc_tls_accept(struct fc_loop *loop, struct fc_stream *s, struct fc_tls_serve
 	if (!c)
 		return -ENOMEM;
 	SSL_set_accept_state(c->ssl);
+	fc_tls_server_ref(t);
+	c->server = t;
 	int rc = fc_stream_set_layer(loop, s, &c->base);
 	if (rc == 0) {
 		s->io.cb = on_event;
@@ -455,6 +459,7 @@ int fc_tls_accept(struct fc_loop *loop, struct fc_stream *s, struct fc_tls_serve
 			tls_close(loop, s);
 	} else {
 		SSL_free(c->ssl);
+		fc_tls_server_destroy(t);
 		free(c);
 	}
 	return rc;

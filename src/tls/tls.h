@@ -32,7 +32,11 @@ typedef void (*fc_tls_report_fn)(void *arg, bool warning, const char *msg);
  * Returns NULL when there was an error. */
 struct fc_tls_server *fc_tls_server_create(const struct fc_config *cfg, size_t li,
                                            fc_tls_report_fn report, void *arg);
+/* Drops a reference (the creator holds the first; every connection accepted
+ * with it holds one until it closes, so a reload may drop the listener's old
+ * certificates while handshakes on them go on). */
 void fc_tls_server_destroy(struct fc_tls_server *t);
+void fc_tls_server_ref(struct fc_tls_server *t);
 
 /* The same for pool pi's tls: (servers with https:// URLs). */
 struct fc_tls_client *fc_tls_client_create(const struct fc_config *cfg, size_t pi,

@@ -337,9 +337,14 @@ static SSL_CTX *server_ctx(const struct fc_config_listener_tls *cfg)
 	return ctx;
 }
 
+void fc_tls_server_ref(struct fc_tls_server *t)
+{
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
 void fc_tls_server_destroy(struct fc_tls_server *t)
 {
-	if (!t)
+	if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	for (size_t i = 0; i < t->n_certs; i++) {
 		SSL_CTX_free(t->certs[i].ctx);
@@ -367,6 +372,8 @@ static struct fc_tls_server *server_create(struct reporter *r, size_t li)
 	size_t errors = r->errors;
 	char key[200];
 	struct fc_tls_server *t = calloc(1, sizeof(*t));
+	if (t)
+		atomic_init(&t->refs, 1);
 	if (!t || !(t->certs = calloc(cfg->n_certs, sizeof(*t->certs))))
 		goto oom;
 	for (size_t i = 0; i < cfg->n_certs; i++) {

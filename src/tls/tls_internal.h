@@ -3,6 +3,7 @@
 #define FC_TLS_INTERNAL_H
 
 #include <openssl/ssl.h>
+#include <stdatomic.h>
 
 #include "tls/tls.h"
 
@@ -15,6 +16,7 @@ struct fc__tls_cert {
 };
 
 struct fc_tls_server {
+	_Atomic unsigned refs;      /* its runtime, and each connection of its listener */
 	struct fc__tls_cert *certs; /* certs[0]: the default */
 	size_t n_certs;
 };

@@ -35,7 +35,7 @@ static inline struct fc_server *add(struct fc_pool *p, const char *name, unsigne
 {
 	char addr[64];
 	snprintf(addr, sizeof addr, "10.0.0.1:%s", name);
-	struct fc_server_spec sp = {name, addr, w};
+	struct fc_server_spec sp = {.name = name, .address = addr, .weight = w};
 	struct fc_server *s = NULL;
 	assert_int_equal(fc_pool_upsert(p, &sp, 1, &s), 0);
 	return s;
@@ -55,7 +55,8 @@ static inline void add_many(struct fc_pool *p, unsigned n, unsigned (*w)(unsigne
 	char(*names)[16] = calloc(n, 16);
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(names[i], 16, "s%u", i);
-		sp[i] = (struct fc_server_spec){names[i], names[i], w(i)};
+		sp[i] = (struct fc_server_spec){
+		        .name = names[i], .address = names[i], .weight = w(i)};
 	}
 	assert_int_equal(fc_pool_upsert_many(p, sp, n, 1, NULL), 0);
 	free(names);

@@ -40,7 +40,7 @@ static void removal_moves_one_nth(void **st)
 	fprintf(stderr, "moved %u of %u\n", moved, K);
 	assert_true(moved >= K / 10 / 2 && moved <= K / 10 * 3 / 2);
 	/* back again: the same keys return */
-	struct fc_server_spec sp = {"s3", "s3", 1};
+	struct fc_server_spec sp = {.name = "s3", .address = "s3", .weight = 1};
 	assert_int_equal(fc_pool_upsert(p, &sp, 10, NULL), 0);
 	for (uint64_t k = 0; k < K; k++)
 		assert_string_equal(fc_server_name(pick_key(p, k, true)), before[k]);

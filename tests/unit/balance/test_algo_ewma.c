@@ -57,7 +57,7 @@ static void unmeasured_gets_tried(void **st)
 	struct fc_pick_ctx c;
 	ctx_init(&c, &rng, 1 * S);
 	share_of_s0(p, &c, 300, 5 * MS);
-	struct fc_server_spec sp = {"new", "new", 1};
+	struct fc_server_spec sp = {.name = "new", .address = "new", .weight = 1};
 	assert_int_equal(fc_pool_upsert(p, &sp, c.now_ns, NULL), 0);
 	unsigned got = 0;
 	for (int i = 0; i < 50; i++) {

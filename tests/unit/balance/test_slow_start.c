@@ -13,7 +13,7 @@ static void ramp_shape(void **st)
 {
 	struct fc_pool_options o = {.slow_start_ns = 10 * S};
 	struct fc_pool *p = mkpool("round_robin", &o);
-	struct fc_server_spec sp = {"a", "a", 100};
+	struct fc_server_spec sp = {.name = "a", .address = "a", .weight = 100};
 	struct fc_server *a;
 	assert_int_equal(fc_pool_upsert(p, &sp, 100 * S, &a), 0);
 	struct fc_server_stats ss;
@@ -41,7 +41,7 @@ static void traffic_follows_ramp(void **st)
 		struct fc_pool_options o = {.slow_start_ns = 10 * S};
 		struct fc_pool *p = mkpool(alg, &o);
 		add_many(p, 4, w1); /* at t = 1 ns: ramped by t = 20 s */
-		struct fc_server_spec sp = {"new", "new", 1};
+		struct fc_server_spec sp = {.name = "new", .address = "new", .weight = 1};
 		assert_int_equal(fc_pool_upsert(p, &sp, 20 * S, NULL), 0);
 		uint64_t rng = 3, key;
 		struct fc_pick_ctx c;

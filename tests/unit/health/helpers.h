@@ -50,7 +50,7 @@ static inline struct fc_pool *t_pool(const char *name)
 
 static inline struct fc_server *t_server(struct fc_pool *p, const char *name)
 {
-	struct fc_server_spec sp = {name, name, 1};
+	struct fc_server_spec sp = {.name = name, .address = name, .weight = 1};
 	struct fc_server *s = NULL;
 	assert_int_equal(fc_pool_upsert(p, &sp, 1, &s), 0);
 	return s;

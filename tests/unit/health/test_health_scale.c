@@ -60,7 +60,8 @@ static void test_thousand_servers(void **state)
 	struct fc_server **srv = calloc(N, sizeof *srv);
 	for (unsigned i = 0; i < N; i++) {
 		snprintf(names[i], sizeof names[i], "b-%u", i);
-		specs[i] = (struct fc_server_spec){names[i], names[i], 1};
+		specs[i] =
+		        (struct fc_server_spec){.name = names[i], .address = names[i], .weight = 1};
 	}
 	assert_int_equal(fc_pool_upsert_many(pool, specs, N, 1, srv), 0);
 	struct sockaddr_in a = t_addr(s->port);

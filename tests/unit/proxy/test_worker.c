@@ -65,9 +65,11 @@ static void test_failed_start_closes_only_its_own(void **state)
 	struct fc_runtime *rt = NULL;
 	assert_int_equal(fc_runtime_create(cfg, 3, NULL, &rt, err, sizeof(err)), 0);
 	struct fc_worker *ws = NULL;
-	int rc = fc_workers_start(rt, &ws, 3, err, sizeof(err));
+	atomic_uint conns = 0;
+	int rc = fc_workers_start(rt, &conns, &ws, 3, err, sizeof(err));
 	assert_true(rc < 0);
-	assert_non_null(strstr(err, "listener b: cannot listen on 127.0.0.1:"));
+	assert_non_null(strstr(err, "listener b: 127.0.0.1:"));
+	assert_non_null(strstr(err, "already in use by another process"));
 
 	assert_int_equal(fstat(0, &after), 0); /* still open ... */
 	assert_true(before.st_ino == after.st_ino && before.st_dev == after.st_dev); /* ... ours */

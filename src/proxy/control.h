@@ -1,0 +1,52 @@
+/* control.h — the control thread's contract with main.c and the admin API:
+ * run fulcrum, reload its configuration, read what is running. */
+#ifndef FC_CONTROL_H
+#define FC_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/loop.h"
+
+struct fc_control;
+struct fc_runtime;
+
+/* Where the configuration comes from, and what the process around the
+ * control thread wants to hear. Every member may be NULL. */
+struct fc_control_source {
+	const char *path;      /* the file reloads read; NULL: started without one */
+	const char *log_level; /* --log-level, applied again on every reload */
+	/* applied to each freshly loaded config before it is used (the admin
+	 * journal); 0 or -errno with err */
+	int (*prepare)(struct fc_config *cfg, char *err, size_t errlen);
+	/* the control loop runs (the admin listener starts here) / is about to stop */
+	void (*started)(struct fc_control *ctl, struct fc_loop *loop);
+	void (*stopping)(struct fc_control *ctl);
+	/* service manager notifications (sd_notify) */
+	void (*notify_ready)(void);
+	void (*notify_reloading)(void);
+	void (*notify_stopping)(void);
+};
+
+struct fc_reload_stats {
+	uint64_t ok, failed;
+	double last_success; /* Unix time of the last good load (the start counts) */
+};
+
+/* Runs fulcrum on cfg with n_workers workers until SIGINT/SIGTERM: the
+ * calling thread becomes the control thread (signals, health checks,
+ * reloads, messages to workers). Returns the process exit status. */
+int fc_control_run(struct fc_config *cfg, uint32_t n_workers, const struct fc_control_source *src);
+
+/* Loads the file again and, when it is valid and everything it needs could
+ * be opened, runs new requests on it (requests in flight finish on the
+ * configuration they started on). On any error nothing changes. Returns 0,
+ * or -errno with "file:line:col: ..." in err. Thread: control. */
+int fc_control_reload(struct fc_control *ctl, char *err, size_t errlen);
+const struct fc_reload_stats *fc_control_reload_stats(const struct fc_control *ctl);
+/* The running runtime; it changes at each reload (never keep it across
+ * events). Thread: control. */
+struct fc_runtime *fc_control_runtime(struct fc_control *ctl);
+
+#endif

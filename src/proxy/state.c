@@ -1,0 +1,93 @@
+/* state.c — the state directory and the sticky secret kept in it. */
+#include "proxy/state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+static char state_dir[4096];
+static bool resolved;
+
+/* mkdir -p with mode, then checks it is a writable directory. */
+static bool usable(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		mkdir(path, 0750);
+		*p = '/';
+	}
+	mkdir(path, 0750);
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) && access(path, W_OK | X_OK) == 0;
+}
+
+const char *fc_state_dir(const struct fc_config *cfg)
+{
+	if (resolved)
+		return state_dir[0] ? state_dir : NULL;
+	resolved = true;
+	char cand[3][4096];
+	int n = 0;
+	snprintf(cand[n++], sizeof(cand[0]), "%s", cfg->state_dir);
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	if (xdg && xdg[0] == '/')
+		snprintf(cand[n++], sizeof(cand[0]), "%s/fulcrum", xdg);
+	if (home && home[0] == '/')
+		snprintf(cand[n++], sizeof(cand[0]), "%s/.local/state/fulcrum", home);
+	for (int i = 0; i < n; i++) {
+		if (!usable(cand[i]))
+			continue;
+		snprintf(state_dir, sizeof(state_dir), "%s", cand[i]);
+		if (i > 0)
+			fc_warn("state_dir: %s cannot be written; keeping state in %s",
+			        cfg->state_dir, state_dir);
+		return state_dir;
+	}
+	fc_warn("state_dir: neither %s nor a fallback can be written; sticky cookies and "
+	        "admin API changes last for this process only",
+	        cfg->state_dir);
+	return NULL;
+}
+
+int fc_state_sticky_secret(const struct fc_config *cfg, uint8_t out[32])
+{
+	const char *dir = fc_state_dir(cfg);
+	if (!dir)
+		return -ENOENT;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/sticky.secret", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, out, 32);
+		close(fd);
+		if (n == 32)
+			return 0;
+		fc_warn("%s: not a 32-byte secret; making a new one", path);
+	}
+	if (getrandom(out, 32, 0) != 32)
+		return -EIO;
+	char tmp[4300];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, out, 32) != 32 || fsync(fd) < 0 || close(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		fc_warn("%s: cannot write: %s; sticky cookies last for this process only", path,
+		        strerror(e));
+		return -e;
+	}
+	return 0;
+}
