@@ -618,6 +618,7 @@ def config(port, backends, algorithm="round_robin", workers=1, pool_extra=None, 
     lines = [
         "workers: %d" % workers,
         "shutdown_grace: 5s",
+        "state_dir: %s" % tmpdir(),  # each fulcrum its own: sticky secret, admin journal
         "log: {level: %s, error: stderr, access: %s, access_format: %s}" % (log_level, access, access_format),
     ]
     if client:

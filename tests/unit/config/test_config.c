@@ -338,7 +338,8 @@ static void test_errors_top(void **state)
 	expect_error(
 	        "frobnicate: 1\n" MINIMAL,
 	        "t.yaml:1:1: frobnicate: unknown key (expected one of: workers, shutdown_grace, "
-	        "log, client, listeners, pools, io_uring, tunnel_timeout)");
+	        "log, client, listeners, pools, io_uring, tunnel_timeout, state_dir, pid_file, "
+	        "watch, admin)");
 	expect_error("workers: 2\nworkers: 3\n" MINIMAL,
 	             "t.yaml:2:1: workers: duplicate key (first at line 1)");
 	expect_error("workers: 257\n" MINIMAL, "t.yaml:1:10: workers: must be auto or 1..256 (got "
