@@ -361,7 +361,7 @@ static void test_errors_top(void **state)
 	                          "context");
 	expect_error("a: \"x\\0y\"\n", "t.yaml:1:1: a: unknown key (expected one of: workers, "
 	                               "shutdown_grace, log, client, listeners, pools, io_uring, "
-	                               "tunnel_timeout)");
+	                               "tunnel_timeout, state_dir, pid_file, watch, admin)");
 	expect_error("log:\n  error: \"a\\0b\"\n" MINIMAL,
 	             "t.yaml:2:10: log.error: must not contain NUL characters");
 	expect_error("? [a]\n: 1\n" MINIMAL, "t.yaml:1:3: keys must be plain names, not a list");
