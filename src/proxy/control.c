@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/notify.h"
 #include "health/health.h"
 #include "proxy/proxy.h"
 
@@ -68,6 +69,7 @@ static void on_signal(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 		} else {
 			fc_info("%s: stopping; in-flight requests have %u ms", strsignal(sig),
 			        ctl->cfg->shutdown_grace_ms);
+			fc_notify("STOPPING=1");
 			loop->stop = true;
 		}
 	}
@@ -125,6 +127,7 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers)
 		fc_error("health checks: %s", strerror(-rc));
 		goto out;
 	}
+	fc_notify("READY=1"); /* listeners are bound, workers run (docs/operations.md) */
 	fc_loop_update_time(&ctl.loop);
 	ctl.maintain.cb = on_maintain;
 	fc_timer_set(&ctl.loop, &ctl.maintain, ctl.loop.now_ms + MAINTAIN_MS);
