@@ -8,7 +8,6 @@ its listener accepts and STOPPING=1 when SIGTERM begins the drain.
 
 Runs once (CTest e2e_install, labels e2e and install), in builds without a
 sanitizer. FULCRUM_BUILD_DIR is the build to install (default build/)."""
-import atexit
 import os
 import re
 import shutil
@@ -16,7 +15,6 @@ import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -47,11 +45,9 @@ def run(args, env=None, timeout=60, cwd=None):
 
 
 def staged():
-    """One install per file: (DESTDIR, DESTDIR + PREFIX). A directory of its
-    own (not h.tmpdir(), which is emptied after each test)."""
+    """One install per file, shared by its tests: (DESTDIR, DESTDIR + PREFIX)."""
     if not _staged:
-        dest = tempfile.mkdtemp(prefix="fulcrum-e2e-install-")
-        atexit.register(shutil.rmtree, dest, True)
+        dest = h.tmpdir()
         p = run(["make", "--no-print-directory", "-C", h.ROOT, "install-only",
                  "BUILD=" + BUILD_DIR, "PREFIX=" + PREFIX, "DESTDIR=" + dest],
                 env={"SYSTEMD_UNIT_DIR": ""})
