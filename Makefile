@@ -4,8 +4,12 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
+ifeq ($(strip $(PREFIX)),)
+PREFIX = /usr/local
+endif
 
-.PHONY: all deps build build-asan build-tsan run test test-fast unit e2e fuzz bench bench-algos lint format clean
+.PHONY: all deps build build-asan build-tsan run install install-only test test-fast unit e2e fuzz bench bench-algos lint format clean
 
 all: build
 
@@ -28,6 +32,19 @@ build-tsan: deps
 # Build fulcrum and start it with three demo backends (Ctrl-C stops all).
 run: build
 	@sh scripts/run-demo.sh $(BUILD)
+
+# Install into $(DESTDIR)$(PREFIX) (docs/operations.md): the binaries,
+# libfulcrum with fulcrum.pc, fulcrum(1), fulcrum.service, docs and examples.
+# SYSTEMD_UNIT_DIR overrides where the unit goes. install-only installs the
+# existing build without building (tests/e2e/test_install.py runs it).
+install: build
+	@$(INSTALL_CMD)
+
+install-only:
+	@$(INSTALL_CMD)
+
+INSTALL_CMD = DESTDIR="$(DESTDIR)" SYSTEMD_UNIT_DIR="$(SYSTEMD_UNIT_DIR)" \
+	cmake --install $(BUILD) --prefix "$(abspath $(PREFIX))"
 
 # The whole suite: formatting; the normal build running every test, the e2e
 # tests on both event loops (io_uring, then epoll); the ASan+UBSan build

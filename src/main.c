@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/sock.h"
 #include "proxy/control.h"
 #include "proxy/proxy.h"
@@ -76,6 +77,22 @@ static void tls_report(void *arg, bool warning, const char *msg)
 {
 	(void)arg;
 	fprintf(stderr, "%s%s\n", msg, warning ? " (warning)" : "");
+}
+
+/* sd_notify: what systemd (Type=notify-reload or notify) hears. */
+static void notify_ready(void)
+{
+	fc_notify("READY=1");
+}
+
+static void notify_reloading(void)
+{
+	fc_notify_reloading();
+}
+
+static void notify_stopping(void)
+{
+	fc_notify("STOPPING=1");
 }
 
 /* fulcrum --reload: signals the instance in cfg's pid_file with a token and
@@ -294,7 +311,11 @@ int main(int argc, char **argv)
 	}
 	raise_fd_limit(cfg);
 	signal(SIGPIPE, SIG_IGN);
-	struct fc_control_source src = {.path = config_path, .log_level = log_level};
+	struct fc_control_source src = {.path = config_path,
+	                                .log_level = log_level,
+	                                .notify_ready = notify_ready,
+	                                .notify_reloading = notify_reloading,
+	                                .notify_stopping = notify_stopping};
 	int status = fc_control_run(cfg, cfg->workers ? cfg->workers : 1, &src);
 	fc_config_unref(cfg);
 	fc_log_close();
