@@ -244,6 +244,10 @@ def listeners_added_and_removed():
     with open(s.path, "w") as fh:
         fh.write(cfg_text(p2, [(a, 1)], s.dir))
     s.hup_and_wait()
+    # each worker closes its socket at its next turn after the reload
+    end = time.time() + 3
+    while time.time() < end and not h.port_refuses(p_old):
+        time.sleep(0.02)
     h.check(h.port_refuses(p_old), "the removed listener stopped accepting")
     h.eq(h.get(p2, "/still").status, 200, "the kept one still answers")
     keep.close()
