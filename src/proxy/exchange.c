@@ -259,7 +259,7 @@ static void pick_inputs(struct fc_exchange *x, const struct fc_h1_head *hd, cons
 	if (cp->sticky.enabled) {
 		const char *name = cp->sticky.cookie_name; /* never NULL: config default */
 		const char *sv = fc_req_cookie(hd, name, strlen(name), &n);
-		if (sv && n < sizeof(x->sticky_in)) {
+		if (sv && n < sizeof(x->sticky_in)) { /* longer: not one of ours */
 			memcpy(x->sticky_in, sv, n);
 			x->sticky_in_len = (uint8_t)n;
 			x->has_sticky_in = true;
@@ -370,7 +370,7 @@ static void pick_and_connect(struct fc_exchange *x)
 		x->tried[x->n_tried++] = srv;
 		if (ctx.sticky_set) {
 			x->sticky_set = true;
-			memcpy(x->sticky, ctx.sticky_out, sizeof(x->sticky));
+			copy_name(x->sticky, sizeof(x->sticky), ctx.sticky_out);
 		}
 		bool head_ok =
 		        x->head->wpos == 0 ? write_head(x, srv) : (!x->host_at || set_host(x, srv));

@@ -204,6 +204,9 @@ enum fc_upstream_body fc_upstream_parse_body(struct fc_upstream *u, bool dechunk
 _Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_EXCHANGE_MAX_TRIES,
                "every configured retry must have a slot in fc_exchange.tried");
 #define FC_EXCHANGE_LINE_MAX 256
+/* A sticky cookie value and its NUL ("<8 hex>.<22 base64url>", fulcrum.h's
+ * fc_sticky_encode): a longer cookie cannot be valid. */
+#define FC_EXCHANGE_STICKY_MAX 32
 
 /* Where an exchange is on its way to the server and back. The one deadline
  * of each phase: CONNECT connect_timeout, SEND body_timeout of inactivity,
@@ -228,11 +231,12 @@ struct fc_exchange {
 	struct fc_rt_pool *pool;
 	struct fc_server *server; /* the current pick (counted active) */
 	struct fc_server *tried[FC_EXCHANGE_MAX_TRIES];
-	uint32_t n_tried;
-	uint32_t attempts; /* upstream attempts so far */
+	uint8_t n_tried;
+	uint8_t attempts; /* upstream attempts so far */
+	uint8_t phase;    /* enum fc_exchange_phase */
+	uint16_t line_len;
 	uint64_t start_ns, up_start_ns, up_head_ns;
 	uint64_t phase_ms;   /* start of the current phase */
-	uint8_t phase;       /* enum fc_exchange_phase */
 	struct fc_buf *head; /* the rewritten request head */
 	uint32_t head_sent;
 	uint32_t host_at;    /* head offset of the Host line fulcrum added (0: none) */
@@ -251,17 +255,18 @@ struct fc_exchange {
 	bool upgrade;                 /* the request asks for an upgrade (forwarded) */
 	bool tun_up_shut, tun_c_shut; /* tunnel: write side shut towards the server, the client */
 	uint8_t key_len, sticky_in_len;
-	struct fc_addr client; /* the real client IP */
-	char key[128];         /* hash key bytes (copied: retries pick again) */
-	char sticky_in[96];    /* the sticky cookie the client sent */
-	char sticky[96];       /* the sticky cookie value to set */
-	char server_name[64];  /* for the access log */
-	uint16_t line_len;
-	char line[FC_EXCHANGE_LINE_MAX]; /* "METHOD PATH PROTO" for the access log */
+	struct fc_addr client;                  /* the real client IP */
+	char key[128];                          /* hash key bytes (copied: retries pick again) */
+	char sticky_in[FC_EXCHANGE_STICKY_MAX]; /* the sticky cookie the client sent */
+	char sticky[FC_EXCHANGE_STICKY_MAX];    /* the sticky cookie value to set */
+	char server_name[64];                   /* for the access log */
+	char line[FC_EXCHANGE_LINE_MAX];        /* "METHOD PATH PROTO" for the access log */
 	/* the request parser: initialised once when the exchange is first
 	 * allocated; fc_h1_parse_head resets it for every head */
 	struct fc_h1 parser;
 };
+_Static_assert(sizeof(struct fc_exchange) <= 1016,
+               "one 1,024-byte malloc chunk per request in flight, see docs/architecture.md");
 
 /* Starts an exchange for the head of head_len bytes at the client's
  * in->rpos: parses it, routes, picks, connects (or answers an error). */
