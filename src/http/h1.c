@@ -285,6 +285,7 @@ static int analyze(struct fc_h1_head *hd, bool response, const char **err)
 {
 	hd->host = -1;
 	hd->xff = -1;
+	hd->ua = -1;
 	for (uint32_t i = 0; i < hd->n_headers; i++) {
 		struct fc_h1_header *h = &hd->h[i];
 		/* field values must not carry CR/LF (obs-fold) or NUL */
@@ -308,6 +309,8 @@ static int analyze(struct fc_h1_head *hd, bool response, const char **err)
 			hd->n_host++;
 		} else if (!response && hd->xff < 0 && FC_H1_NAME_IS(h, "x-forwarded-for")) {
 			hd->xff = (int)i;
+		} else if (!response && hd->ua < 0 && FC_H1_NAME_IS(h, "user-agent")) {
+			hd->ua = (int)i;
 		} else if (FC_H1_NAME_IS(h, "content-length")) {
 			hd->has_cl = true;
 		} else if (FC_H1_NAME_IS(h, "transfer-encoding")) {

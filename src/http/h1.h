@@ -41,6 +41,7 @@ struct fc_h1_head {
 	int host; /* index of Host, -1 if none */
 	int n_host;
 	int xff; /* first X-Forwarded-For index, -1 */
+	int ua;  /* first User-Agent index (requests; for the access log), -1 */
 	bool conn_close, conn_keepalive;
 	bool chunked; /* Transfer-Encoding: chunked (final coding) */
 	bool has_te;  /* any Transfer-Encoding */

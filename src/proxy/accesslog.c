@@ -219,8 +219,9 @@ static struct parts split_line(const char *s, size_t len)
 
 size_t fc_accesslog_line_max(const struct fc_accesslog_fields *f)
 {
-	/* fixed text and numbers: under 400 bytes; escaping: at most 6 per byte */
-	return 440 + f->client_len + 6 * f->line_len + f->pool_len + f->server_len;
+	/* fixed text, numbers and retry reasons: under 700 bytes (under 400
+	 * before the fields after total_ms); escaping: at most 6 per byte */
+	return 740 + f->client_len + 6 * (f->line_len + f->ua_len) + f->pool_len + f->server_len;
 }
 
 struct put {
@@ -242,16 +243,71 @@ static inline void put(struct put *o, const char *s, size_t n)
 static const struct sep {
 	const char *s;
 	uint8_t n;
-} seps[2][12] = {
+} seps[2][17] = {
         {SEP(""), SEP(" "), SEP(" \""), SEP(" "), SEP(" "), SEP("\" "), SEP(" "), SEP(" pool="),
-         SEP(" server="), SEP(" upstream_ms="), SEP(" total_ms="), SEP("\n")},
+         SEP(" server="), SEP(" upstream_ms="), SEP(" total_ms="), SEP(" connect_ms="),
+         SEP(" head_ms="), SEP(" retries="), SEP(" retry_reasons="), SEP(" user_agent="),
+         SEP("\n")},
         {SEP("{\"time\":\""), SEP("\",\"client\":\""), SEP("\",\"method\":\""),
          SEP("\",\"path\":\""), SEP("\",\"proto\":\""), SEP("\",\"status\":"), SEP(",\"bytes\":"),
          SEP(",\"pool\":\""), SEP("\",\"server\":\""), SEP("\",\"upstream_ms\":"),
-         SEP(",\"total_ms\":"), SEP("}\n")},
+         SEP(",\"total_ms\":"), SEP(",\"connect_ms\":"), SEP(",\"head_ms\":"), SEP(",\"retries\":"),
+         SEP(",\"retry_reasons\":["), SEP(",\"user_agent\":"), SEP("}\n")},
 };
 
 static const struct sep tunnel_sep[2] = {SEP(" bytes_in="), SEP(",\"bytes_in\":")};
+
+/* The names of enum fc_retry_why. */
+static const struct sep reasons[FC_RETRY_N] = {
+        SEP("-"),
+        SEP("connect_refused"),
+        SEP("connect_failed"),
+        SEP("connect_timeout"),
+        SEP("tls_handshake"),
+        SEP("tls"),
+        SEP("reset"),
+        SEP("eof"),
+        SEP("stale"),
+};
+
+const char *fc_accesslog_retry_name(enum fc_retry_why why)
+{
+	return (unsigned)why < FC_RETRY_N ? reasons[why].s : "-";
+}
+
+/* A field with no value: "-" in text, null in JSON. */
+static const struct sep none[2] = {SEP("-"), SEP("null")};
+
+/* A duration that may be missing. */
+static void put_ms(struct put *o, bool json, bool has, uint64_t ns)
+{
+	if (has)
+		o->p += fc_accesslog_format_ms(o->p, ns);
+	else
+		put(o, none[json].s, none[json].n);
+}
+
+/* The retry reasons: connect_refused,stale in text ("-" for none), a JSON
+ * array's strings (its "[" is the separator's). */
+static void put_reasons(struct put *o, bool json, uint8_t retries, uint32_t why)
+{
+	unsigned n = retries < FC_ACCESSLOG_MAX_REASONS ? retries : FC_ACCESSLOG_MAX_REASONS;
+	if (n == 0 && !json)
+		put(o, "-", 1);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned r = (why >> (4 * i)) & 15;
+		const struct sep *name = &reasons[r < FC_RETRY_N ? r : FC_RETRY_NONE];
+		if (i)
+			put(o, ",", 1);
+		if (json)
+			put(o, "\"", 1);
+		put(o, name->s, name->n);
+		if (json)
+			put(o, "\"", 1);
+	}
+	if (json)
+		put(o, "]", 1);
+}
 
 size_t fc_accesslog_format_line(char *out, bool json, const struct fc_accesslog_fields *f)
 {
@@ -281,11 +337,27 @@ size_t fc_accesslog_format_line(char *out, bool json, const struct fc_accesslog_
 	o.p += fc_accesslog_format_ms(o.p, f->upstream_ns);
 	put(&o, k[10].s, k[10].n);
 	o.p += fc_accesslog_format_ms(o.p, f->total_ns);
-	if (f->tunnel) { /* the other direction of a tunnel, last: older readers skip it */
+	put(&o, k[11].s, k[11].n);
+	put_ms(&o, json, f->has_connect, f->connect_ns);
+	put(&o, k[12].s, k[12].n);
+	put_ms(&o, json, f->has_head, f->head_ns);
+	put(&o, k[13].s, k[13].n);
+	o.p += fc_accesslog_format_u64(o.p, f->retries);
+	put(&o, k[14].s, k[14].n);
+	put_reasons(&o, json, f->retries, f->retry_why);
+	put(&o, k[15].s, k[15].n);
+	if (f->ua) { /* quoted in both formats, escaped as the request line is */
+		put(&o, "\"", 1);
+		o.p += esc(o.p, 6 * f->ua_len + 8, f->ua, f->ua_len);
+		put(&o, "\"", 1);
+	} else {
+		put(&o, none[json].s, none[json].n);
+	}
+	if (f->tunnel) { /* the other direction of a tunnel, last: the one optional field */
 		put(&o, tunnel_sep[json].s, tunnel_sep[json].n);
 		o.p += fc_accesslog_format_u64(o.p, f->bytes_in);
 	}
-	put(&o, k[11].s, k[11].n);
+	put(&o, k[16].s, k[16].n);
 	return (size_t)(o.p - out);
 }
 
@@ -486,6 +558,14 @@ void fc_accesslog_write(struct fc_exchange *r, uint64_t now_ns)
 	        .server_len = strlen(server),
 	        .upstream_ns = r->up_start_ns ? now_ns - r->up_start_ns : 0,
 	        .total_ns = now_ns - r->start_ns,
+	        .connect_ns = r->up_conn_ns - r->up_start_ns,
+	        .has_connect = r->up_conn_ns != 0,
+	        .head_ns = r->up_head_ns - r->start_ns,
+	        .has_head = r->up_head_ns != 0,
+	        .retries = r->retries,
+	        .retry_why = r->retry_why,
+	        .ua = r->has_ua ? r->ua : NULL,
+	        .ua_len = r->ua_len,
 	        .tunnel = r->phase == FC_X_TUNNEL,
 	        .bytes_in = r->bytes_in,
 	};

@@ -8,6 +8,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Why an exchange tried again: the failure of the attempt before. Named in
+ * the log by fc_accesslog_retry_name. */
+enum fc_retry_why {
+	FC_RETRY_NONE,
+	FC_RETRY_CONNECT_REFUSED, /* nothing listens (at once or after the SYN) */
+	FC_RETRY_CONNECT_FAILED,  /* another connect error (unreachable, no memory...) */
+	FC_RETRY_CONNECT_TIMEOUT, /* connect_timeout passed */
+	FC_RETRY_TLS_HANDSHAKE,   /* an https:// server's handshake failed */
+	FC_RETRY_TLS,             /* a TLS error after the handshake, before the response head */
+	FC_RETRY_RESET,           /* reset (or another socket error) before the response head */
+	FC_RETRY_EOF,             /* the server closed before the end of the response head */
+	FC_RETRY_STALE,           /* a kept-alive connection the server had closed: a fresh one */
+	FC_RETRY_N
+};
+/* Retry reasons a line lists, in order (4 bits each in a uint32_t): enough
+ * for every retry an exchange makes (at most retries, 7, on other servers
+ * and one on a fresh connection after a stale one). */
+#define FC_ACCESSLOG_MAX_REASONS 8
+
+/* The name of a reason as the log writes it ("connect_refused"). */
+const char *fc_accesslog_retry_name(enum fc_retry_why why);
+
 /* What one line says. Borrowed for the call. */
 struct fc_accesslog_fields {
 	const char *time; /* FC_LOG_TIMESTAMP_LEN bytes */
@@ -20,6 +42,13 @@ struct fc_accesslog_fields {
 	const char *pool, *server;
 	size_t pool_len, server_len;
 	uint64_t upstream_ns, total_ns;
+	uint64_t connect_ns; /* the final attempt's connect (has_connect) */
+	uint64_t head_ns;    /* from the request head to the response head (has_head) */
+	bool has_connect, has_head;
+	uint8_t retries;    /* attempts after the first */
+	uint32_t retry_why; /* enum fc_retry_why of each, 4 bits each, the first lowest */
+	const char *ua;     /* the User-Agent, NULL when the request had none */
+	size_t ua_len;
 	bool tunnel;       /* an upgraded connection: bytes_in is written too */
 	uint64_t bytes_in; /* bytes the client sent through the tunnel */
 };

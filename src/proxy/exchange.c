@@ -12,11 +12,16 @@
 #include "core/log.h"
 #include "health/health.h"
 #include "http/h1_write.h"
+#include "proxy/accesslog.h"
 #include "proxy/proxy.h"
 #include "tls/tls.h"
 #include "proxy/reqinfo.h"
 
 #define NO_SERVER_LOG_MS 1000 /* at most one "no server" line per pool per second */
+
+_Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_ACCESSLOG_MAX_REASONS,
+               "the retries and the stale retry each have a reason in fc_exchange.retry_why");
+_Static_assert(FC_RETRY_N <= 16, "a retry reason is 4 bits");
 
 static void pick_and_connect(struct fc_exchange *x);
 
@@ -261,7 +266,7 @@ static void pick_inputs(struct fc_exchange *x, const struct fc_h1_head *hd, cons
 	if (cp->sticky.enabled) {
 		const char *name = cp->sticky.cookie_name; /* never NULL: config default */
 		const char *sv = fc_req_cookie(hd, name, strlen(name), &n);
-		if (sv && n < sizeof(x->sticky_in)) {
+		if (sv && n < sizeof(x->sticky_in)) { /* longer: not one of ours */
 			memcpy(x->sticky_in, sv, n);
 			x->sticky_in_len = (uint8_t)n;
 			x->has_sticky_in = true;
@@ -367,12 +372,18 @@ static void pick_and_connect(struct fc_exchange *x)
 			return;
 		}
 		x->attempts++;
+		if (x->fail_why) { /* this attempt retries the one that failed */
+			if (x->retries < FC_ACCESSLOG_MAX_REASONS)
+				x->retry_why |= (uint32_t)x->fail_why << (4 * x->retries);
+			x->retries++;
+			x->fail_why = FC_RETRY_NONE;
+		}
 		x->server = srv;
 		copy_name(x->server_name, sizeof(x->server_name), fc_server_name(srv));
 		x->tried[x->n_tried++] = srv;
 		if (ctx.sticky_set) {
 			x->sticky_set = true;
-			memcpy(x->sticky, ctx.sticky_out, sizeof(x->sticky));
+			copy_name(x->sticky, sizeof(x->sticky), ctx.sticky_out);
 		}
 		bool head_ok =
 		        x->head->wpos == 0 ? write_head(x, srv) : (!x->host_at || set_host(x, srv));
@@ -383,6 +394,7 @@ static void pick_and_connect(struct fc_exchange *x)
 			return;
 		}
 		x->up_start_ns = w->loop.now_ns;
+		x->up_conn_ns = 0;
 		x->head_sent = 0;
 		x->sent = x->body_start;
 		int err = 0;
@@ -394,10 +406,14 @@ static void pick_and_connect(struct fc_exchange *x)
 			                   w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
 			report(x, FC_BLAME_SERVER, 0,
 			       err == -ECONNREFUSED ? "connect refused" : "connect failed");
+			x->fail_why = err == -ECONNREFUSED ? FC_RETRY_CONNECT_REFUSED
+			                                   : FC_RETRY_CONNECT_FAILED;
 			continue;
 		}
 		x->up = u;
 		u->x = x;
+		if (!u->connecting)
+			x->up_conn_ns = x->up_start_ns; /* a kept-alive connection: no connect */
 		set_phase(x, u->connecting ? FC_X_CONNECT : FC_X_SEND);
 		return;
 	}
@@ -430,6 +446,15 @@ static void upstream_failed(struct fc_exchange *x, int err)
 	else if (!stale)
 		fc_warn("pool %s: server %s: %s%s", cp->name, fc_server_name(srv),
 		        connect_phase ? "connect: " : "", strerror(-err));
+	/* for the access log, should this lead to a retry */
+	x->fail_why = stale                 ? FC_RETRY_STALE
+	              : connect_phase       ? (err == -ETIMEDOUT      ? FC_RETRY_CONNECT_TIMEOUT
+	                                       : err == -ECONNREFUSED ? FC_RETRY_CONNECT_REFUSED
+	                                       : tls_why              ? FC_RETRY_TLS_HANDSHAKE
+	                                                              : FC_RETRY_CONNECT_FAILED)
+	              : tls_why             ? FC_RETRY_TLS
+	              : u->eof && !u->reset ? FC_RETRY_EOF
+	                                    : FC_RETRY_RESET;
 	/* a kept-alive connection the server had closed is nobody's fault for sure */
 	report(x, stale ? FC_BLAME_CONNECTION : FC_BLAME_SERVER, 0, what);
 	fc_upstream_close(u);
@@ -479,6 +504,13 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 	if (hd->first_line)
 		memcpy(x->line, hd->first_line, ll);
 	x->line_len = (uint16_t)ll;
+	if (rc != FC_H1_ERROR && hd->ua >= 0) {
+		const struct fc_h1_header *h = &hd->h[hd->ua];
+		size_t n = h->value_len < FC_EXCHANGE_UA_MAX ? h->value_len : FC_EXCHANGE_UA_MAX;
+		memcpy(x->ua, h->value, n);
+		x->ua_len = (uint8_t)n;
+		x->has_ua = true;
+	}
 	if (rc == FC_H1_ERROR) {
 		reject(x, hd->too_many ? 431 : hd->bad_te ? 501 : 400, err ? err : "malformed");
 		return;
@@ -574,6 +606,7 @@ bool fc_exchange_send(struct fc_exchange *x)
 			upstream_failed(x, rc);
 			return true;
 		}
+		x->up_conn_ns = xw(x)->loop.now_ns;
 		set_phase(x, FC_X_SEND);
 	}
 	struct iovec iov[2];

@@ -257,6 +257,14 @@ enum fc_upstream_body fc_upstream_parse_body(struct fc_upstream *u, bool dechunk
 _Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_EXCHANGE_MAX_TRIES,
                "every configured retry must have a slot in fc_exchange.tried");
 #define FC_EXCHANGE_LINE_MAX 256
+/* The User-Agent bytes kept for the access log (the rest is cut). With the
+ * sticky values at their real size this keeps struct fc_exchange at 1,016
+ * bytes, one 1,024-byte malloc chunk. */
+#define FC_EXCHANGE_UA_MAX 128
+_Static_assert(FC_EXCHANGE_UA_MAX <= UINT8_MAX, "fc_exchange.ua_len is a byte");
+/* A sticky cookie value and its NUL ("<8 hex>.<22 base64url>", fulcrum.h's
+ * fc_sticky_encode): a longer cookie cannot be valid. */
+#define FC_EXCHANGE_STICKY_MAX 32
 
 /* Where an exchange is on its way to the server and back. The one deadline
  * of each phase: CONNECT connect_timeout, SEND body_timeout of inactivity,
@@ -282,17 +290,25 @@ struct fc_exchange {
 	struct fc_rt_pool *pool;
 	struct fc_server *server; /* the current pick (counted active) */
 	struct fc_server *tried[FC_EXCHANGE_MAX_TRIES];
-	uint32_t n_tried;
-	uint32_t attempts; /* upstream attempts so far */
-	uint64_t start_ns, up_start_ns, up_head_ns;
+	uint8_t n_tried;
+	uint8_t attempts; /* upstream attempts so far */
+	uint8_t phase;    /* enum fc_exchange_phase */
+	uint8_t retries;  /* attempts after the first (for the access log) */
+	uint8_t fail_why; /* enum fc_retry_why of the attempt that failed, until the next one */
+	uint8_t ua_len;
+	uint16_t line_len;
+	/* the request head complete; the current attempt's pick, its
+	 * connection ready (0: none yet; its pick time when reused), the
+	 * response head */
+	uint64_t start_ns, up_start_ns, up_conn_ns, up_head_ns;
 	uint64_t phase_ms;   /* start of the current phase */
-	uint8_t phase;       /* enum fc_exchange_phase */
 	struct fc_buf *head; /* the rewritten request head */
 	uint32_t head_sent;
 	uint32_t host_at;    /* head offset of the Host line fulcrum added (0: none) */
 	uint32_t body_start; /* client in-buffer index where the body begins */
 	uint32_t sent;       /* client bytes [body_start, sent) written upstream */
 	uint32_t parsed;     /* client bytes up to here are validated */
+	uint32_t retry_why;  /* why each retry was made: 4 bits each, the first lowest */
 	uint64_t bytes_out;  /* bytes sent to the client */
 	uint64_t bytes_in;   /* tunnel: client bytes sent to the server after the head */
 	int status;
@@ -303,19 +319,22 @@ struct fc_exchange {
 	bool client_10, client_keepalive, close_after, up_reusable;
 	bool has_key, has_sticky_in, sticky_set, secure;
 	bool upgrade;                 /* the request asks for an upgrade (forwarded) */
+	bool has_ua;                  /* the request has a User-Agent (ua) */
 	bool tun_up_shut, tun_c_shut; /* tunnel: write side shut towards the server, the client */
 	uint8_t key_len, sticky_in_len;
-	struct fc_addr client; /* the real client IP */
-	char key[128];         /* hash key bytes (copied: retries pick again) */
-	char sticky_in[96];    /* the sticky cookie the client sent */
-	char sticky[96];       /* the sticky cookie value to set */
-	char server_name[64];  /* for the access log */
-	uint16_t line_len;
-	char line[FC_EXCHANGE_LINE_MAX]; /* "METHOD PATH PROTO" for the access log */
+	struct fc_addr client;                  /* the real client IP */
+	char key[128];                          /* hash key bytes (copied: retries pick again) */
+	char sticky_in[FC_EXCHANGE_STICKY_MAX]; /* the sticky cookie the client sent */
+	char sticky[FC_EXCHANGE_STICKY_MAX];    /* the sticky cookie value to set */
+	char server_name[64];                   /* for the access log */
+	char line[FC_EXCHANGE_LINE_MAX];        /* "METHOD PATH PROTO" for the access log */
+	char ua[FC_EXCHANGE_UA_MAX]; /* the User-Agent's first bytes, for the access log */
 	/* the request parser: initialised once when the exchange is first
 	 * allocated; fc_h1_parse_head resets it for every head */
 	struct fc_h1 parser;
 };
+_Static_assert(sizeof(struct fc_exchange) <= 1016,
+               "one 1,024-byte malloc chunk per request in flight, see docs/architecture.md");
 
 /* Starts an exchange for the head of head_len bytes at the client's
  * in->rpos: parses it, routes, picks, connects (or answers an error). */

@@ -1,7 +1,9 @@
-"""Every YAML block in README.md and docs/*.md passes `fulcrum --check`
-(examples/*.yaml are loaded by tests/unit/config/test_config.c). A block that is a whole file is checked as it
-is; a fragment (a top-level section, a pool or two, a routes or servers list)
-is placed into the smallest file around it, so the keys it shows are real."""
+"""Every YAML block in README.md and docs/*.md, and every configuration in
+examples/, passes `fulcrum --check` (which also reads the certificates and
+resolves the hosts: tests/unit/config/test_config.c only loads the examples).
+A block that is a whole file is checked as it is; a fragment (a top-level
+section, a pool or two, a routes or servers list) is placed into the smallest
+file around it, so the keys it shows are real."""
 import glob
 import os
 import re
@@ -78,17 +80,46 @@ def with_real_files(y):
     return re.sub(r"\b(cert|key|ca): *(/[^\s,}]+)", lambda m: "%s: %s" % (m.group(1), f[m.group(1)]), y)
 
 
+# Files of examples/ that are not configurations, and where they are tested.
+NOT_CONFIG = {"embed.c": "built and run as unit_embed_example (CMakeLists.txt)"}
+
+
+def check_file(text):
+    """fulcrum --check on text (its certificate paths pointed at real files):
+    None when it passes, else what it said."""
+    text = with_real_files(text)
+    r = h.run_fulcrum(["--check", "-c", h.write_file(text, name="block.yaml")])
+    return None if r.returncode == 0 else "%s\n%s" % ((r.stdout + r.stderr).strip(), text)
+
+
+@h.test
+def every_example_checks():
+    """Each file in examples/ is a configuration that passes --check, or is
+    listed in NOT_CONFIG: a new example cannot go unchecked."""
+    d = os.path.join(h.ROOT, "examples")
+    bad, n = [], 0
+    for name in sorted(os.listdir(d)):
+        if name in NOT_CONFIG:
+            continue
+        h.check(name.endswith((".yaml", ".yml")), "examples/%s: not a configuration and not in NOT_CONFIG" % name)
+        n += 1
+        with open(os.path.join(d, name)) as fh:
+            why = check_file(fh.read())
+        if why:
+            bad.append("examples/%s: %s" % (name, why))
+    h.check(n >= 12, "found the examples (%d)" % n)
+    h.check(not bad, "examples that do not pass --check:\n\n" + "\n\n".join(bad))
+
+
 @h.test
 def every_yaml_block_in_the_docs_checks():
     bad = []
     n = 0
     for where, y in blocks():
         n += 1
-        text = with_real_files(wrap(y))
-        path = h.write_file(text, name="block.yaml")
-        r = h.run_fulcrum(["--check", "-c", path])
-        if r.returncode != 0:
-            bad.append("%s: %s\n%s" % (where, (r.stdout + r.stderr).strip(), text))
+        why = check_file(wrap(y))
+        if why:
+            bad.append("%s: %s" % (where, why))
     h.check(n >= 10, "found the YAML blocks (%d)" % n)
     h.check(not bad, "blocks that do not pass --check:\n\n" + "\n\n".join(bad))
 

@@ -22,6 +22,7 @@ static void check_head(const struct fc_h1_head *hd, const char *buf, size_t len)
 	CHECK(fuzz_within(hd->url, hd->url_len, buf, len));
 	CHECK(hd->host < (int)hd->n_headers);
 	CHECK(hd->xff < (int)hd->n_headers);
+	CHECK(hd->ua < (int)hd->n_headers);
 	CHECK((hd->host >= 0) == (hd->n_host > 0));
 }
 

@@ -90,6 +90,7 @@ static void test_simple_get(void **state)
 	assert_int_equal(hd.host, 0);
 	assert_int_equal(hd.n_host, 1);
 	assert_int_equal(hd.xff, -1);
+	assert_int_equal(hd.ua, 1);
 	assert_value("host", "example.com");
 	assert_value("USER-AGENT", "t/1");
 	assert_value("Accept", "*/*");
@@ -748,6 +749,22 @@ static void test_x_forwarded_for_index(void **state)
 	                     "X-Forwarded-For: 2.2.2.2\r\n\r\n"),
 	                 FC_H1_COMPLETE);
 	assert_int_equal(hd.xff, 2);
+	assert_int_equal(hd.ua, -1);
+}
+
+/* The first User-Agent, for the access log; responses have none. */
+static void test_user_agent_index(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	        req("GET / HTTP/1.1\r\nHost: a\r\nuser-agent: one\r\nUser-Agent: two\r\n\r\n"),
+	        FC_H1_COMPLETE);
+	assert_int_equal(hd.ua, 1);
+	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a\r\nUser-Agents: x\r\n\r\n"),
+	                 FC_H1_COMPLETE);
+	assert_int_equal(hd.ua, -1);
+	assert_int_equal(resp("HTTP/1.1 204 No Content\r\nUser-Agent: x\r\n\r\n"), FC_H1_COMPLETE);
+	assert_int_equal(hd.ua, -1);
 }
 
 /* ------------------------------------------------------------- bodies */
@@ -1155,6 +1172,7 @@ int main(void)
 	        cmocka_unit_test(test_connection_cannot_strip_framing),
 	        cmocka_unit_test(test_expect_100_continue),
 	        cmocka_unit_test(test_x_forwarded_for_index),
+	        cmocka_unit_test(test_user_agent_index),
 	        cmocka_unit_test(test_chunked_byte_by_byte_with_trailers),
 	        cmocka_unit_test(test_chunked_one_shot_stops_at_end),
 	        cmocka_unit_test(test_chunk_size_malformed),

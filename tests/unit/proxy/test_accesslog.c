@@ -138,6 +138,54 @@ static size_t ref_text_escape(char *out, size_t cap, const char *s, size_t n)
 	return o;
 }
 
+/* The fields after total_ms (connect and head times, retries, user agent,
+ * a tunnel's bytes_in) and the line's end, with printf. */
+static int ref_new_fields(char *out, size_t cap, bool json, const struct fc_accesslog_fields *f)
+{
+	static const char *const names[] = {"-",
+	                                    "connect_refused",
+	                                    "connect_failed",
+	                                    "connect_timeout",
+	                                    "tls_handshake",
+	                                    "tls",
+	                                    "reset",
+	                                    "eof",
+	                                    "stale"};
+	char conn[32], head[32], why[256] = "", ua[128 * 6 + 8];
+	const char *none = json ? "null" : "-";
+	snprintf(conn, sizeof(conn), "%.3f", (double)f->connect_ns / 1e6);
+	snprintf(head, sizeof(head), "%.3f", (double)f->head_ns / 1e6);
+	for (unsigned i = 0; i < f->retries && i < 8; i++) {
+		const char *w = names[(f->retry_why >> (4 * i)) & 15];
+		size_t l = strlen(why);
+		snprintf(why + l, sizeof(why) - l, json ? "%s\"%s\"" : "%s%s", i ? "," : "", w);
+	}
+	if (!json && !f->retries)
+		strcpy(why, "-");
+	char uaf[sizeof(ua) + 2];
+	if (f->ua) {
+		size_t ul = (json ? ref_json_escape : ref_text_escape)(ua, sizeof(ua), f->ua,
+		                                                       f->ua_len);
+		snprintf(uaf, sizeof(uaf), "\"%.*s\"", (int)ul, ua);
+	} else {
+		snprintf(uaf, sizeof(uaf), "%s", none);
+	}
+	char tun[48] = "";
+	if (f->tunnel)
+		snprintf(tun, sizeof(tun), json ? ",\"bytes_in\":%llu" : " bytes_in=%llu",
+		         (unsigned long long)f->bytes_in);
+	if (json)
+		return snprintf(out, cap,
+		                ",\"connect_ms\":%s,\"head_ms\":%s,\"retries\":%u,"
+		                "\"retry_reasons\":[%s],\"user_agent\":%s%s}\n",
+		                f->has_connect ? conn : none, f->has_head ? head : none,
+		                (unsigned)f->retries, why, uaf, tun);
+	return snprintf(out, cap,
+	                " connect_ms=%s head_ms=%s retries=%u retry_reasons=%s user_agent=%s%s\n",
+	                f->has_connect ? conn : none, f->has_head ? head : none,
+	                (unsigned)f->retries, why, uaf, tun);
+}
+
 static int ref_line(char *out, size_t cap, bool json, const struct fc_accesslog_fields *f)
 {
 	const char *m, *p, *v, *s = f->line, *end = f->line + f->line_len;
@@ -170,19 +218,43 @@ static int ref_line(char *out, size_t cap, bool json, const struct fc_accesslog_
 	memcpy(client, f->client, f->client_len);
 	client[f->client_len] = 0;
 	double up_ms = (double)f->upstream_ns / 1e6, total_ms = (double)f->total_ns / 1e6;
+	int n;
 	if (json)
-		return snprintf(
+		n = snprintf(
 		        out, cap,
 		        "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%.*s\",\"path\":\"%.*s\","
 		        "\"proto\":\"%.*s\",\"status\":%d,\"bytes\":%llu,\"pool\":\"%s\","
-		        "\"server\":\"%s\",\"upstream_ms\":%.3f,\"total_ms\":%.3f}\n",
+		        "\"server\":\"%s\",\"upstream_ms\":%.3f,\"total_ms\":%.3f",
 		        ts, client, eml, em, epl, ep, evl, ev, f->status,
 		        (unsigned long long)f->bytes, f->pool, f->server, up_ms, total_ms);
-	return snprintf(out, cap,
-	                "%s %s \"%.*s %.*s %.*s\" %d %llu pool=%s server=%s upstream_ms=%.3f "
-	                "total_ms=%.3f\n",
-	                ts, client, eml, em, epl, ep, evl, ev, f->status,
-	                (unsigned long long)f->bytes, f->pool, f->server, up_ms, total_ms);
+	else
+		n = snprintf(out, cap,
+		             "%s %s \"%.*s %.*s %.*s\" %d %llu pool=%s server=%s upstream_ms=%.3f "
+		             "total_ms=%.3f",
+		             ts, client, eml, em, epl, ep, evl, ev, f->status,
+		             (unsigned long long)f->bytes, f->pool, f->server, up_ms, total_ms);
+	return n + ref_new_fields(out + n, cap - (size_t)n, json, f);
+}
+
+/* The fields after total_ms that expect_line's lines carry. */
+static struct fc_accesslog_fields more;
+
+static void expect_fields(const struct fc_accesslog_fields *fp)
+{
+	struct fc_accesslog_fields f = *fp;
+	for (int json = 0; json <= 1; json++) {
+		char want[8192];
+		char *got = malloc(fc_accesslog_line_max(&f));
+		assert_non_null(got);
+		int wn = ref_line(want, sizeof(want), json, &f);
+		assert_true(wn > 0 && (size_t)wn < sizeof(want));
+		size_t n = fc_accesslog_format_line(got, json, &f);
+		assert_true(n <= fc_accesslog_line_max(&f));
+		if ((size_t)wn != n || memcmp(want, got, n) != 0)
+			fail_msg("%s line differs:\nprintf:  %.*sby hand: %.*s",
+			         json ? "json" : "text", wn, want, (int)n, got);
+		free(got);
+	}
 }
 
 static void expect_line(const char *line, size_t line_len, int status, uint64_t bytes, uint64_t up,
@@ -202,19 +274,42 @@ static void expect_line(const char *line, size_t line_len, int status, uint64_t 
 	        .server_len = 5,
 	        .upstream_ns = up,
 	        .total_ns = total,
+	        .connect_ns = more.connect_ns,
+	        .head_ns = more.head_ns,
+	        .has_connect = more.has_connect,
+	        .has_head = more.has_head,
+	        .retries = more.retries,
+	        .retry_why = more.retry_why,
+	        .ua = more.ua,
+	        .ua_len = more.ua_len,
+	        .tunnel = more.tunnel,
+	        .bytes_in = more.bytes_in,
 	};
-	for (int json = 0; json <= 1; json++) {
-		char want[4096];
-		char *got = malloc(fc_accesslog_line_max(&f));
-		assert_non_null(got);
-		int wn = ref_line(want, sizeof(want), json, &f);
-		size_t n = fc_accesslog_format_line(got, json, &f);
-		assert_true(n <= fc_accesslog_line_max(&f));
-		if ((size_t)wn != n || memcmp(want, got, n) != 0)
-			fail_msg("%s line differs:\nprintf:  %.*sby hand: %.*s",
-			         json ? "json" : "text", wn, want, (int)n, got);
-		free(got);
+	expect_fields(&f);
+}
+
+/* The fields after total_ms, at random: times present or not, 0..8
+ * retries with any reasons, a user agent of random bytes or none, a tunnel. */
+static char ua_bytes[128];
+
+static void random_more(void)
+{
+	more.has_connect = next() % 3 != 0;
+	more.connect_ns = next() >> (11 + next() % 53);
+	more.has_head = next() % 3 != 0;
+	more.head_ns = next() >> (11 + next() % 53);
+	more.retries = (uint8_t)(next() % 4 == 0 ? next() % 9 : 0);
+	more.retry_why = 0;
+	for (unsigned i = 0; i < more.retries; i++)
+		more.retry_why |= (uint32_t)(1 + next() % (FC_RETRY_N - 1)) << (4 * i);
+	more.ua_len = next() % (sizeof(ua_bytes) + 1);
+	for (size_t k = 0; k < more.ua_len; k++) {
+		uint64_t r = next();
+		ua_bytes[k] = r % 4 == 0 ? (char)(r >> 8) : (char)(' ' + r % 95);
 	}
+	more.ua = next() % 5 ? ua_bytes : NULL;
+	more.tunnel = next() % 8 == 0;
+	more.bytes_in = next() >> (next() % 64);
 }
 
 #define LINE(s) s, sizeof(s) - 1
@@ -257,9 +352,11 @@ static void test_lines_as_printf_wrote_them(void **state)
 			         : r % 8 < 4 ? (char)(r >> 8)
 			                     : (char)('a' + r % 26);
 		}
+		random_more();
 		expect_line(big, n, (int)(next() % 1000), next() >> (next() % 64),
 		            next() >> (11 + next() % 53), next() >> (11 + next() % 53));
 	}
+	memset(&more, 0, sizeof(more));
 }
 
 /* ---- the timestamp */
@@ -310,7 +407,8 @@ static void test_tunnel_line(void **state)
 	size_t n = fc_accesslog_format_line(out, false, &f);
 	const char *text =
 	        "2026-12-02T03:35:09.120Z 10.0.0.1 \"GET /chat HTTP/1.1\" 101 2048 pool=ws "
-	        "server=a upstream_ms=1.500 total_ms=61000.000 bytes_in=512\n";
+	        "server=a upstream_ms=1.500 total_ms=61000.000 connect_ms=- head_ms=- retries=0 "
+	        "retry_reasons=- user_agent=- bytes_in=512\n";
 	assert_int_equal(n, strlen(text));
 	assert_memory_equal(out, text, n);
 	n = fc_accesslog_format_line(out, true, &f);
@@ -318,9 +416,75 @@ static void test_tunnel_line(void **state)
 	        "{\"time\":\"2026-12-02T03:35:09.120Z\",\"client\":\"10.0.0.1\",\"method\":"
 	        "\"GET\",\"path\":\"/chat\",\"proto\":\"HTTP/1.1\",\"status\":101,\"bytes\":"
 	        "2048,\"pool\":\"ws\",\"server\":\"a\",\"upstream_ms\":1.500,\"total_ms\":"
-	        "61000.000,\"bytes_in\":512}\n";
+	        "61000.000,\"connect_ms\":null,\"head_ms\":null,\"retries\":0,\"retry_reasons\":[],"
+	        "\"user_agent\":null,\"bytes_in\":512}\n";
 	assert_int_equal(n, strlen(json));
 	assert_memory_equal(out, json, n);
+}
+
+/* The fields after total_ms, written out: a request retried twice, with a
+ * user agent that needs escaping in both formats. */
+static void test_timing_retries_user_agent(void **state)
+{
+	(void)state;
+	static const char ua[] = "Mozilla/5.0 \"x\\y\" \xc3\xa9\x01";
+	struct fc_accesslog_fields f = {
+	        .time = "2026-12-02T03:35:09.120Z",
+	        .client = "10.0.0.1",
+	        .client_len = 8,
+	        .line = "GET / HTTP/1.1",
+	        .line_len = 14,
+	        .status = 200,
+	        .bytes = 99,
+	        .pool = "web",
+	        .pool_len = 3,
+	        .server = "b",
+	        .server_len = 1,
+	        .upstream_ns = 202500000,
+	        .total_ns = 203000000,
+	        .connect_ns = 250000,
+	        .has_connect = true,
+	        .head_ns = 202750000,
+	        .has_head = true,
+	        .retries = 2,
+	        .retry_why = FC_RETRY_CONNECT_REFUSED | FC_RETRY_STALE << 4,
+	        .ua = ua,
+	        .ua_len = sizeof(ua) - 1,
+	};
+	char out[2048];
+	assert_true(fc_accesslog_line_max(&f) <= sizeof(out));
+	size_t n = fc_accesslog_format_line(out, false, &f);
+	const char *text = "2026-12-02T03:35:09.120Z 10.0.0.1 \"GET / HTTP/1.1\" 200 99 pool=web "
+	                   "server=b upstream_ms=202.500 total_ms=203.000 connect_ms=0.250 "
+	                   "head_ms=202.750 retries=2 retry_reasons=connect_refused,stale "
+	                   "user_agent=\"Mozilla/5.0 \\x22x\\x5cy\\x22 \\xc3\\xa9\\x01\"\n";
+	assert_int_equal(n, strlen(text));
+	assert_memory_equal(out, text, n);
+	n = fc_accesslog_format_line(out, true, &f);
+	const char *json =
+	        "{\"time\":\"2026-12-02T03:35:09.120Z\",\"client\":\"10.0.0.1\",\"method\":"
+	        "\"GET\",\"path\":\"/\",\"proto\":\"HTTP/1.1\",\"status\":200,\"bytes\":99,"
+	        "\"pool\":\"web\",\"server\":\"b\",\"upstream_ms\":202.500,\"total_ms\":"
+	        "203.000,\"connect_ms\":0.250,\"head_ms\":202.750,\"retries\":2,"
+	        "\"retry_reasons\":[\"connect_refused\",\"stale\"],\"user_agent\":"
+	        "\"Mozilla/5.0 \\\"x\\\\y\\\" \\u00c3\\u00a9\\u0001\"}\n";
+	assert_int_equal(n, strlen(json));
+	assert_memory_equal(out, json, n);
+	/* every reason by its name; more retries than reasons kept list 8 */
+	for (int r = FC_RETRY_NONE; r < FC_RETRY_N; r++)
+		assert_non_null(fc_accesslog_retry_name((enum fc_retry_why)r));
+	assert_string_equal(fc_accesslog_retry_name(FC_RETRY_CONNECT_TIMEOUT), "connect_timeout");
+	assert_string_equal(fc_accesslog_retry_name(FC_RETRY_N), "-");
+	f.retries = 9;
+	f.retry_why = 0x76543217u;
+	f.ua = "";
+	f.ua_len = 0;
+	f.has_connect = f.has_head = false;
+	n = fc_accesslog_format_line(out, false, &f);
+	out[n] = 0;
+	assert_non_null(strstr(out, " connect_ms=- head_ms=- retries=9 retry_reasons=eof,"
+	                            "connect_refused,connect_failed,connect_timeout,tls_handshake,"
+	                            "tls,reset,eof user_agent=\"\"\n"));
 }
 
 static void test_time_format(void **state)
@@ -377,6 +541,7 @@ int main(void)
 	        cmocka_unit_test(test_u64),
 	        cmocka_unit_test(test_lines_as_printf_wrote_them),
 	        cmocka_unit_test(test_tunnel_line),
+	        cmocka_unit_test(test_timing_retries_user_agent),
 	        cmocka_unit_test(test_time_format),
 	        cmocka_unit_test(test_time_cache),
 	};
