@@ -260,7 +260,7 @@ _Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_EXCHANGE_MAX_TRIES,
 /* The User-Agent bytes kept for the access log (the rest is cut). With the
  * sticky values at their real size this keeps struct fc_exchange at 1,016
  * bytes, one 1,024-byte malloc chunk. */
-#define FC_EXCHANGE_UA_MAX 128
+#define FC_EXCHANGE_UA_MAX 120
 _Static_assert(FC_EXCHANGE_UA_MAX <= UINT8_MAX, "fc_exchange.ua_len is a byte");
 /* A sticky cookie value and its NUL ("<8 hex>.<22 base64url>", fulcrum.h's
  * fc_sticky_encode): a longer cookie cannot be valid. */
