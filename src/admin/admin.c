@@ -26,7 +26,10 @@ enum conn_state {
 	C_BODY,   /* its body is arriving */
 	C_PARKED, /* waiting for ?wait=removable */
 	C_FLUSH,  /* the last response goes out, then close */
+	C_LINGER, /* sent, write side shut: input is read and dropped until EOF */
 };
+
+#define LINGER_MS 2000 /* at most this long: a client still sending gets our answer first */
 
 struct fc_admin_conn {
 	struct fc_io io; /* first: the loop's pointer is the connection's */
@@ -467,6 +470,23 @@ static void process(struct fc_admin_conn *c)
 	}
 }
 
+/* Reads and drops input; closes at EOF. False when closed. */
+static bool linger(struct fc_admin_conn *c)
+{
+	char drop[4096];
+	for (;;) {
+		ssize_t r = recv(c->io.fd, drop, sizeof(drop), 0);
+		if (r > 0)
+			continue;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		conn_close(c);
+		return false;
+	}
+}
+
 /* Sends what is queued. False when the connection was closed. */
 static bool flush(struct fc_admin_conn *c)
 {
@@ -485,10 +505,13 @@ static bool flush(struct fc_admin_conn *c)
 	}
 	c->out.len = c->out_off = 0;
 	if (c->state == C_FLUSH) {
-		/* everything went out: no more reading, the peer sees the end */
+		/* everything went out: the peer sees the end; what it still sends is
+		 * read and dropped for a while, so that closing with unread input
+		 * does not reset the connection before the answer is read */
 		shutdown(c->io.fd, SHUT_WR);
-		conn_close(c);
-		return false;
+		c->state = C_LINGER;
+		arm(c, LINGER_MS);
+		return linger(c);
 	}
 	return true;
 }
@@ -529,6 +552,10 @@ static bool fill(struct fc_admin_conn *c)
 static void conn_run(struct fc_admin_conn *c)
 {
 	for (int turn = 0; turn < 1000; turn++) {
+		if (c->state == C_LINGER) {
+			linger(c);
+			return;
+		}
 		if (c->state == C_FLUSH) {
 			flush(c);
 			return;
@@ -799,6 +826,7 @@ void fc_admin_destroy(struct fc_admin *a)
 		free(a->seen[i].name);
 	free(a->seen);
 	free(a->removals);
+	free(a->retired);
 	fc_journal_fini(&a->journal);
 	free(a);
 }

@@ -121,6 +121,15 @@ struct fc_admin_removal {
 	char server[FC_ADMIN_NAME_MAX];
 };
 
+/* What the servers removed by the API had counted, per pool: the pool's
+ * totals stay monotonic (Prometheus counters) when a server goes. */
+struct fc_admin_retired {
+	char pool[FC_ADMIN_NAME_MAX];
+	uint64_t code[5];
+	uint64_t hist[FC_HIST_BUCKETS];
+	uint64_t sum_ns;
+};
+
 struct fc_admin {
 	struct fc_loop *loop;
 	struct fc_admin_hooks hooks;
@@ -137,6 +146,8 @@ struct fc_admin {
 	size_t n_seen;
 	struct fc_admin_removal *removals;
 	size_t n_removals;
+	struct fc_admin_retired *retired;
+	size_t n_retired;
 	/* the journal as last written or loaded, and the config it came with
 	 * (a reload brings a new one: the journal is taken from it again) */
 	struct fc_journal journal;

@@ -570,6 +570,31 @@ bool fc_admin_api_wait_done(struct fc_admin *a, const struct fc_admin_route *rou
 	return done;
 }
 
+/* Keeps what a server going away counted in its pool's totals. */
+static void retire(struct fc_admin *a, const char *pool, const struct fc_rt_server *rs)
+{
+	struct fc_admin_retired *r = NULL;
+	for (size_t i = 0; i < a->n_retired; i++)
+		if (strcmp(a->retired[i].pool, pool) == 0)
+			r = &a->retired[i];
+	if (!r) {
+		struct fc_admin_retired *v = realloc(a->retired, (a->n_retired + 1) * sizeof(*v));
+		if (!v)
+			return; /* the pool's counters then step back: Prometheus sees a reset */
+		a->retired = v;
+		r = &v[a->n_retired++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->pool, sizeof(r->pool), "%s", pool);
+	}
+	struct fc_srv_totals t;
+	fc_admin_server_totals(rs, &t);
+	for (int k = 0; k < 5; k++)
+		r->code[k] += t.code[k];
+	for (int k = 0; k < FC_HIST_BUCKETS; k++)
+		r->hist[k] += t.hist[k];
+	r->sum_ns += t.sum_ns;
+}
+
 bool fc_admin_api_removals(struct fc_admin *a)
 {
 	struct fc_admin_view v;
@@ -588,6 +613,7 @@ bool fc_admin_api_removals(struct fc_admin *a)
 		}
 		if (srv) {
 			struct fc_rt_server *rs = fc_server_user(srv);
+			retire(a, e->pool, rs);
 			if (v.ws)
 				fc_workers_server_down(v.ws, v.n_workers, srv);
 			if (rs && rs->health)

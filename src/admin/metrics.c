@@ -147,6 +147,16 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 			pr->healthy += r->st.state == FC_SERVER_HEALTHY;
 			fc_server_unref(tmp[k]);
 		}
+		for (size_t k = 0; k < a->n_retired; k++) {
+			const struct fc_admin_retired *rt = &a->retired[k];
+			if (strcmp(rt->pool, pr->name) != 0)
+				continue;
+			for (int c = 0; c < 5; c++)
+				pr->code[c] += rt->code[c];
+			for (int b = 0; b < FC_HIST_BUCKETS; b++)
+				pr->hist[b] += rt->hist[b];
+			pr->sum_ns += rt->sum_ns;
+		}
 		for (uint32_t w = 0; p->ctr && w < v.rt->n_workers; w++) {
 			const struct fc_pool_counters *pc = &p->ctr[w];
 			for (int c = 0; c < 5; c++)
