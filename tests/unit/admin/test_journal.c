@@ -65,9 +65,10 @@ static void test_round_trip_and_changes(void **state)
 	assert_int_equal(fc_journal_set(&j, "web", "b", true, 3, true, FC_ADMIN_DRAIN), 0);
 	assert_int_equal(fc_journal_set(&j, "web", "d", true, 7, false, FC_ADMIN_READY), 0);
 	char *t = fc_journal_format(&j);
-	assert_string_equal(t, "{\"version\":1,\"pools\":{\"web\":{\"added\":[{\"name\":\"d\",\"url\":"
-	                       "\"http://127.0.0.1:9\",\"weight\":7}],\"removed\":[\"c\"],"
-	                       "\"servers\":{\"b\":{\"weight\":3,\"state\":\"drain\"}}}}}\n");
+	assert_string_equal(t,
+	                    "{\"version\":1,\"pools\":{\"web\":{\"added\":[{\"name\":\"d\",\"url\":"
+	                    "\"http://127.0.0.1:9\",\"weight\":7}],\"removed\":[\"c\"],"
+	                    "\"servers\":{\"b\":{\"weight\":3,\"state\":\"drain\"}}}}}\n");
 	assert_int_equal(fc_journal_parse(t, strlen(t), &k, err, sizeof(err)), 0);
 	char *t2 = fc_journal_format(&k);
 	assert_string_equal(t, t2); /* parsed back to the same */
@@ -105,9 +106,11 @@ static void test_parse_errors(void **state)
 	        "{\"version\": 1, \"extra\": 1}",
 	        "{\"version\": 1, \"pools\": []}",
 	        "{\"version\": 1, \"pools\": {\"w\": {\"added\": [{\"name\": \"a\"}]}}}",
-	        "{\"version\": 1, \"pools\": {\"w\": {\"added\": [{\"name\": \"a\", \"url\": \"u\", "
+	        "{\"version\": 1, \"pools\": {\"w\": {\"added\": [{\"name\": \"a\", \"url\": "
+	        "\"u\", "
 	        "\"weight\": 1001}]}}}",
-	        "{\"version\": 1, \"pools\": {\"w\": {\"servers\": {\"a\": {\"state\": \"off\"}}}}}",
+	        "{\"version\": 1, \"pools\": {\"w\": {\"servers\": {\"a\": {\"state\": "
+	        "\"off\"}}}}}",
 	        "{\"version\": 1, \"pools\": {\"w\": {\"servers\": {\"a\": {\"x\": 1}}}}}",
 	        "{\"version\": 1, \"pools\": {\"w\": {\"removed\": [1]}}}",
 	        "{\"version\": 1, \"pools\": {\"w\": {\"what\": 1}}}",
@@ -177,16 +180,17 @@ static void collect(void *arg, bool warning, const char *msg)
 
 static struct fc_config *load(void)
 {
-	static const char yaml[] = "listeners: [{address: 127.0.0.1:18080, routes: [{pool: web}]}]\n"
-	                           "pools:\n"
-	                           "  web:\n"
-	                           "    servers:\n"
-	                           "      - {url: http://127.0.0.1:9001, name: a}\n"
-	                           "      - {url: http://127.0.0.1:9002, name: b}\n"
-	                           "      - {url: http://127.0.0.1:9003, name: c}\n";
+	static const char yaml[] =
+	        "listeners: [{address: 127.0.0.1:18080, routes: [{pool: web}]}]\n"
+	        "pools:\n"
+	        "  web:\n"
+	        "    servers:\n"
+	        "      - {url: http://127.0.0.1:9001, name: a}\n"
+	        "      - {url: http://127.0.0.1:9002, name: b}\n"
+	        "      - {url: http://127.0.0.1:9003, name: c}\n";
 	char err[1024];
-	struct fc_config *cfg = fc_config_load_string(yaml, sizeof(yaml) - 1, "t.yaml", err,
-	                                              sizeof(err));
+	struct fc_config *cfg =
+	        fc_config_load_string(yaml, sizeof(yaml) - 1, "t.yaml", err, sizeof(err));
 	if (!cfg)
 		fail_msg("%s", err);
 	return cfg;
@@ -203,13 +207,14 @@ static void test_apply(void **state)
 	(void)state;
 	char path[160], err[1024];
 	snprintf(path, sizeof(path), "%s/journal.json", dir);
-	write_text(path, "{\"version\": 1, \"pools\": {"
-	                 "\"web\": {\"added\": [{\"name\": \"d\", \"url\": \"http://127.0.0.1:9004\","
-	                 " \"weight\": 4}, {\"name\": \"a\", \"url\": \"http://127.0.0.1:9\"}],"
-	                 " \"removed\": [\"c\", \"zz\"],"
-	                 " \"servers\": {\"b\": {\"weight\": 3, \"state\": \"drain\"},"
-	                 " \"d\": {\"state\": \"maint\"}, \"gone\": {\"weight\": 1}}},"
-	                 "\"old\": {\"removed\": [\"x\"]}}}");
+	write_text(path,
+	           "{\"version\": 1, \"pools\": {"
+	           "\"web\": {\"added\": [{\"name\": \"d\", \"url\": \"http://127.0.0.1:9004\","
+	           " \"weight\": 4}, {\"name\": \"a\", \"url\": \"http://127.0.0.1:9\"}],"
+	           " \"removed\": [\"c\", \"zz\"],"
+	           " \"servers\": {\"b\": {\"weight\": 3, \"state\": \"drain\"},"
+	           " \"d\": {\"state\": \"maint\"}, \"gone\": {\"weight\": 1}}},"
+	           "\"old\": {\"removed\": [\"x\"]}}}");
 	/* --check: the same report, nothing written */
 	struct fc_config *cfg = load();
 	struct lines l = {.text = ""};
@@ -292,7 +297,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_round_trip_and_changes),
 	        cmocka_unit_test(test_parse_errors),
-	        cmocka_unit_test_setup_teardown(test_save_creates_dir_and_replaces, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_save_creates_dir_and_replaces, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_apply_errors, setup, teardown),
 	};

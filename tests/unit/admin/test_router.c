@@ -60,10 +60,19 @@ static void test_not_found(void **state)
 	(void)state;
 	struct fc_admin_route r;
 	static const char *const paths[] = {
-	        "/api",          "/api/",          "/api/pools/",      "/api/pools//servers",
-	        "/api/pools/web/", "/api/pools/web/x", "/api/pools/web/servers/a/b",
-	        "/metrics/",     "/metricsx",      "/nope",            "//",
-	        "/api/pools/web/servers/",         "/a/b/c/d/e/f/g/h",
+	        "/api",
+	        "/api/",
+	        "/api/pools/",
+	        "/api/pools//servers",
+	        "/api/pools/web/",
+	        "/api/pools/web/x",
+	        "/api/pools/web/servers/a/b",
+	        "/metrics/",
+	        "/metricsx",
+	        "/nope",
+	        "//",
+	        "/api/pools/web/servers/",
+	        "/a/b/c/d/e/f/g/h",
 	};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		if (route(paths[i], &r) != FC_ADMIN_ROUTE_NOT_FOUND)
@@ -79,14 +88,14 @@ static void test_bad_urls(void **state)
 	(void)state;
 	struct fc_admin_route r;
 	static const char *const bad[] = {
-	        "/api/pools/w%zzb",          /* not hex */
-	        "/api/pools/w%6",            /* cut */
-	        "/api/pools/w%",             /* cut */
-	        "/api/pools/a%2Fb",          /* an encoded slash */
-	        "/api/pools/a%00b",          /* an encoded NUL */
-	        "*",                         /* not a path */
-	        "http://x/api/pools",        /* absolute form */
-	        "/api/pools?x=1",            /* no parameters here */
+	        "/api/pools/w%zzb",   /* not hex */
+	        "/api/pools/w%6",     /* cut */
+	        "/api/pools/w%",      /* cut */
+	        "/api/pools/a%2Fb",   /* an encoded slash */
+	        "/api/pools/a%00b",   /* an encoded NUL */
+	        "*",                  /* not a path */
+	        "http://x/api/pools", /* absolute form */
+	        "/api/pools?x=1",     /* no parameters here */
 	        "/api/pools/web/servers/a?wait=removable&x=1",
 	        "/api/pools/web/servers/a?wait=a&wait=b", /* repeated */
 	        "/api/pools/web/servers/a?wait=%zz",
@@ -140,7 +149,8 @@ static struct fc_config *admin_cfg(const char *token_file)
 	         "pools: {p: {servers: [http://127.0.0.1:9]}}\n",
 	         token_file ? ", token_file: " : "", token_file ? token_file : "");
 	char err[1024];
-	struct fc_config *cfg = fc_config_load_string(yaml, strlen(yaml), "t.yaml", err, sizeof(err));
+	struct fc_config *cfg =
+	        fc_config_load_string(yaml, strlen(yaml), "t.yaml", err, sizeof(err));
 	if (!cfg)
 		fail_msg("%s", err);
 	return cfg;
@@ -244,14 +254,10 @@ static void test_quantiles(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_routes),
-	        cmocka_unit_test(test_not_found),
-	        cmocka_unit_test(test_bad_urls),
-	        cmocka_unit_test(test_query),
-	        cmocka_unit_test(test_methods),
-	        cmocka_unit_test(test_token_file_and_env),
-	        cmocka_unit_test(test_digest_equal),
-	        cmocka_unit_test(test_quantiles),
+	        cmocka_unit_test(test_routes),       cmocka_unit_test(test_not_found),
+	        cmocka_unit_test(test_bad_urls),     cmocka_unit_test(test_query),
+	        cmocka_unit_test(test_methods),      cmocka_unit_test(test_token_file_and_env),
+	        cmocka_unit_test(test_digest_equal), cmocka_unit_test(test_quantiles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
