@@ -3,7 +3,8 @@
 # need on Debian, only if something is missing. Safe to run again.
 set -e
 pkgs="build-essential cmake pkg-config node-llhttp libyaml-dev libcmocka-dev libssl-dev \
-      libnghttp2-dev liburing-dev python3 python3-websockets openssl curl clang clang-format"
+      libnghttp2-dev liburing-dev libjansson-dev prometheus python3 python3-websockets openssl curl \
+      clang clang-format"
 if [ "$1" = "bench" ]; then
 	pkgs="$pkgs wrk haproxy nginx-light"
 fi

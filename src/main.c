@@ -8,10 +8,13 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "admin/admin.h"
+#include "admin/journal.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "core/sock.h"
 #include "proxy/proxy.h"
+#include "proxy/state.h"
 #include "tls/tls.h"
 
 #define MAX_TO 256
@@ -72,6 +75,23 @@ static void tls_report(void *arg, bool warning, const char *msg)
 {
 	(void)arg;
 	fprintf(stderr, "%s%s\n", msg, warning ? " (warning)" : "");
+}
+
+/* --check: what the admin API's journal changes, on stdout. */
+static void journal_print(void *arg, bool warning, const char *msg)
+{
+	(void)arg;
+	printf("%s%s\n", msg, warning ? " (warning)" : "");
+}
+
+/* At start: the same into the error log. */
+static void journal_log(void *arg, bool warning, const char *msg)
+{
+	(void)arg;
+	if (warning)
+		fc_warn("%s", msg);
+	else
+		fc_info("%s", msg);
 }
 
 int main(int argc, char **argv)
@@ -194,6 +214,14 @@ int main(int argc, char **argv)
 	else if (workers == 0)
 		fc_config_parse_workers("auto", &cfg->workers);
 	if (check) {
+		/* the journal of the admin API (only with an admin: section) */
+		if (cfg->admin.enabled && (fc_admin_check_config(cfg, err, sizeof(err)) < 0 ||
+		                           fc_journal_preview(cfg, fc_state_dir(cfg), journal_print,
+		                                              NULL, err, sizeof(err)) < 0)) {
+			fprintf(stderr, "%s\n", err);
+			fc_config_unref(cfg);
+			return 1;
+		}
 		if (fc_tls_check_config(cfg, tls_report, NULL) > 0) {
 			fc_config_unref(cfg);
 			return 1;
@@ -210,6 +238,13 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "fulcrum: log.error: %s: %s\n", cfg->error_log, strerror(-rc));
 		fc_config_unref(cfg);
+		return 1;
+	}
+	if (cfg->admin.enabled &&
+	    fc_journal_apply(cfg, fc_state_dir(cfg), journal_log, NULL, err, sizeof(err)) < 0) {
+		fc_error("%s", err);
+		fc_config_unref(cfg);
+		fc_log_close();
 		return 1;
 	}
 	raise_fd_limit(cfg);

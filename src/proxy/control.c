@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "core/log.h"
 #include "health/health.h"
 #include "proxy/proxy.h"
@@ -24,7 +26,19 @@ struct control {
 	struct fc_health *health;
 	struct fc_worker *ws;
 	uint32_t n_workers;
+	struct fc_admin *admin; /* NULL: no admin: section */
+	struct fc_reload_stats reload_stats;
 };
+
+/* The admin API asks for what is current at every request. */
+static void admin_view(void *arg, struct fc_admin_view *v)
+{
+	struct control *ctl = arg;
+	v->rt = ctl->rt;
+	v->health = ctl->health;
+	v->ws = ctl->ws;
+	v->n_workers = ctl->n_workers;
+}
 
 /* health: a server stopped taking requests; workers drop their idle
  * connections to it */
@@ -111,6 +125,20 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers)
 	fc_loop_update_time(&ctl.loop);
 	for (size_t i = 0; i < ctl.rt->n_pools; i++)
 		fc_pool_maintain(ctl.rt->pools[i].pool, ctl.loop.now_ns);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	ctl.reload_stats.last_success = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	if (cfg->admin.enabled) {
+		/* reload: NULL until control.c implements it (the API answers 501) */
+		struct fc_admin_hooks ah = {.view = admin_view,
+		                            .reload = NULL,
+		                            .reload_stats = &ctl.reload_stats,
+		                            .arg = &ctl};
+		if (fc_admin_create(&ctl.loop, cfg, &ah, &ctl.admin, err, sizeof(err)) < 0) {
+			fc_error("%s", err);
+			goto out;
+		}
+	}
 	if (fc_workers_start(ctl.rt, &ctl.ws, n_workers, err, sizeof(err)) < 0) {
 		fc_error("%s", err);
 		ctl.ws = NULL;
@@ -132,6 +160,9 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers)
 	fc_timer_cancel(&ctl.loop, &ctl.maintain);
 	status = 0;
 out:
+	/* no more admin requests: they would look at the workers */
+	fc_admin_destroy(ctl.admin);
+	ctl.admin = NULL;
 	if (ctl.ws)
 		fc_workers_stop(ctl.ws, n_workers, status == 0 ? cfg->shutdown_grace_ms : 0);
 	ctl.ws = NULL;

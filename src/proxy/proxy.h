@@ -22,6 +22,7 @@
 #include "core/slab.h"
 #include "core/stream.h"
 #include "http/h1.h"
+#include "proxy/counters.h"
 
 struct fc_worker;
 struct fc_client;
@@ -72,15 +73,22 @@ struct fc_rt_server {
 	struct fc_tls_client *tls;       /* https:// server: the pool's context; else NULL */
 	const char *tls_host;            /* SNI and the name verified (the URL's host) */
 	uint32_t n_workers;
+	/* one per worker, touched only by that worker; a cache line each or
+	 * more, so that workers do not write to each other's lines */
 	struct fc_rt_idle {
-		struct fc_link list;   /* idle upstream connections, most recent first */
-		struct fc_link active; /* in the worker's purge list while n + used > 0 */
-		uint32_t n;            /* idle */
-		uint32_t used;         /* taken by an exchange, not yet released or closed */
-		uint32_t peak;         /* most used at once since the last purge */
-		uint32_t need;         /* estimate of the recent need (see upstream.c) */
-	} idle[];                      /* one per worker, touched only by that worker */
+		struct fc_link list;        /* idle upstream connections, most recent first */
+		struct fc_link active;      /* in the worker's purge list while n + used > 0 */
+		uint32_t n;                 /* idle */
+		uint32_t used;              /* taken by an exchange, not yet released or closed */
+		uint32_t peak;              /* most used at once since the last purge */
+		uint32_t need;              /* estimate of the recent need (see upstream.c) */
+		struct fc_srv_counters ctr; /* metrics (counters.h) */
+	} __attribute__((aligned(64))) idle[];
 };
+
+/* A server's proxy data for n_workers workers, from its config (the host is
+ * copied: cs may go once this returns). Freed with free(). NULL: no memory. */
+struct fc_rt_server *fc_rt_server_create(const struct fc_config_server *cs, uint32_t n_workers);
 
 struct fc_rt_pool {
 	struct fc_pool *pool;
@@ -88,6 +96,7 @@ struct fc_rt_pool {
 	struct fc_tls_client *tls;         /* NULL when it has no https:// server */
 	_Atomic uint64_t no_server_log_ms; /* last "no server" log line */
 	atomic_uint no_server_count;       /* 503s since then */
+	struct fc_pool_counters *ctr;      /* one per worker (counters.h) */
 };
 
 /* The live state built from one config snapshot. Shared by all workers. */
@@ -248,6 +257,9 @@ struct fc_exchange {
 	bool stale_retry_used, timed_out, aborted, logged, no_retry;
 	bool client_10, client_keepalive, close_after, up_reusable;
 	bool has_key, has_sticky_in, sticky_set, secure;
+	bool counted;                 /* metrics: a server's answer was counted */
+	bool retrying;                /* metrics: the next attempt is a retry for retry_reason */
+	uint8_t retry_reason;         /* enum fc_retry_reason */
 	bool upgrade;                 /* the request asks for an upgrade (forwarded) */
 	bool tun_up_shut, tun_c_shut; /* tunnel: write side shut towards the server, the client */
 	uint8_t key_len, sticky_in_len;
@@ -395,6 +407,7 @@ struct fc_worker {
 	struct fc_exchange *free_exchanges;
 	struct fc_upstream_purge upurge; /* upstream.c */
 	struct fc_accesslog *alog;       /* lines waiting for the flush (accesslog.c); free() */
+	struct fc_worker_counters ctr;   /* metrics (counters.h) */
 	bool draining;
 	bool started; /* its thread runs */
 };

@@ -38,11 +38,19 @@ static void rt_server_free(void *user)
 	free(user);
 }
 
-static struct fc_rt_server *rt_server_create(const struct fc_config_server *cs, uint32_t n_workers)
+struct fc_rt_server *fc_rt_server_create(const struct fc_config_server *cs, uint32_t n_workers)
 {
-	struct fc_rt_server *rs = calloc(1, sizeof(*rs) + n_workers * sizeof(rs->idle[0]));
+	/* the per-worker slots are cache-line aligned; the host's copy follows them */
+	size_t host_at = sizeof(struct fc_rt_server) + n_workers * sizeof(struct fc_rt_idle);
+	size_t size = (host_at + strlen(cs->host) + 1 + 63) & ~(size_t)63;
+	struct fc_rt_server *rs = aligned_alloc(64, size);
 	if (!rs)
 		return NULL;
+	memset(rs, 0, size);
+	char *host = (char *)rs + host_at;
+	memcpy(host, cs->host, strlen(cs->host) + 1);
+	if (cs->tls)
+		rs->tls_host = host;
 	memcpy(&rs->addr, &cs->addr, sizeof(rs->addr));
 	rs->addr_len = cs->addr_len;
 	snprintf(rs->hostport, sizeof(rs->hostport), "%s:%u", cs->host, cs->port);
@@ -89,6 +97,11 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_healt
 		const struct fc_config_pool *cp = &cfg->pools[i];
 		struct fc_rt_pool *p = &rt->pools[i];
 		p->cfg = cp;
+		p->ctr = aligned_alloc(64, ((n_workers ? n_workers : 1) * sizeof(*p->ctr) + 63) &
+		                                   ~(size_t)63);
+		if (!p->ctr)
+			goto nomem;
+		memset(p->ctr, 0, (n_workers ? n_workers : 1) * sizeof(*p->ctr));
 		if (cp->has_tls_servers &&
 		    !(p->tls = fc_tls_client_create(cfg, i, tls_report, &tr)))
 			goto fail;
@@ -135,14 +148,12 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_healt
 				         strerror(rc < 0 ? -rc : EINVAL));
 				goto fail;
 			}
-			struct fc_rt_server *rs = rt_server_create(cs, n_workers);
+			struct fc_rt_server *rs = fc_rt_server_create(cs, n_workers);
 			if (!rs)
 				goto nomem;
 			fc_server_set_user(srv, rs);
-			if (cs->tls) {
+			if (cs->tls)
 				rs->tls = p->tls;
-				rs->tls_host = cs->host;
-			}
 			if (health) {
 				rc = fc_health_add_server(health, p->pool, cp, cs, srv,
 				                          (const struct sockaddr *)&cs->addr,
@@ -151,6 +162,9 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, struct fc_healt
 					goto nomem;
 				if (cs->tls)
 					fc_health_server_set_tls(rs->health, rs->tls, rs->tls_host);
+				/* the admin API drained it (its journal says so) */
+				if (cs->admin_state != FC_ADMIN_READY)
+					fc_health_server_drain(rs->health, true, now);
 			}
 		}
 	}
@@ -194,6 +208,7 @@ void fc_runtime_destroy(struct fc_runtime *rt)
 		if (rt->pools[i].pool)
 			fc_pool_destroy(rt->pools[i].pool);
 		fc_tls_client_destroy(rt->pools[i].tls);
+		free(rt->pools[i].ctr);
 	}
 	free(rt->pools);
 	for (size_t i = 0; rt->tls && i < rt->cfg->n_listeners; i++)
