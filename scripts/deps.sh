@@ -8,6 +8,8 @@ pkgs="build-essential cmake pkg-config node-llhttp libyaml-dev libcmocka-dev lib
 if [ "$1" = "bench" ]; then
 	pkgs="$pkgs wrk haproxy nginx-light"
 fi
+# headless, for the status page's e2e test (tests/e2e/test_status_page.py)
+pkgs="$pkgs chromium"
 missing=""
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

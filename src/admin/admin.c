@@ -193,6 +193,8 @@ static void queue_response(struct fc_admin_conn *c, struct fc_admin_resp *r, boo
 	               r->content_type ? r->content_type : "application/json");
 	fc_json_printf(o, "Content-Length: %zu\r\n", r->body.len);
 	fc_json_printf(o, "Cache-Control: no-store\r\n");
+	if (r->csp)
+		fc_json_printf(o, "Content-Security-Policy: %s\r\n", r->csp);
 	if (r->allow)
 		fc_json_printf(o, "Allow: %s\r\n", r->allow);
 	if (r->www_authenticate)
@@ -270,6 +272,9 @@ static void dispatch(struct fc_admin_conn *c, struct fc_admin_resp *r)
 	req.body = c->body ? c->body : "";
 	req.body_len = c->body_len;
 	switch (req.route.id) {
+	case FC_ADMIN_R_INDEX:
+		fc_admin_status_page(r);
+		return;
 	case FC_ADMIN_R_METRICS:
 		fc_admin_metrics(a, r);
 		return;

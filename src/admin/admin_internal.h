@@ -170,6 +170,7 @@ struct fc_admin_req {
 struct fc_admin_resp {
 	int status;
 	const char *content_type; /* NULL: application/json */
+	const char *csp;          /* Content-Security-Policy, or NULL */
 	const char *allow;        /* for 405 */
 	bool www_authenticate;    /* for 401 */
 	struct fc_json body;
@@ -200,6 +201,9 @@ double fc_admin_wall(uint64_t mono_ns);
 void fc_admin_rfc3339(double unix_s, char *buf, size_t len);
 /* The first appearance of pool name (recorded now when it is new). */
 double fc_admin_pool_started(struct fc_admin *a, const char *name);
+
+/* status_page.c: GET /, the status page (text/html) with its CSP. */
+void fc_admin_status_page(struct fc_admin_resp *r);
 
 /* metrics.c */
 void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r);

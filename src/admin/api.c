@@ -630,31 +630,6 @@ bool fc_admin_api_removals(struct fc_admin *a)
 
 /* ---------------------------------------------------------------- dispatch */
 
-static void index_page(struct fc_admin_resp *r)
-{
-	static const char *const endpoints[] = {
-	        "GET /api/pools",
-	        "GET /api/pools/{pool}",
-	        "GET /api/pools/{pool}/servers",
-	        "POST /api/pools/{pool}/servers",
-	        "GET /api/pools/{pool}/servers/{server}[?wait=removable&timeout=30s]",
-	        "PATCH /api/pools/{pool}/servers/{server}",
-	        "DELETE /api/pools/{pool}/servers/{server}",
-	        "POST /api/reload",
-	        "GET /metrics",
-	        "GET /lb-metrics",
-	};
-	r->status = 200;
-	fc_json_obj(&r->body);
-	fc_json_kstr(&r->body, "fulcrum", FULCRUM_VERSION);
-	fc_json_key(&r->body, "endpoints");
-	fc_json_arr(&r->body);
-	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
-		fc_json_str(&r->body, endpoints[i]);
-	fc_json_arr_end(&r->body);
-	fc_json_obj_end(&r->body);
-}
-
 static void reload(struct fc_admin *a, struct fc_admin_resp *r)
 {
 	if (!a->hooks.reload) {
@@ -682,10 +657,6 @@ void fc_admin_api(struct fc_admin *a, const struct fc_admin_req *req, struct fc_
 	struct fc_admin_view v;
 	fc_admin_current(a, &v);
 	const struct fc_admin_route *rt = &req->route;
-	if (rt->id == FC_ADMIN_R_INDEX) {
-		index_page(r);
-		return;
-	}
 	if (rt->id == FC_ADMIN_R_RELOAD) {
 		reload(a, r);
 		return;
