@@ -45,7 +45,8 @@ def start(names):
     while aport == port:
         aport = h.free_port()
     text = h.config(port, bs, pool_extra={"health": HEALTH}, log_level="info",
-                    top_extra="admin: {listen: 127.0.0.1:%d}" % aport)
+                    top_extra="state_dir: %s\nadmin: {listen: 127.0.0.1:%d}"
+                    % (os.path.join(h.tmpdir(), "state"), aport))
     f = h.Fulcrum.from_config(text, port=port, env={"FULCRUM_ADMIN_TOKEN": TOKEN})
     h.check(h.wait_port(aport, 10, f.proc), "the admin listener on %d: %s" % (aport, f.stderr_text()[-2000:]))
     return bs, f, aport
