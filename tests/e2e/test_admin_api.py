@@ -478,4 +478,41 @@ def journal_survives_a_restart():
     h.eq(c.server("jr-new")["weight"], 1, "the file's jr-new")
 
 
+@h.test
+def garbage_and_connection_floods_do_not_hurt():
+    """Random bytes, cut requests and more connections than the admin takes:
+    the admin answers or closes, fulcrum keeps serving traffic and the API."""
+    import random
+    rnd = random.Random(7)
+    a = Admin(h.echo_backends(1, prefix="gb"))
+    pieces = [b"GET ", b"POST ", b"PATCH ", b"/api/pools", b"/web", b"/servers/gb-1", b"?wait=removable",
+              b" HTTP/1.1\r\n", b"Host: x\r\n", b"Content-Length: 5\r\n", b"Transfer-Encoding: chunked\r\n",
+              b"Authorization: Bearer " + TOKEN.encode() + b"\r\n", b"\r\n", b"{\"weight\": 2}", b"\x00\xff",
+              b"%zz", b"5\r\nhello\r\n0\r\n\r\n", b"\n", b" "]
+    for i in range(150):
+        data = b"".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 12)))
+        if rnd.random() < 0.3:
+            data = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 200)))
+        try:
+            with h.Conn(a.admin, timeout=5) as c:
+                c.send(data)
+                c.sock.shutdown(socket.SHUT_WR)
+                c.wait_closed(3)
+        except OSError:
+            pass
+        h.check(a.f.alive(), "fulcrum alive after input %d: %r" % (i, data[:80]))
+    # more connections than FC_ADMIN_MAX_CONNS (64): the extra ones get 503 and close
+    held = [h.Conn(a.admin) for _ in range(64)]
+    extra = h.Conn(a.admin)
+    h.check(extra.wait_closed(3), "the 65th connection is closed")
+    h.check(bytes(extra.buf).startswith(b"HTTP/1.1 503"), "with a 503: %r" % bytes(extra.buf[:40]))
+    extra.close()
+    for c in held:
+        c.close()
+    h.wait_until(lambda: a.call("GET", "/api/pools", token=None).status == 200, timeout=3,
+                 what="the API answers again")
+    h.eq(h.get(a.port, "/").status, 200, "traffic is served")
+    h.eq(a.names(), ["gb-1"], "the pool is intact")
+
+
 h.main()
