@@ -180,6 +180,13 @@ def added_server_gets_traffic_at_once():
     h.eq(r.status, 201, "created without a name")
     h.eq((r.json()["name"], r.json()["weight"]), ("127.0.0.1:%d" % other.port, 1), "default name")
     h.eq(a.names(), ["ad-1", "ad-new", "127.0.0.1:%d" % other.port], "three servers")
+    # an https:// server in a pool that had none: the pool gets its TLS
+    # context (weight 0: no traffic to this plain-HTTP backend)
+    r = a.call("POST", "/api/pools/web/servers", {"url": "https://127.0.0.1:%d" % other.port,
+                                                 "name": "ad-tls", "weight": 0})
+    h.eq((r.status, r.json()["url"]), (201, "https://127.0.0.1:%d" % other.port), "an https:// server")
+    h.eq(a.call("DELETE", "/api/pools/web/servers/ad-tls").status, 202, "and away again")
+    h.wait_until(lambda: "ad-tls" not in a.names(), timeout=2, what="ad-tls removed")
     # health checks run on added servers too
     h.wait_until(lambda: a.server("ad-new")["last_check"], timeout=3, what="a check of ad-new")
     new.kill()
@@ -353,6 +360,10 @@ def bad_inputs_get_their_status():
     h.check(data.startswith(b"HTTP/1.1 431") and closed, "too large a head: %r" % data[:60])
     # nothing changed, nothing crashed: two servers, both serve
     h.eq(a.names(), ["bd-1", "bd-2"], "the pool is as it was")
+    s = a.server("bd-1")
+    h.eq((s["weight"], s["admin_state"], s["state"]), (1, "ready", "healthy"),
+         "no PATCH was half applied")
+    h.check(not os.path.exists(os.path.join(a.state, "journal.json")), "no journal written")
     h.eq(set(who(a.port, 4)), {"bd-1", "bd-2"}, "traffic as before")
     h.check(a.f.alive(), "fulcrum is running")
 
