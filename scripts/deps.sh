@@ -3,11 +3,13 @@
 # need on Debian, only if something is missing. Safe to run again.
 set -e
 pkgs="build-essential cmake pkg-config node-llhttp libyaml-dev libcmocka-dev libssl-dev \
-      libnghttp2-dev liburing-dev python3 python3-websockets openssl curl clang clang-format \
-      groff-base"
+      libnghttp2-dev liburing-dev libjansson-dev prometheus python3 python3-websockets openssl curl \
+      clang clang-format groff-base"
 if [ "$1" = "bench" ]; then
 	pkgs="$pkgs wrk haproxy nginx-light"
 fi
+# headless, for the status page's e2e test (tests/e2e/test_status_page.py)
+pkgs="$pkgs chromium"
 missing=""
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -9,12 +9,15 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
+#include "admin/journal.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "core/notify.h"
 #include "core/sock.h"
 #include "proxy/control.h"
 #include "proxy/proxy.h"
+#include "proxy/state.h"
 #include "tls/tls.h"
 
 #define MAX_TO 256
@@ -77,6 +80,66 @@ static void tls_report(void *arg, bool warning, const char *msg)
 {
 	(void)arg;
 	fprintf(stderr, "%s%s\n", msg, warning ? " (warning)" : "");
+}
+
+/* --check: what the admin API's journal changes, on stdout. */
+static void journal_print(void *arg, bool warning, const char *msg)
+{
+	(void)arg;
+	printf("%s%s\n", msg, warning ? " (warning)" : "");
+}
+
+/* At start and reload: the same into the error log. */
+static void journal_log(void *arg, bool warning, const char *msg)
+{
+	(void)arg;
+	if (warning)
+		fc_warn("%s", msg);
+	else
+		fc_info("%s", msg);
+}
+
+/* Every freshly loaded config (start, reload): the journal on top. */
+static int apply_journal(struct fc_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->admin.enabled)
+		return 0;
+	return fc_journal_apply(cfg, fc_state_dir(cfg), journal_log, NULL, err, errlen);
+}
+
+/* The admin API: started once the workers run, on the control loop. */
+static struct fc_admin *admin;
+static struct fc_config *admin_cfg; /* the start's: the admin: section is read once */
+
+static void admin_view(void *arg, struct fc_admin_view *v)
+{
+	struct fc_control *ctl = arg;
+	v->rt = fc_control_runtime(ctl);
+	v->health = v->rt->health;
+	v->ws = fc_control_workers(ctl, &v->n_workers);
+}
+
+static int admin_reload(void *arg, char *err, size_t errlen)
+{
+	return fc_control_reload(arg, err, errlen);
+}
+
+static int admin_start(struct fc_control *ctl, struct fc_loop *loop, char *err, size_t errlen)
+{
+	if (!admin_cfg->admin.enabled)
+		return 0;
+	struct fc_admin_hooks ah = {.view = admin_view,
+	                            .reload = admin_reload,
+	                            .reload_stats = fc_control_reload_stats(ctl),
+	                            .arg = ctl};
+	return fc_admin_create(loop, admin_cfg, &ah, &admin, err, errlen);
+}
+
+static void admin_stop(struct fc_control *ctl)
+{
+	(void)ctl;
+	fc_admin_destroy(admin);
+	admin = NULL;
 }
 
 /* sd_notify: what systemd (Type=notify-reload or notify) hears. */
@@ -286,6 +349,15 @@ int main(int argc, char **argv)
 	else if (workers == 0)
 		fc_config_parse_workers("auto", &cfg->workers);
 	if (check || reload) {
+		/* the journal of the admin API (only with an admin: section) */
+		if (cfg->admin.enabled && (fc_admin_check_config(cfg, err, sizeof(err)) < 0 ||
+		                           fc_journal_preview(cfg, fc_state_dir_peek(cfg),
+		                                              check ? journal_print : journal_log,
+		                                              NULL, err, sizeof(err)) < 0)) {
+			fprintf(stderr, "%s\n", err);
+			fc_config_unref(cfg);
+			return 1;
+		}
 		if (fc_tls_check_config(cfg, tls_report, NULL) > 0) {
 			fc_config_unref(cfg);
 			return 1;
@@ -309,10 +381,20 @@ int main(int argc, char **argv)
 		fc_config_unref(cfg);
 		return 1;
 	}
+	if (apply_journal(cfg, err, sizeof(err)) < 0) {
+		fc_error("%s", err);
+		fc_config_unref(cfg);
+		fc_log_close();
+		return 1;
+	}
+	admin_cfg = cfg;
 	raise_fd_limit(cfg);
 	signal(SIGPIPE, SIG_IGN);
 	struct fc_control_source src = {.path = config_path,
 	                                .log_level = log_level,
+	                                .prepare = apply_journal,
+	                                .started = admin_start,
+	                                .stopping = admin_stop,
 	                                .notify_ready = notify_ready,
 	                                .notify_reloading = notify_reloading,
 	                                .notify_stopping = notify_stopping};

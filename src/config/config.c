@@ -316,6 +316,7 @@ static void free_config(struct fc_config *cfg)
 	free(cfg->pid_file);
 	free(cfg->admin.listen);
 	free(cfg->admin.token_file);
+	free(cfg->journal);
 	free(cfg);
 }
 

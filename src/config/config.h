@@ -93,6 +93,13 @@ struct fc_config_pool_tls {
 	struct fc_config_pos ca_at;
 };
 
+/* What the admin API set for a server (the journal keeps it). */
+enum fc_admin_state {
+	FC_ADMIN_READY, /* takes requests as its health allows */
+	FC_ADMIN_DRAIN, /* no new requests; those in flight finish */
+	FC_ADMIN_MAINT, /* the same, and its idle connections are closed */
+};
+
 struct fc_config_server {
 	char *name;                   /* default: "host:port" of url */
 	char *url;                    /* as written: http://host:port or https://host:port */
@@ -101,8 +108,10 @@ struct fc_config_server {
 	bool tls;                     /* https:// */
 	struct sockaddr_storage addr; /* resolved at load time */
 	socklen_t addr_len;
-	unsigned weight;                /* 0..1000, default 1 */
-	struct fc_config_health health; /* the pool's health: with this server's overrides */
+	unsigned weight;                 /* 0..1000, default 1 */
+	struct fc_config_health health;  /* the pool's health: with this server's overrides */
+	enum fc_admin_state admin_state; /* from the journal, default ready */
+	bool journal_added;              /* the journal added it (not in the file) */
 };
 
 struct fc_config_sticky {
@@ -213,6 +222,7 @@ struct fc_config {
 	char *pid_file;  /* NULL: none */
 	bool watch;      /* reload when the file changes (inotify), default false */
 	struct fc_config_admin admin;
+	char *journal; /* the admin journal applied (JSON text, see admin/journal.h); NULL: none */
 };
 
 /* Loads and validates a YAML file. On error returns NULL and writes
@@ -263,5 +273,25 @@ int fc_config_parse_io_uring(const char *s, enum fc_io_uring_mode *out);
 
 /* The pool named name in cfg, or NULL. Borrowed from cfg. */
 const struct fc_config_pool *fc_config_pool_find(const struct fc_config *cfg, const char *name);
+
+/* ---- changes to a config not yet shared (config_edit.c): the admin API and
+ * its journal add and remove servers exactly as the file would have them. */
+
+/* Validates and resolves one server of pool cp as a servers: entry of the
+ * file: url (http:// or https://host:port, resolved now), name (NULL: the
+ * default host:port; else 1..128 printable characters without spaces,
+ * quotes or '/'), weight 0..1000; the pool's health settings are copied.
+ * Does not look for duplicates. Returns 0 with *out filled (release with
+ * fc_config_server_fini), -EINVAL with the reason in err, or -ENOMEM. */
+int fc_config_server_parse(const struct fc_config_pool *cp, const char *url, const char *name,
+                           unsigned weight, struct fc_config_server *out, char *err, size_t errlen);
+/* Frees what a server owns. */
+void fc_config_server_fini(struct fc_config_server *cs);
+/* Index of the server called name in cp, or -1. */
+long fc_config_server_index(const struct fc_config_pool *cp, const char *name);
+/* Appends *cs to cp's servers (cs's contents move: *cs is zeroed). 0 or -ENOMEM. */
+int fc_config_pool_add_server(struct fc_config_pool *cp, struct fc_config_server *cs);
+/* Removes (and frees) the server called name. 0 or -ENOENT. */
+int fc_config_pool_remove_server(struct fc_config_pool *cp, const char *name);
 
 #endif

@@ -77,7 +77,8 @@ void fc_health_destroy(struct fc_health *h)
 		struct fc_health_server *hs = h->servers[i];
 		fc__health_check_stop(hs);
 		fc_timer_cancel(h->loop, &hs->eject_timer);
-		fc_server_unref(hs->srv);
+		if (!hs->removed)
+			fc_server_unref(hs->srv);
 		free_config(&hs->hc);
 		free(hs->request);
 		free(hs->ck.carry);
@@ -259,7 +260,7 @@ static void on_eject_msg(struct fc_msg *m, void *arg)
 {
 	struct fc_health *h = arg;
 	struct fc_health_server *hs = SERVER_OF_MSG(m);
-	if (h->closing) {
+	if (h->closing || hs->removed) {
 		atomic_store_explicit(&hs->posting, false, memory_order_release);
 		return;
 	}
@@ -328,8 +329,32 @@ void fc_health_server_info(const struct fc_health_server *hs, struct fc_health_i
 	        .last_check_ns = hs->last_check_ns,
 	        .last_check_latency_ns = hs->last_check_latency_ns,
 	        .ejections = hs->ejections,
+	        .active = hs->hc.type != FC_HEALTH_NONE,
+	        .last_check_ok = hs->last_ok,
 	};
 	snprintf(out->reason, sizeof(out->reason), "%s", hs->reason);
+	snprintf(out->last_result, sizeof(out->last_result), "%s", hs->last_result);
+	memcpy(out->results, hs->results, sizeof(out->results));
+}
+
+void fc_health_remove_server(struct fc_health_server *hs)
+{
+	if (hs->removed)
+		return;
+	/* reports return early from now on; a queued ejection is dropped */
+	atomic_store_explicit(&hs->out, true, memory_order_release);
+	hs->removed = true;
+	fc__health_check_stop(hs);
+	fc_timer_cancel(hs->h->loop, &hs->eject_timer);
+	struct fc__health_pool *hp = hs->hp;
+	hp->n_servers--;
+	if (hs->state == FC_SERVER_HEALTHY)
+		hp->n_healthy--;
+	else if (hs->state == FC_SERVER_DEAD)
+		hp->n_dead--;
+	fc_server_unref(hs->srv);
+	hs->srv = NULL;
+	hs->name = "(removed)";
 }
 
 void fc_health_pool_summary(const struct fc_health *h, const struct fc_pool *pool,
@@ -360,5 +385,6 @@ void fc_health_each(struct fc_health *h,
                     void *arg)
 {
 	for (size_t i = 0; i < h->n_servers; i++)
-		fn(arg, h->servers[i]->srv, h->servers[i]);
+		if (!h->servers[i]->removed)
+			fn(arg, h->servers[i]->srv, h->servers[i]);
 }

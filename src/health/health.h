@@ -124,7 +124,23 @@ bool fc_health_status_is_fault(const struct fc_health_server *hs, int status);
  * For the admin API. Thread: control. */
 void fc_health_server_drain(struct fc_health_server *hs, bool on, uint64_t now_ns);
 
+/** Takes hs's server out of health: its checks stop, its pool's counts
+ * forget it, the server reference is dropped, and reports still arriving
+ * from workers are ignored. The record itself stays allocated until
+ * fc_health_destroy (a worker may still hold hs). For the admin API, once
+ * the server was removed from its pool. Thread: control. */
+void fc_health_remove_server(struct fc_health_server *hs);
+
 /* ---------------------------------------------------------------- reading */
+
+/* Results of active checks, for metrics. */
+enum fc_health_result {
+	FC_HEALTH_RESULT_OK,
+	FC_HEALTH_RESULT_FAILED,  /* a failure other than a timeout */
+	FC_HEALTH_RESULT_TIMEOUT, /* no complete answer within timeout */
+	FC_HEALTH_RESULT_LAME_DUCK,
+	FC_HEALTH_RESULTS,
+};
 
 struct fc_health_info {
 	enum fc_server_state state;
@@ -135,7 +151,11 @@ struct fc_health_info {
 	uint32_t checks_failed;
 	uint64_t last_check_ns; /* 0: never checked */
 	uint64_t last_check_latency_ns;
-	uint32_t ejections; /* times ejected so far */
+	uint32_t ejections;                  /* times ejected so far */
+	bool active;                         /* active checks are configured */
+	bool last_check_ok;                  /* the last check passed (a lame duck answer passes) */
+	char last_result[128];               /* its text: "HTTP 200 in 1 ms" */
+	uint64_t results[FC_HEALTH_RESULTS]; /* checks completed, by result */
 };
 
 /** Copies the state of hs's server. Thread: control. */

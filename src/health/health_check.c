@@ -181,7 +181,9 @@ static void on_deadline(struct fc_loop *loop, struct fc_timer *t)
 	default:
 		return;
 	}
+	hs->ck.timed_out = true;
 	finish(hs, FC__HEALTH_FAIL, "timeout after %u ms (%s)", hs->hc.timeout_ms, where);
+	hs->ck.timed_out = false;
 }
 
 /* Decoded body bytes: looks for hc.body, across reads too (carry keeps the

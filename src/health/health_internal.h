@@ -65,6 +65,7 @@ struct fc__health_check {
 	struct fc_h1 h1;
 	int status;
 	size_t req_off;
+	bool timed_out; /* the verdict being given is a timeout */
 };
 
 struct fc_health_server {
@@ -94,8 +95,11 @@ struct fc_health_server {
 	bool ejected;     /* passive detection holds it down until eject_until */
 	uint32_t checks_ok, checks_failed;
 	uint64_t last_check_ns, last_check_latency_ns;
-	char last_result[128]; /* the last check's text: "HTTP 200 in 1 ms" */
-	uint64_t n_checks;     /* checks completed */
+	char last_result[128];               /* the last check's text: "HTTP 200 in 1 ms" */
+	uint64_t n_checks;                   /* checks completed */
+	uint64_t results[FC_HEALTH_RESULTS]; /* the same by result (metrics) */
+	bool last_ok;                        /* the last check passed */
+	bool removed;                        /* fc_health_remove_server: out for good */
 	uint32_t ejections;
 	uint32_t eject_msgs;    /* passive crossings delivered to the control thread */
 	uint32_t refusals;      /* ejections refused by max_ejected */

@@ -161,6 +161,11 @@ void fc__health_on_check(struct fc_health_server *hs, enum fc__health_verdict v,
 	hs->last_check_latency_ns = latency_ns;
 	hs->n_checks++;
 	snprintf(hs->last_result, sizeof(hs->last_result), "%s", text);
+	hs->last_ok = v != FC__HEALTH_FAIL;
+	hs->results[v == FC__HEALTH_PASS   ? FC_HEALTH_RESULT_OK
+	            : v == FC__HEALTH_LAME ? FC_HEALTH_RESULT_LAME_DUCK
+	            : hs->ck.timed_out     ? FC_HEALTH_RESULT_TIMEOUT
+	                                   : FC_HEALTH_RESULT_FAILED]++;
 	if (v == FC__HEALTH_FAIL) {
 		hs->checks_failed++;
 		hs->checks_ok = 0;
@@ -270,7 +275,7 @@ void fc__health_eject_end(struct fc_health_server *hs, uint64_t now_ns)
 
 void fc_health_server_drain(struct fc_health_server *hs, bool on, uint64_t now_ns)
 {
-	if (hs->draining == on)
+	if (hs->draining == on || hs->removed)
 		return;
 	hs->draining = on;
 	recompute(hs, NULL, on ? "drained by the admin API" : "drain ended", now_ns);

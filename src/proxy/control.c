@@ -311,6 +311,12 @@ struct fc_runtime *fc_control_runtime(struct fc_control *ctl)
 	return ((struct control *)ctl)->rt;
 }
 
+struct fc_worker *fc_control_workers(struct fc_control *ctl, uint32_t *n)
+{
+	*n = ((struct control *)ctl)->n_workers;
+	return ((struct control *)ctl)->ws;
+}
+
 /* The answer fulcrum --reload waits for: "<token> ok" or "<token> failed: why". */
 static void write_reload_answer(struct control *ctl, int token, int rc, const char *err)
 {
@@ -495,8 +501,11 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers, const struct fc_co
 	ctl.stats.last_success = realtime_s();
 	write_pid_file(&ctl);
 	watch_start(&ctl);
-	if (src && src->started)
-		src->started((struct fc_control *)&ctl, &ctl.loop);
+	if (src && src->started &&
+	    src->started((struct fc_control *)&ctl, &ctl.loop, err, sizeof(err)) < 0) {
+		fc_error("%s", err);
+		goto out;
+	}
 	if (src && src->notify_ready)
 		src->notify_ready();
 	fc_loop_update_time(&ctl.loop);
@@ -505,10 +514,11 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers, const struct fc_co
 	fc_loop_run(&ctl.loop);
 	fc_timer_cancel(&ctl.loop, &ctl.maintain);
 	fc_timer_cancel(&ctl.loop, &ctl.watch_settle);
-	if (src && src->stopping)
-		src->stopping((struct fc_control *)&ctl);
 	status = 0;
 out:
+	/* the admin API looks at the workers: it goes first */
+	if (src && src->stopping)
+		src->stopping((struct fc_control *)&ctl);
 	if (ctl.ws)
 		fc_workers_stop(ctl.ws, n_workers, status == 0 ? ctl.cfg->shutdown_grace_ms : 0);
 	ctl.ws = NULL;

@@ -20,8 +20,10 @@ struct fc_control_source {
 	/* applied to each freshly loaded config before it is used (the admin
 	 * journal); 0 or -errno with err */
 	int (*prepare)(struct fc_config *cfg, char *err, size_t errlen);
-	/* the control loop runs (the admin listener starts here) / is about to stop */
-	void (*started)(struct fc_control *ctl, struct fc_loop *loop);
+	/* the control loop is about to run, workers are up (the admin listener
+	 * starts here): 0, or -errno with err (the start fails) / it is about
+	 * to stop (and after a failed start) */
+	int (*started)(struct fc_control *ctl, struct fc_loop *loop, char *err, size_t errlen);
 	void (*stopping)(struct fc_control *ctl);
 	/* service manager notifications (sd_notify) */
 	void (*notify_ready)(void);
@@ -48,5 +50,8 @@ const struct fc_reload_stats *fc_control_reload_stats(const struct fc_control *c
 /* The running runtime; it changes at each reload (never keep it across
  * events). Thread: control. */
 struct fc_runtime *fc_control_runtime(struct fc_control *ctl);
+struct fc_worker;
+/* The workers (NULL before they run) and how many. Thread: control. */
+struct fc_worker *fc_control_workers(struct fc_control *ctl, uint32_t *n);
 
 #endif

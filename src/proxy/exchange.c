@@ -39,9 +39,11 @@ static void set_phase(struct fc_exchange *x, enum fc_exchange_phase p)
 /* ---------------------------------------------------------------- outcome */
 
 /* The one place an attempt's outcome is reported: to libfulcrum (counters,
- * learning algorithms) and to the server's health (passive detection), with
- * who is to blame. Only FC_BLAME_SERVER counts as the server's failure. */
-static void report(struct fc_exchange *x, enum fc_blame blame, int status, const char *what)
+ * learning algorithms), to the server's health (passive detection), with
+ * who is to blame, and to the metrics (kind: the failure when it is the
+ * server's). Only FC_BLAME_SERVER counts as the server's failure. */
+static void report(struct fc_exchange *x, enum fc_blame blame, int status, const char *what,
+                   enum fc_fail_kind kind)
 {
 	struct fc_server *srv = x->server;
 	if (!srv)
@@ -58,17 +60,26 @@ static void report(struct fc_exchange *x, enum fc_blame blame, int status, const
 	        rs ? atomic_load_explicit(&rs->health, memory_order_acquire) : NULL;
 	if (hs)
 		fc_health_report(hs, blame, status, what, now);
+	if (rs) {
+		/* a final head came from this server: x->status is its answer */
+		x->counted = x->up_head_ns != 0;
+		fc_ctr_attempt(&rs->idle[w->id].ctr, x->counted, x->status,
+		               blame == FC_BLAME_SERVER ? kind : FC_FAIL_NONE, now - x->start_ns);
+	}
 	fc_pool_done(x->pool->pool, srv, &o, now); /* drops the pick's reference */
 	x->server = NULL;
 }
 
 /* Ends the exchange: reports it if a server is still counted for it (blame
  * as given), writes its access log line once, gives its memory back. */
-static void exchange_end(struct fc_exchange *x, enum fc_blame blame, const char *what)
+static void exchange_end(struct fc_exchange *x, enum fc_blame blame, const char *what,
+                         enum fc_fail_kind kind)
 {
 	struct fc_client *c = x->c;
 	struct fc_worker *w = c->w;
-	report(x, blame, x->status, what);
+	report(x, blame, x->status, what, kind);
+	if (!x->counted && x->pool)
+		fc_ctr_unserved(&x->pool->ctr[w->id], x->status, w->loop.now_ns - x->start_ns);
 	if (!x->logged)
 		fc_accesslog_write(x, w->loop.now_ns);
 	if (x->up) {
@@ -89,7 +100,7 @@ static void respond_local(struct fc_exchange *x, int status, bool close, const c
 	x->bytes_out += n;
 	if (c->in && !close)
 		c->in->rpos = x->parsed;
-	exchange_end(x, blame, fc_h1_reason(status));
+	exchange_end(x, blame, fc_h1_reason(status), FC_FAIL_NONE);
 	if (!n || !fc_client_out_append(c, resp, n)) {
 		fc_client_close(c);
 		return;
@@ -128,13 +139,13 @@ void fc_exchange_abandon(struct fc_exchange *x)
 {
 	if (!x->status)
 		x->status = 499; /* the client went away first */
-	exchange_end(x, FC_BLAME_CLIENT, "client closed");
+	exchange_end(x, FC_BLAME_CLIENT, "client closed", FC_FAIL_NONE);
 }
 
 void fc_exchange_end_tunnel(struct fc_exchange *x)
 {
 	struct fc_client *c = x->c;
-	exchange_end(x, FC_BLAME_NONE, NULL);
+	exchange_end(x, FC_BLAME_NONE, NULL, FC_FAIL_NONE);
 	fc_client_close(c);
 }
 
@@ -373,6 +384,7 @@ static void pick_and_connect(struct fc_exchange *x)
 		}
 		x->attempts++;
 		if (x->fail_why) { /* this attempt retries the one that failed */
+			fc_ctr_inc(&w->ctr.retries[x->fail_why]);
 			if (x->retries < FC_ACCESSLOG_MAX_REASONS)
 				x->retry_why |= (uint32_t)x->fail_why << (4 * x->retries);
 			x->retries++;
@@ -389,7 +401,8 @@ static void pick_and_connect(struct fc_exchange *x)
 		        x->head->wpos == 0 ? write_head(x, srv) : (!x->host_at || set_host(x, srv));
 		if (!head_ok) {
 			x->status = 431;
-			report(x, FC_BLAME_CLIENT, 431, "head too large after rewrite");
+			report(x, FC_BLAME_CLIENT, 431, "head too large after rewrite",
+			       FC_FAIL_NONE);
 			reject(x, 431, "head too large after rewrite");
 			return;
 		}
@@ -405,7 +418,8 @@ static void pick_and_connect(struct fc_exchange *x)
 			fc_server_cooldown(srv,
 			                   w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
 			report(x, FC_BLAME_SERVER, 0,
-			       err == -ECONNREFUSED ? "connect refused" : "connect failed");
+			       err == -ECONNREFUSED ? "connect refused" : "connect failed",
+			       FC_FAIL_CONNECT);
 			x->fail_why = err == -ECONNREFUSED ? FC_RETRY_CONNECT_REFUSED
 			                                   : FC_RETRY_CONNECT_FAILED;
 			continue;
@@ -455,8 +469,13 @@ static void upstream_failed(struct fc_exchange *x, int err)
 	              : tls_why             ? FC_RETRY_TLS
 	              : u->eof && !u->reset ? FC_RETRY_EOF
 	                                    : FC_RETRY_RESET;
+	enum fc_fail_kind kind = connect_phase
+	                                 ? (err == -ETIMEDOUT ? FC_FAIL_TIMEOUT : FC_FAIL_CONNECT)
+	                         : x->timed_out   ? FC_FAIL_TIMEOUT
+	                         : err == -EPROTO ? FC_FAIL_BAD_RESPONSE
+	                                          : FC_FAIL_RESET;
 	/* a kept-alive connection the server had closed is nobody's fault for sure */
-	report(x, stale ? FC_BLAME_CONNECTION : FC_BLAME_SERVER, 0, what);
+	report(x, stale ? FC_BLAME_CONNECTION : FC_BLAME_SERVER, 0, what, kind);
 	fc_upstream_close(u);
 	x->up = NULL;
 	if (stale && !x->stale_retry_used) {
@@ -694,7 +713,8 @@ static bool response_head(struct fc_exchange *x)
 				/* the whole interim responses queued still go out, then
 				 * the end: never one cut in its middle */
 				x->status = 502;
-				exchange_end(x, FC_BLAME_SERVER, "too many interim responses");
+				exchange_end(x, FC_BLAME_SERVER, "too many interim responses",
+				             FC_FAIL_BAD_RESPONSE);
 				fc_client_start_closing(c);
 				return true;
 			}
@@ -842,7 +862,8 @@ bool fc_exchange_maybe_finish(struct fc_exchange *x)
 		c->in->rpos = x->parsed;
 	/* a response cut or malformed is the server's doing */
 	exchange_end(x, aborted ? FC_BLAME_SERVER : FC_BLAME_NONE,
-	             aborted ? "response cut or malformed" : NULL);
+	             aborted ? "response cut or malformed" : NULL,
+	             aborted ? FC_FAIL_RESET : FC_FAIL_NONE);
 	fc_client_exchange_done(c, close, aborted);
 	return true;
 }

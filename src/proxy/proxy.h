@@ -22,6 +22,7 @@
 #include "core/slab.h"
 #include "core/stream.h"
 #include "http/h1.h"
+#include "proxy/counters.h"
 
 struct fc_worker;
 struct fc_client;
@@ -80,17 +81,24 @@ struct fc_rt_server {
 	char *tls_host; /* https:// server: SNI and the name verified (the URL's host); else NULL */
 	atomic_bool removed; /* the current runtime has no such server: close idle connections */
 	uint32_t n_workers;
+	/* one per worker, touched only by that worker; a cache line each or
+	 * more, so that workers do not write to each other's lines */
 	struct fc_rt_idle {
-		struct fc_link list;   /* idle upstream connections, most recent first */
-		struct fc_link active; /* in the worker's purge list while n + used > 0 */
-		uint32_t n;            /* idle */
-		uint32_t used;         /* taken by an exchange, not yet released or closed */
-		uint32_t peak;         /* most used at once since the last purge */
-		uint32_t need;         /* estimate of the recent need (see upstream.c) */
-	} idle[];                      /* one per worker, touched only by that worker */
+		struct fc_link list;        /* idle upstream connections, most recent first */
+		struct fc_link active;      /* in the worker's purge list while n + used > 0 */
+		uint32_t n;                 /* idle */
+		uint32_t used;              /* taken by an exchange, not yet released or closed */
+		uint32_t peak;              /* most used at once since the last purge */
+		uint32_t need;              /* estimate of the recent need (see upstream.c) */
+		struct fc_srv_counters ctr; /* metrics (counters.h) */
+	} __attribute__((aligned(64))) idle[];
 };
 void fc_rt_server_ref(struct fc_rt_server *rs);
 void fc_rt_server_unref(struct fc_rt_server *rs);
+
+/* A server's proxy data for n_workers workers, from its config (the host is
+ * copied: cs may go once this returns). Freed with free(). NULL: no memory. */
+struct fc_rt_server *fc_rt_server_create(const struct fc_config_server *cs, uint32_t n_workers);
 
 struct fc_rt_pool {
 	struct fc_pool *pool;
@@ -99,6 +107,15 @@ struct fc_rt_pool {
 	uint64_t started_unix_ms;          /* when a pool of this name first ran in this process */
 	_Atomic uint64_t no_server_log_ms; /* last "no server" log line */
 	atomic_uint no_server_count;       /* 503s since then */
+	struct fc_pool_counters *ctr;      /* one per worker (counters.h): stats->ctr */
+	struct fc_rt_pool_stats *stats;    /* kept across reloads by the pool's name */
+};
+
+/* A pool's counters, shared by the runtimes that have a pool of that name. */
+struct fc_rt_pool_stats {
+	atomic_uint refs;
+	char pad[60];
+	struct fc_pool_counters ctr[]; /* one per worker */
 };
 
 /* A worker's use of a runtime: exchanges started on it and not yet ended.
@@ -318,6 +335,7 @@ struct fc_exchange {
 	bool stale_retry_used, timed_out, aborted, logged, no_retry;
 	bool client_10, client_keepalive, close_after, up_reusable;
 	bool has_key, has_sticky_in, sticky_set, secure;
+	bool counted;                 /* metrics: a server's answer was counted */
 	bool upgrade;                 /* the request asks for an upgrade (forwarded) */
 	bool has_ua;                  /* the request has a User-Agent (ua) */
 	bool tun_up_shut, tun_c_shut; /* tunnel: write side shut towards the server, the client */
@@ -479,6 +497,7 @@ struct fc_worker {
 	struct fc_exchange *free_exchanges;
 	struct fc_upstream_purge upurge; /* upstream.c */
 	struct fc_accesslog *alog;       /* lines waiting for the flush (accesslog.c); free() */
+	struct fc_worker_counters ctr;   /* metrics (counters.h) */
 	bool draining;
 	bool started; /* its thread runs */
 };

@@ -56,11 +56,15 @@ static void rt_server_free(void *user)
 	fc_rt_server_unref(user);
 }
 
-static struct fc_rt_server *rt_server_create(const struct fc_config_server *cs, uint32_t n_workers)
+struct fc_rt_server *fc_rt_server_create(const struct fc_config_server *cs, uint32_t n_workers)
 {
-	struct fc_rt_server *rs = calloc(1, sizeof(*rs) + n_workers * sizeof(rs->idle[0]));
+	/* the per-worker slots are cache-line aligned */
+	size_t size = (sizeof(struct fc_rt_server) + n_workers * sizeof(struct fc_rt_idle) + 63) &
+	              ~(size_t)63;
+	struct fc_rt_server *rs = aligned_alloc(64, size);
 	if (!rs)
 		return NULL;
+	memset(rs, 0, size);
 	atomic_init(&rs->refs, 1);
 	memcpy(&rs->addr, &cs->addr, sizeof(rs->addr));
 	rs->addr_len = cs->addr_len;
@@ -137,7 +141,7 @@ static int build_server(struct fc_runtime *rt, struct fc_rt_pool *p, struct fc_r
 	int rc = -ENOMEM;
 	if (rs)
 		fc_rt_server_ref(rs);
-	else if (!(rs = rt_server_create(cs, rt->n_workers)))
+	else if (!(rs = fc_rt_server_create(cs, rt->n_workers)))
 		goto nomem;
 	struct fc_server_spec spec = {
 	        .name = cs->name, .address = cs->url, .weight = cs->weight, .inherit = old};
@@ -162,6 +166,8 @@ static int build_server(struct fc_runtime *rt, struct fc_rt_pool *p, struct fc_r
 		struct fc_health_server *ohs = old ? atomic_load(&rs->health) : NULL;
 		if (ohs)
 			fc_health_server_inherit(hs, ohs);
+		/* the admin API's drain or maint (its journal says so) wins */
+		fc_health_server_drain(hs, cs->admin_state != FC_ADMIN_READY, now);
 	}
 	rc = 0;
 	goto out;
@@ -183,6 +189,18 @@ static int build_pool(struct fc_runtime *rt, size_t i, const struct fc_runtime_o
 	uint64_t now = fc_time_ns();
 	p->cfg = cp;
 	p->started_unix_ms = pp ? pp->started_unix_ms : realtime_ms();
+	if (pp) { /* the pool's counters go on */
+		p->stats = pp->stats;
+		atomic_fetch_add_explicit(&p->stats->refs, 1, memory_order_relaxed);
+	} else {
+		size_t n = rt->n_workers ? rt->n_workers : 1;
+		size_t size = (sizeof(*p->stats) + n * sizeof(p->stats->ctr[0]) + 63) & ~(size_t)63;
+		if (!(p->stats = aligned_alloc(64, size)))
+			return -ENOMEM;
+		memset(p->stats, 0, size);
+		atomic_init(&p->stats->refs, 1);
+	}
+	p->ctr = p->stats->ctr;
 	if (cp->has_tls_servers && !(p->tls = fc_tls_client_create(cfg, i, tls_report, tr)))
 		return -EINVAL;
 	uint8_t generated[32];
@@ -341,6 +359,9 @@ void fc_runtime_destroy(struct fc_runtime *rt)
 		if (rt->pools[i].pool)
 			fc_pool_destroy(rt->pools[i].pool);
 		fc_tls_client_destroy(rt->pools[i].tls);
+		struct fc_rt_pool_stats *st = rt->pools[i].stats;
+		if (st && atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) == 1)
+			free(st);
 	}
 	free(rt->pools);
 	for (size_t i = 0; rt->tls && i < rt->cfg->n_listeners; i++)

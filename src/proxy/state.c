@@ -15,8 +15,7 @@
 static char state_dir[4096];
 static bool resolved;
 
-/* mkdir -p with mode, then checks it is a writable directory. */
-static bool usable(const char *dir)
+int fc_state_mkdir(const char *dir, unsigned mode)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s", dir);
@@ -24,12 +23,22 @@ static bool usable(const char *dir)
 		if (*p != '/')
 			continue;
 		*p = 0;
-		mkdir(path, 0750);
+		if (mkdir(path, mode) < 0 && errno != EEXIST)
+			return -errno;
 		*p = '/';
 	}
-	mkdir(path, 0750);
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
 	struct stat st;
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) && access(path, W_OK | X_OK) == 0;
+	if (stat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* mkdir -p, then checks it is a writable directory. */
+static bool usable(const char *dir)
+{
+	return fc_state_mkdir(dir, 0750) == 0 && access(dir, W_OK | X_OK) == 0;
 }
 
 const char *fc_state_dir(const struct fc_config *cfg)
@@ -60,6 +69,26 @@ const char *fc_state_dir(const struct fc_config *cfg)
 	return NULL;
 }
 
+const char *fc_state_dir_peek(const struct fc_config *cfg)
+{
+	static char found[4096];
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	struct stat st;
+	if (stat(cfg->state_dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return cfg->state_dir;
+	if (xdg && xdg[0] == '/') {
+		snprintf(found, sizeof(found), "%s/fulcrum", xdg);
+		if (stat(found, &st) == 0 && S_ISDIR(st.st_mode))
+			return found;
+	}
+	if (home && home[0] == '/') {
+		snprintf(found, sizeof(found), "%s/.local/state/fulcrum", home);
+		if (stat(found, &st) == 0 && S_ISDIR(st.st_mode))
+			return found;
+	}
+	return NULL;
+}
+
 int fc_state_sticky_secret(const struct fc_config *cfg, uint8_t out[32])
 {
 	const char *dir = fc_state_dir(cfg);
@@ -80,11 +109,17 @@ int fc_state_sticky_secret(const struct fc_config *cfg, uint8_t out[32])
 	char tmp[4300];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, out, 32) != 32 || fsync(fd) < 0 || close(fd) < 0 ||
-	    rename(tmp, path) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
+	bool ok = fd >= 0 && write(fd, out, 32) == 32 && fsync(fd) == 0;
+	int e = errno;
+	if (fd >= 0 && close(fd) < 0 && ok) {
+		ok = false;
+		e = errno;
+	}
+	if (ok && rename(tmp, path) < 0) {
+		ok = false;
+		e = errno;
+	}
+	if (!ok) {
 		fc_warn("%s: cannot write: %s; sticky cookies last for this process only", path,
 		        strerror(e));
 		return -e;

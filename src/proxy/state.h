@@ -15,6 +15,13 @@
  * missing. The result is cached for the process. Thread: control. */
 const char *fc_state_dir(const struct fc_config *cfg);
 
+/* mkdir -p dir with mode for the directories it creates. 0 or -errno. */
+int fc_state_mkdir(const char *dir, unsigned mode);
+
+/* The directory state would be read from, without creating anything (for
+ * --check): the first of the same candidates that exists, or NULL. */
+const char *fc_state_dir_peek(const struct fc_config *cfg);
+
 /* The process's sticky secret: read from <state dir>/sticky.secret, created
  * there (32 random bytes, mode 0600) the first time. 0, or -errno when no
  * state directory can be used (cookies then hold for this process only). */

@@ -433,6 +433,47 @@ static void test_next_gap(void **state)
 	fix_free(f);
 }
 
+/* What the metrics read: checks by result, the last one's verdict and text;
+ * and a server the admin API removed: out of its pool's counts, reports and
+ * drains ignored, its reference dropped once (destroy does not drop it again). */
+static void test_results_and_remove(void **state)
+{
+	(void)state;
+	struct fix *f = fix_new(3, 0x7);
+	check_fail(f, 0, SEC);
+	check_pass(f, 0, 2 * SEC);
+	fc__health_on_check(f->hs[0], FC__HEALTH_LAME, "HTTP 503 on GET /health in 1 ms", 1,
+	                    3 * SEC);
+	f->hs[0]->ck.timed_out = true; /* as on_deadline sets it */
+	check_fail(f, 0, 4 * SEC);
+	f->hs[0]->ck.timed_out = false;
+	struct fc_health_info in = info(f, 0);
+	assert_true(in.active);
+	assert_int_equal(in.results[FC_HEALTH_RESULT_OK], 1);
+	assert_int_equal(in.results[FC_HEALTH_RESULT_FAILED], 1);
+	assert_int_equal(in.results[FC_HEALTH_RESULT_LAME_DUCK], 1);
+	assert_int_equal(in.results[FC_HEALTH_RESULT_TIMEOUT], 1);
+	assert_false(in.last_check_ok);
+	assert_string_equal(in.last_result, "HTTP 500 on GET /health in 2 ms");
+	check_pass(f, 0, 5 * SEC);
+	assert_true(info(f, 0).last_check_ok);
+
+	uint32_t healthy = 0, total = 0;
+	fc_health_pool_summary(f->h, f->pool, &healthy, &total);
+	assert_int_equal(total, 3);
+	fc_health_remove_server(f->hs[2]);
+	fc_health_remove_server(f->hs[2]); /* twice is once */
+	fc_health_pool_summary(f->h, f->pool, &healthy, &total);
+	assert_int_equal(total, 2);
+	assert_int_equal(healthy, 2);
+	faults(f, 2, 10, 6 * SEC);
+	assert_int_equal(fc_mailbox_drain(&f->h->mb), 0); /* no ejection posted */
+	fc_health_server_drain(f->hs[2], true, 7 * SEC);
+	assert_int_equal(t_state(f->srv[2]), FC_SERVER_HEALTHY); /* nothing moves it */
+	take_log(f);
+	fix_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +487,7 @@ int main(void)
 	        cmocka_unit_test(test_draining),
 	        cmocka_unit_test(test_panic_threshold),
 	        cmocka_unit_test(test_next_gap),
+	        cmocka_unit_test(test_results_and_remove),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
