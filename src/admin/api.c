@@ -265,7 +265,14 @@ static int journal_commit(struct fc_admin *a, const struct fc_admin_view *v,
                           struct fc_journal *next, struct fc_admin_resp *r)
 {
 	char err[4400];
-	int rc = fc_journal_save(fc_state_dir(v->rt->cfg), next, err, sizeof(err));
+	const char *dir = fc_state_dir(v->rt->cfg);
+	int rc = dir ? fc_journal_save(dir, next, err, sizeof(err)) : -EROFS;
+	if (!dir)
+		snprintf(
+		        err, sizeof(err),
+		        "the journal cannot be written: state_dir %s (and its fallbacks) cannot be "
+		        "created or written",
+		        v->rt->cfg->state_dir);
 	if (rc < 0) {
 		fc_journal_fini(next);
 		fc_error("admin: %s", err);

@@ -618,11 +618,12 @@ def config(port, backends, algorithm="round_robin", workers=1, pool_extra=None, 
     lines = [
         "workers: %d" % workers,
         "shutdown_grace: 5s",
-        "state_dir: %s" % tmpdir(),  # each fulcrum its own: sticky secret, admin journal
         "log: {level: %s, error: stderr, access: %s, access_format: %s}" % (log_level, access, access_format),
     ]
     if client:
         lines.append("client: {%s}" % ", ".join("%s: %s" % kv for kv in client.items()))
+    if "state_dir:" not in top_extra:  # each fulcrum its own: sticky secret, admin journal
+        lines.append("state_dir: %s" % tmpdir())
     if top_extra:
         lines.append(top_extra.rstrip("\n"))
     lines += [

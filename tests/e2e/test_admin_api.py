@@ -330,7 +330,6 @@ def bad_inputs_get_their_status():
         ("GET", srv + "/bd-1?wait=soon", None, None, 400, "removable"),
         ("GET", srv + "/bd-1?wait=removable&timeout=10m", None, None, 400, "5m"),
         ("GET", srv + "/bd-1?wait=removable&timeout=abc", None, None, 400, "timeout"),
-        ("POST", "/api/reload", None, TOKEN, 501, "reload is not available"),
     ]
     for method, path, body, token, status, text in cases:
         err(a.call(method, path, body, token=token), status, "%s %s %r" % (method, path, body), text)
@@ -429,7 +428,18 @@ def unwritable_state_dir_changes_nothing():
     d = h.tmpdir()
     blocker = os.path.join(d, "file")
     open(blocker, "w").close()
-    a = Admin(bs, state=os.path.join(blocker, "state"))
+    # state_dir's fallbacks ($XDG_STATE_HOME/fulcrum, ~/.local/state/fulcrum) blocked too
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_STATE_HOME")}
+    os.environ["HOME"] = blocker
+    os.environ["XDG_STATE_HOME"] = blocker
+    try:
+        a = Admin(bs, state=os.path.join(blocker, "state"))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     new = h.Echo(name="sd-new")
     e = err(a.call("POST", "/api/pools/web/servers", {"url": new.url, "name": "sd-new"}), 500,
             "journal cannot be written", "nothing was changed")
@@ -524,6 +534,36 @@ def garbage_and_connection_floods_do_not_hurt():
                  what="the API answers again")
     h.eq(h.get(a.port, "/").status, 200, "traffic is served")
     h.eq(a.names(), ["gb-1"], "the pool is intact")
+
+
+@h.test
+def api_reload_and_the_journal_on_reload():
+    """POST /api/reload reloads the file (a broken one: 400 with file:line:col,
+    nothing changed); a server added through the API stays after a reload,
+    and the reload counters say how it went."""
+    bs = h.echo_backends(2, prefix="rl")
+    cfg = h.write_file("")
+    a = Admin(bs[:1], config_path=cfg)
+    new = h.Echo(name="rl-api")
+    h.eq(a.call("POST", "/api/pools/web/servers", {"url": new.url, "name": "rl-api"}).status, 201, "add")
+    good = open(cfg).read()
+    # the file gains rl-2; the journal's rl-api is applied on top
+    with open(cfg, "w") as f:
+        f.write(good.replace("    servers:\n", "    servers:\n      - {url: %s, name: rl-2, weight: 1}\n"
+                             % bs[1].url, 1))
+    r = a.call("POST", "/api/reload")
+    h.eq(r.status, 200, "reload: %s" % r.body)
+    h.eq(sorted(a.names()), ["rl-1", "rl-2", "rl-api"], "file and journal after the reload")
+    with open(cfg, "w") as f:
+        f.write(good.replace("weight: 1", "weight: 1001", 1))
+    r = a.call("POST", "/api/reload")
+    e = err(r, 400, "broken reload", "weight")
+    h.check(cfg + ":" in e["error"], "the error names the file: %r" % e["error"])
+    h.eq(sorted(a.names()), ["rl-1", "rl-2", "rl-api"], "nothing changed")
+    m = h.request(a.admin, "GET", "/metrics").body.decode()
+    h.check('fulcrum_reloads_total{result="success"} 1' in m, "one good reload counted")
+    h.check('fulcrum_reloads_total{result="failure"} 1' in m, "one failed reload counted")
+    h.eq(a.call("POST", "/api/reload", token=None).status, 401, "reload needs the token")
 
 
 h.main()

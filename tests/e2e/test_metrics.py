@@ -146,8 +146,9 @@ def failures_and_retries_after_a_refused_server():
     s = samples(text)
     fails = val(s, "fulcrum_server_failures_total", pool="web", server="rt-refused", kind="connect")
     h.check(fails >= 1, "the refused connect counted: %r" % fails)
-    h.eq(val(s, "fulcrum_retries_total", reason="connect"), fails, "one retry per refused connect")
-    h.eq(val(s, "fulcrum_retries_total", reason="response"), 0, "no other retry")
+    h.eq(val(s, "fulcrum_retries_total", reason="connect_refused"), fails, "one retry per refused connect")
+    for other in ("connect_failed", "connect_timeout", "reset", "eof", "stale"):
+        h.eq(val(s, "fulcrum_retries_total", reason=other), 0, "no %s retry" % other)
     h.eq(val(s, "fulcrum_requests_total", pool="web", server="rt-good", code="2xx"), 10, "good 2xx")
     h.eq(val(s, "fulcrum_requests_total", pool="web", server="rt-refused", code="2xx"), 0, "refused 2xx")
     h.eq(val(s, "fulcrum_pool_requests_total", pool="web", code="2xx"), 10, "pool")
