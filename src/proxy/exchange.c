@@ -567,6 +567,11 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 	const char *path;
 	size_t path_len;
 	fc_req_target(hd, &host, &host_len, &path, &path_len);
+	if (w->listeners[c->listener]->removed) {
+		/* a reload removed this listener: its routes are gone with it */
+		fail_with(x, 503, true, 0, FC_BLAME_NONE);
+		return;
+	}
 	const struct fc_config_listener *lc = w->listeners[c->listener]->cfg;
 	if (lc->redirect_https) {
 		redirect_https(x, host, host_len, path, lc->redirect_port);
