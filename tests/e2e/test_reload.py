@@ -318,6 +318,27 @@ def make_cert(d, name, cn):
     return crt, key
 
 
+def tls_request(sock, path):
+    """One request on a TLS keep-alive socket; the whole response's status line."""
+    sock.sendall(b"GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % path.encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(65536)
+        h.check(d, "the connection closed")
+        buf += d
+    head, body = buf.split(b"\r\n\r\n", 1)
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    while len(body) < length:
+        d = sock.recv(65536)
+        h.check(d, "the connection closed mid-body")
+        body += d
+    return head.split(b"\r\n")[0]
+
+
 def peer_cn(port):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -341,9 +362,18 @@ def reload_reads_new_certificates():
         fh.write(cfg_text(s.port, [(a, 1)], s.dir, listeners_extra=tls))
     s.hup_and_wait()
     h.eq(peer_cn(s.port), "first", "the first certificate")
+    # a TLS keep-alive connection made before the renewal
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    old = ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=5),
+                          server_hostname="localhost")
+    h.eq(tls_request(old, "/keep"), b"HTTP/1.1 200 OK", "the old connection works")
     make_cert(d, "site", "second")  # the same paths, new files (renewal)
     s.hup_and_wait()
     h.eq(peer_cn(s.port), "second", "the renewed certificate after a reload")
+    h.eq(tls_request(old, "/keep2"), b"HTTP/1.1 200 OK", "the connection made before still works")
+    old.close()
 
 
 h.main()
