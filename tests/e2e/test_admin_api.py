@@ -547,13 +547,19 @@ def api_reload_and_the_journal_on_reload():
     new = h.Echo(name="rl-api")
     h.eq(a.call("POST", "/api/pools/web/servers", {"url": new.url, "name": "rl-api"}).status, 201, "add")
     good = open(cfg).read()
-    # the file gains rl-2; the journal's rl-api is applied on top
+    for i in range(10):
+        h.eq(h.get(a.port, "/c%d" % i).status, 200, "traffic before")
+    before = a.server("rl-1")["requests"]
+    h.check(before >= 1, "rl-1 counted requests: %d" % before)
+    # the file gains rl-2 and another algorithm; the journal's rl-api is applied on top
     with open(cfg, "w") as f:
         f.write(good.replace("    servers:\n", "    servers:\n      - {url: %s, name: rl-2, weight: 1}\n"
-                             % bs[1].url, 1))
+                             % bs[1].url, 1).replace("algorithm: round_robin", "algorithm: least_conn"))
     r = a.call("POST", "/api/reload")
     h.eq(r.status, 200, "reload: %s" % r.body)
     h.eq(sorted(a.names()), ["rl-1", "rl-2", "rl-api"], "file and journal after the reload")
+    h.eq(a.get("/api/pools/web")["algorithm"], "least_conn", "the new algorithm runs")
+    h.check(a.server("rl-1")["requests"] >= before, "the rebuilt pool kept rl-1's counters")
     with open(cfg, "w") as f:
         f.write(good.replace("weight: 1", "weight: 1001", 1))
     r = a.call("POST", "/api/reload")
