@@ -18,6 +18,7 @@
 
 #include "admin/admin_internal.h"
 #include "core/log.h"
+#include "http/h1_write.h"
 #include "proxy/proxy.h"
 
 enum conn_state {
@@ -135,49 +136,6 @@ void fc_admin_current(struct fc_admin *a, struct fc_admin_view *v)
 
 /* ---------------------------------------------------------------- responses */
 
-static const char *reason(int status)
-{
-	switch (status) {
-	case 100:
-		return "Continue";
-	case 200:
-		return "OK";
-	case 201:
-		return "Created";
-	case 202:
-		return "Accepted";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 408:
-		return "Request Timeout";
-	case 409:
-		return "Conflict";
-	case 413:
-		return "Content Too Large";
-	case 414:
-		return "URI Too Long";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 503:
-		return "Service Unavailable";
-	case 505:
-		return "HTTP Version Not Supported";
-	}
-	return "Unknown";
-}
-
 /* Queues r as the response on c (close: Connection: close, then close). */
 static void queue_response(struct fc_admin_conn *c, struct fc_admin_resp *r, bool close)
 {
@@ -188,7 +146,7 @@ static void queue_response(struct fc_admin_conn *c, struct fc_admin_resp *r, boo
 	}
 	if (!r->content_type && r->body.len)
 		fc_json_raw(&r->body, "\n", 1);
-	fc_json_printf(o, "HTTP/1.1 %d %s\r\n", r->status, reason(r->status));
+	fc_json_printf(o, "HTTP/1.1 %d %s\r\n", r->status, fc_h1_reason(r->status));
 	fc_json_printf(o, "Content-Type: %s\r\n",
 	               r->content_type ? r->content_type : "application/json");
 	fc_json_printf(o, "Content-Length: %zu\r\n", r->body.len);

@@ -71,7 +71,8 @@ static void setup(void)
 	         "        - {cert: %s/b.pem, key: %s/b.key}\n"
 	         "    routes: [{pool: p}]\npools:\n  p: {servers: [http://127.0.0.1:2]}\n",
 	         dir, dir, dir, dir);
-	struct fc_config *cfg = fc_config_load_string(text, strlen(text), "t.yaml", err, sizeof(err));
+	struct fc_config *cfg =
+	        fc_config_load_string(text, strlen(text), "t.yaml", err, sizeof(err));
 	if (!cfg) {
 		fprintf(stderr, "%s\n", err);
 		abort();
