@@ -64,6 +64,10 @@ enum fc_admin_route_rc {
 /** Matches the request target url[0..len) (path and query). Returns
  * FC_ADMIN_ROUTE_OK with *out filled, or NOT_FOUND / BAD with a short reason
  * in *why (static). Pure. */
+/* A server's state as the API and the metrics name it, by enum fc_server_state
+ * ("healthy", "lame_duck", "dead", "draining"). */
+extern const char *const fc_admin_server_states[4];
+
 int fc_admin_route(const char *url, size_t len, struct fc_admin_route *out, const char **why);
 
 /** The methods route id answers (FC_ADMIN_M_* bits) and its Allow text. */

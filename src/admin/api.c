@@ -36,26 +36,6 @@ void fc_admin_server_totals(const struct fc_rt_server *rs, struct fc_srv_totals 
 	}
 }
 
-static const char *state_name(enum fc_server_state s)
-{
-	switch (s) {
-	case FC_SERVER_HEALTHY:
-		return "healthy";
-	case FC_SERVER_LAME_DUCK:
-		return "lame_duck";
-	case FC_SERVER_DEAD:
-		return "dead";
-	case FC_SERVER_DRAINING:
-		return "draining";
-	}
-	return "?";
-}
-
-static const char *admin_state_name(enum fc_admin_state s)
-{
-	return s == FC_ADMIN_DRAIN ? "drain" : s == FC_ADMIN_MAINT ? "maint" : "ready";
-}
-
 static struct fc_rt_pool *find_pool(const struct fc_admin_view *v, const char *name)
 {
 	for (size_t i = 0; v->rt && i < v->rt->n_pools; i++)
@@ -109,9 +89,9 @@ static void write_server(struct fc_admin *a, struct fc_json *j, const struct fc_
 	fc_json_obj(j);
 	fc_json_kstr(j, "name", name);
 	fc_json_kstr(j, "url", fc_server_address(srv));
-	fc_json_kstr(j, "state", state_name(st.state));
+	fc_json_kstr(j, "state", fc_admin_server_states[st.state]);
 	fc_json_kstr(j, "admin_state",
-	             admin_state_name(o && o->has_state ? o->state : FC_ADMIN_READY));
+	             fc_admin_state_name(o && o->has_state ? o->state : FC_ADMIN_READY));
 	fc_json_kbool(j, "removing", removal_index(a, pool, name) >= 0);
 	fc_json_kstr(j, "reason", has_hi ? hi.reason : "");
 	write_time(j, "since", has_hi ? fc_admin_wall(hi.since_ns) : a->started);
@@ -424,19 +404,6 @@ out:
 	json_decref(o);
 }
 
-static int parse_state(const char *s, enum fc_admin_state *out)
-{
-	if (strcmp(s, "ready") == 0)
-		*out = FC_ADMIN_READY;
-	else if (strcmp(s, "drain") == 0)
-		*out = FC_ADMIN_DRAIN;
-	else if (strcmp(s, "maint") == 0)
-		*out = FC_ADMIN_MAINT;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 static void patch_server(struct fc_admin *a, const struct fc_admin_view *v, struct fc_rt_pool *p,
                          struct fc_server *srv, const struct fc_admin_req *req,
                          struct fc_admin_resp *r)
@@ -459,7 +426,8 @@ static void patch_server(struct fc_admin *a, const struct fc_admin_view *v, stru
 	}
 	if (weight && !get_weight(weight, &w, r))
 		goto out;
-	if (state && (!json_is_string(state) || parse_state(json_string_value(state), &s) < 0)) {
+	if (state &&
+	    (!json_is_string(state) || fc_admin_state_parse(json_string_value(state), &s) < 0)) {
 		fc_admin_error(r, 400, "state must be \"ready\", \"drain\" or \"maint\"");
 		goto out;
 	}
@@ -481,7 +449,7 @@ static void patch_server(struct fc_admin *a, const struct fc_admin_view *v, stru
 		snprintf(what, sizeof(what), " weight %u", w);
 	if (state)
 		snprintf(what + strlen(what), sizeof(what) - strlen(what), " state %s",
-		         admin_state_name(s));
+		         fc_admin_state_name(s));
 	fc_info("admin: pool %s: server %s:%s", p->cfg->name, name, what);
 	r->status = 200;
 	write_server(a, &r->body, p, srv);

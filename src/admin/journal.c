@@ -286,12 +286,12 @@ const struct fc_journal_override *fc_journal_find(const struct fc_journal *j, co
 
 /* ---------------------------------------------------------------- text */
 
-static const char *state_name(enum fc_admin_state s)
+const char *fc_admin_state_name(enum fc_admin_state s)
 {
 	return s == FC_ADMIN_DRAIN ? "drain" : s == FC_ADMIN_MAINT ? "maint" : "ready";
 }
 
-static int state_parse(const char *s, enum fc_admin_state *out)
+int fc_admin_state_parse(const char *s, enum fc_admin_state *out)
 {
 	if (strcmp(s, "ready") == 0)
 		*out = FC_ADMIN_READY;
@@ -340,7 +340,7 @@ char *fc_journal_format(const struct fc_journal *j)
 			if (o->has_weight)
 				fc_json_kuint(&w, "weight", o->weight);
 			if (o->has_state)
-				fc_json_kstr(&w, "state", state_name(o->state));
+				fc_json_kstr(&w, "state", fc_admin_state_name(o->state));
 			fc_json_obj_end(&w);
 		}
 		fc_json_obj_end(&w);
@@ -444,8 +444,9 @@ static int parse_pool(struct fc_journal *j, const char *pname, json_t *pv, char 
 				if (!json_is_object(sv) ||
 				    json_object_size(sv) != (size_t)(w != NULL) + (st != NULL) ||
 				    (w && !get_weight(w, &o.weight)) ||
-				    (st && (!json_is_string(st) ||
-				            state_parse(json_string_value(st), &o.state) < 0)))
+				    (st &&
+				     (!json_is_string(st) ||
+				      fc_admin_state_parse(json_string_value(st), &o.state) < 0)))
 					return perr(err, errlen,
 					            "pools.%s.servers.%s: must be {\"weight\": "
 					            "0..1000, "

@@ -52,6 +52,11 @@ struct fc_journal {
 
 void fc_journal_fini(struct fc_journal *j);
 /* Deep copy; -ENOMEM (dst then empty). */
+/* "ready", "drain", "maint": the words of the API and the journal. */
+const char *fc_admin_state_name(enum fc_admin_state s);
+/* 0 and *out, or -EINVAL for another word. */
+int fc_admin_state_parse(const char *s, enum fc_admin_state *out);
+
 int fc_journal_copy(struct fc_journal *dst, const struct fc_journal *src);
 
 /** Parses journal text (the format above). 0, or -EINVAL with "line L

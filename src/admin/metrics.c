@@ -26,7 +26,7 @@ static const char *const check_names[FC_HEALTH_RESULTS] = {
         [FC_HEALTH_RESULT_TIMEOUT] = "timeout",
         [FC_HEALTH_RESULT_LAME_DUCK] = "lame_duck",
 };
-static const char *const state_names[4] = {
+const char *const fc_admin_server_states[4] = {
         [FC_SERVER_HEALTHY] = "healthy",
         [FC_SERVER_LAME_DUCK] = "lame_duck",
         [FC_SERVER_DEAD] = "dead",
@@ -305,7 +305,7 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	for (size_t i = 0; i < sn.n; i++)
 		for (int k = 0; k < 4; k++) {
 			series(o, "fulcrum_server_state", sn.s[i].pool, sn.s[i].name);
-			fc_json_printf(o, ",state=\"%s\"} %d\n", state_names[k],
+			fc_json_printf(o, ",state=\"%s\"} %d\n", fc_admin_server_states[k],
 			               (int)sn.s[i].st.state == k);
 		}
 	family(o, "fulcrum_server_active_requests", "gauge", "Requests in flight on the server.");
@@ -436,7 +436,7 @@ void fc_admin_lb_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 		fc_json_kstr(o, "pool", s->pool);
 		fc_json_kstr(o, "name", s->name);
 		fc_json_kstr(o, "url", s->url);
-		fc_json_kstr(o, "state", state_names[s->st.state]);
+		fc_json_kstr(o, "state", fc_admin_server_states[s->st.state]);
 		fc_json_kuint(o, "active_connections", s->st.active);
 		fc_json_kuint(o, "total_requests", s->st.requests);
 		fc_json_kuint(o, "total_failures", s->st.failures);

@@ -83,12 +83,19 @@ static int reopen_onto(int fd, const char *where)
 
 /* ---------------------------------------------------------------- runtimes */
 
-static struct fc_health_hooks health_hooks(struct control *ctl);
+/* health: a server stopped taking requests; workers drop their idle
+ * connections to it */
+static void on_server_down(void *arg, struct fc_server *srv)
+{
+	struct control *ctl = arg;
+	if (ctl->ws)
+		fc_workers_server_down(ctl->ws, ctl->n_workers, srv);
+}
 
 static int build_runtime(struct control *ctl, struct fc_config *cfg, struct fc_runtime *prev,
                          struct fc_runtime **out, char *err, size_t errlen)
 {
-	struct fc_health_hooks hooks = health_hooks(ctl);
+	struct fc_health_hooks hooks = {.server_down = on_server_down, .arg = ctl};
 	struct fc_runtime_options o = {
 	        .loop = &ctl->loop,
 	        .hooks = &hooks,
@@ -124,20 +131,6 @@ static void collect_retired(struct control *ctl)
 			p = &r->next;
 		}
 	}
-}
-
-/* health: a server stopped taking requests; workers drop their idle
- * connections to it */
-static void on_server_down(void *arg, struct fc_server *srv)
-{
-	struct control *ctl = arg;
-	if (ctl->ws)
-		fc_workers_server_down(ctl->ws, ctl->n_workers, srv);
-}
-
-static struct fc_health_hooks health_hooks(struct control *ctl)
-{
-	return (struct fc_health_hooks){.server_down = on_server_down, .arg = ctl};
 }
 
 /* Lets each pool rebuild its structures without servers whose cooldown

@@ -41,23 +41,31 @@ static bool usable(const char *dir)
 	return fc_state_mkdir(dir, 0750) == 0 && access(dir, W_OK | X_OK) == 0;
 }
 
+/* Where state may go, in order: state_dir, $XDG_STATE_HOME/fulcrum,
+ * ~/.local/state/fulcrum. Returns how many. */
+static int candidates(const struct fc_config *cfg, char out[3][4096])
+{
+	int n = 0;
+	snprintf(out[n++], sizeof(out[0]), "%s", cfg->state_dir);
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	if (xdg && xdg[0] == '/')
+		snprintf(out[n++], sizeof(out[0]), "%s/fulcrum", xdg);
+	if (home && home[0] == '/')
+		snprintf(out[n++], sizeof(out[0]), "%s/.local/state/fulcrum", home);
+	return n;
+}
+
 const char *fc_state_dir(const struct fc_config *cfg)
 {
 	if (resolved)
 		return state_dir[0] ? state_dir : NULL;
 	resolved = true;
 	char cand[3][4096];
-	int n = 0;
-	snprintf(cand[n++], sizeof(cand[0]), "%s", cfg->state_dir);
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	if (xdg && xdg[0] == '/')
-		snprintf(cand[n++], sizeof(cand[0]), "%s/fulcrum", xdg);
-	if (home && home[0] == '/')
-		snprintf(cand[n++], sizeof(cand[0]), "%s/.local/state/fulcrum", home);
+	int n = candidates(cfg, cand);
 	for (int i = 0; i < n; i++) {
 		if (!usable(cand[i]))
 			continue;
-		snprintf(state_dir, sizeof(state_dir), "%s", cand[i]);
+		snprintf(state_dir, sizeof(state_dir), "%.4095s", cand[i]);
 		if (i > 0)
 			fc_warn("state_dir: %s cannot be written; keeping state in %s",
 			        cfg->state_dir, state_dir);
@@ -72,19 +80,14 @@ const char *fc_state_dir(const struct fc_config *cfg)
 const char *fc_state_dir_peek(const struct fc_config *cfg)
 {
 	static char found[4096];
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char cand[3][4096];
+	int n = candidates(cfg, cand);
 	struct stat st;
-	if (stat(cfg->state_dir, &st) == 0 && S_ISDIR(st.st_mode))
-		return cfg->state_dir;
-	if (xdg && xdg[0] == '/') {
-		snprintf(found, sizeof(found), "%s/fulcrum", xdg);
-		if (stat(found, &st) == 0 && S_ISDIR(st.st_mode))
+	for (int i = 0; i < n; i++) {
+		if (stat(cand[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			snprintf(found, sizeof(found), "%.4095s", cand[i]);
 			return found;
-	}
-	if (home && home[0] == '/') {
-		snprintf(found, sizeof(found), "%s/.local/state/fulcrum", home);
-		if (stat(found, &st) == 0 && S_ISDIR(st.st_mode))
-			return found;
+		}
 	}
 	return NULL;
 }

@@ -238,12 +238,21 @@ def listeners_added_and_removed():
     s.hup_and_wait()
     h.eq(h.get(p2, "/new").status, 200, "the new listener answers")
     h.eq(keep.request("GET", "/2").status, 200, "the kept listener's connection still works")
-    # now drop the first listener
+    # now drop the first listener, while a client there is half way through a head
+    half = h.Conn(s.port)
+    half.send(b"GET /half HTTP/1.1\r\nHo")
+    time.sleep(0.1)
     p_old = s.port
     s.port = p2
     with open(s.path, "w") as fh:
         fh.write(cfg_text(p2, [(a, 1)], s.dir))
     s.hup_and_wait()
+    time.sleep(0.2)
+    half.send(b"st: x\r\n\r\n")
+    r = half.read_response()
+    h.eq(r.status, 503, "a request that arrives on a removed listener is refused")
+    h.eq(r.header("Connection", "").lower(), "close", "and the connection closes")
+    half.close()
     # each worker closes its socket at its next turn after the reload
     end = time.time() + 3
     while time.time() < end and not h.port_refuses(p_old):
@@ -251,6 +260,19 @@ def listeners_added_and_removed():
     h.check(h.port_refuses(p_old), "the removed listener stopped accepting")
     h.eq(h.get(p2, "/still").status, 200, "the kept one still answers")
     keep.close()
+
+
+@h.test
+def reload_cannot_grow_the_head_buffers():
+    """client.max_header_size above what the workers' buffers hold: refused, named."""
+    a = h.Echo(name="a")
+    s = Setup([(a, 1)], workers=1)
+    with open(s.path, "w") as fh:
+        fh.write(cfg_text(s.port, [(a, 1)], s.dir, extra="client: {max_header_size: 64k}"))
+    r = h.run_fulcrum(["--reload", "-c", s.path])
+    h.eq(r.returncode, 1, "reload refused")
+    h.check("max_header_size" in r.stderr and "restart" in r.stderr, "says why: %r" % r.stderr)
+    h.eq(set(names(s.port, 2)), {"a"}, "still serving")
 
 
 @h.test
