@@ -678,7 +678,7 @@ http {{
         return h
 
     def measure_h2(self, name, ports, pids, tag):
-        """The h2_tls phase for one proxy: an h2load warm-up (BENCH_WARMUP),
+        """The h2_tls phase for one proxy: an h2load warm-up (-n, BENCH_H2_WARMUP_REQUESTS),
         which also tells whether h2 was negotiated at all, then the measured
         run, measured like measure_load: the proxy's utime+stime over the run
         / requests done, other work, RSS after. p50/p99 from h2load's
