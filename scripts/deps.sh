@@ -4,7 +4,7 @@
 set -e
 pkgs="build-essential cmake pkg-config node-llhttp libyaml-dev libcmocka-dev libssl-dev \
       libnghttp2-dev liburing-dev libjansson-dev prometheus python3 python3-websockets openssl curl \
-      clang clang-format groff-base"
+      clang clang-format groff-base nghttp2-client python3-h2"
 if [ "$1" = "bench" ]; then
 	pkgs="$pkgs wrk haproxy nginx-light"
 fi
