@@ -29,7 +29,9 @@ static void on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 		u->rdhup = true;
 	if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		u->writable = true;
-	if (u->x)
+	if (u->x && u->x->h2s)
+		fc_h2_ready(u->x);
+	else if (u->x)
 		fc_client_run(u->x->c);
 }
 

@@ -520,3 +520,14 @@ const char *fc_tls_version(const struct fc_loop *loop, const struct fc_stream *s
 	struct tls_conn *c = tls_of(loop, s);
 	return c ? SSL_get_version(c->ssl) : NULL;
 }
+
+bool fc_tls_alpn_h2(const struct fc_loop *loop, const struct fc_stream *s)
+{
+	struct tls_conn *c = tls_of(loop, s);
+	if (!c)
+		return false;
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+	SSL_get0_alpn_selected(c->ssl, &p, &n);
+	return n == 2 && p[0] == 'h' && p[1] == '2';
+}

@@ -64,5 +64,7 @@ bool fc_tls_handshaking(const struct fc_loop *loop, const struct fc_stream *s);
 const char *fc_tls_failure(const struct fc_loop *loop, const struct fc_stream *s);
 /* The TLS version s negotiated ("TLSv1.3"), or NULL for plain TCP. */
 const char *fc_tls_version(const struct fc_loop *loop, const struct fc_stream *s);
+/* True when the handshake of s chose ALPN h2. */
+bool fc_tls_alpn_h2(const struct fc_loop *loop, const struct fc_stream *s);
 
 #endif
