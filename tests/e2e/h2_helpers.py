@@ -20,6 +20,13 @@ PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "h2_peer.py")
 
 PROTOCOL_ERROR, REFUSED_STREAM, CANCEL, COMPRESSION_ERROR, ENHANCE_YOUR_CALM = 1, 7, 8, 9, 11
 MAX_ID = (1 << 31) - 1
+CODE_NAMES = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT",
+              "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR",
+              "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"]
+
+
+def code_name(code):
+    return CODE_NAMES[code] if 0 <= code < len(CODE_NAMES) else "0x%x" % code
 
 
 def skip_unless_tools():
@@ -37,6 +44,33 @@ def skip_unless_tools():
     if why:
         print("SKIP %s: %s" % (os.path.basename(sys.argv[0]), "; ".join(why)))
         sys.exit(0)
+
+
+def test(fn=None, timeout=60):
+    """harness.test, and the test fails first of all when a fulcrum it started
+    died of a signal (a crash outside ASan leaves no report otherwise) or wrote
+    a sanitizer report (the harness shows those only for tests that passed)."""
+
+    def reg(f):
+        def run():
+            try:
+                f()
+            finally:
+                for x in h._fulcrums:
+                    rc = x.proc.poll()
+                    if rc is not None and rc < 0:
+                        h.fail("fulcrum died of signal %d during the test; its log ends:\n%s"
+                               % (-rc, x.stderr_text()[-1500:]))
+                    rep = h.sanitizer_report(x.stderr_text())
+                    if rep:
+                        h.fail("sanitizer report from fulcrum:\n%s" % rep)
+
+        run.__name__ = f.__name__
+        return h.test(run, timeout=timeout)
+
+    if fn is not None:
+        return reg(fn)
+    return reg
 
 
 def peer(scenario, timeout=60):
@@ -111,7 +145,8 @@ def describe(res, limit=40):
     for name, st in res.get("streams", {}).items():
         parts.append("%s(stream %s): status=%s ended=%s reset=%s body_len=%d send_error=%s"
                      % (name, st["id"], st["status"], st["ended"], st["reset"], st["body_len"], st["send_error"]))
-    for k in ("goaways", "closed", "t_closed", "h2_error", "frames", "sent", "rst", "statuses", "write_stalled"):
+    for k in ("goaways", "closed", "t_closed", "h2_error", "write_error", "frames", "sent", "rst", "statuses",
+              "write_stalled"):
         if k in res:
             parts.append("%s=%s" % (k, res[k]))
     log = res.get("log", [])

@@ -245,6 +245,7 @@ class Client:
         self.by_id = {}
         self.acks = []  # [due, n, stream id]
         self.h2_error = None
+        self.write_error = None
         self.remote_settings = None
         self.pings = []
         self.marks = {}
@@ -256,12 +257,13 @@ class Client:
     # -- I/O
     def flush(self):
         data = self.conn.data_to_send()
-        if data and not self.rec.closed:
+        if data and not self.rec.closed and not self.write_error:
             try:
                 self.sock.settimeout(10)
                 self.sock.sendall(data)
-            except OSError:
-                self.rec.close()
+            except OSError as e:
+                # what the proxy sent before it closed is still to be read
+                self.write_error = repr(e)
 
     def read_once(self, wait):
         if self.rec.closed:
@@ -489,6 +491,7 @@ class Client:
                 break
             self.step(s)
         res = {"ok": True, "alpn": self.alpn, "settings": self.remote_settings, "h2_error": self.h2_error,
+               "write_error": self.write_error,
                "pings": self.pings, "marks": self.marks,
                "streams": {n: st.result(self.keep) for n, st in self.streams.items()}}
         res.update(self.rec.result())
@@ -556,6 +559,7 @@ class Attack:
         self.sent = 0
         self.bytes_sent = 0
         self.write_stalled = False
+        self.write_error = None
         self.rst = {}
         self.statuses = {}
         self.stream_rst = {}
@@ -569,10 +573,10 @@ class Attack:
         self.reader.start()
 
     def stop_now(self):
-        return self.rec.closed or bool(self.rec.goaways) or self.write_stalled
+        return self.rec.closed or bool(self.rec.goaways) or self.write_stalled or bool(self.write_error)
 
     def send(self, data):
-        if self.rec.closed:
+        if self.rec.closed or self.write_error:
             return False
         with self.wlock:
             try:
@@ -582,8 +586,9 @@ class Attack:
                 return True
             except socket.timeout:
                 self.write_stalled = True
-            except OSError:
-                self.rec.close()
+            except OSError as e:
+                # the reader still takes what the proxy sent before closing
+                self.write_error = repr(e)
         return False
 
     def read_loop(self):
@@ -716,7 +721,8 @@ class Attack:
                     break
             time.sleep(0.02)
         res = {"ok": True, "mode": kind, "sent": self.sent, "bytes_sent": self.bytes_sent, "t_stop": t_stop,
-               "write_stalled": self.write_stalled, "rst": {str(k): v for k, v in self.rst.items()},
+               "write_stalled": self.write_stalled, "write_error": self.write_error,
+               "rst": {str(k): v for k, v in self.rst.items()},
                "statuses": self.statuses, "data_in": self.data_in,
                "stream_rst": {str(k): v for k, v in sorted(self.stream_rst.items())[:300]},
                "stream_status": {str(k): v for k, v in sorted(self.stream_status.items())[:300]}}

@@ -58,7 +58,7 @@ def no_protocol_error(res):
 # ---------------------------------------------------------------- negotiation
 
 
-@h.test
+@hh.test
 def tls_alpn_h2_and_http11():
     e = h.Echo(name="echo-1")
     f = hh.start([e], tls=True)
@@ -84,7 +84,7 @@ def tls_alpn_h2_and_http11():
     ok_stream(res, "a")
 
 
-@h.test
+@hh.test
 def prior_knowledge_and_http11_on_one_port():
     e = h.Echo(name="echo-1")
     f = hh.start([e])
@@ -110,7 +110,7 @@ def prior_knowledge_and_http11_on_one_port():
     h.check(":status: 200" in out, "nghttp got a 200:\n%s" % out[-2000:])
 
 
-@h.test
+@hh.test
 def http11_only_where_http2_is_off():
     e = h.Echo(name="echo-1")
     f = hh.start([e], tls=True, tls_http2="off", h1only=True)
@@ -136,7 +136,7 @@ def http11_only_where_http2_is_off():
         h.check(s.selected_alpn_protocol() in (None, "http/1.1"), "ALPN: %r" % s.selected_alpn_protocol())
 
 
-@h.test
+@hh.test
 def settings_from_the_configuration():
     e = h.Echo()
     f = hh.start([e], http2={"max_concurrent_streams": 37, "initial_window_size": 40000,
@@ -159,7 +159,7 @@ def settings_from_the_configuration():
 # ---------------------------------------------------------------- streams
 
 
-@h.test
+@hh.test
 def each_stream_balanced_on_its_own():
     bs = h.echo_backends(3)
     f = hh.start(bs)
@@ -179,7 +179,7 @@ def each_stream_balanced_on_its_own():
     h.eq(sum(b.requests() for b in bs), 60, "requests the servers got")
 
 
-@h.test
+@hh.test
 def what_the_http11_server_receives():
     rec = hh.RecordingBackend()
     f = hh.start([(rec.url, "rec", 1)])
@@ -224,7 +224,7 @@ def what_the_http11_server_receives():
     h.check(got["/rec/d"].all("te") in ([], ["trailers"]), "te: trailers: %s" % got["/rec/d"].raw_head)
 
 
-@h.test
+@hh.test
 def hundred_concurrent_streams():
     bs = h.echo_backends(2)
     f = hh.start(bs)
@@ -276,7 +276,7 @@ def big_transfer(steps, check):
             "window (bound %d kB, %.1f s)" % (peak - rss0, SIZE >> 20, RSS_BOUND_KB, dt))
 
 
-@h.test(timeout=150)
+@hh.test(timeout=150)
 def five_mib_download_small_window():
     def check(res):
         st = ok_stream(res, "d")
@@ -285,7 +285,7 @@ def five_mib_download_small_window():
     big_transfer([req("d", "/bytes/%d" % SIZE)], check)
 
 
-@h.test(timeout=150)
+@hh.test(timeout=150)
 def five_mib_upload():
     def check(res):
         st = ok_stream(res, "u")
@@ -295,7 +295,7 @@ def five_mib_upload():
     big_transfer(e_steps, check)
 
 
-@h.test(timeout=150)
+@hh.test(timeout=150)
 def five_mib_echoed_through_a_slow_reader():
     # the server echoes while it reads: the client's slow reading must hold the
     # upload back too, through the server, with fulcrum buffering neither
@@ -306,7 +306,7 @@ def five_mib_echoed_through_a_slow_reader():
     big_transfer([req("x", "/echo", "POST", body_random=SIZE)], check)
 
 
-@h.test
+@hh.test
 def client_reset_leaves_other_streams_alone():
     e = h.Echo()
     f = hh.start([e])
@@ -330,7 +330,7 @@ def client_reset_leaves_other_streams_alone():
     h.wait_until(lambda: e.stats()["open"] <= 3, timeout=5, what="the cancelled exchange's server connection to close")
 
 
-@h.test
+@hh.test
 def head_and_bodiless_answers():
     e = h.Echo()
     f = hh.start([e])
@@ -351,7 +351,7 @@ def head_and_bodiless_answers():
                 % (n, st["body_len"]))
 
 
-@h.test
+@hh.test
 def access_log_says_http2():
     e = h.Echo()
     f = hh.start([e], access="stdout")
@@ -383,7 +383,7 @@ def goaway_checks(res, inflight, late, what):
     h.check(res["t_closed"] - res["streams"][inflight[-1]]["t_end"] < 3 * h.SLOW, "closed soon after the last stream")
 
 
-@h.test
+@hh.test
 def goaway_on_sigterm():
     e = h.Echo()
     f = hh.start([e])
@@ -401,7 +401,7 @@ def goaway_on_sigterm():
     h.eq(e.requests(), 3, "the server got the 3 streams in flight, not the late one")
 
 
-@h.test
+@hh.test
 def goaway_on_reload():
     e1, e2 = h.Echo(name="echo-1"), h.Echo(name="echo-2")
     state = h.tmpdir()
@@ -443,7 +443,7 @@ def h2load_clean(out, n, what):
             % (what, out[-2000:]))
 
 
-@h.test(timeout=150)
+@hh.test(timeout=150)
 def h2load_over_tls_and_h2c():
     bs = h.echo_backends(3)
     f = hh.start(bs, tls=True)
