@@ -130,9 +130,16 @@ struct fc_config_hash {
 /* max_idle: no fixed cap (the per-worker purge keeps what recent traffic used). */
 #define FC_CONFIG_MAX_IDLE_UNLIMITED UINT32_MAX
 
+/* pools.*.protocol: how its servers are spoken to. */
+enum fc_pool_protocol {
+	FC_POOL_HTTP1, /* HTTP/1.1 (the default) */
+	FC_POOL_H2,    /* HTTP/2: h2c for http://, ALPN h2 for https:// (gRPC) */
+};
+
 struct fc_config_pool {
 	char *name;
 	char *algorithm; /* default "round_robin" */
+	enum fc_pool_protocol protocol;
 	struct fc_config_server *servers;
 	size_t n_servers;
 	uint32_t connect_timeout_ms;  /* default 3000 */

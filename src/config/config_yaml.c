@@ -1380,7 +1380,8 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	                    F("health"),
 	                    F("passive"),
 	                    F("panic_threshold"),
-	                    F("tls")};
+	                    F("tls"),
+	                    F("protocol")};
 	char why[512];
 	size_t old;
 	const char *v;
@@ -1391,6 +1392,17 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	}
 	if (!get_fields(w, n, f, sizeof(f) / sizeof(f[0])))
 		return;
+	if (f[15].val) {
+		old = push_key(w, "protocol");
+		v = field_scalar(w, &f[15], "http1 or h2");
+		if (v && strcmp(v, "h2") == 0)
+			p->protocol = FC_POOL_H2;
+		else if (v && strcmp(v, "http1") == 0)
+			p->protocol = FC_POOL_HTTP1;
+		else if (v)
+			werr(w, f[15].val, "must be http1 or h2 (got \"%.64s\")", v);
+		pop(w, old);
+	}
 	if (f[0].val) {
 		old = push_key(w, "algorithm");
 		v = field_scalar(w, &f[0], "an algorithm name");

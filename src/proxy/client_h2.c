@@ -28,6 +28,7 @@
 
 #include "core/log.h"
 #include "http/h1_write.h"
+#include "http/h2.h"
 #include "proxy/proxy.h"
 #include "proxy/reqinfo.h"
 
@@ -70,8 +71,9 @@ struct fc_h2 {
 	struct fc_link streams;
 	struct fc_link ready;
 	uint32_t n_streams;
-	uint32_t idle_ms; /* when the last stream ended */
-	double glitches;  /* budget left (max_glitches, refilled a tenth per second) */
+	uint32_t idle_ms;          /* when the last stream ended */
+	double glitches;           /* budget left (max_glitches, refilled a tenth per second) */
+	struct fc_h2_pending pend; /* a frame's tail that did not fit c->out */
 	uint64_t glitch_ms;
 	bool in_session; /* inside nghttp2 (mem_recv or mem_send): the session stays */
 	bool goaway, calm, failed;
@@ -132,6 +134,7 @@ static bool glitch(struct fc_client *c, const char *what)
 		fc_warn("HTTP/2 client %s: too many suspicious frames (last: %s): GOAWAY", ip,
 		        what);
 		h->calm = true;
+		fc_ctr_inc(&c->w->ctr.h2_calm);
 		nghttp2_session_terminate_session(h->sess, NGHTTP2_ENHANCE_YOUR_CALM);
 	}
 	return false;
@@ -336,6 +339,17 @@ static ssize_t on_send(nghttp2_session *sess, const uint8_t *data, size_t len, i
 
 /* ---------------------------------------------------------------- responses */
 
+/* An HTTP/2 server's trailers (grpc-status...) follow the last DATA. */
+static void send_trailers(nghttp2_session *sess, int32_t id, struct fc_upstream *u, uint32_t *flags)
+{
+	if (!u || !u->h2)
+		return;
+	nghttp2_nv nv[FC_H1_MAX_HEADERS];
+	size_t n = fc_h2up_trailers(u, nv, sizeof(nv) / sizeof(nv[0]));
+	if (n && nghttp2_submit_trailer(sess, id, nv, n) == 0)
+		*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+}
+
 /* DATA of a response from its server: what the upstream parsed is copied
  * out as nghttp2 asks for it. */
 static ssize_t read_upstream(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t length,
@@ -360,6 +374,7 @@ static ssize_t read_upstream(nghttp2_session *sess, int32_t id, uint8_t *buf, si
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM: cut */
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		s->eof_sent = true;
+		send_trailers(sess, id, u, flags);
 		queue(s);
 		goto eof;
 	}
@@ -369,9 +384,12 @@ static ssize_t read_upstream(nghttp2_session *sess, int32_t id, uint8_t *buf, si
 	x->bytes_out += n;
 	if (u->in->rpos == u->in->wpos && u->rparsed == u->in->wpos)
 		u->in->rpos = u->in->wpos = u->rparsed = 0;
+	if (u->h2)
+		fc_h2up_consumed(u, n);
 	if (n == avail && x->phase == FC_X_DONE && !x->aborted) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		s->eof_sent = true;
+		send_trailers(sess, id, u, flags);
 	}
 	s->active_ms = fc_client_now(c);
 	queue(s); /* the upstream has room again; the exchange may be done */
@@ -631,6 +649,23 @@ void fc_h2_body_sent(struct fc_exchange *x, size_t k)
 		}
 	}
 	body_release(x);
+}
+
+const char *fc_h2_body_peek(struct fc_exchange *x, size_t *n)
+{
+	struct fc_h2_stream *s = x->h2s;
+	*n = x->parsed - x->sent;
+	return s->body + x->sent;
+}
+
+void fc_h2_body_raw(struct fc_exchange *x)
+{
+	x->h2s->chunked = false;
+}
+
+bool fc_h2_eof_sent(const struct fc_h2_stream *s)
+{
+	return s->eof_sent;
 }
 
 bool fc_h2_body_done(const struct fc_exchange *x)
@@ -946,7 +981,8 @@ static bool feed(struct fc_client *c)
 	ssize_t n = nghttp2_session_mem_recv(h->sess, (const uint8_t *)b->data + b->rpos,
 	                                     b->wpos - b->rpos);
 	h->in_session = false;
-	b->rpos = b->wpos = 0;
+	fc_buf_release(&c->w->bufs, b); /* an idle connection holds no buffer */
+	c->in = NULL;
 	if (n < 0) {
 		/* a protocol error queued its GOAWAY; a callback's failure did too */
 		fc_debug("HTTP/2: %s", nghttp2_strerror((int)n));
@@ -957,59 +993,35 @@ static bool feed(struct fc_client *c)
 	return true;
 }
 
-/* Moves what nghttp2 has to send into the output buffer and writes it. */
+/* Moves what nghttp2 has to send into the output buffer and writes it; a
+ * client that does not read leaves the rest with nghttp2 (and the tail of
+ * one frame in h->pend). */
 static bool flush(struct fc_client *c)
 {
 	struct fc_h2 *h = h2_of(c);
 	bool progress = false;
-	for (;;) {
-		while (!c->out || fc_buf_room(c->out) >= 4096 || !fc_buf_len(c->out)) {
-			if (!fc_client_out_reserve(c)) {
-				fc_client_close(c);
-				return true;
-			}
-			const uint8_t *p = NULL;
-			h->in_session = true;
-			ssize_t n = nghttp2_session_mem_send(h->sess, &p);
-			h->in_session = false;
-			if (n <= 0) {
-				if (n < 0) {
-					fc_debug("HTTP/2: %s", nghttp2_strerror((int)n));
-					h->failed = true;
-				}
-				break;
-			}
-			/* a frame larger than the room (a big HEADERS) goes in pieces */
-			size_t off = 0;
-			while (off < (size_t)n) {
-				if (!fc_buf_room(c->out)) {
-					fc_buf_compact(c->out);
-					if (!fc_buf_room(c->out) && !fc_client_write(c)) {
-						/* the client does not read: keep the rest */
-						if (!fc_buf_room(c->out)) {
-							fc_warn("HTTP/2: client output full; "
-							        "closing");
-							fc_client_close(c);
-							return true;
-						}
-					}
-					if (c->closed)
-						return true;
-				}
-				size_t k = (size_t)n - off;
-				if (k > fc_buf_room(c->out))
-					k = fc_buf_room(c->out);
-				memcpy(c->out->data + c->out->wpos, p + off, k);
-				c->out->wpos += (uint32_t)k;
-				off += k;
-			}
-			progress = true;
+	for (int i = 0; i < 64; i++) {
+		if (!fc_client_out_reserve(c)) {
+			fc_client_close(c);
+			return true;
 		}
+		h->in_session = true;
+		ssize_t n = fc_h2_fill(h->sess, &h->pend, c->out);
+		h->in_session = false;
+		if (n < 0) {
+			fc_debug("HTTP/2: %s", nghttp2_strerror((int)n));
+			h->failed = true;
+		}
+		if (!fc_buf_len(c->out)) {
+			fc_buf_release(&c->w->bufs, c->out);
+			c->out = NULL;
+			break;
+		}
+		bool wrote = fc_client_write(c);
 		if (c->closed)
 			return true;
-		bool wrote = fc_client_write(c);
-		progress |= wrote;
-		if (c->closed || !wrote || !nghttp2_session_want_write(h->sess))
+		progress |= wrote || n > 0;
+		if (!wrote || (n <= 0 && !h->pend.n))
 			break;
 	}
 	return progress;

@@ -438,7 +438,10 @@ static void pick_and_connect(struct fc_exchange *x)
 		x->head_sent = 0;
 		x->sent = x->body_start;
 		int err = 0;
-		struct fc_upstream *u = fc_upstream_get(w, srv, x->pool->tls, &err);
+		struct fc_upstream *u =
+		        cp->protocol == FC_POOL_H2
+		                ? fc_h2up_get(w, srv, x->pool->tls, cp->idle_timeout_ms, &err)
+		                : fc_upstream_get(w, srv, x->pool->tls, &err);
 		if (!u) {
 			fc_warn("pool %s: server %s: connect: %s", cp->name, fc_server_name(srv),
 			        strerror(-err));
@@ -634,6 +637,15 @@ static bool route(struct fc_exchange *x, const struct fc_h1_head *hd)
 		return false;
 	}
 	x->pool = fc_runtime_pool(x->rt, rt->pool_ref);
+	if (x->pool->cfg->protocol == FC_POOL_H2) {
+		if (!x->h2s) {
+			/* HTTP/2 to the server keeps what HTTP/1.1 cannot carry
+			 * (trailers): only an HTTP/2 client's request goes there */
+			reject(x, 505, "pool speaks HTTP/2: HTTP/1.1 requests are not forwarded");
+			return false;
+		}
+		fc_h2_body_raw(x);
+	}
 	pick_inputs(x, hd, path, path_len);
 	x->head = fc_buf_take(&w->bufs);
 	if (!x->head) {
@@ -710,6 +722,17 @@ bool fc_exchange_send(struct fc_exchange *x)
 		x->up_conn_ns = xw(x)->loop.now_ns;
 		set_phase(x, FC_X_SEND);
 	}
+	if (u->h2_req) {
+		ssize_t r = fc_h2up_send(u, x);
+		if (r < 0) {
+			upstream_failed(x, (int)r);
+			return true;
+		}
+		fc_exchange_check_sent(x);
+		if (r > 0)
+			c->active_ms = fc_client_now(c);
+		return r > 0;
+	}
 	struct iovec iov[4];
 	int n = 0;
 	size_t from_head = x->head->wpos - x->head_sent;
@@ -754,7 +777,8 @@ static bool response_head(struct fc_exchange *x)
 	size_t end = 0;
 	const char *pool = x->pool->cfg->name, *srv = fc_server_name(x->server);
 	enum fc_upstream_head rc =
-	        fc_upstream_parse_head(u, x->method == HTTP_HEAD, hd, &end, &err);
+	        u->h2_req ? fc_h2up_parse_head(u, hd)
+	                  : fc_upstream_parse_head(u, x->method == HTTP_HEAD, hd, &end, &err);
 	switch (rc) {
 	case FC_UP_HEAD_AGAIN:
 		return false;
@@ -843,8 +867,10 @@ static bool response_head(struct fc_exchange *x)
 			cut_client(x);
 			return true;
 		}
-		b->rpos += (uint32_t)end;
-		u->rparsed = b->rpos;
+		if (!u->h2_req) { /* an HTTP/2 server's DATA is all body */
+			b->rpos += (uint32_t)end;
+			u->rparsed = b->rpos;
+		}
 	} else if (!c->out && fc_h1_response_passthrough(hd, &e)) {
 		u->rparsed = b->rpos + (uint32_t)end;
 	} else {
@@ -881,7 +907,11 @@ static bool response_body(struct fc_exchange *x)
 	struct fc_upstream *u = x->up;
 	bool extra = false;
 	const char *err = NULL;
-	switch (fc_upstream_parse_body(u, x->resp_dechunk, x->resp_close_delimited, &extra, &err)) {
+	enum fc_upstream_body rc =
+	        u->h2_req ? fc_h2up_parse_body(u)
+	                  : fc_upstream_parse_body(u, x->resp_dechunk, x->resp_close_delimited,
+	                                           &extra, &err);
+	switch (rc) {
 	case FC_UP_BODY_AGAIN:
 		return false;
 	case FC_UP_BODY_MORE:
@@ -913,7 +943,7 @@ bool fc_exchange_receive(struct fc_exchange *x)
 	struct fc_upstream *u = x->up;
 	if (!u || x->phase == FC_X_CONNECT || x->phase == FC_X_PICK)
 		return false;
-	int rc = fc_upstream_recv(u);
+	int rc = u->h2_req ? 0 : fc_upstream_recv(u); /* HTTP/2: its connection reads */
 	if (rc < 0) {
 		cut_client(x); /* out of memory */
 		return true;
@@ -945,6 +975,10 @@ bool fc_exchange_maybe_finish(struct fc_exchange *x)
 		return false;
 	if (!x->h2s && c->out && fc_buf_len(c->out))
 		return false;
+	if (x->h2s && !x->aborted && !fc_h2_eof_sent(x->h2s)) {
+		fc_h2_data_ready(x); /* its end (and trailers) go out first */
+		return false;
+	}
 	struct fc_upstream *u = x->up;
 	if (u && u->in && u->rparsed > u->in->rpos)
 		return false;

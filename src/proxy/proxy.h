@@ -30,6 +30,8 @@ struct fc_exchange;
 struct fc_upstream;
 struct fc_listener;
 struct fc_h2;        /* client_h2.c: an HTTP/2 client connection's session */
+struct fc_h2up;      /* upstream_h2.c: an HTTP/2 connection to a server */
+struct fc_h2up_resp; /* upstream_h2.c: a response's fields */
 struct fc_h2_stream; /* client_h2.c: one of its streams */
 
 /* Intrusive doubly-linked list. */
@@ -201,6 +203,16 @@ struct fc_upstream {
 	struct fc_link idle_link;
 	uint32_t rparsed; /* in->data[rpos..rparsed) is validated, forwardable */
 	bool connecting, readable, writable, rdhup, eof, reset, reused, closed;
+	/* protocol h2 (upstream_h2.c): this is one stream of the connection h2;
+	 * s is unused, in holds the response's DATA */
+	struct fc_h2up *h2;
+	struct fc_link h2_link, h2_wake; /* in h2's users; in its wake-up list */
+	struct fc_h2up_resp *resp;       /* the response's fields and trailers */
+	int32_t h2_id;                   /* 0: not submitted yet */
+	uint32_t h2_seen;                /* DATA bytes the exchange has looked at */
+	uint16_t h2_status;
+	bool h2_req; /* true: all of the above applies */
+	bool h2_head, h2_end, h2_in_trailers, h2_closed, h2_refused, h2_bad, h2_deferred;
 };
 
 /* The worker's idle-pool purge: one timer per worker, and the list of its
@@ -269,6 +281,31 @@ enum fc_upstream_body {
  * close_delimited: the body ends at EOF. */
 enum fc_upstream_body fc_upstream_parse_body(struct fc_upstream *u, bool dechunk,
                                              bool close_delimited, bool *extra, const char **err);
+
+/* ---------------------------------------------------------------- upstream_h2 */
+
+/* A request on an HTTP/2 connection of this worker to server (one with
+ * room for a stream, or a new one). NULL with *err = -errno. */
+struct fc_upstream *fc_h2up_get(struct fc_worker *w, struct fc_server *server,
+                                struct fc_tls_client *tls, uint32_t idle_timeout_ms, int *err);
+/* As fc_upstream_connected: 1 once the connection is up. */
+int fc_h2up_connected(struct fc_upstream *u);
+/* Submits the request (first call) and moves its body: > 0 progress, 0
+ * none, -errno failed. */
+ssize_t fc_h2up_send(struct fc_upstream *u, struct fc_exchange *x);
+/* The response head as an fc_h1_head (fields in u's storage). */
+enum fc_upstream_head fc_h2up_parse_head(struct fc_upstream *u, struct fc_h1_head *hd);
+enum fc_upstream_body fc_h2up_parse_body(struct fc_upstream *u);
+/* The client side took n bytes of u->in: the server may send n more. */
+void fc_h2up_consumed(struct fc_upstream *u, size_t n);
+/* The response's trailers into nv, an array of cap nghttp2_nv (valid while
+ * u is). Their count. */
+size_t fc_h2up_trailers(const struct fc_upstream *u, void *nv, size_t cap);
+/* Ends the request (its stream is reset if still open). */
+void fc_h2up_close(struct fc_upstream *u);
+/* Closes this worker's HTTP/2 connections without requests (to rs only,
+ * or to removed servers only). */
+void fc_h2up_close_idle(struct fc_worker *w, struct fc_rt_server *rs, bool only_removed);
 
 /* ---------------------------------------------------------------- exchange */
 
@@ -491,6 +528,11 @@ struct fc_exchange *fc_h2_stream_exchange(struct fc_h2_stream *s);
  * client gave no content-length), then how many bytes of them were sent. */
 int fc_h2_body_iov(struct fc_exchange *x, struct iovec *iov);
 void fc_h2_body_sent(struct fc_exchange *x, size_t n);
+/* The body bytes not yet sent (an HTTP/2 server's DATA: no chunk framing). */
+const char *fc_h2_body_peek(struct fc_exchange *x, size_t *n);
+void fc_h2_body_raw(struct fc_exchange *x);
+/* The response's end (EOF) went to nghttp2. */
+bool fc_h2_eof_sent(const struct fc_h2_stream *s);
 /* A new attempt sends the body from its start. */
 void fc_h2_body_rewind(struct fc_exchange *x);
 /* The response head from the server (no_body: nothing follows). False:
@@ -557,6 +599,7 @@ struct fc_worker {
 	uint32_t n_deferred, cap_deferred;
 	struct fc_exchange *free_exchanges;
 	struct fc_upstream_purge upurge; /* upstream.c */
+	struct fc_link h2_conns;         /* upstream_h2.c: HTTP/2 connections to servers */
 	struct fc_accesslog *alog;       /* lines waiting for the flush (accesslog.c); free() */
 	struct fc_worker_counters ctr;   /* metrics (counters.h) */
 	bool draining;

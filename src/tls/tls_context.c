@@ -430,6 +430,7 @@ struct fc_tls_server *fc_tls_server_create(const struct fc_config *cfg, size_t l
 /* ---------------------------------------------------------------- client */
 
 static const unsigned char alpn_client[] = "\x08http/1.1";
+static const unsigned char alpn_client_h2[] = "\x02h2";
 
 void fc_tls_client_destroy(struct fc_tls_client *t)
 {
@@ -458,7 +459,10 @@ static struct fc_tls_client *client_create(struct reporter *r, size_t pi)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
 	                                 SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_alpn_protos(ctx, alpn_client, sizeof(alpn_client) - 1);
+	if (p->protocol == FC_POOL_H2)
+		SSL_CTX_set_alpn_protos(ctx, alpn_client_h2, sizeof(alpn_client_h2) - 1);
+	else
+		SSL_CTX_set_alpn_protos(ctx, alpn_client, sizeof(alpn_client) - 1);
 	if (cfg->verify) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 		if (cfg->ca) {
