@@ -27,6 +27,7 @@ struct walk {
 	struct health_set {
 		bool fast_interval, timeout;
 	} pool_health_set;
+	yaml_node_t *h2_list_size; /* http2.max_header_list_size as written, or NULL */
 };
 
 /* A key of a mapping the schema knows; key/val stay NULL when absent, val is
@@ -1787,6 +1788,7 @@ static void parse_http2(struct walk *w, yaml_node_t *n)
 	get_size(w, &f[2], 65535, 1024 * 1024 * 1024, &h->connection_window_size);
 	get_size(w, &f[3], 16384, 8 * 1024 * 1024, &h->max_frame_size);
 	get_size(w, &f[4], 1024, 1024 * 1024, &h->max_header_list_size);
+	w->h2_list_size = f[4].val;
 	get_uint(w, &f[5], 1, 1000000, &h->max_glitches);
 }
 
@@ -1894,12 +1896,14 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 		pop(w, old);
 	}
 	parse_listeners(w, &f[4], root == &empty ? NULL : root);
-	if (cfg->http2.max_header_list_size > cfg->max_header_size) {
-		/* an HTTP/2 request's fields become an HTTP/1.1 head in the same
-		 * buffers as an HTTP/1.1 client's */
+	/* an HTTP/2 request's fields become an HTTP/1.1 head in the same buffers
+	 * as an HTTP/1.1 client's: the default follows a smaller max_header_size */
+	if (!w->h2_list_size && cfg->http2.max_header_list_size > cfg->max_header_size) {
+		cfg->http2.max_header_list_size = cfg->max_header_size;
+	} else if (cfg->http2.max_header_list_size > cfg->max_header_size) {
 		size_t old = push_key(w, "http2");
 		size_t old2 = push_key(w, "max_header_list_size");
-		werr(w, f[12].val ? f[12].val : root,
+		werr(w, w->h2_list_size,
 		     "%u is more than client.max_header_size (%u): raise that too",
 		     cfg->http2.max_header_list_size, cfg->max_header_size);
 		pop(w, old2);

@@ -1187,6 +1187,10 @@ bool fc_h2_start(struct fc_client *c)
 	nghttp2_option_set_max_settings(opt, 32);
 	nghttp2_option_set_max_outbound_ack(opt, 100);
 	nghttp2_option_set_max_continuations(opt, 16);
+	/* nghttp2's own rapid-reset limit ends with INTERNAL_ERROR: it stays
+	 * above the glitch budget, which says ENHANCE_YOUR_CALM first */
+	nghttp2_option_set_stream_reset_rate_limit(opt, 2ull * cfg->max_glitches + 100,
+	                                           cfg->max_glitches / 5 + 10);
 	int rc = nghttp2_session_server_new2(&h->sess, cb, c, opt);
 	nghttp2_session_callbacks_del(cb);
 	nghttp2_option_del(opt);

@@ -140,14 +140,14 @@ def http11_only_where_http2_is_off():
 def settings_from_the_configuration():
     e = h.Echo()
     f = hh.start([e], http2={"max_concurrent_streams": 37, "initial_window_size": 40000,
-                             "connection_window_size": 2097152, "max_header_list_size": 20000})
+                             "connection_window_size": 2097152, "max_header_list_size": 12000})
     p = h.spawn(["nghttp", "-nv", "-t", "10", "http://127.0.0.1:%d/" % f.port], stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT)
     out = p.communicate(timeout=20 * h.SLOW)[0].decode(errors="replace")
     h.eq(p.returncode, 0, "nghttp exit status:\n%s" % out[-2000:])
     first = out.split("recv SETTINGS frame", 1)[1].split("recv", 1)[0] if "recv SETTINGS frame" in out else ""
     for name, want in (("MAX_CONCURRENT_STREAMS", 37), ("INITIAL_WINDOW_SIZE", 40000),
-                       ("MAX_HEADER_LIST_SIZE", 20000)):
+                       ("MAX_HEADER_LIST_SIZE", 12000)):
         m = re.search(r"SETTINGS_%s\(0x[0-9a-f]+\):(\d+)" % name, first)
         h.check(m and int(m.group(1)) == want, "fulcrum's SETTINGS has %s=%d:\n%s" % (name, want, out[:3000]))
     m = re.search(r"recv WINDOW_UPDATE frame <length=4, flags=0x00, stream_id=0>\s*\(window_size_increment=(\d+)\)",

@@ -171,11 +171,20 @@ def big(name, n):
 
 @hh.test
 def header_list_beyond_max_header_list_size():
-    # 40 fields of 1000 bytes: beyond the default 32768 (in CONTINUATION frames);
-    # 12 kB passes, and so does 20 kB, under the 32768 fulcrum announces
-    rec = run_cases({"too_big": big("too_big", 40)}, refusals=(400, 431),
-                    valid={"fits_12k": big("fits_12k", 12), "fits_20k": big("fits_20k", 20)})
-    h.eq(len(rec.find("/bad/fits_20k")[0].all("x-big-19")), 1, "a 20 kB header list passes")
+    # 20 fields of 1000 bytes: beyond the default 16384 (in CONTINUATION
+    # frames); 12 kB passes
+    rec = run_cases({"too_big": big("too_big", 20)}, refusals=(400, 431),
+                    valid={"fits_12k": big("fits_12k", 12)})
+    h.eq(len(rec.find("/bad/fits_12k")[0].all("x-big-11")), 1, "a 12 kB header list passes")
+
+
+@hh.test
+def header_list_raised_with_max_header_size():
+    # raised together with client.max_header_size: 40 kB passes, 70 kB does not
+    rec = run_cases({"too_big": big("too_big", 70)}, refusals=(400, 431),
+                    valid={"fits_40k": big("fits_40k", 40)},
+                    client={"max_header_size": "64k"}, http2={"max_header_list_size": "64k"})
+    h.eq(len(rec.find("/bad/fits_40k")[0].all("x-big-39")), 1, "a 40 kB header list passes")
 
 
 @hh.test

@@ -646,7 +646,7 @@ static void test_http2_keys(void **state)
 	             "t.yaml:1:8: http2: must be a mapping (max_concurrent_streams: 100, ...), not "
 	             "a list");
 	expect_error("http2: {max_header_list_size: 32k}\n" MINIMAL,
-	             "t.yaml:1:8: http2.max_header_list_size: 32768 is more than "
+	             "t.yaml:1:31: http2.max_header_list_size: 32768 is more than "
 	             "client.max_header_size (16384): raise that too");
 	cfg = load_ok(
 	        "client: {max_header_size: 64k}\nhttp2: {max_header_list_size: 64k}\n" MINIMAL);
