@@ -458,4 +458,25 @@ def h2load_over_tls_and_h2c():
     h2load_clean(out, 1000, "h2load h2c prior knowledge")
 
 
+@hh.test
+def protocol_counted_in_api_and_metrics():
+    """The admin API's pool and /metrics count requests by client protocol."""
+    e = h.Echo()
+    admin = h.free_port()
+    f = hh.start([e], top_extra="admin: {listen: 127.0.0.1:%d}" % admin)
+    h.wait_port(admin, 10, f.proc)
+    for _ in range(2):
+        h.eq(h.get(f.port, "/").status, 200, "HTTP/1.1")
+    for _ in range(3):
+        r = h.curl("--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version}",
+                   "http://127.0.0.1:%d/" % f.port)
+        h.eq(r.stdout, "2", "curl spoke HTTP/2")
+    pools = json.loads(h.curl("http://127.0.0.1:%d/api/pools" % admin).stdout)
+    h.eq(pools["pools"][0]["requests_by_protocol"], {"http/1.1": 2, "h2": 3}, "the pool's counts")
+    m = h.curl("http://127.0.0.1:%d/metrics" % admin).stdout
+    h.check('fulcrum_client_requests_total{protocol="http/1.1"} 2' in m, "h1 counted:\n" + m[-1500:])
+    h.check('fulcrum_client_requests_total{protocol="h2"} 3' in m, "h2 counted")
+    h.check("fulcrum_http2_connections_total 3" in m, "three HTTP/2 connections")
+
+
 h.main()
