@@ -27,7 +27,11 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->response_timeout_ms = 60000;
 	p->idle_timeout_ms = 60000;
 	p->max_idle = FC_CONFIG_MAX_IDLE_UNLIMITED;
-	p->retries = 2;
+	p->retry.attempts = 2;
+	p->retry.on = FC_RETRY_ON_DEFAULT;
+	p->retry.budget_pct = 20;
+	p->retry.budget_min = 3;
+	p->retry.replay_buffer = 64 * 1024;
 	p->cooldown_ms = 2000;
 	p->slow_start_ms = 0;
 	p->sticky.enabled = false;

@@ -11,8 +11,11 @@
 
 /* Durations are milliseconds, sizes are bytes. */
 
-/* retries: the first attempt and the retries fit the proxy's 8 tries. */
+/* retry.attempts: the first attempt and the retries fit the proxy's 8 tries. */
 #define FC_CONFIG_MAX_RETRIES 7
+/* retry.backoff: the longest wait between two attempts (the exchange keeps it
+ * in 16 bits). */
+#define FC_CONFIG_MAX_BACKOFF_MS 60000
 
 enum fc_log_level { FC_LOG_DEBUG, FC_LOG_INFO, FC_LOG_WARN, FC_LOG_ERROR };
 enum fc_access_format { FC_ACCESS_TEXT, FC_ACCESS_JSON };
@@ -136,6 +139,35 @@ enum fc_pool_protocol {
 	FC_POOL_H2,    /* HTTP/2: h2c for http://, ALPN h2 for https:// (gRPC) */
 };
 
+/* pools.*.retry.on: the failures that are tried again (bits). */
+enum fc_retry_on {
+	FC_RETRY_ON_CONNECT_FAILURE = 1u << 0, /* connect failed (not refused), TLS handshake */
+	FC_RETRY_ON_REFUSED = 1u << 1,         /* connect refused */
+	FC_RETRY_ON_RESET = 1u << 2,           /* reset, closed, TLS error before the response head */
+	FC_RETRY_ON_TIMEOUT = 1u << 3,         /* connect_timeout, per_try_timeout */
+	FC_RETRY_ON_502 = 1u << 4,             /* the server answered 502 */
+	FC_RETRY_ON_503 = 1u << 5,
+	FC_RETRY_ON_504 = 1u << 6,
+};
+#define FC_RETRY_ON_DEFAULT                                                                        \
+	(FC_RETRY_ON_CONNECT_FAILURE | FC_RETRY_ON_REFUSED | FC_RETRY_ON_RESET | FC_RETRY_ON_TIMEOUT)
+
+/* pools.*.retry: when and how a failed attempt is tried again. */
+struct fc_config_retry {
+	uint32_t attempts;           /* extra attempts beyond the first, default 2 (`retries:`) */
+	uint32_t same_server;        /* of them, on the same server before moving on, default 0 */
+	uint32_t on;                 /* enum fc_retry_on bits, default FC_RETRY_ON_DEFAULT */
+	uint32_t per_try_timeout_ms; /* each attempt's wait for the response head; 0 (default):
+	                                response_timeout, and a response timeout is final */
+	uint32_t backoff_base_ms;    /* first wait between attempts; 0 (default): none */
+	uint32_t backoff_max_ms;     /* the longest wait, default 10 x base */
+	uint32_t budget_pct;         /* retries in flight <= this share of the pool's active
+	                                requests, default 20; 100: no budget */
+	uint32_t budget_min;         /* ... but always this many at once, default 3 */
+	uint32_t replay_buffer;      /* request body bytes kept to be sent again, default 64k */
+	bool idempotency_key;        /* an Idempotency-Key header makes a request safe to repeat */
+};
+
 struct fc_config_pool {
 	char *name;
 	char *algorithm; /* default "round_robin" */
@@ -147,8 +179,7 @@ struct fc_config_pool {
 	uint32_t idle_timeout_ms;     /* upstream keep-alive idle, default 60000 */
 	uint32_t max_idle;            /* idle upstream conns per server per worker, a hard cap;
 	                                 default FC_CONFIG_MAX_IDLE_UNLIMITED (the purge sizes it) */
-	uint32_t retries;             /* extra attempts on other servers, default 2, at most
-	                                 FC_CONFIG_MAX_RETRIES */
+	struct fc_config_retry retry; /* `retries: N` is retry.attempts */
 	uint32_t cooldown_ms;         /* skip a refusing server this long, default 2000 */
 	uint32_t slow_start_ms;       /* default 0 (off) */
 	struct fc_config_sticky sticky;

@@ -1365,6 +1365,177 @@ static void parse_pool_tls(struct walk *w, struct fc_config_pool *p, yaml_node_t
 	}
 }
 
+/* retry.on: the failures that are tried again, one or a list. */
+static void get_retry_on(struct walk *w, const struct field *f, uint32_t *out)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} names[] = {
+	        {"connect_failure", FC_RETRY_ON_CONNECT_FAILURE},
+	        {"refused", FC_RETRY_ON_REFUSED},
+	        {"reset", FC_RETRY_ON_RESET},
+	        {"timeout", FC_RETRY_ON_TIMEOUT},
+	        {"502", FC_RETRY_ON_502},
+	        {"503", FC_RETRY_ON_503},
+	        {"504", FC_RETRY_ON_504},
+	};
+	size_t old, count, i, k;
+	uint32_t on = 0;
+
+	if (!f->key)
+		return;
+	old = push_key(w, f->name);
+	if (!f->val) { /* on: (nothing) = on: [] */
+		*out = 0;
+		goto pop_key;
+	}
+	if (f->val->type == YAML_MAPPING_NODE) {
+		werr(w, f->val,
+		     "must be a list such as [connect_failure, refused, reset, timeout, 502, 503, "
+		     "504]");
+		goto pop_key;
+	}
+	count = items_count(f->val);
+	for (i = 0; i < count; i++) {
+		size_t old_i = 0;
+		yaml_node_t *e = item_at(w, f->val, i, &old_i);
+		const char *v = e ? want_scalar(w, e, "a failure name") : NULL;
+
+		for (k = 0; v && k < sizeof(names) / sizeof(names[0]); k++)
+			if (strcmp(v, names[k].name) == 0)
+				break;
+		if (v && k == sizeof(names) / sizeof(names[0]))
+			werr(w, e,
+			     "must be connect_failure, refused, reset, timeout, 502, 503 or 504 "
+			     "(got \"%.64s\")",
+			     v);
+		else if (v && (on & names[k].bit))
+			werr(w, e, "duplicate: %s is listed twice", v);
+		else if (v)
+			on |= names[k].bit;
+		item_done(w, f->val, old_i);
+	}
+	*out = on;
+pop_key:
+	pop(w, old);
+}
+
+/* retry.backoff: off, or {base, max} (max defaults to 10 x base). */
+static void parse_backoff(struct walk *w, struct fc_config_retry *r, const struct field *fb)
+{
+	struct field f[] = {F("base"), F("max")};
+	yaml_node_t *n = fb->val;
+	const char *v;
+	bool on;
+	size_t old;
+
+	if (!n)
+		return;
+	old = push_key(w, fb->name);
+	if (n->type == YAML_SCALAR_NODE) {
+		v = want_scalar(w, n, "off or a mapping");
+		if (v && fc__cfg_parse_bool(v, &on) == 0 && !on)
+			r->backoff_base_ms = r->backoff_max_ms = 0;
+		else if (v)
+			werr(w, n, "must be off or a mapping such as {base: 25ms, max: 250ms} (got "
+			           "\"%.64s\")",
+			     v);
+		goto pop_key;
+	}
+	if (!get_fields(w, n, f, 2))
+		goto pop_key;
+	if (!f[0].val) {
+		werr(w, n, "needs base: (the first wait, such as 25ms)");
+		goto pop_key;
+	}
+	get_duration_ms(w, &f[0], 1, FC_CONFIG_MAX_BACKOFF_MS, &r->backoff_base_ms);
+	r->backoff_max_ms = r->backoff_base_ms * 10 > FC_CONFIG_MAX_BACKOFF_MS
+	                            ? FC_CONFIG_MAX_BACKOFF_MS
+	                            : r->backoff_base_ms * 10;
+	get_duration_ms(w, &f[1], 1, FC_CONFIG_MAX_BACKOFF_MS, &r->backoff_max_ms);
+	check_order(w, &f[0], r->backoff_base_ms, &f[1], r->backoff_max_ms, true);
+pop_key:
+	pop(w, old);
+}
+
+/* retry.budget: a percentage, off, or {percent, min}. */
+static void parse_budget(struct walk *w, struct fc_config_retry *r, const struct field *fb)
+{
+	struct field f[] = {F("percent"), F("min")};
+	yaml_node_t *n = fb->val;
+	const char *v;
+	bool on;
+	size_t old;
+
+	if (!n)
+		return;
+	if (n->type == YAML_SCALAR_NODE) {
+		v = (const char *)n->data.scalar.value;
+		if (fc__cfg_parse_bool(v, &on) == 0 && !on) {
+			r->budget_pct = 100;
+			return;
+		}
+		get_percent(w, fb, &r->budget_pct);
+		return;
+	}
+	old = push_key(w, fb->name);
+	if (get_fields(w, n, f, 2)) {
+		get_percent(w, &f[0], &r->budget_pct);
+		get_uint(w, &f[1], 0, 100000, &r->budget_min);
+	}
+	pop(w, old);
+}
+
+/* A pool's retry: block; retries (the older spelling of retry.attempts) was
+ * read before it. */
+static void parse_retry(struct walk *w, struct fc_config_pool *p, const struct field *fr,
+                        const struct field *fold)
+{
+	struct field f[] = {F("attempts"), F("same_server"),     F("on"),
+	                    F("per_try_timeout"), F("backoff"), F("budget"),
+	                    F("replay_buffer"), F("idempotency_key")};
+	struct fc_config_retry *r = &p->retry;
+	yaml_node_t *n = fr->val;
+	size_t old;
+
+	if (!n)
+		return;
+	old = push_key(w, fr->name);
+	if (!get_fields(w, n, f, sizeof(f) / sizeof(f[0])))
+		goto pop_key;
+	get_uint(w, &f[0], 0, FC_CONFIG_MAX_RETRIES, &r->attempts);
+	get_uint(w, &f[1], 0, FC_CONFIG_MAX_RETRIES, &r->same_server);
+	if (f[1].val && r->same_server > r->attempts) {
+		size_t o2 = push_key(w, "same_server");
+		werr(w, f[1].val, "must be at most attempts (%u): the attempts count them too",
+		     r->attempts);
+		pop(w, o2);
+	}
+	get_retry_on(w, &f[2], &r->on);
+	get_duration_ms(w, &f[3], 1, TIMEOUT_MAX, &r->per_try_timeout_ms);
+	if (f[3].val && r->per_try_timeout_ms > p->response_timeout_ms) {
+		char buf[32];
+		size_t o2 = push_key(w, "per_try_timeout");
+		format_duration(p->response_timeout_ms, buf, sizeof(buf));
+		werr(w, f[3].val, "must be at most the pool's response_timeout (%s)", buf);
+		pop(w, o2);
+	}
+	parse_backoff(w, r, &f[4]);
+	parse_budget(w, r, &f[5]);
+	get_size(w, &f[6], 0, 16u << 20, &r->replay_buffer);
+	get_bool(w, &f[7], &r->idempotency_key);
+pop_key:
+	pop(w, old);
+	if (fold->key && f[0].key) {
+		old = push_key(w, fold->name);
+		werr(w, fold->key,
+		     "is the older name of retry.attempts, which is written too (line %zu): keep one",
+		     f[0].key->start_mark.line + 1);
+		pop(w, old);
+	}
+}
+
 static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *key, yaml_node_t *n)
 {
 	struct field f[] = {F("algorithm"),
@@ -1382,7 +1553,8 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	                    F("passive"),
 	                    F("panic_threshold"),
 	                    F("tls"),
-	                    F("protocol")};
+	                    F("protocol"),
+	                    F("retry")};
 	char why[512];
 	size_t old;
 	const char *v;
@@ -1430,7 +1602,7 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	get_duration_ms(w, &f[3], 1, TIMEOUT_MAX, &p->response_timeout_ms);
 	get_duration_ms(w, &f[4], 1, TIMEOUT_MAX, &p->idle_timeout_ms);
 	get_max_idle(w, &f[5], &p->max_idle);
-	get_uint(w, &f[6], 0, FC_CONFIG_MAX_RETRIES, &p->retries);
+	get_uint(w, &f[6], 0, FC_CONFIG_MAX_RETRIES, &p->retry.attempts);
 	get_duration_ms(w, &f[7], 0, HOUR, &p->cooldown_ms);
 	get_duration_ms(w, &f[8], 0, TIMEOUT_MAX, &p->slow_start_ms);
 	if (f[9].val) {
@@ -1461,6 +1633,7 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		parse_pool_tls(w, p, f[14].val);
 		pop(w, old);
 	}
+	parse_retry(w, p, &f[16], &f[6]);
 	for (size_t i = 0; i < p->n_servers; i++)
 		p->has_tls_servers |= p->servers[i].tls;
 }

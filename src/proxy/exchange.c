@@ -384,7 +384,7 @@ static void pick_and_connect(struct fc_exchange *x)
 	const struct fc_config_pool *cp = x->pool->cfg;
 	set_phase(x, FC_X_PICK);
 	for (;;) {
-		if (x->attempts > cp->retries || x->n_tried >= FC_EXCHANGE_MAX_TRIES) {
+		if (x->attempts > cp->retry.attempts || x->n_tried >= FC_EXCHANGE_MAX_TRIES) {
 			fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
 			return;
 		}

@@ -94,7 +94,7 @@ static void test_defaults(void **state)
 	assert_int_equal(p->response_timeout_ms, 60000);
 	assert_int_equal(p->idle_timeout_ms, 60000);
 	assert_int_equal(p->max_idle, FC_CONFIG_MAX_IDLE_UNLIMITED); /* the purge sizes pools */
-	assert_int_equal(p->retries, 2);
+	assert_int_equal(p->retry.attempts, 2);
 	assert_int_equal(p->cooldown_ms, 2000);
 	assert_int_equal(p->slow_start_ms, 0);
 	assert_false(p->sticky.enabled);
@@ -252,7 +252,7 @@ static void test_every_key(void **state)
 	assert_int_equal(api->response_timeout_ms, 7200000);
 	assert_int_equal(api->idle_timeout_ms, 30000);
 	assert_int_equal(api->max_idle, 0);
-	assert_int_equal(api->retries, 0);
+	assert_int_equal(api->retry.attempts, 0);
 	assert_int_equal(api->cooldown_ms, 0);
 	assert_int_equal(api->slow_start_ms, 30000);
 	assert_true(api->sticky.enabled);
