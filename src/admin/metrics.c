@@ -80,6 +80,8 @@ struct pool_row {
 	uint64_t hist[FC_HIST_BUCKETS];
 	uint64_t sum_ns;
 	uint32_t n_servers, healthy;
+	uint64_t budget_exhausted; /* retries the budget refused */
+	uint32_t retrying;         /* requests on a retry now */
 };
 
 struct snapshot {
@@ -162,7 +164,10 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 			for (int b = 0; b < FC_HIST_BUCKETS; b++)
 				pr->hist[b] += fc_ctr_get(&pc->dur.b[b]);
 			pr->sum_ns += fc_ctr_get(&pc->dur.sum_ns);
+			pr->budget_exhausted += fc_ctr_get(&pc->budget_exhausted);
 		}
+		if (p->stats)
+			pr->retrying = atomic_load_explicit(&p->stats->retrying, memory_order_relaxed);
 	}
 	free(tmp);
 	for (uint32_t w = 0; v.ws && w < v.n_workers; w++) {
@@ -363,6 +368,19 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 		fc_json_printf(o, "fulcrum_retries_total{reason=\"%s\"} %llu\n",
 		               fc_accesslog_retry_name((enum fc_retry_why)k),
 		               (unsigned long long)sn.retries[k]);
+	family(o, "fulcrum_retry_budget_exhausted_total", "counter",
+	       "Retries not made because the pool's retry budget was spent (the failure was "
+	       "answered instead).");
+	for (size_t i = 0; i < sn.np; i++) {
+		series(o, "fulcrum_retry_budget_exhausted_total", sn.p[i].name, NULL);
+		fc_json_printf(o, "} %llu\n", (unsigned long long)sn.p[i].budget_exhausted);
+	}
+	family(o, "fulcrum_pool_retries_in_flight", "gauge",
+	       "Requests of the pool on a retry now, all workers (what the retry budget counts).");
+	for (size_t i = 0; i < sn.np; i++) {
+		series(o, "fulcrum_pool_retries_in_flight", sn.p[i].name, NULL);
+		fc_json_printf(o, "} %u\n", sn.p[i].retrying);
+	}
 	family(o, "fulcrum_client_requests_total", "counter",
 	       "Requests clients made, by the protocol they spoke.");
 	fc_json_printf(o, "fulcrum_client_requests_total{protocol=\"http/1.1\"} %llu\n",

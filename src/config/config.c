@@ -29,7 +29,7 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->max_idle = FC_CONFIG_MAX_IDLE_UNLIMITED;
 	p->retry.attempts = 2;
 	p->retry.on = FC_RETRY_ON_DEFAULT;
-	p->retry.budget_pct = 20;
+	p->retry.budget_pct = 100; /* off: every failure on lists is retried, as before */
 	p->retry.budget_min = 3;
 	p->retry.replay_buffer = 64 * 1024;
 	p->cooldown_ms = 2000;

@@ -162,7 +162,7 @@ struct fc_config_retry {
 	uint32_t backoff_base_ms;    /* first wait between attempts; 0 (default): none */
 	uint32_t backoff_max_ms;     /* the longest wait, default 10 x base */
 	uint32_t budget_pct;         /* retries in flight <= this share of the pool's active
-	                                requests, default 20; 100: no budget */
+	                                requests; 100 (default): no budget */
 	uint32_t budget_min;         /* ... but always this many at once, default 3 */
 	uint32_t replay_buffer;      /* request body bytes kept to be sent again, default 64k */
 	bool idempotency_key;        /* an Idempotency-Key header makes a request safe to repeat */

@@ -268,6 +268,10 @@ static const struct sep reasons[FC_RETRY_N] = {
         SEP("reset"),
         SEP("eof"),
         SEP("stale"),
+        SEP("timeout"),
+        SEP("status_502"),
+        SEP("status_503"),
+        SEP("status_504"),
 };
 
 const char *fc_accesslog_retry_name(enum fc_retry_why why)

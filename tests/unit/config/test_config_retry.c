@@ -32,7 +32,7 @@ static void test_defaults(void **state)
 	assert_int_equal(r->per_try_timeout_ms, 0);
 	assert_int_equal(r->backoff_base_ms, 0);
 	assert_int_equal(r->backoff_max_ms, 0);
-	assert_int_equal(r->budget_pct, 20);
+	assert_int_equal(r->budget_pct, 100); /* off */
 	assert_int_equal(r->budget_min, 3);
 	assert_int_equal(r->replay_buffer, 64 * 1024);
 	assert_false(r->idempotency_key);
@@ -42,7 +42,7 @@ static void test_defaults(void **state)
 	cfg = fc_config_from_args("127.0.0.1:8080", to, 1, NULL, 0, err, sizeof(err));
 	assert_non_null(cfg);
 	assert_int_equal(cfg->pools[0].retry.attempts, 2);
-	assert_int_equal(cfg->pools[0].retry.budget_pct, 20);
+	assert_int_equal(cfg->pools[0].retry.budget_pct, 100);
 	assert_int_equal(cfg->pools[0].retry.replay_buffer, 64 * 1024);
 	fc_config_unref(cfg);
 }
@@ -109,6 +109,11 @@ static void test_variants(void **state)
 	assert_int_equal(cfg->pools[0].retry.backoff_base_ms, 0);
 	fc_config_unref(cfg);
 	/* budget: off, a bare number, a mapping */
+	cfg = load_ok(MINIMAL "    retry: {budget: 20%}\n    retries: 1\n");
+	assert_int_equal(cfg->pools[0].retry.budget_pct, 20);
+	assert_int_equal(cfg->pools[0].retry.budget_min, 3);
+	assert_int_equal(cfg->pools[0].retry.attempts, 1);
+	fc_config_unref(cfg);
 	cfg = load_ok(MINIMAL "    retry: {budget: off}\n");
 	assert_int_equal(cfg->pools[0].retry.budget_pct, 100);
 	fc_config_unref(cfg);
