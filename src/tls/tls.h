@@ -56,6 +56,11 @@ int fc_tls_accept(struct fc_loop *loop, struct fc_stream *s, struct fc_tls_serve
  * from TLS: see fc_tls_failure). */
 int fc_tls_connect(struct fc_loop *loop, struct fc_stream *s, const struct sockaddr *addr,
                    socklen_t len, struct fc_tls_client *t, const char *host);
+/* The same, offering alpn (one protocol name, "h2") in ALPN instead of the
+ * pool's http/1.1: what the server chose is read with fc_tls_alpn once
+ * connected. -EINVAL for an empty or over-long name. */
+int fc_tls_connect_alpn(struct fc_loop *loop, struct fc_stream *s, const struct sockaddr *addr,
+                        socklen_t len, struct fc_tls_client *t, const char *host, const char *alpn);
 
 /* True while s has a TLS layer whose handshake is not over. */
 bool fc_tls_handshaking(const struct fc_loop *loop, const struct fc_stream *s);
@@ -64,5 +69,8 @@ bool fc_tls_handshaking(const struct fc_loop *loop, const struct fc_stream *s);
 const char *fc_tls_failure(const struct fc_loop *loop, const struct fc_stream *s);
 /* The TLS version s negotiated ("TLSv1.3"), or NULL for plain TCP. */
 const char *fc_tls_version(const struct fc_loop *loop, const struct fc_stream *s);
+/* The protocol ALPN chose on s, NUL-terminated into out (cap bytes): its
+ * length, 0 when none was chosen, s is plain TCP, or it does not fit. */
+size_t fc_tls_alpn(const struct fc_loop *loop, const struct fc_stream *s, char *out, size_t cap);
 
 #endif
