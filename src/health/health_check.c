@@ -372,10 +372,12 @@ static void do_read(struct fc_health_server *hs)
 static void start_grpc(struct fc_health_server *hs)
 {
 	char alpn[32];
-	if (hs->tls && (fc_tls_alpn(hs->h->loop, &hs->ck.s, alpn, sizeof(alpn)) == 0 ||
-	                strcmp(alpn, "h2") != 0)) {
-		finish(hs, FC__HEALTH_FAIL, "TLS: the server did not choose h2 in ALPN (%s)",
-		       alpn[0] ? alpn : "it chose nothing");
+	if (hs->tls && fc_tls_alpn(hs->h->loop, &hs->ck.s, alpn, sizeof(alpn)) == 0) {
+		finish(hs, FC__HEALTH_FAIL, "TLS: the server chose no protocol in ALPN, not h2");
+		return;
+	}
+	if (hs->tls && strcmp(alpn, "h2") != 0) {
+		finish(hs, FC__HEALTH_FAIL, "TLS: the server chose %s in ALPN, not h2", alpn);
 		return;
 	}
 	hs->ck.phase = FC__CHECK_GRPC;

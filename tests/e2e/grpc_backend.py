@@ -4,9 +4,9 @@ the harness (standard library only; tests drive it through grpc_helpers.py).
 No generated code: methods are registered with grpc's generic handlers and
 bytes pass through unchanged; the two health messages are encoded by hand.
 
-    grpc_backend.py server [--name NAME] [--tls-cert PEM --tls-key PEM]
+    grpc_backend.py server [--name NAME] [--port PORT] [--tls-cert PEM --tls-key PEM]
                            [--health SERVICE=STATE ...]
-        Serves on a kernel-picked loopback port and prints
+        Serves on 127.0.0.1:PORT (default 0: a kernel-picked port) and prints
         "grpc_backend NAME listening on 127.0.0.1:PORT". Service
         fulcrum.test.Echo (payloads are plain bytes, no protobuf):
           Echo   unary: the request back; initial metadata and trailers carry
@@ -30,7 +30,8 @@ bytes pass through unchanged; the two health messages are encoded by hand.
                                  status N) | garbage (a response that is no
                                  protobuf) | remove; answers "ok"
           stats                  {"checks": {service: n}, "calls": {method: n},
-                                  "check_metadata": {...the last check's}}
+                                  "check_metadata": {...the last check's},
+                                  "check_deadline_ms": its deadline (or null)}
         EOF on stdin stops the server.
     grpc_backend.py call --target HOST:PORT --method METHOD [--data D ...]
                          [--service S] [--metadata K=V ...] [--timeout S]
@@ -152,6 +153,7 @@ class Backend:
         self.checks = {}
         self.calls = {}
         self.check_metadata = {}
+        self.check_deadline_ms = None
 
     def count(self, method):
         with self.lock:
@@ -216,6 +218,8 @@ class Backend:
             self.checks[service] = self.checks.get(service, 0) + 1
             self.check_metadata = {k: v for k, v in context.invocation_metadata()
                                    if not k.endswith("-bin")}
+            left = context.time_remaining()
+            self.check_deadline_ms = None if left is None else int(left * 1000)
             state = self.health.get(service)
         deadline = time.monotonic() + 60
         while state == "hang" and context.is_active() and time.monotonic() < deadline:
@@ -254,7 +258,8 @@ class Backend:
         elif words[0] == "stats":
             with self.lock:
                 out({"checks": self.checks, "calls": self.calls,
-                     "check_metadata": self.check_metadata})
+                     "check_metadata": self.check_metadata,
+                     "check_deadline_ms": self.check_deadline_ms})
         else:
             out("error: unknown command %s" % words[0])
 
@@ -282,9 +287,12 @@ def serve(args):
             key = f.read()
         with open(args.tls_cert, "rb") as f:
             cert = f.read()
-        port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, cert)]))
+        port = server.add_secure_port("127.0.0.1:%d" % args.port,
+                                      grpc.ssl_server_credentials([(key, cert)]))
     else:
-        port = server.add_insecure_port("127.0.0.1:0")
+        port = server.add_insecure_port("127.0.0.1:%d" % args.port)
+    if not port:
+        raise SystemExit("grpc_backend %s: cannot listen on 127.0.0.1:%d" % (args.name, args.port))
     server.start()
     out("grpc_backend %s listening on 127.0.0.1:%d" % (args.name, port))
     for line in sys.stdin:
@@ -381,6 +389,7 @@ def main():
     sub = ap.add_subparsers(dest="mode", required=True)
     s = sub.add_parser("server")
     s.add_argument("--name", default="grpc")
+    s.add_argument("--port", type=int, default=0)
     s.add_argument("--tls-cert")
     s.add_argument("--tls-key")
     s.add_argument("--health", action="append", default=[])

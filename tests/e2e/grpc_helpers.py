@@ -32,12 +32,16 @@ class GrpcBackend:
         self.health = dict(health or {})
         self.tls = tls
         self.proc = None
+        self.port = 0
         self.start()
 
-    def start(self):
-        args = [SYS_PYTHON, BACKEND, "server", "--name", self.name]
+    def start(self, port=None):
+        """Starts it (again: on port, e.g. its old one)."""
+        if port is not None:
+            self.port = port
+        args = [SYS_PYTHON, BACKEND, "server", "--name", self.name, "--port", str(self.port)]
         for svc, state in self.health.items():
-            args += ["--health", "%s=%s" % (svc or "-", state)]
+            args.append("--health=%s=%s" % (svc or "-", state))  # "-=...": not an option
         if self.tls:
             args += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         self.proc = h.spawn(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
