@@ -14,6 +14,9 @@ fulcrum-echo backends, under the same wrk load, in alternating rounds:
               made at start for all the proxies; wrk resumes sessions)
   tls_idle    5,000 idle TLS client connections (python ssl, full handshakes)
   idlews      10,000 idle WebSockets (fewer when the fd limit is lower): RSS delta / N
+  h2_tls      HTTP/2 over TLS: h2load -c10 -m100 (10 connections x 100 concurrent
+              streams) to a third listener offering ALPN h2; the proxies still speak
+              HTTP/1.1 keep-alive to the backends
 
 BENCH_PHASES picks a subset (default: all of them).
 
@@ -27,6 +30,7 @@ cleanup); every process started here is also killed here on exit.
 Settings come from the environment, see bench/README.md.
 """
 import json
+import math
 import os
 import re
 import resource
@@ -49,12 +53,15 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PROXIES = ("fulcrum", "fulcrum-epoll", "fulcrum-log", "haproxy", "nginx")
 PEERS = ("haproxy", "nginx")
-# every phase, in the order a round runs them (strace comes last)
+# every phase, in the order a round runs them (strace comes before h2_tls)
 PHASES = ("keepalive", "close", "tls_keepalive", "tls_close", "idle", "tls_idle", "idlews",
-          "keepalive2k")
+          "keepalive2k", "h2_tls")
 IDLE_PHASES = ("idle", "tls_idle", "idlews")
 LOAD_MODES = ("keepalive", "close", "keepalive2k", "tls_keepalive", "tls_close")
 TLS_PHASES = ("tls_keepalive", "tls_close", "tls_idle")
+# the h2load phases: not wrk modes (their own runner and summary), last in a
+# round so that no earlier phase sees what HTTP/2 left in a proxy's allocator
+H2_PHASES = ("h2_tls",)
 TLS_NAME = "bench.test"   # the certificate's name (SAN and CN)
 
 WRK_LUA = r"""
@@ -97,6 +104,9 @@ class Bench:
         self.many = int(env("BENCH_MANY_CONNS", "2000"))
         self.tls_idle_n = int(env("BENCH_TLS_IDLE_CONNS", "5000"))
         self.idle_ws = int(env("BENCH_IDLE_WS", "10000"))
+        self.h2_conns = int(env("BENCH_H2_CONNS", "10"))
+        self.h2_streams = int(env("BENCH_H2_STREAMS", "100"))
+        self.h2_warmup = int(env("BENCH_H2_WARMUP_REQUESTS", "20000"))
         if env("BENCH_ONLY", ""):
             raise SystemExit("BENCH_ONLY is gone: BENCH_PHASES selects the phases"
                              f" (e.g. BENCH_PHASES=idlews; known: {','.join(PHASES)})")
@@ -119,6 +129,9 @@ class Bench:
             wanted_ph.remove("tls_idle")
         if self.idle_ws <= 0 and "idlews" in wanted_ph:
             wanted_ph.remove("idlews")
+        if "h2_tls" in wanted_ph and not shutil.which("h2load"):
+            warn("h2load not found (make bench installs nghttp2-client): skipping h2_tls")
+            wanted_ph = [x for x in wanted_ph if x != "h2_tls"]
         self.phases = [x for x in PHASES if x in wanted_ph]
         self.modes = [m for m in self.phases if m in LOAD_MODES]
         self.tls = any(x in TLS_PHASES for x in self.phases)
@@ -445,22 +458,28 @@ http {{
 
     def start_proxy(self, name):
         """Returns (Popen, ports, pids-callable) or None with a message; ports:
-        {"http": plain port, "tls": TLS port} (every proxy always has both)."""
-        port, tls_port = self.free_port(), self.free_port()
+        {"http": plain port, "tls": TLS port, "h2": TLS port offering ALPN h2}
+        (every proxy always has all three)."""
+        port, tls_port, h2_port = self.free_port(), self.free_port(), self.free_port()
         while tls_port == port:
             tls_port = self.free_port()
+        while h2_port in (port, tls_port):
+            h2_port = self.free_port()
         b1, b2, b3 = self.backends
         d = os.path.join(self.tmp, name)
         os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
         c = self.cert or self.make_cert()
-        vals = {"PORT": port, "TLS_PORT": tls_port, "CERT": c["cert"], "KEY": c["key"],
+        vals = {"PORT": port, "TLS_PORT": tls_port, "H2_PORT": h2_port, "CERT": c["cert"], "KEY": c["key"],
                 "PEM": c["pem"], "B1": b1, "B2": b2, "B3": b3, "DIR": d,
                 "MAXCONN": self.maxconn, "NOFILE": self.nofile, "WS": self.ws_port,
                 # nginx counts its backend connections in worker_connections too,
                 # and once fewer than 1/16 of them are free it closes reusable
                 # ones (new connections still waiting for their request): 16/15
                 # of two per client connection; the fd limit stays the cap
-                "WORKER_CONNECTIONS": 2 * self.maxconn * 16 // 15 + 100}
+                "WORKER_CONNECTIONS": 2 * self.maxconn * 16 // 15 + 100,
+                # nginx's HTTP/2 upstream: room for a backend connection per
+                # request h2load can have in flight
+                "H2_KEEPALIVE": self.h2_conns * self.h2_streams}
         if name in ("fulcrum", "fulcrum-epoll", "fulcrum-log"):
             binary = os.path.join(self.build, "fulcrum")
             if not os.access(binary, os.X_OK):
@@ -478,6 +497,11 @@ http {{
         else:
             if not shutil.which("nginx"):
                 return None, "nginx not installed: skipping (make bench installs it)"
+            # HTTP/2: a listen parameter before 1.25.1, "http2 on;" since
+            if nginx_version() >= (1, 25, 1):
+                vals["H2_LISTEN"], vals["H2_ON"] = "", "http2 on;"
+            else:
+                vals["H2_LISTEN"], vals["H2_ON"] = "http2", "# (before 1.25.1: http2 is a listen parameter)"
             cfg = self.render("nginx.conf.in", os.path.join(d, "nginx.conf"), vals)
             argv = ["nginx", "-p", d, "-c", cfg, "-e", os.path.join(d, "error.log")]
         p = self.spawn(name, argv, cpu=1)
@@ -486,6 +510,10 @@ http {{
             bad = port
         elif not self.wait_ready(tls_port, [p], tls=True):
             bad = f"{tls_port} (TLS)"
+        elif not self.wait_ready(h2_port, [p], tls=True):
+            # an HTTP/1.1 probe (no ALPN): whether h2 is negotiated there is
+            # what the h2_tls phase itself checks, and reports
+            bad = f"{h2_port} (TLS, the h2 listener)"
         if bad is not None:
             msg = f"{name} did not start or does not answer 2xx on 127.0.0.1:{bad}"
             tail = self.tail(name)
@@ -507,7 +535,7 @@ http {{
                 return [p.pid] + self.children(p.pid)   # master + worker
             return [p.pid]
 
-        return (p, {"http": port, "tls": tls_port}, pids), None
+        return (p, {"http": port, "tls": tls_port, "h2": h2_port}, pids), None
 
     # ---- load ------------------------------------------------------------
 
@@ -574,6 +602,127 @@ http {{
         w["cpu_us_per_req"] = w["cpu_s"] * 1e6 / w["requests"] if w["requests"] else float("nan")
         w["rss_kb"] = self.rss_kb(ps2)
         return w
+
+    def h2load(self, ports, duration, tag, log_file=None, requests=None):
+        """One h2load run over TLS to the h2 listener: -t1 (one thread, like
+        wrk), BENCH_H2_CONNS connections, BENCH_H2_STREAMS concurrent streams
+        each, for `duration` (-D: the requests still in flight at the end are
+        abandoned, their streams reset), or until `requests` are done (-n,
+        duration None: every request finishes). Returns what its report says: the application
+        protocol it negotiated, requests done/succeeded/failed/errored/timed
+        out, status classes, the measured time; with log_file, also the
+        per-request times it wrote there (one line per finished request: start
+        in us since the epoch, status or -1, us to the end of the response)."""
+        argv = ["h2load", "-t1", f"-c{self.h2_conns}", f"-m{self.h2_streams}"]
+        argv += ["-D", duration] if duration else ["-n", str(requests)]
+        if log_file:
+            try:
+                os.unlink(log_file)   # h2load appends to it
+            except FileNotFoundError:
+                pass
+            argv.append(f"--log-file={log_file}")
+        argv.append(f"https://127.0.0.1:{ports['h2']}/")
+        if self.pin and shutil.which("taskset"):
+            argv = ["taskset", "-c", "0"] + argv
+        try:
+            # bounded: h2load itself gives up on nothing (-n waits for every answer)
+            r = subprocess.run(argv, capture_output=True, text=True,
+                               timeout=(parse_secs(duration) if duration else 0) + 120)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"h2load did not finish in time: {' '.join(argv)}")
+        out = r.stdout + r.stderr
+        with open(os.path.join(self.out, f"h2load-{tag}.txt"), "w") as f:
+            # without the progress lines
+            f.write("$ " + " ".join(argv) + "\n"
+                    + "".join(l for l in out.splitlines(True) if not l.startswith("progress:")))
+        h = {"rc": r.returncode}
+        m = re.search(r"^Application protocol: (\S+)", out, re.M)
+        h["protocol"] = m.group(1) if m else None
+        m = re.search(r"^finished in ([0-9.]+)(us|ms|s),", out, re.M)
+        req = re.search(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded,"
+                        r" (\d+) failed, (\d+) errored, (\d+) timeout", out, re.M)
+        st = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out, re.M)
+        if not (m and req and st):
+            # no report at all: h2load could not run (bad option, no TLS...)
+            last = " / ".join(out.strip().splitlines()[-3:])
+            raise RuntimeError(f"h2load gave no report (rc {r.returncode}): {last[:300]}")
+        h["duration_us"] = float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+        for k, v in zip(("total", "started", "requests", "succeeded", "streams_failed", "errored",
+                         "timeout"), req.groups()):
+            h[k] = int(v)
+        for k, v in zip(("s2xx", "s3xx", "s4xx", "s5xx"), st.groups()):
+            h[k] = int(v)
+        h["rps"] = h["requests"] / (h["duration_us"] / 1e6) if h["duration_us"] else 0.0
+        # h2load's "failed" is every finished request but the 2xx ones
+        # ("succeeded"): the non-2xx answers, and the streams reset, errored or
+        # timed out ("errored" and "timeout" are kinds of "failed")
+        h["status"] = h["s3xx"] + h["s4xx"] + h["s5xx"]
+        h["errors"] = h["streams_failed"]
+        if log_file:
+            times = []
+            try:
+                with open(log_file) as f:
+                    for line in f:
+                        cols = line.split("\t")
+                        if len(cols) >= 3 and cols[1] != "-1":
+                            times.append(int(cols[2]))
+                os.unlink(log_file)   # hundreds of thousands of lines: not kept
+            except (OSError, ValueError) as e:
+                raise RuntimeError(f"h2load --log-file unreadable: {e}")
+            times.sort()
+            h["logged"] = len(times)
+            for k, q in (("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p999", 0.999)):
+                # nearest rank
+                h[k] = float(times[max(0, math.ceil(q * len(times)) - 1)]) if times else float("nan")
+            h["max"] = float(times[-1]) if times else float("nan")
+        return h
+
+    def measure_h2(self, name, ports, pids, tag):
+        """The h2_tls phase for one proxy: an h2load warm-up (-n, BENCH_H2_WARMUP_REQUESTS),
+        which also tells whether h2 was negotiated at all, then the measured
+        run, measured like measure_load: the proxy's utime+stime over the run
+        / requests done, other work, RSS after. p50/p99 from h2load's
+        per-request log. A proxy that did not negotiate h2 gets a record with
+        "failed" (the reason) and no numbers, rather than HTTP/1.1's."""
+        # -n: the warm-up lets every request finish, so that no stream is
+        # reset at its end and each proxy starts the measured run with the
+        # backend connections the warm-up left it (a reset stream costs its
+        # backend connection, in nginx at least)
+        wu = self.h2load(ports, None, tag + "-warmup", requests=self.h2_warmup)
+        if wu["protocol"] != "h2":
+            got = wu["protocol"] or "none"
+            return {"failed": f"h2 not negotiated (h2load: application protocol {got})",
+                    "protocol": wu["protocol"]}
+        log_file = os.path.join(self.tmp, "h2load-requests.tsv")
+        c0 = self.backend_connections()
+        ps = pids()
+        t0 = self.cpu_ticks(ps)
+        m0, b0, e0 = self.machine_busy_ticks(), self.cpu_ticks(self.backend_pids), time.monotonic()
+        r0s, r0c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        h = self.h2load(ports, self.duration, tag, log_file=log_file)
+        m1, b1, e1 = self.machine_busy_ticks(), self.cpu_ticks(self.backend_pids), time.monotonic()
+        r1s, r1c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        ps2 = pids()
+        if c0 is not None:
+            # minus our own /stats connection to each backend
+            h["backend_opened"] = self.backend_connections() - c0 - len(self.backends)
+            h["opened_per_req"] = h["backend_opened"] / h["requests"] if h["requests"] else float("nan")
+        if set(ps2) != set(ps):
+            warn(f"{name}: process set changed during the run ({ps} -> {ps2})")
+        t1 = self.cpu_ticks(ps2)
+        h["cpu_s"] = (t1 - t0) / CLK_TCK
+        ours = ((t1 - t0) + (b1 - b0)) / CLK_TCK
+        for a, b in ((r0s, r1s), (r0c, r1c)):
+            ours += (b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime)
+        h["other_cores"] = max(0.0, (m1 - m0) / CLK_TCK - ours) / max(e1 - e0, 1e-3)
+        h["cpu_us_per_req"] = h["cpu_s"] * 1e6 / h["requests"] if h["requests"] else float("nan")
+        h["rss_kb"] = self.rss_kb(ps2)
+        if h["protocol"] != "h2":
+            h["failed"] = f"h2 not negotiated (h2load: application protocol {h['protocol'] or 'none'})"
+        elif h["errors"]:
+            h["failed"] = (f"{h['errors']} errors (h2load's failed: {h['status']} non-2xx,"
+                           f" {h['errored']} errored, {h['timeout']} timeout)")
+        return h
 
     def measure_idle(self, name, ports, pids, tls=False, ws=False):
         """idle, tls_idle (tls) or idlews (ws: WebSockets to /ws, each
@@ -729,6 +878,21 @@ http {{
                     f"  {i['bytes_per_conn']:.0f} bytes/conn")
             return fn
 
+        def h2(what):
+            def fn(name, ports, pids, rec):
+                h = rec[what] = self.measure_h2(name, ports, pids, f"{name}-r{rnd}-{what}")
+                if "rps" not in h:
+                    log(f"  {name:13} {what:13} FAILED: {h['failed']}")
+                    return
+                log(f"  {name:13} {what:13} {h['rps']:9.0f} req/s  p50 {fmt_us(h['p50']):>8}"
+                    f"  p99 {fmt_us(h['p99']):>8}  cpu {h['cpu_us_per_req']:6.2f} us/req"
+                    f"  rss {h['rss_kb'] / 1024:6.1f} MB  errors {h['errors']}"
+                    + (f"  backend conns opened {h['backend_opened']}" if "backend_opened" in h else "")
+                    + f"  other work {h['other_cores'] * 100:.0f}% of a core"
+                    + ("  (noisy: left out)" if h["other_cores"] > self.noise_max else "")
+                    + (f"  FAILED: {h['failed']}" if h.get("failed") else ""))
+            return fn
+
         def strace(mode):
             key = "strace_tls" if mode.startswith("tls") else "strace"
 
@@ -741,7 +905,8 @@ http {{
         # the plain phases; idlews alone gets the keep-alive warm-up (as in a
         # full run, the proxy has served requests before its baseline RSS) but
         # no strace run: its table has no syscalls column
-        plain = [x for x in self.phases if x not in TLS_PHASES and x != "idlews"]
+        plain = [x for x in self.phases
+                 if x not in TLS_PHASES and x not in H2_PHASES and x != "idlews"]
         tls_loads = [m for m in self.modes if m in TLS_PHASES]
         try:
             if plain or "idlews" in self.phases:
@@ -765,6 +930,12 @@ http {{
                     phase("strace", strace("keepalive"))
                 if tls_loads or "tls_idle" in self.phases:
                     phase("strace (TLS)", strace("tls_keepalive"))
+            # last, after strace: what HTTP/2 leaves in a proxy (its buffers
+            # in the allocator) is then seen by no other phase or count, which
+            # run exactly as before h2_tls existed (it has its own warm-up)
+            for what in H2_PHASES:
+                if what in self.phases:
+                    phase(what, h2(what))
         finally:
             for name in list(live):
                 self.finish(name, rnd, live.pop(name))
@@ -772,7 +943,7 @@ http {{
     def finish(self, name, rnd, entry):
         p, _port, _pids, rec = entry
         self.stop(p)
-        if any(k in rec for k in self.modes + list(IDLE_PHASES)):
+        if any(k in rec for k in self.modes + list(IDLE_PHASES) + list(H2_PHASES)):
             self.results[name]["rounds"].append(rec)
         # keep the proxy's own output next to the results
         src = os.path.join(self.tmp, name + ".out")
@@ -825,6 +996,7 @@ http {{
                 "idle_conns": self.idle_n, "tls_idle_conns": self.tls_idle_n,
                 "idle_websockets": self.idle_ws if "idlews" in self.phases else 0,
                 "phases": self.phases, "pin": self.pin, "modes": self.modes,
+                "h2_conns": self.h2_conns, "h2_streams": self.h2_streams,
                 "tls_certificate": "ECDSA P-256, self-signed, made at start" if self.cert else None,
                 "backends": self.backend_kind, "maxconn": self.maxconn,
                 "nofile": self.nofile, "cpus": self.ncpu,
@@ -876,6 +1048,10 @@ http {{
                                "held": min(i["ok"] for i in wss),
                                "failed": max(i["failed"] for i in wss),
                                "alive": min(i["alive"] for i in wss)}
+            for what in H2_PHASES:
+                h = self.summarize_h2([(r["round"], r[what]) for r in rounds if what in r])
+                if h:
+                    d[what] = h
             for key, pre in (("strace", ""), ("strace_tls", "tls_")):
                 st = self.results[name].get(key)
                 if st:
@@ -958,6 +1134,34 @@ http {{
                 L.append(f"  {name:13} {i['bytes_per_ws']:10.0f} {i['held']:6} {i['alive']:6}"
                          f" {i['failed']:6} {i['cpu_us_per_ws']:10.0f}")
 
+        for what in H2_PHASES:
+            if what not in self.phases:
+                continue
+            L.append("")
+            L.append(f"HTTP/2 over TLS (h2load -t1 -c{self.h2_conns} -m{self.h2_streams}:"
+                     f" {self.h2_conns} connections x {self.h2_streams} concurrent streams;"
+                     " HTTP/1.1 keep-alive to the backends)")
+            L.append(f"  {'proxy':13} {'req/s':>9} {'p50':>9} {'p99':>9} {'CPU us/req':>11}"
+                     f" {'(spread)':>8} {'RSS MB':>7} {'errors':>7}   backend conns/req")
+            for name in self.proxies:
+                h = data.get(name, {}).get(what)
+                if not h:
+                    L.append(f"  {name:13} {'(not run: ' + self.why(name) + ')'}")
+                    continue
+                fail = f"  FAILED: {h['failed']}" if h["failed"] else ""
+                if "rps" not in h:
+                    L.append(f"  {name:13} FAILED: {h['failed']}")
+                    continue
+                err = f"{h['errors']}" if not h["errors"] else \
+                    f"{h['errors']} ({h['status']} non-2xx)"
+                noise = (f"  ({h['dropped']} noisy run(s) dropped)" if h["dropped"] else
+                         "  (every run noisy: none dropped)" if h["all_noisy"] else "")
+                opened = (f"   {h['opened_per_req'] * 100:.3f}%" if "opened_per_req" in h
+                          else "   n/a (stand-in backend)")
+                L.append(f"  {name:13} {h['rps']:9.0f} {fmt_us(h['p50']):>9} {fmt_us(h['p99']):>9}"
+                         f" {h['cpu_us_per_req']:11.2f} {h['cpu_spread'] * 100:7.0f}%"
+                         f" {h['rss_kb'] / 1024:7.1f} {err:>7}{opened}{noise}{fail}")
+
         # ratios
         L.append("")
         pairs = [("fulcrum", "haproxy"), ("fulcrum", "nginx"), ("fulcrum-epoll", "haproxy"),
@@ -985,6 +1189,17 @@ http {{
             if "idlews" in data[a] and "idlews" in data[b]:
                 parts.append("idle bytes/WebSocket "
                              + ratio(data[a]["idlews"]["bytes_per_ws"], data[b]["idlews"]["bytes_per_ws"]))
+            for what, short in (("h2_tls", "h2"),):
+                ha, hb = data[a].get(what), data[b].get(what)
+                if not ha or not hb:
+                    continue
+                if "rps" not in ha or "rps" not in hb:
+                    parts.append(f"{short}: n/a ({a if 'rps' not in ha else b} failed)")
+                    continue
+                flag = " (failed)" if ha["failed"] or hb["failed"] else ""
+                parts.append(f"CPU/req[{short}] {ratio(ha['cpu_us_per_req'], hb['cpu_us_per_req'])}{flag}")
+                parts.append(f"p99[{short}] {ratio(ha['p99'], hb['p99'])}{flag}")
+                parts.append(f"req/s[{short}] {ratio(ha['rps'], hb['rps'])}{flag}")
             L.append(f"  {a}/{b}: " + ", ".join(parts))
 
         # against the better of HAProxy and nginx, row by row
@@ -1011,6 +1226,21 @@ http {{
                 parts.append("idle bytes/WebSocket "
                              f"{ratio(data[a]['idlews']['bytes_per_ws'], data[bp]['idlews']['bytes_per_ws'])}"
                              f" ({bp})")
+            for what, short in (("h2_tls", "h2"),):
+                h = data[a].get(what)
+                if not h:
+                    continue
+                if "rps" not in h:
+                    parts.append(f"{short}: FAILED ({h['failed']})")
+                    continue
+                flag = f" FAILED ({h['failed']})" if h["failed"] else ""
+                for key, label in (("cpu_us_per_req", "CPU/req"), ("p99", "p99")):
+                    bp = best_peer(data, what, key, ok=lambda x: "rps" in x and not x["failed"])
+                    if bp:
+                        parts.append(f"{label}[{short}] {ratio(h[key], data[bp][what][key])} ({bp})")
+                    else:
+                        parts.append(f"{label}[{short}] n/a (no peer without a failure)")
+                parts[-1] += flag
             if parts:
                 best_lines.append(f"  {a}/best: " + ", ".join(parts))
         if best_lines:
@@ -1069,12 +1299,63 @@ http {{
                 L.append("the bar (TLS):")
                 for what, ok in checks:
                     L.append(f"  {'PASS' if ok else 'FAIL'}  {what}")
+            # HTTP/2: negotiated and error-free first, then against the best peer
+            h = f.get("h2_tls")
+            if h:
+                checks = [(f"h2 negotiated, zero errors: "
+                           + (h["failed"] or f"0 errors in {h['requests']} requests"), not h["failed"])]
+                if "rps" in h:
+                    for key, label in (("cpu_us_per_req", "CPU/req"), ("p99", "p99")):
+                        bp = best_peer(data, "h2_tls", key, ok=lambda x: "rps" in x and not x["failed"])
+                        if bp:
+                            a, b = h[key], data[bp]["h2_tls"][key]
+                            shown = (f"{a:.2f} vs {b:.2f} us" if key == "cpu_us_per_req"
+                                     else f"{fmt_us(a)} vs {fmt_us(b)}")
+                            checks.append((f"{label} (HTTP/2) <= the best peer's ({bp}): {shown}"
+                                           f" = {ratio(a, b)}", a <= b))
+                L.append("")
+                L.append("HTTP/2 (h2_tls):")
+                for what, ok in checks:
+                    L.append(f"  {'PASS' if ok else 'FAIL'}  {what}")
         for name in self.proxies:
             for e in dict.fromkeys(self.results[name]["start_errors"]):
                 L.append(f"note: {name}: {e.splitlines()[0].rstrip(':')}")
         L.append("")
-        L.append(f"raw results: {os.path.relpath(self.out)}/ (results.json, wrk-*.txt, strace-*.txt)")
+        L.append(f"raw results: {os.path.relpath(self.out)}/ (results.json, wrk-*.txt, h2load-*.txt, strace-*.txt)")
         return {"text": "\n".join(L) + "\n", "data": data}
+
+    def summarize_h2(self, recs):
+        """The medians of an h2load phase over (round, record) pairs, like the
+        wrk rows', plus "failed": why the row failed (h2 not negotiated,
+        errors: any round), or None. No numbers when no round negotiated h2."""
+        if not recs:
+            return None
+        why = {}
+        for rnd, h in recs:
+            if h.get("failed"):
+                why.setdefault(h["failed"] if "rps" not in h or h["protocol"] != "h2"
+                               else "errors", []).append(rnd)
+        measured = [h for _, h in recs if "rps" in h and h.get("protocol") == "h2"]
+        rs = [h for h in measured if h["other_cores"] <= self.noise_max] or measured
+        d = {"runs": len(recs), "measured": len(measured),
+             "failed": "; ".join(f"{w} (round{'s' if len(r) > 1 else ''} {', '.join(map(str, r))})"
+                                 for w, r in why.items()) or None}
+        # errors from every measured run, noisy or not: any fails the row
+        for k in ("errors", "streams_failed", "errored", "timeout", "status", "requests"):
+            d[k] = sum(h[k] for h in measured)
+        if not rs:
+            return d
+        for k in ("rps", "p50", "p99", "cpu_us_per_req", "rss_kb"):
+            d[k] = med([h[k] for h in rs])
+        cpus = [h["cpu_us_per_req"] for h in rs]
+        d["cpu_spread"] = (max(cpus) - min(cpus)) / d["cpu_us_per_req"] \
+            if d["cpu_us_per_req"] else float("nan")
+        d["p99_range"] = (min(h["p99"] for h in rs), max(h["p99"] for h in rs))
+        d["dropped"] = len(measured) - len(rs) if rs is not measured else 0
+        d["all_noisy"] = rs is measured and any(h["other_cores"] > self.noise_max for h in measured)
+        if all("opened_per_req" in h for h in rs):
+            d["opened_per_req"] = med([h["opened_per_req"] for h in rs])
+        return d
 
     def why(self, name):
         errs = self.results[name]["start_errors"]
@@ -1086,9 +1367,11 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def best_peer(data, row, key):
-    """The peer (haproxy or nginx) with the lower `key` in `row`, or None."""
-    have = [p for p in PEERS if p in data and row in data[p] and data[p][row][key] == data[p][row][key]]
+def best_peer(data, row, key, ok=lambda _row: True):
+    """The peer (haproxy or nginx) with the lower `key` in `row`, or None;
+    only rows for which ok(row) holds compete (h2_tls: measured, not failed)."""
+    have = [p for p in PEERS if p in data and row in data[p] and ok(data[p][row])
+            and data[p][row][key] == data[p][row][key]]
     return min(have, key=lambda p: data[p][row][key]) if have else None
 
 
@@ -1108,10 +1391,29 @@ def fmt_us(us):
     return f"{us:.0f}us"
 
 
+def parse_secs(d):
+    """A wrk/h2load duration ("10s", "500ms", "2m", "1h", "10") in seconds."""
+    m = re.fullmatch(r"([0-9.]+)(ms|s|m|h)?", d.strip())
+    if not m:
+        raise SystemExit(f"bench: cannot read the duration {d!r}")
+    return float(m.group(1)) * {"ms": 1e-3, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def nginx_version():
+    """nginx's version as a tuple, from `nginx -v` (it prints to stderr);
+    (0,) when it cannot tell."""
+    try:
+        r = subprocess.run(["nginx", "-v"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return (0,)
+    m = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", r.stdout + r.stderr)
+    return tuple(int(x) for x in m.groups()) if m else (0,)
+
+
 def versions(build):
     v = {}
     for name, argv in (("haproxy", ["haproxy", "-v"]), ("nginx", ["nginx", "-v"]),
-                       ("wrk", ["wrk", "--version"]),
+                       ("wrk", ["wrk", "--version"]), ("h2load", ["h2load", "--version"]),
                        ("fulcrum", [os.path.join(build, "fulcrum"), "--version"])):
         try:
             r = subprocess.run(argv, capture_output=True, text=True, timeout=5)

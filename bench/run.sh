@@ -10,13 +10,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 for t in python3 wrk; do
 	if ! command -v "$t" >/dev/null 2>&1; then
-		echo "bench: $t not found (make bench installs wrk, haproxy, nginx-light)" >&2
+		echo "bench: $t not found (make bench installs wrk, haproxy, nginx-light, nghttp2-client)" >&2
 		exit 1
 	fi
 done
 for t in haproxy nginx; do
 	command -v "$t" >/dev/null 2>&1 || echo "bench: $t not found: it will be skipped" >&2
 done
+
 
 # 5,000 idle connections plus the proxies' own: raise the fd limit as far as allowed.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

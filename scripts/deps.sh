@@ -6,7 +6,8 @@ pkgs="build-essential cmake pkg-config node-llhttp libyaml-dev libcmocka-dev lib
       libnghttp2-dev liburing-dev libjansson-dev prometheus python3 python3-websockets python3-grpcio openssl curl \
       clang clang-format groff-base"
 if [ "$1" = "bench" ]; then
-	pkgs="$pkgs wrk haproxy nginx-light"
+	# nghttp2-client: h2load, the HTTP/2 load of the h2_tls phase
+	pkgs="$pkgs wrk haproxy nginx-light nghttp2-client"
 fi
 # headless, for the status page's e2e test (tests/e2e/test_status_page.py)
 pkgs="$pkgs chromium"

@@ -88,6 +88,8 @@ struct snapshot {
 	struct pool_row *p;
 	size_t np;
 	uint64_t retries[FC_RETRY_N];
+	uint64_t requests[FC_PROTO_N];
+	uint64_t h2_conns, h2_calm;
 	uint64_t conns;
 };
 
@@ -163,9 +165,15 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 		}
 	}
 	free(tmp);
-	for (uint32_t w = 0; v.ws && w < v.n_workers; w++)
+	for (uint32_t w = 0; v.ws && w < v.n_workers; w++) {
+		const struct fc_worker_counters *wc = &v.ws[w].ctr;
 		for (int k = 1; k < FC_RETRY_N; k++)
-			sn->retries[k] += fc_ctr_get(&v.ws[w].ctr.retries[k]);
+			sn->retries[k] += fc_ctr_get(&wc->retries[k]);
+		for (int k = 0; k < FC_PROTO_N; k++)
+			sn->requests[k] += fc_ctr_get(&wc->requests[k]);
+		sn->h2_conns += fc_ctr_get(&wc->h2_connections);
+		sn->h2_calm += fc_ctr_get(&wc->h2_calm);
+	}
 	sn->conns = atomic_load_explicit(v.rt->conns, memory_order_relaxed);
 	return 0;
 }
@@ -355,6 +363,21 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 		fc_json_printf(o, "fulcrum_retries_total{reason=\"%s\"} %llu\n",
 		               fc_accesslog_retry_name((enum fc_retry_why)k),
 		               (unsigned long long)sn.retries[k]);
+	family(o, "fulcrum_client_requests_total", "counter",
+	       "Requests clients made, by the protocol they spoke.");
+	fc_json_printf(o, "fulcrum_client_requests_total{protocol=\"http/1.1\"} %llu\n",
+	               (unsigned long long)sn.requests[FC_PROTO_H1]);
+	fc_json_printf(o, "fulcrum_client_requests_total{protocol=\"h2\"} %llu\n",
+	               (unsigned long long)sn.requests[FC_PROTO_H2]);
+	family(o, "fulcrum_http2_connections_total", "counter",
+	       "Client connections that spoke HTTP/2.");
+	fc_json_printf(o, "fulcrum_http2_connections_total %llu\n",
+	               (unsigned long long)sn.h2_conns);
+	family(o, "fulcrum_http2_calm_goaways_total", "counter",
+	       "HTTP/2 client connections ended with GOAWAY ENHANCE_YOUR_CALM (too many "
+	       "glitches).");
+	fc_json_printf(o, "fulcrum_http2_calm_goaways_total %llu\n",
+	               (unsigned long long)sn.h2_calm);
 	family(o, "fulcrum_client_connections", "gauge", "Open client connections, all workers.");
 	fc_json_printf(o, "fulcrum_client_connections %llu\n", (unsigned long long)sn.conns);
 	const struct fc_reload_stats *rl = a->hooks.reload_stats;

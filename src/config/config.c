@@ -181,6 +181,14 @@ struct fc_config *fc__cfg_alloc(const char *source)
 	cfg->max_header_size = 16384;
 	cfg->max_connections = 10000;
 	cfg->client_ip.recursive = false;
+	cfg->http2 = (struct fc_config_http2){
+	        .max_concurrent_streams = 100,
+	        .initial_window_size = 65535,
+	        .connection_window_size = 1024 * 1024,
+	        .max_frame_size = 16384,
+	        .max_header_list_size = 32768,
+	        .max_glitches = 1000,
+	};
 	return cfg;
 }
 

@@ -131,9 +131,16 @@ struct fc_config_hash {
 /* max_idle: no fixed cap (the per-worker purge keeps what recent traffic used). */
 #define FC_CONFIG_MAX_IDLE_UNLIMITED UINT32_MAX
 
+/* pools.*.protocol: how its servers are spoken to. */
+enum fc_pool_protocol {
+	FC_POOL_HTTP1, /* HTTP/1.1 (the default) */
+	FC_POOL_H2,    /* HTTP/2: h2c for http://, ALPN h2 for https:// (gRPC) */
+};
+
 struct fc_config_pool {
 	char *name;
 	char *algorithm; /* default "round_robin" */
+	enum fc_pool_protocol protocol;
 	struct fc_config_server *servers;
 	size_t n_servers;
 	uint32_t connect_timeout_ms;  /* default 3000 */
@@ -162,6 +169,23 @@ struct fc_config_route {
 	struct fc_config_pos host_at;
 };
 
+/* listeners[].http2: whether a listener speaks HTTP/2 (docs/http2.md). */
+enum fc_http2_mode {
+	FC_HTTP2_OFF, /* HTTP/1.1 only */
+	FC_HTTP2_ON,  /* TLS: ALPN offers h2 before http/1.1 (a TLS listener's default) */
+	FC_HTTP2_PRIOR_KNOWLEDGE, /* plain: a connection opening with the HTTP/2 preface is h2c */
+};
+
+/* http2: the limits of every HTTP/2 client connection. */
+struct fc_config_http2 {
+	uint32_t max_concurrent_streams; /* default 100 */
+	uint32_t initial_window_size;    /* a stream's receive window, default 65535 */
+	uint32_t connection_window_size; /* the connection's receive window, default 1 MiB */
+	uint32_t max_frame_size;         /* default 16384 */
+	uint32_t max_header_list_size;   /* decoded (RFC 9113 §6.5.2), default 32768 */
+	uint32_t max_glitches;           /* suspicious frames allowed at once, default 1000 */
+};
+
 struct fc_config_listener {
 	char *name;    /* default: the address */
 	char *address; /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
@@ -172,6 +196,7 @@ struct fc_config_listener {
 	struct fc_config_listener_tls *tls; /* NULL: plain HTTP */
 	bool redirect_https;                /* redirect: https (then no routes) */
 	uint16_t redirect_port;             /* redirect_port:, 0: the https default (443) */
+	enum fc_http2_mode http2;           /* default on with tls:, off without */
 };
 
 struct fc_config_client_ip {
@@ -212,6 +237,7 @@ struct fc_config {
 	uint32_t max_header_size;        /* default 16384 -> 431 */
 	uint32_t max_connections;        /* client connections, all workers, default 10000 */
 	struct fc_config_client_ip client_ip;
+	struct fc_config_http2 http2;
 
 	struct fc_config_listener *listeners;
 	size_t n_listeners;

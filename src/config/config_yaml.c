@@ -1413,7 +1413,8 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	                    F("health"),
 	                    F("passive"),
 	                    F("panic_threshold"),
-	                    F("tls")};
+	                    F("tls"),
+	                    F("protocol")};
 	char why[512];
 	size_t old;
 	const char *v;
@@ -1424,6 +1425,17 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	}
 	if (!get_fields(w, n, f, sizeof(f) / sizeof(f[0])))
 		return;
+	if (f[15].val) {
+		old = push_key(w, "protocol");
+		v = field_scalar(w, &f[15], "http1 or h2");
+		if (v && strcmp(v, "h2") == 0)
+			p->protocol = FC_POOL_H2;
+		else if (v && strcmp(v, "http1") == 0)
+			p->protocol = FC_POOL_HTTP1;
+		else if (v)
+			werr(w, f[15].val, "must be http1 or h2 (got \"%.64s\")", v);
+		pop(w, old);
+	}
 	if (f[0].val) {
 		old = push_key(w, "algorithm");
 		v = field_scalar(w, &f[0], "an algorithm name");
@@ -1638,8 +1650,8 @@ static void each_route(struct walk *w, void *ctx, yaml_node_t *e)
 
 static void parse_listener(struct walk *w, yaml_node_t *n)
 {
-	struct field f[] = {F("name"), F("address"),  F("routes"),
-	                    F("tls"),  F("redirect"), F("redirect_port")};
+	struct field f[] = {F("name"),     F("address"),       F("routes"), F("tls"),
+	                    F("redirect"), F("redirect_port"), F("http2")};
 	struct fc_config *cfg = w->cfg;
 	struct fc_config_listener *l = &cfg->listeners[cfg->n_listeners];
 	size_t old, i, count;
@@ -1649,11 +1661,38 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 
 	memset(l, 0, sizeof(*l));
 	cfg->n_listeners++;
-	if (!get_fields(w, n, f, 6))
+	if (!get_fields(w, n, f, 7))
 		return;
 	if (f[3].val) {
 		old = push_key(w, "tls");
 		parse_listener_tls(w, l, f[3].val);
+		pop(w, old);
+	}
+	l->http2 = l->tls ? FC_HTTP2_ON : FC_HTTP2_OFF;
+	if (f[6].val) {
+		bool b;
+
+		old = push_key(w, "http2");
+		v = field_scalar(w, &f[6], "on, off or prior_knowledge");
+		if (v && strcmp(v, "prior_knowledge") == 0) {
+			if (l->tls)
+				werr(w, f[6].val,
+				     "a TLS listener negotiates HTTP/2 by ALPN: write on (the "
+				     "default) or off");
+			else
+				l->http2 = FC_HTTP2_PRIOR_KNOWLEDGE;
+		} else if (v && fc__cfg_parse_bool(v, &b) == 0) {
+			if (b && !l->tls)
+				werr(w, f[6].val,
+				     "a plain listener speaks HTTP/2 only to clients that start "
+				     "with it: write prior_knowledge (or add tls:)");
+			else
+				l->http2 = b ? FC_HTTP2_ON : FC_HTTP2_OFF;
+		} else if (v) {
+			werr(w, f[6].val, "must be on, off or prior_knowledge (got \"%.64s\")", v);
+		}
+		if (l->redirect_https && l->http2 != FC_HTTP2_OFF)
+			werr(w, f[6].val, "a redirect: https listener answers HTTP/1.1 only");
 		pop(w, old);
 	}
 	if (f[4].val) {
@@ -1758,6 +1797,28 @@ static bool is_abs_path(const char *s)
 	return s[0] == '/' && is_file_name(s);
 }
 
+/* http2: the limits of HTTP/2 client connections. */
+static void parse_http2(struct walk *w, yaml_node_t *n)
+{
+	struct field f[] = {F("max_concurrent_streams"), F("initial_window_size"),
+	                    F("connection_window_size"), F("max_frame_size"),
+	                    F("max_header_list_size"),   F("max_glitches")};
+	struct fc_config_http2 *h = &w->cfg->http2;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n, "must be a mapping (max_concurrent_streams: 100, ...), not %s", kind(n));
+		return;
+	}
+	get_fields(w, n, f, sizeof(f) / sizeof(f[0]));
+	get_uint(w, &f[0], 1, 10000, &h->max_concurrent_streams);
+	/* RFC 9113 §6.5.2: windows up to 2^31-1, frames 16 KiB..16 MiB-1 */
+	get_size(w, &f[1], 1024, 2147483647u, &h->initial_window_size);
+	get_size(w, &f[2], 65535, 2147483647u, &h->connection_window_size);
+	get_size(w, &f[3], 16384, 16777215, &h->max_frame_size);
+	get_size(w, &f[4], 1024, 1024 * 1024, &h->max_header_list_size);
+	get_uint(w, &f[5], 1, 1000000, &h->max_glitches);
+}
+
 /* admin: listen, token_file. */
 static void parse_admin(struct walk *w, yaml_node_t *n)
 {
@@ -1788,7 +1849,8 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 {
 	struct field f[] = {F("workers"),   F("shutdown_grace"), F("log"),      F("client"),
 	                    F("listeners"), F("pools"),          F("io_uring"), F("tunnel_timeout"),
-	                    F("state_dir"), F("pid_file"),       F("watch"),    F("admin")};
+	                    F("state_dir"), F("pid_file"),       F("watch"),    F("admin"),
+	                    F("http2")};
 	struct fc_config *cfg = w->cfg;
 	yaml_node_t empty;
 
@@ -1826,6 +1888,12 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 		size_t old = push_key(w, "admin");
 
 		parse_admin(w, f[11].val);
+		pop(w, old);
+	}
+	if (f[12].val) {
+		size_t old = push_key(w, "http2");
+
+		parse_http2(w, f[12].val);
 		pop(w, old);
 	}
 	if (f[6].val) {

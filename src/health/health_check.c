@@ -152,8 +152,12 @@ static void begin(struct fc_health_server *hs)
 	memset(&ck->s, 0, sizeof(ck->s));
 	ck->s.io.fd = -1;
 	ck->s.io.cb = on_io;
-	/* grpc over TLS offers h2 alone: gRPC servers want it in ALPN */
-	const char *alpn = hs->hc.type == FC_HEALTH_GRPC ? "h2" : NULL;
+	/* over TLS a check offers in ALPN what it speaks: h2 alone for grpc
+	 * (gRPC servers want it), http/1.1 for http, also in a pool whose
+	 * requests go in HTTP/2; tcp the pool's offer */
+	const char *alpn = hs->hc.type == FC_HEALTH_GRPC   ? "h2"
+	                   : hs->hc.type == FC_HEALTH_HTTP ? "http/1.1"
+	                                                   : NULL;
 	int rc = hs->tls ? fc_tls_connect_alpn(loop, &ck->s, sa, hs->addr_len, hs->tls,
 	                                       hs->tls_host, alpn)
 	                 : fc_stream_connect(loop, &ck->s, sa, hs->addr_len);
@@ -367,17 +371,13 @@ static void do_read(struct fc_health_server *hs)
 }
 
 /* A grpc check's connection is up: HTTP/2 from here on (over TLS only if
- * the server chose h2: an HTTP/1.1 server behind https:// chooses
- * http/1.1 or nothing). */
+ * the server chose h2: an HTTP/1.1 server behind https:// chooses nothing
+ * or refuses the handshake). */
 static void start_grpc(struct fc_health_server *hs)
 {
-	char alpn[32];
-	if (hs->tls && fc_tls_alpn(hs->h->loop, &hs->ck.s, alpn, sizeof(alpn)) == 0) {
+	/* h2 was the only protocol offered: the server chose it or nothing */
+	if (hs->tls && !fc_tls_alpn_h2(hs->h->loop, &hs->ck.s)) {
 		finish(hs, FC__HEALTH_FAIL, "TLS: the server chose no protocol in ALPN, not h2");
-		return;
-	}
-	if (hs->tls && strcmp(alpn, "h2") != 0) {
-		finish(hs, FC__HEALTH_FAIL, "TLS: the server chose %s in ALPN, not h2", alpn);
 		return;
 	}
 	hs->ck.phase = FC__CHECK_GRPC;

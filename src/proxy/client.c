@@ -146,7 +146,9 @@ void fc_client_close(struct fc_client *c)
 		return;
 	struct fc_worker *w = c->w;
 	c->closed = true;
-	if (c->x)
+	if (c->is_h2)
+		fc_h2_close(c);
+	else if (c->x)
 		fc_exchange_abandon(c->x);
 	fc_timer_cancel(&w->loop, &c->timer);
 	bool now = fc_stream_close(&w->loop, &c->s);
@@ -173,7 +175,7 @@ static void shift_in(struct fc_client *c, uint32_t k)
 	memmove(b->data, b->data + k, b->wpos - k);
 	b->wpos -= k;
 	b->rpos -= k;
-	if (c->x) {
+	if (!c->is_h2 && c->x) {
 		c->x->body_start -= k;
 		c->x->sent -= k;
 		c->x->parsed -= k;
@@ -183,7 +185,7 @@ static void shift_in(struct fc_client *c, uint32_t k)
 static bool make_room(struct fc_client *c)
 {
 	struct fc_buf *b = c->in;
-	struct fc_exchange *x = c->x;
+	struct fc_exchange *x = c->is_h2 ? NULL : c->x;
 	if (c->state != FC_C_ACTIVE || !x) {
 		if (b->rpos == 0)
 			return false;
@@ -205,7 +207,7 @@ static bool make_room(struct fc_client *c)
 	return false;
 }
 
-static bool client_read(struct fc_client *c)
+bool fc_client_read(struct fc_client *c)
 {
 	if (!c->readable || c->eof || c->closed)
 		return false;
@@ -270,6 +272,23 @@ static bool handle_head(struct fc_client *c)
 			c->in = NULL;
 		}
 		return false;
+	}
+	if (c->state == FC_C_IDLE && !c->served && c->w->listeners[c->listener]->cfg->http2) {
+		/* HTTP/2: ALPN chose it, or a prior_knowledge client starts with
+		 * the preface (a part of it waits for the rest) */
+		enum fc_http2_mode m = c->w->listeners[c->listener]->cfg->http2;
+		bool whole = true;
+		if (m == FC_HTTP2_ON ? fc_tls_alpn_h2(&c->w->loop, &c->s)
+		                     : fc_h2_preface(b->data + b->rpos, len, &whole)) {
+			if (!whole) {
+				if (c->eof)
+					fc_client_close(c);
+				return false;
+			}
+			if (!fc_h2_start(c))
+				fc_client_close(c);
+			return true;
+		}
 	}
 	if (c->state == FC_C_IDLE) {
 		c->state = FC_C_HEAD;
@@ -354,7 +373,7 @@ static void client_flushed(struct fc_client *c)
 	}
 }
 
-static bool client_write(struct fc_client *c)
+bool fc_client_write(struct fc_client *c)
 {
 	if (c->closed)
 		return false;
@@ -365,7 +384,7 @@ static bool client_write(struct fc_client *c)
 		from_out = fc_buf_len(c->out);
 		iov[n++] = (struct iovec){c->out->data + c->out->rpos, from_out};
 	}
-	struct fc_exchange *x = c->x;
+	struct fc_exchange *x = c->is_h2 ? NULL : c->x;
 	struct fc_upstream *u = x ? x->up : NULL;
 	if (x && x->phase >= FC_X_RESPOND && u && u->in && u->rparsed > u->in->rpos) {
 		from_up = u->rparsed - u->in->rpos;
@@ -416,6 +435,10 @@ static bool client_write(struct fc_client *c)
 static void client_timeout(struct fc_loop *loop, struct fc_timer *t)
 {
 	struct fc_client *c = fc_link_entry(t, struct fc_client, timer);
+	if (c->is_h2) {
+		fc_h2_timeout(c);
+		return;
+	}
 	if (c->resume) {
 		c->resume = false;
 		fc_client_run(c);
@@ -455,6 +478,8 @@ void fc_client_run(struct fc_client *c)
 	}
 	c->in_run = true;
 	int steps = 0;
+	if (c->is_h2)
+		goto h2;
 	do {
 		c->rerun = false;
 		for (; steps < PUMP_STEPS && !c->closed; steps++) {
@@ -464,9 +489,11 @@ void fc_client_run(struct fc_client *c)
 				continue;
 			}
 			bool p = false;
-			p |= client_read(c);
+			p |= fc_client_read(c);
 			if (!c->closed)
 				p |= handle_head(c);
+			if (c->is_h2)
+				break; /* the connection turned HTTP/2 */
 			if (!c->closed)
 				p |= fc_client_request_body(c);
 			if (!c->closed && c->x)
@@ -474,7 +501,7 @@ void fc_client_run(struct fc_client *c)
 			if (!c->closed && c->x)
 				p |= fc_exchange_receive(c->x);
 			if (!c->closed)
-				p |= client_write(c);
+				p |= fc_client_write(c);
 			if (!c->closed && c->x)
 				p |= fc_exchange_maybe_finish(c->x);
 			if (!p)
@@ -485,7 +512,16 @@ void fc_client_run(struct fc_client *c)
 			c->resume = true;
 			c->rerun = false;
 		}
-	} while (c->rerun && !c->closed);
+	} while (c->rerun && !c->closed && !c->is_h2);
+	if (c->is_h2) {
+	h2:
+		do {
+			c->rerun = false;
+			fc_h2_run(c);
+		} while (c->rerun && !c->closed);
+		c->in_run = false;
+		return;
+	}
 	c->in_run = false;
 	if (!c->closed) {
 		if (c->state == FC_C_CLOSING && c->lingering && c->eof)
@@ -573,6 +609,10 @@ void fc_client_shutdown(struct fc_client *c)
 {
 	if (c->closed)
 		return; /* waits for the loop to release it */
+	if (c->is_h2) {
+		fc_h2_goaway(c);
+		return;
+	}
 	if (c->state == FC_C_IDLE && (!c->in || !fc_buf_len(c->in)) && !c->out) {
 		fc_client_close(c);
 		return;

@@ -57,9 +57,15 @@ struct fc_pool_counters {
 	struct fc_hist dur;
 } __attribute__((aligned(64))); /* one cache line or more per worker */
 
+/* The protocol a client spoke, for the metrics. */
+enum fc_proto { FC_PROTO_H1, FC_PROTO_H2, FC_PROTO_N };
+
 /* Per worker (struct fc_worker.ctr). */
 struct fc_worker_counters {
-	_Atomic uint64_t retries[FC_RETRY_N]; /* by enum fc_retry_why (accesslog.h) */
+	_Atomic uint64_t retries[FC_RETRY_N];  /* by enum fc_retry_why (accesslog.h) */
+	_Atomic uint64_t requests[FC_PROTO_N]; /* requests started, by client protocol */
+	_Atomic uint64_t h2_connections;       /* client connections that spoke HTTP/2 */
+	_Atomic uint64_t h2_calm;              /* ... ended for too many glitches */
 };
 
 static inline void fc_ctr_add(_Atomic uint64_t *c, uint64_t n)

@@ -24,6 +24,7 @@ _Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_ACCESSLOG_MAX_REASONS,
 _Static_assert(FC_RETRY_N <= 16, "a retry reason is 4 bits");
 
 static void pick_and_connect(struct fc_exchange *x);
+static bool route(struct fc_exchange *x, const struct fc_h1_head *hd);
 
 static inline struct fc_worker *xw(const struct fc_exchange *x)
 {
@@ -87,7 +88,10 @@ static void exchange_end(struct fc_exchange *x, enum fc_blame blame, const char 
 		x->up = NULL;
 	}
 	fc_buf_release(&w->bufs, x->head);
-	c->x = NULL;
+	if (x->h2s)
+		fc_h2_stream_attach_end(x);
+	else
+		c->x = NULL;
 	fc_worker_release_exchange(w, x);
 }
 
@@ -96,8 +100,14 @@ static void respond_local(struct fc_exchange *x, int status, bool close, const c
                           enum fc_blame blame)
 {
 	struct fc_client *c = x->c;
+	struct fc_h2_stream *s = x->h2s;
 	x->status = status;
 	x->bytes_out += n;
+	if (s) {
+		exchange_end(x, blame, fc_h1_reason(status), FC_FAIL_NONE);
+		fc_h2_respond_local(s, resp, n);
+		return;
+	}
 	if (c->in && !close)
 		c->in->rpos = x->parsed;
 	exchange_end(x, blame, fc_h1_reason(status), FC_FAIL_NONE);
@@ -140,6 +150,21 @@ void fc_exchange_abandon(struct fc_exchange *x)
 	if (!x->status)
 		x->status = 499; /* the client went away first */
 	exchange_end(x, FC_BLAME_CLIENT, "client closed", FC_FAIL_NONE);
+}
+
+/* The response cannot go on (its server failed, or time ran out): the
+ * client sees a cut: HTTP/1, its connection closes; HTTP/2, its stream is
+ * reset and the connection's other streams go on. */
+static void cut_client(struct fc_exchange *x)
+{
+	struct fc_h2_stream *s = x->h2s;
+	if (!s) {
+		fc_client_close(x->c);
+		return;
+	}
+	x->aborted = true;
+	fc_exchange_abandon(x);
+	fc_h2_reset(s);
 }
 
 void fc_exchange_end_tunnel(struct fc_exchange *x)
@@ -383,6 +408,8 @@ static void pick_and_connect(struct fc_exchange *x)
 			return;
 		}
 		x->attempts++;
+		if (x->h2s)
+			fc_h2_body_rewind(x);
 		if (x->fail_why) { /* this attempt retries the one that failed */
 			fc_ctr_inc(&w->ctr.retries[x->fail_why]);
 			if (x->retries < FC_ACCESSLOG_MAX_REASONS)
@@ -411,7 +438,10 @@ static void pick_and_connect(struct fc_exchange *x)
 		x->head_sent = 0;
 		x->sent = x->body_start;
 		int err = 0;
-		struct fc_upstream *u = fc_upstream_get(w, srv, x->pool->tls, &err);
+		struct fc_upstream *u =
+		        cp->protocol == FC_POOL_H2
+		                ? fc_h2up_get(w, srv, x->pool->tls, cp->idle_timeout_ms, &err)
+		                : fc_upstream_get(w, srv, x->pool->tls, &err);
 		if (!u) {
 			fc_warn("pool %s: server %s: connect: %s", cp->name, fc_server_name(srv),
 			        strerror(-err));
@@ -493,7 +523,7 @@ static void upstream_failed(struct fc_exchange *x, int err)
 	if (!x->resp_started)
 		fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
 	else
-		fc_client_close(x->c); /* mid-response: the client sees a cut */
+		cut_client(x); /* mid-response: the client sees a cut */
 }
 
 /* ---------------------------------------------------------------- start */
@@ -513,6 +543,7 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 	x->c = c;
 	c->state = FC_C_ACTIVE;
 	x->start_ns = w->loop.now_ns;
+	fc_ctr_inc(&w->ctr.requests[FC_PROTO_H1]);
 	x->parsed = b->rpos + (uint32_t)head_len;
 	x->complete = true; /* until we know a body follows */
 	const char *err = NULL;
@@ -552,13 +583,35 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 		reject(x, 405, "CONNECT");
 		return;
 	}
+	if (!route(x, hd))
+		return;
+	b->rpos += (uint32_t)head_len;
+	x->body_start = x->sent = b->rpos;
+	x->parsed = b->rpos;
+	c->scan = 0;
+	/* validate the body bytes already here before any server sees the
+	 * request: a malformed chunked body is refused without forwarding */
+	if (!x->complete && x->parsed < b->wpos) {
+		fc_client_request_body(c);
+		if (c->closed || c->x != x)
+			return;
+	}
+	pick_and_connect(x);
+}
+
+/* What the start of an exchange has in common for both protocols: the
+ * Host, the route, the pool, the pick inputs. False when it was answered. */
+static bool route(struct fc_exchange *x, const struct fc_h1_head *hd)
+{
+	struct fc_client *c = x->c;
+	struct fc_worker *w = c->w;
 	if (hd->host >= 0) {
 		const struct fc_h1_header *h = &hd->h[hd->host];
 		for (uint32_t i = 0; i < h->value_len; i++) {
 			unsigned char ch = (unsigned char)h->value[i];
 			if (ch <= ' ' || ch == '/' || ch == '\\' || ch == '@' || ch == 0x7f) {
 				reject(x, 400, "invalid Host");
-				return;
+				return false;
 			}
 		}
 	}
@@ -570,42 +623,78 @@ void fc_exchange_start(struct fc_client *c, size_t head_len)
 	if (w->listeners[c->listener]->removed) {
 		/* a reload removed this listener: its routes are gone with it */
 		fail_with(x, 503, true, 0, FC_BLAME_NONE);
-		return;
+		return false;
 	}
 	const struct fc_config_listener *lc = w->listeners[c->listener]->cfg;
 	if (lc->redirect_https) {
 		redirect_https(x, host, host_len, path, lc->redirect_port);
-		return;
+		return false;
 	}
-	const struct fc_config_route *route =
+	const struct fc_config_route *rt =
 	        fc_config_route_match(lc, host, host_len, path, path_len);
-	if (!route) {
+	if (!rt) {
 		fc_exchange_fail(x, 404, false); /* closes if a body follows */
-		return;
+		return false;
 	}
-	x->pool = fc_runtime_pool(x->rt, route->pool_ref);
+	x->pool = fc_runtime_pool(x->rt, rt->pool_ref);
+	if (x->pool->cfg->protocol == FC_POOL_H2) {
+		if (!x->h2s) {
+			/* HTTP/2 to the server keeps what HTTP/1.1 cannot carry
+			 * (trailers): only an HTTP/2 client's request goes there */
+			reject(x, 505, "pool speaks HTTP/2: HTTP/1.1 requests are not forwarded");
+			return false;
+		}
+		fc_h2_body_raw(x);
+	}
 	pick_inputs(x, hd, path, path_len);
 	x->head = fc_buf_take(&w->bufs);
 	if (!x->head) {
 		fail_with(x, 503, true, 0, FC_BLAME_NONE);
-		return;
+		return false;
 	}
 	x->head->wpos = 0; /* written after the first pick: it may need the server's name */
 	x->head_sent = 0;
 	x->close_after = !x->client_keepalive || w->draining;
-	b->rpos += (uint32_t)head_len;
-	x->body_start = x->sent = b->rpos;
-	x->parsed = b->rpos;
 	x->replayable = true;
-	c->scan = 0;
-	/* validate the body bytes already here before any server sees the
-	 * request: a malformed chunked body is refused without forwarding */
-	if (!x->complete && x->parsed < b->wpos) {
-		fc_client_request_body(c);
-		if (c->closed || c->x != x)
-			return;
+	return true;
+}
+
+void fc_exchange_start_h2(struct fc_client *c, struct fc_h2_stream *s, struct fc_h1_head *hd,
+                          int status)
+{
+	struct fc_worker *w = c->w;
+	struct fc_exchange *x = fc_worker_take_exchange(w);
+	if (!x) {
+		fc_warn("out of memory for a request");
+		fc_h2_stream_refuse(s);
+		return;
 	}
-	pick_and_connect(x);
+	x->c = c;
+	fc_h2_stream_attach(s, x);
+	x->start_ns = w->loop.now_ns;
+	fc_ctr_inc(&w->ctr.requests[FC_PROTO_H2]);
+	size_t ll = hd->first_line_len < FC_EXCHANGE_LINE_MAX ? hd->first_line_len
+	                                                      : FC_EXCHANGE_LINE_MAX;
+	if (hd->first_line)
+		memcpy(x->line, hd->first_line, ll);
+	x->line_len = (uint16_t)ll;
+	if (!status && hd->ua >= 0) {
+		const struct fc_h1_header *h = &hd->h[hd->ua];
+		size_t n = h->value_len < FC_EXCHANGE_UA_MAX ? h->value_len : FC_EXCHANGE_UA_MAX;
+		memcpy(x->ua, h->value, n);
+		x->ua_len = (uint8_t)n;
+		x->has_ua = true;
+	}
+	if (status) {
+		reject(x, status, "bad HTTP/2 request");
+		return;
+	}
+	x->method = hd->method;
+	x->idempotent = fc_h1_method_idempotent(hd->method);
+	x->client_keepalive = true;
+	set_phase(x, FC_X_PICK);
+	if (route(x, hd))
+		pick_and_connect(x);
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -633,13 +722,26 @@ bool fc_exchange_send(struct fc_exchange *x)
 		x->up_conn_ns = xw(x)->loop.now_ns;
 		set_phase(x, FC_X_SEND);
 	}
-	struct iovec iov[2];
+	if (u->h2_req) {
+		ssize_t r = fc_h2up_send(u, x);
+		if (r < 0) {
+			upstream_failed(x, (int)r);
+			return true;
+		}
+		fc_exchange_check_sent(x);
+		if (r > 0)
+			c->active_ms = fc_client_now(c);
+		return r > 0;
+	}
+	struct iovec iov[4];
 	int n = 0;
 	size_t from_head = x->head->wpos - x->head_sent;
 	size_t from_body = x->parsed - x->sent;
 	if (from_head)
 		iov[n++] = (struct iovec){x->head->data + x->head_sent, from_head};
-	if (from_body)
+	if (x->h2s)
+		n += fc_h2_body_iov(x, iov + n);
+	else if (from_body)
 		iov[n++] = (struct iovec){c->in->data + x->sent, from_body};
 	if (n == 0)
 		return false;
@@ -654,7 +756,10 @@ bool fc_exchange_send(struct fc_exchange *x)
 	size_t k = left < from_head ? left : from_head;
 	x->head_sent += (uint32_t)k;
 	left -= k;
-	x->sent += (uint32_t)left;
+	if (x->h2s)
+		fc_h2_body_sent(x, left);
+	else
+		x->sent += (uint32_t)left;
 	fc_exchange_check_sent(x);
 	c->active_ms = fc_client_now(c);
 	return true;
@@ -672,7 +777,8 @@ static bool response_head(struct fc_exchange *x)
 	size_t end = 0;
 	const char *pool = x->pool->cfg->name, *srv = fc_server_name(x->server);
 	enum fc_upstream_head rc =
-	        fc_upstream_parse_head(u, x->method == HTTP_HEAD, hd, &end, &err);
+	        u->h2_req ? fc_h2up_parse_head(u, hd)
+	                  : fc_upstream_parse_head(u, x->method == HTTP_HEAD, hd, &end, &err);
 	switch (rc) {
 	case FC_UP_HEAD_AGAIN:
 		return false;
@@ -709,8 +815,9 @@ static bool response_head(struct fc_exchange *x)
 		return true;
 	}
 	if (hd->status < 200 && !tunnel) {
-		/* 1xx: relay to HTTP/1.1 clients, then wait for the final answer */
-		if (!x->client_10) {
+		/* 1xx: relay to HTTP/1.1 clients, then wait for the final answer
+		 * (an HTTP/2 client had its 100 from fulcrum) */
+		if (!x->client_10 && !x->h2s) {
 			if (!fc_client_out_append(c, b->data + b->rpos, end)) {
 				/* interim responses faster than the client takes them */
 				fc_warn("pool %s: server %s: too many interim responses; closing",
@@ -732,7 +839,8 @@ static bool response_head(struct fc_exchange *x)
 	x->up_reusable = hd->keep_alive && !hd->close_delimited;
 	if (hd->close_delimited || !x->complete || w->draining)
 		x->close_after = true;
-	x->resp_dechunk = x->client_10 && hd->chunked;
+	/* HTTP/2 frames the body itself: DATA carries it de-chunked */
+	x->resp_dechunk = (x->client_10 || x->h2s) && hd->chunked;
 	if (x->resp_dechunk)
 		x->close_after = true;
 	char cookie[256];
@@ -753,7 +861,17 @@ static bool response_head(struct fc_exchange *x)
 			e.set_cookie_len = (size_t)n;
 		}
 	}
-	if (!c->out && fc_h1_response_passthrough(hd, &e)) {
+	if (x->h2s) {
+		if (!fc_h2_respond(x, hd, e.set_cookie, e.set_cookie_len,
+		                   rc == FC_UP_HEAD_COMPLETE)) {
+			cut_client(x);
+			return true;
+		}
+		if (!u->h2_req) { /* an HTTP/2 server's DATA is all body */
+			b->rpos += (uint32_t)end;
+			u->rparsed = b->rpos;
+		}
+	} else if (!c->out && fc_h1_response_passthrough(hd, &e)) {
 		u->rparsed = b->rpos + (uint32_t)end;
 	} else {
 		if (!fc_client_out_reserve(c)) {
@@ -789,7 +907,11 @@ static bool response_body(struct fc_exchange *x)
 	struct fc_upstream *u = x->up;
 	bool extra = false;
 	const char *err = NULL;
-	switch (fc_upstream_parse_body(u, x->resp_dechunk, x->resp_close_delimited, &extra, &err)) {
+	enum fc_upstream_body rc =
+	        u->h2_req ? fc_h2up_parse_body(u)
+	                  : fc_upstream_parse_body(u, x->resp_dechunk, x->resp_close_delimited,
+	                                           &extra, &err);
+	switch (rc) {
 	case FC_UP_BODY_AGAIN:
 		return false;
 	case FC_UP_BODY_MORE:
@@ -821,9 +943,9 @@ bool fc_exchange_receive(struct fc_exchange *x)
 	struct fc_upstream *u = x->up;
 	if (!u || x->phase == FC_X_CONNECT || x->phase == FC_X_PICK)
 		return false;
-	int rc = fc_upstream_recv(u);
+	int rc = u->h2_req ? 0 : fc_upstream_recv(u); /* HTTP/2: its connection reads */
 	if (rc < 0) {
-		fc_client_close(x->c); /* out of memory */
+		cut_client(x); /* out of memory */
 		return true;
 	}
 	bool progress = rc > 0;
@@ -831,8 +953,10 @@ bool fc_exchange_receive(struct fc_exchange *x)
 		x->c->active_ms = fc_client_now(x->c);
 	struct fc_client *c = x->c;
 	if (x->phase < FC_X_RESPOND) {
+		struct fc_h2_stream *s = x->h2s;
 		progress |= response_head(x);
-		if (c->closed || c->x != x || x->phase < FC_X_RESPOND)
+		if (c->closed || (s ? fc_h2_stream_exchange(s) != x : c->x != x) ||
+		    x->phase < FC_X_RESPOND)
 			return progress;
 	}
 	/* parse the body bytes that came with the head now, so head and body
@@ -849,8 +973,12 @@ bool fc_exchange_maybe_finish(struct fc_exchange *x)
 	struct fc_client *c = x->c;
 	if (x->phase != FC_X_DONE)
 		return false;
-	if (c->out && fc_buf_len(c->out))
+	if (!x->h2s && c->out && fc_buf_len(c->out))
 		return false;
+	if (x->h2s && !x->aborted && !fc_h2_eof_sent(x->h2s)) {
+		fc_h2_data_ready(x); /* its end (and trailers) go out first */
+		return false;
+	}
 	struct fc_upstream *u = x->up;
 	if (u && u->in && u->rparsed > u->in->rpos)
 		return false;
@@ -863,13 +991,17 @@ bool fc_exchange_maybe_finish(struct fc_exchange *x)
 	}
 	bool close = x->close_after || x->aborted || !x->complete || w->draining;
 	bool aborted = x->aborted;
-	if (c->in && !close)
+	struct fc_h2_stream *s = x->h2s;
+	if (!s && c->in && !close)
 		c->in->rpos = x->parsed;
 	/* a response cut or malformed is the server's doing */
 	exchange_end(x, aborted ? FC_BLAME_SERVER : FC_BLAME_NONE,
 	             aborted ? "response cut or malformed" : NULL,
 	             aborted ? FC_FAIL_RESET : FC_FAIL_NONE);
-	fc_client_exchange_done(c, close, aborted);
+	if (s)
+		fc_h2_stream_done(s, aborted);
+	else
+		fc_client_exchange_done(c, close, aborted);
 	return true;
 }
 
@@ -905,7 +1037,7 @@ void fc_exchange_timeout(struct fc_exchange *x)
 		if (!x->resp_started)
 			fc_exchange_fail(x, 408, true); /* the client stopped sending its body */
 		else
-			fc_client_close(x->c);
+			cut_client(x);
 		return;
 	}
 }

@@ -29,6 +29,10 @@ struct fc_client;
 struct fc_exchange;
 struct fc_upstream;
 struct fc_listener;
+struct fc_h2;        /* client_h2.c: an HTTP/2 client connection's session */
+struct fc_h2up;      /* upstream_h2.c: an HTTP/2 connection to a server */
+struct fc_h2up_resp; /* upstream_h2.c: a response's fields */
+struct fc_h2_stream; /* client_h2.c: one of its streams */
 
 /* Intrusive doubly-linked list. */
 struct fc_link {
@@ -199,6 +203,16 @@ struct fc_upstream {
 	struct fc_link idle_link;
 	uint32_t rparsed; /* in->data[rpos..rparsed) is validated, forwardable */
 	bool connecting, readable, writable, rdhup, eof, reset, reused, closed;
+	/* protocol h2 (upstream_h2.c): this is one stream of the connection h2;
+	 * s is unused, in holds the response's DATA */
+	struct fc_h2up *h2;
+	struct fc_link h2_link, h2_wake; /* in h2's users; in its wake-up list */
+	struct fc_h2up_resp *resp;       /* the response's fields and trailers */
+	int32_t h2_id;                   /* 0: not submitted yet */
+	uint32_t h2_seen;                /* DATA bytes the exchange has looked at */
+	uint16_t h2_status;
+	bool h2_req; /* true: all of the above applies */
+	bool h2_head, h2_end, h2_in_trailers, h2_closed, h2_refused, h2_bad, h2_deferred;
 };
 
 /* The worker's idle-pool purge: one timer per worker, and the list of its
@@ -268,6 +282,31 @@ enum fc_upstream_body {
 enum fc_upstream_body fc_upstream_parse_body(struct fc_upstream *u, bool dechunk,
                                              bool close_delimited, bool *extra, const char **err);
 
+/* ---------------------------------------------------------------- upstream_h2 */
+
+/* A request on an HTTP/2 connection of this worker to server (one with
+ * room for a stream, or a new one). NULL with *err = -errno. */
+struct fc_upstream *fc_h2up_get(struct fc_worker *w, struct fc_server *server,
+                                struct fc_tls_client *tls, uint32_t idle_timeout_ms, int *err);
+/* As fc_upstream_connected: 1 once the connection is up. */
+int fc_h2up_connected(struct fc_upstream *u);
+/* Submits the request (first call) and moves its body: > 0 progress, 0
+ * none, -errno failed. */
+ssize_t fc_h2up_send(struct fc_upstream *u, struct fc_exchange *x);
+/* The response head as an fc_h1_head (fields in u's storage). */
+enum fc_upstream_head fc_h2up_parse_head(struct fc_upstream *u, struct fc_h1_head *hd);
+enum fc_upstream_body fc_h2up_parse_body(struct fc_upstream *u);
+/* The client side took n bytes of u->in: the server may send n more. */
+void fc_h2up_consumed(struct fc_upstream *u, size_t n);
+/* The response's trailers into nv, an array of cap nghttp2_nv (valid while
+ * u is). Their count. */
+size_t fc_h2up_trailers(const struct fc_upstream *u, void *nv, size_t cap);
+/* Ends the request (its stream is reset if still open). */
+void fc_h2up_close(struct fc_upstream *u);
+/* Closes this worker's HTTP/2 connections without requests (to rs only,
+ * or to removed servers only). */
+void fc_h2up_close_idle(struct fc_worker *w, struct fc_rt_server *rs, bool only_removed);
+
 /* ---------------------------------------------------------------- exchange */
 
 #define FC_EXCHANGE_MAX_TRIES 8
@@ -277,7 +316,7 @@ _Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_EXCHANGE_MAX_TRIES,
 /* The User-Agent bytes kept for the access log (the rest is cut). With the
  * sticky values at their real size this keeps struct fc_exchange at 1,016
  * bytes, one 1,024-byte malloc chunk. */
-#define FC_EXCHANGE_UA_MAX 120
+#define FC_EXCHANGE_UA_MAX 112
 _Static_assert(FC_EXCHANGE_UA_MAX <= UINT8_MAX, "fc_exchange.ua_len is a byte");
 /* A sticky cookie value and its NUL ("<8 hex>.<22 base64url>", fulcrum.h's
  * fc_sticky_encode): a longer cookie cannot be valid. */
@@ -305,6 +344,7 @@ struct fc_exchange {
 	struct fc_client *c;
 	struct fc_upstream *up;
 	struct fc_rt_pool *pool;
+	struct fc_h2_stream *h2s; /* HTTP/2: the client stream it answers; NULL: HTTP/1 */
 	struct fc_server *server; /* the current pick (counted active) */
 	struct fc_server *tried[FC_EXCHANGE_MAX_TRIES];
 	uint8_t n_tried;
@@ -374,10 +414,16 @@ void fc_exchange_abandon(struct fc_exchange *x);
  * (the response timeout starts then). */
 void fc_exchange_check_sent(struct fc_exchange *x);
 /* True once the rewritten head and every body byte were written upstream. */
+bool fc_h2_body_done(const struct fc_exchange *x);
 static inline bool fc_exchange_sent_all(const struct fc_exchange *x)
 {
-	return x->complete && x->head && x->head_sent == x->head->wpos && x->sent == x->parsed;
+	return x->complete && x->head && x->head_sent == x->head->wpos && x->sent == x->parsed &&
+	       (!x->h2s || fc_h2_body_done(x));
 }
+/* Starts the exchange of an HTTP/2 stream whose head hd was built from its
+ * fields (status: what to answer at once instead, 0: none). */
+void fc_exchange_start_h2(struct fc_client *c, struct fc_h2_stream *s, struct fc_h1_head *hd,
+                          int status);
 
 /* Ends a tunnel: reports the server's outcome (101, no blame), writes the
  * access log line, closes the upstream connection (never pooled) and the
@@ -410,7 +456,10 @@ struct fc_client {
 	struct fc_worker *w;
 	struct fc_buf *in;  /* from the client */
 	struct fc_buf *out; /* to the client, before upstream bytes */
-	struct fc_exchange *x;
+	union {
+		struct fc_exchange *x; /* HTTP/1: the request in progress, or NULL */
+		struct fc_h2 *h2;      /* HTTP/2 (is_h2): the session, whose streams have theirs */
+	};
 	struct fc_addr peer;
 	uint32_t scan;      /* head terminator scan position */
 	uint32_t phase_ms;  /* start of the idle/head/closing phase (fc_client_time) */
@@ -421,7 +470,7 @@ struct fc_client {
 	 * bit-fields cost ~40 instructions a request (measured) to save bytes
 	 * that are padding anyway */
 	bool readable, writable, rdhup, eof, closed, in_run, rerun, resume;
-	bool served, lingering, quick_close;
+	bool served, lingering, quick_close, is_h2;
 };
 _Static_assert(sizeof(struct fc_client) <= 136, "an idle connection costs this, see docs");
 
@@ -444,6 +493,60 @@ void fc_client_start_closing(struct fc_client *c);
 void fc_client_exchange_done(struct fc_client *c, bool close, bool aborted);
 /* Validates request body bytes for the exchange. */
 bool fc_client_request_body(struct fc_client *c);
+/* Reads into c->in; writes c->out (and, HTTP/1, the response bytes of its
+ * exchange). True on progress. */
+bool fc_client_read(struct fc_client *c);
+bool fc_client_write(struct fc_client *c);
+
+/* ---------------------------------------------------------------- client_h2 */
+
+/* Whether p[0..n) starts like the HTTP/2 connection preface (*whole: all
+ * 24 bytes of it are there). */
+bool fc_h2_preface(const char *p, size_t n, bool *whole);
+/* Makes c an HTTP/2 connection (ALPN h2, or the preface on a
+ * prior_knowledge listener); c->in holds its first bytes. False: no memory. */
+bool fc_h2_start(struct fc_client *c);
+/* The pump of an HTTP/2 connection (fc_client_run's). True on progress. */
+bool fc_h2_run(struct fc_client *c);
+/* The connection's timer fired. */
+void fc_h2_timeout(struct fc_client *c);
+/* GOAWAY: streams open now finish, later ones are refused; the connection
+ * closes once the last one ended. */
+void fc_h2_goaway(struct fc_client *c);
+/* Frees the session (fc_client_close's): open exchanges are abandoned. */
+void fc_h2_close(struct fc_client *c);
+/* The exchange's upstream moved: its stream runs. */
+void fc_h2_ready(struct fc_exchange *x);
+/* The exchange sets up its stream (fc_exchange_start_h2), ends (the
+ * stream forgets it), or could not be had (the stream is reset). */
+void fc_h2_stream_attach(struct fc_h2_stream *s, struct fc_exchange *x);
+void fc_h2_stream_attach_end(struct fc_exchange *x);
+void fc_h2_stream_refuse(struct fc_h2_stream *s);
+/* The stream's exchange, or NULL once it ended. */
+struct fc_exchange *fc_h2_stream_exchange(struct fc_h2_stream *s);
+/* The request body for the server: up to 3 iovecs (chunk framing when the
+ * client gave no content-length), then how many bytes of them were sent. */
+int fc_h2_body_iov(struct fc_exchange *x, struct iovec *iov);
+void fc_h2_body_sent(struct fc_exchange *x, size_t n);
+/* The body bytes not yet sent (an HTTP/2 server's DATA: no chunk framing). */
+const char *fc_h2_body_peek(struct fc_exchange *x, size_t *n);
+void fc_h2_body_raw(struct fc_exchange *x);
+/* The response's end (EOF) went to nghttp2. */
+bool fc_h2_eof_sent(const struct fc_h2_stream *s);
+/* A new attempt sends the body from its start. */
+void fc_h2_body_rewind(struct fc_exchange *x);
+/* The response head from the server (no_body: nothing follows). False:
+ * the stream is gone. */
+bool fc_h2_respond(struct fc_exchange *x, const struct fc_h1_head *hd, const char *cookie,
+                   size_t cookie_len, bool no_body);
+/* Response bytes were parsed (or it ended): DATA may go on. */
+void fc_h2_data_ready(struct fc_exchange *x);
+/* After the exchange ended: a response of fulcrum's own (an HTTP/1.1
+ * response's bytes, turned into fields), the end of a response (aborted:
+ * RST_STREAM), a cut. */
+void fc_h2_respond_local(struct fc_h2_stream *s, const char *resp, size_t n);
+void fc_h2_stream_done(struct fc_h2_stream *s, bool aborted);
+void fc_h2_reset(struct fc_h2_stream *s);
 
 /* ---------------------------------------------------------------- worker */
 
@@ -496,6 +599,7 @@ struct fc_worker {
 	uint32_t n_deferred, cap_deferred;
 	struct fc_exchange *free_exchanges;
 	struct fc_upstream_purge upurge; /* upstream.c */
+	struct fc_link h2_conns;         /* upstream_h2.c: HTTP/2 connections to servers */
 	struct fc_accesslog *alog;       /* lines waiting for the flush (accesslog.c); free() */
 	struct fc_worker_counters ctr;   /* metrics (counters.h) */
 	bool draining;

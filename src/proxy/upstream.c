@@ -29,7 +29,9 @@ static void on_event(struct fc_loop *loop, struct fc_io *io, uint32_t ev)
 		u->rdhup = true;
 	if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		u->writable = true;
-	if (u->x)
+	if (u->x && u->x->h2s)
+		fc_h2_ready(u->x);
+	else if (u->x)
 		fc_client_run(u->x->c);
 }
 
@@ -197,6 +199,10 @@ void fc_upstream_close(struct fc_upstream *u)
 {
 	if (u->closed)
 		return;
+	if (u->h2_req) {
+		fc_h2up_close(u); /* a stream of an HTTP/2 connection */
+		return;
+	}
 	struct fc_worker *w = u->w;
 	struct fc_rt_idle *idle = &u->rs->idle[w->id];
 	u->closed = true;
@@ -225,6 +231,10 @@ void fc_upstream_release(struct fc_upstream *u, bool reusable, uint32_t max_idle
                          uint32_t idle_timeout_ms)
 {
 	struct fc_worker *w = u->w;
+	if (u->h2_req) {
+		fc_h2up_close(u); /* a stream of an HTTP/2 connection */
+		return;
+	}
 	struct fc_rt_idle *idle = &u->rs->idle[w->id];
 	u->x = NULL;
 	if (!reusable || u->eof || u->rdhup || w->draining || idle->n >= max_idle ||
@@ -272,15 +282,18 @@ void fc_upstream_close_idle(struct fc_worker *w)
 {
 	fc_timer_cancel(&w->loop, &w->upurge.timer);
 	close_idle_where(w, false);
+	fc_h2up_close_idle(w, NULL, false);
 }
 
 void fc_upstream_close_removed(struct fc_worker *w)
 {
 	close_idle_where(w, true);
+	fc_h2up_close_idle(w, NULL, true);
 }
 
 void fc_upstream_close_idle_server(struct fc_worker *w, struct fc_rt_server *rs)
 {
+	fc_h2up_close_idle(w, rs, false);
 	struct fc_rt_idle *idle = &rs->idle[w->id];
 	while (!fc_link_empty(&idle->list))
 		fc_upstream_close(fc_link_entry(idle->list.next, struct fc_upstream, idle_link));
@@ -290,6 +303,8 @@ void fc_upstream_close_idle_server(struct fc_worker *w, struct fc_rt_server *rs)
 
 int fc_upstream_connected(struct fc_upstream *u)
 {
+	if (u->h2_req)
+		return fc_h2up_connected(u);
 	if (!u->connecting)
 		return 1;
 	if (!u->writable)

@@ -654,6 +654,17 @@ static void shutdown_removed(void *p, void *arg)
 		fc_client_shutdown(c);
 }
 
+/* After a reload an HTTP/2 connection is told to go away (its open streams
+ * finish): the client's next connection gets the new listener's settings
+ * and certificates, as an HTTP/1.1 client's next connection does. */
+static void goaway_h2(void *p, void *arg)
+{
+	struct fc_client *c = p;
+	(void)arg;
+	if (c->is_h2 && !c->closed)
+		fc_h2_goaway(c);
+}
+
 /* The worker's half of a reload: listeners kept (pointed at the new
  * config), opened, or removed (no more accepts; their clients finish the
  * request they are on and close); new requests on the new runtime; idle
@@ -691,6 +702,7 @@ static void on_swap(struct fc_msg *m, void *arg)
 	if (old->use[w->id].exchanges == 0)
 		fc_runtime_unref(old);
 	fc_upstream_close_removed(w);
+	fc_slab_foreach(&w->clients, goaway_h2, NULL);
 	free(sm);
 }
 

@@ -545,18 +545,13 @@ const char *fc_tls_version(const struct fc_loop *loop, const struct fc_stream *s
 	return c ? SSL_get_version(c->ssl) : NULL;
 }
 
-size_t fc_tls_alpn(const struct fc_loop *loop, const struct fc_stream *s, char *out, size_t cap)
+bool fc_tls_alpn_h2(const struct fc_loop *loop, const struct fc_stream *s)
 {
 	struct tls_conn *c = tls_of(loop, s);
+	if (!c)
+		return false;
 	const unsigned char *p = NULL;
-	unsigned n = 0;
-	if (c)
-		SSL_get0_alpn_selected(c->ssl, &p, &n);
-	if (!p || n >= cap)
-		n = 0;
-	if (n)
-		memcpy(out, p, n);
-	if (cap)
-		out[n] = 0;
-	return n;
+	unsigned int n = 0;
+	SSL_get0_alpn_selected(c->ssl, &p, &n);
+	return n == 2 && p[0] == 'h' && p[1] == '2';
 }

@@ -69,8 +69,7 @@ bool fc_tls_handshaking(const struct fc_loop *loop, const struct fc_stream *s);
 const char *fc_tls_failure(const struct fc_loop *loop, const struct fc_stream *s);
 /* The TLS version s negotiated ("TLSv1.3"), or NULL for plain TCP. */
 const char *fc_tls_version(const struct fc_loop *loop, const struct fc_stream *s);
-/* The protocol ALPN chose on s, NUL-terminated into out (cap bytes): its
- * length, 0 when none was chosen, s is plain TCP, or it does not fit. */
-size_t fc_tls_alpn(const struct fc_loop *loop, const struct fc_stream *s, char *out, size_t cap);
+/* True when the handshake of s chose ALPN h2. */
+bool fc_tls_alpn_h2(const struct fc_loop *loop, const struct fc_stream *s);
 
 #endif

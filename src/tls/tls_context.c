@@ -291,15 +291,18 @@ static bool load_pair(struct reporter *r, SSL_CTX *ctx, const struct fc_config_c
 
 /* ---------------------------------------------------------------- server */
 
-static const unsigned char alpn_server[] = "\x08http/1.1";
+/* What a listener offers, in its order of preference (RFC 7301 wire form). */
+static const unsigned char alpn_h1[] = "\x08http/1.1";
+static const unsigned char alpn_h2[] = "\x02h2\x08http/1.1";
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
 	(void)ssl;
-	(void)arg;
+	const unsigned char *offer = arg ? alpn_h2 : alpn_h1;
+	unsigned int offer_len = arg ? sizeof(alpn_h2) - 1 : sizeof(alpn_h1) - 1;
 	unsigned char *sel = NULL;
-	if (SSL_select_next_proto(&sel, outlen, alpn_server, sizeof(alpn_server) - 1, in, inlen) !=
+	if (SSL_select_next_proto(&sel, outlen, offer, offer_len, in, inlen) !=
 	    OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL; /* RFC 7301: no_application_protocol */
 	*out = sel;
@@ -317,7 +320,8 @@ static int servername_cb(SSL *ssl, int *alert, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
-static SSL_CTX *server_ctx(const struct fc_config_listener_tls *cfg)
+/* h2: the listener offers HTTP/2 (ALPN h2 first). */
+static SSL_CTX *server_ctx(const struct fc_config_listener_tls *cfg, bool h2)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx)
@@ -333,7 +337,8 @@ static SSL_CTX *server_ctx(const struct fc_config_listener_tls *cfg)
 	SSL_CTX_set_timeout(ctx, TICKET_ROTATE_S);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"fulcrum", 7);
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
-	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	/* any non-NULL pointer says h2 */
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, h2 ? (void *)alpn_h2 : NULL);
 	return ctx;
 }
 
@@ -379,7 +384,7 @@ static struct fc_tls_server *server_create(struct reporter *r, size_t li)
 	for (size_t i = 0; i < cfg->n_certs; i++) {
 		struct fc__tls_cert *c = &t->certs[t->n_certs];
 		snprintf(key, sizeof(key), "listeners[%zu].tls.certificates[%zu]", li, i);
-		if (!(c->ctx = server_ctx(cfg)))
+		if (!(c->ctx = server_ctx(cfg, l->http2 == FC_HTTP2_ON)))
 			goto oom;
 		t->n_certs++;
 		if (!load_pair(r, c->ctx, &cfg->certs[i], key))
@@ -425,6 +430,7 @@ struct fc_tls_server *fc_tls_server_create(const struct fc_config *cfg, size_t l
 /* ---------------------------------------------------------------- client */
 
 static const unsigned char alpn_client[] = "\x08http/1.1";
+static const unsigned char alpn_client_h2[] = "\x02h2";
 
 void fc_tls_client_destroy(struct fc_tls_client *t)
 {
@@ -453,7 +459,10 @@ static struct fc_tls_client *client_create(struct reporter *r, size_t pi)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
 	                                 SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_alpn_protos(ctx, alpn_client, sizeof(alpn_client) - 1);
+	if (p->protocol == FC_POOL_H2)
+		SSL_CTX_set_alpn_protos(ctx, alpn_client_h2, sizeof(alpn_client_h2) - 1);
+	else
+		SSL_CTX_set_alpn_protos(ctx, alpn_client, sizeof(alpn_client) - 1);
 	if (cfg->verify) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 		if (cfg->ca) {

@@ -59,7 +59,7 @@ def certs():
 
 
 def tls_config(port, backends, plain_port=None, workers=1, extra="", pool_extra="", routes=None,
-               handshake_timeout=None, min_version=None):
+               handshake_timeout=None, min_version=None, http2=None):
     c = certs()
     lines = ["workers: %d" % workers, "shutdown_grace: 2s",
              "log: {level: debug, error: stderr, access: off}",
@@ -74,6 +74,8 @@ def tls_config(port, backends, plain_port=None, workers=1, extra="", pool_extra=
         lines.append("      handshake_timeout: %s" % handshake_timeout)
     if min_version:
         lines.append("      min_version: \"%s\"" % min_version)
+    if http2 is not None:
+        lines.append("    http2: %s" % http2)
     lines.append("    routes:")
     for r in routes or ["{pool: web}"]:
         lines.append("      - " + r)
@@ -207,7 +209,17 @@ def sni_picks_certificates():
 
 @h.test
 def alpn():
+    # http2 on (the default): h2 first, http/1.1 for those that offer only it
     f, _ = start()
+    raw = socket.create_connection(("127.0.0.1", f.port), timeout=10)
+    s = alpn_ctx(["h2", "http/1.1"]).wrap_socket(raw, server_hostname="localhost")
+    h.eq(s.selected_alpn_protocol(), "h2", "ALPN picks h2 from h2,http/1.1")
+    s.close()
+    _, _, _, info = https_get(f.port, ctx=alpn_ctx(["http/1.1"]))
+    h.eq(info["alpn"], "http/1.1", "ALPN picks http/1.1 when only it is offered")
+    f.stop()
+    # http2: off offers http/1.1 alone
+    f, _ = start(http2="off")
     _, _, _, info = https_get(f.port, ctx=alpn_ctx(["h2", "http/1.1"]))
     h.eq(info["alpn"], "http/1.1", "ALPN picks http/1.1 from h2,http/1.1")
     _, _, _, info = https_get(f.port)
