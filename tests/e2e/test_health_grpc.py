@@ -3,11 +3,12 @@
 down after fall checks and comes back after rise; the service name is what
 is asked for; every other answer (a grpc-status, garbage, a hang,
 SERVICE_UNKNOWN) fails with its reason; a killed server is down and comes
-back; an HTTP/1.1 server (fulcrum-echo) is down with a clear reason; over
-TLS the check needs ALPN h2; misbehaving HTTP/2 servers (garbage, GOAWAY, a
-huge message) are failed checks while fulcrum keeps serving; --check
-refuses the HTTP keys with type grpc. Server states are read from the
-admin API and the log."""
+back; gRPC calls through fulcrum (a protocol: h2 pool) go only to servers
+the checks hold up; an HTTP/1.1 server (fulcrum-echo) is down with a clear
+reason; over TLS the check needs ALPN h2; misbehaving HTTP/2 servers
+(garbage, GOAWAY, a huge message) are failed checks while fulcrum keeps
+serving; --check refuses the HTTP keys with type grpc. Server states are
+read from the admin API and the log."""
 import json
 import os
 import socket
@@ -166,6 +167,50 @@ def a_killed_server_is_down_and_back_when_restarted():
     h.eq(p.state("k-1"), "healthy", "the other one")
     gs[0].start(port)
     p.f.wait_for_log("server k-0 is up (health check passed 2 times: grpc SERVING", timeout=6)
+
+
+@h.test
+def grpc_calls_through_fulcrum_go_where_health_allows():
+    """A protocol: h2 pool behind an h2c listener: unary and streaming calls
+    through fulcrum reach both servers; once one says NOT_SERVING every call
+    goes to the other, and both serve again after it recovers."""
+    gs = [GrpcBackend("c-0"), GrpcBackend("c-1")]
+    port, admin = h.free_port(), h.free_port()
+    text = "\n".join([
+        "workers: 2", "log: {level: info, error: stderr, access: off}",
+        "state_dir: %s" % h.tmpdir(), "admin: {listen: 127.0.0.1:%d}" % admin,
+        "listeners:", "  - address: 127.0.0.1:%d" % port, "    http2: prior_knowledge",
+        "    routes: [{pool: web}]",
+        "pools:", "  web:", "    protocol: h2", "    passive: off",
+        "    health: {type: grpc, %s, rise: 2, fall: 2}" % FAST, "    servers:"]
+        + ["      - {url: %s, name: %s}" % (g.url, g.name) for g in gs]) + "\n"
+    f = h.Fulcrum.from_config(text, port=port)
+    h.check(h.wait_port(admin, 10, f.proc), "the admin port listens")
+
+    def servers_of(n):
+        rs = grpc_call(port, "Echo", ["hi"], repeat=n)
+        for r in rs:
+            h.eq((r["code_name"], r["messages"]), ("OK", ["hi"]), "Echo through fulcrum: %r" % r)
+        return {r["trailing_metadata"].get("x-server") for r in rs}
+
+    h.eq(servers_of(8), {"c-0", "c-1"}, "both serve")
+    r = grpc_call(port, "Count", ["5"])
+    h.eq((r["code"], r["messages"]), (0, ["0", "1", "2", "3", "4"]), "server streaming")
+    r = grpc_call(port, "Sum", ["20", "22"])
+    h.eq((r["code"], r["messages"]), (0, ["42"]), "client streaming")
+    r = grpc_call(port, "Chat", ["a", "b", "c"])
+    h.eq((r["code"], r["messages"]), (0, ["a", "b", "c"]), "bidi")
+    r = grpc_call(port, "Fail", ["7 no entry"])
+    h.eq((r["code_name"], r["details"]), ("PERMISSION_DENIED", "no entry"), "an error passes")
+    gs[0].set_health("", "NOT_SERVING")
+    f.wait_for_log("server c-0 is down (health check failed 2 times: grpc: NOT_SERVING)")
+    h.eq(servers_of(8), {"c-1"}, "only the serving one")
+    r = grpc_call(port, "Count", ["3"])
+    h.eq((r["messages"], r["trailing_metadata"].get("x-server")), (["0", "1", "2"], "c-1"),
+         "streams too")
+    gs[0].set_health("", "SERVING")
+    f.wait_for_log("server c-0 is up")
+    h.eq(servers_of(8), {"c-0", "c-1"}, "both again")
 
 
 # ------------------------------------------------------------------ TLS
