@@ -477,6 +477,8 @@ int fc__health_grpc_io(struct fc_health_server *hs, uint32_t events, enum fc__he
 	struct fc__health_grpc *g = hs->ck.grpc;
 	if (!g)
 		return 0;
+	/* sends first: nghttp2 takes an answer only to a request it sent */
+	flush(g);
 	while (!g->done) {
 		ssize_t n = fc_stream_recv(hs->h->loop, &hs->ck.s, hs->ck.buf, FC__HEALTH_HEAD_MAX);
 		if (n == -EAGAIN)
@@ -556,7 +558,7 @@ int fc__health_grpc_start(struct fc_health_server *hs, enum fc__health_verdict *
 		verdict(g, FC__HEALTH_FAIL, "HTTP/2: %s", nghttp2_strerror(rc));
 		return result(g, v, text, cap);
 	}
-	/* a server may have spoken first (its SETTINGS): read too */
+	/* sends, and reads what a server may have sent already (its SETTINGS) */
 	return fc__health_grpc_io(hs, 0, v, text, cap);
 }
 
