@@ -564,6 +564,69 @@ static void test_trailers_only_and_interim(void **state)
 	t_srv_stop(s);
 }
 
+/* A server on the check's own loop that answers as soon as it accepted,
+ * before the request came: its before_wait hook accepts and writes, so the
+ * answer is there when the check sees its connect complete. The check must
+ * still send its request first (nghttp2 drops an answer on a stream it has
+ * not opened yet). */
+struct eager {
+	int lfd, fd;
+	size_t off;
+	bool shut;
+};
+
+static void eager_tick(struct fc_loop *loop, void *arg)
+{
+	(void)loop;
+	struct eager *e = arg;
+	int fd = accept4(e->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		if (e->fd >= 0)
+			close(e->fd);
+		e->fd = fd;
+		e->off = 0;
+		e->shut = false;
+	}
+	if (e->fd < 0)
+		return;
+	while (e->off < resp.n) {
+		ssize_t n = send(e->fd, resp.b + e->off, resp.n - e->off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		e->off += (size_t)n;
+	}
+	if (e->off == resp.n && !e->shut) {
+		shutdown(e->fd, SHUT_WR);
+		e->shut = true;
+	}
+	char sink[4096];
+	while (recv(e->fd, sink, sizeof sink, 0) > 0)
+		;
+}
+
+static void test_server_answering_at_once(void **state)
+{
+	(void)state;
+	struct eager e = {.fd = -1};
+	e.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = t_addr(0);
+	socklen_t al = sizeof a;
+	assert_int_equal(bind(e.lfd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(e.lfd, 16), 0);
+	getsockname(e.lfd, (struct sockaddr *)&a, &al);
+	answer(&resp, 1);
+	struct fix *f = fix_new(ntohs(a.sin_port), NULL, NULL);
+	f->loop.before_wait = eager_tick;
+	f->loop.before_wait_arg = &e;
+	run_checks(f, 2);
+	assert_int_equal(f->hs->checks_ok, 2);
+	assert_non_null(strstr(f->hs->last_result, "grpc SERVING in "));
+	fix_free(f);
+	if (e.fd >= 0)
+		close(e.fd);
+	close(e.lfd);
+}
+
 static void test_statuses_fail(void **state)
 {
 	(void)state;
@@ -794,6 +857,7 @@ int main(void)
 	        cmocka_unit_test(test_message_decode),
 	        cmocka_unit_test(test_serving_passes_and_request_is_right),
 	        cmocka_unit_test(test_trailers_only_and_interim),
+	        cmocka_unit_test(test_server_answering_at_once),
 	        cmocka_unit_test(test_statuses_fail),
 	        cmocka_unit_test(test_bad_messages_fail),
 	        cmocka_unit_test(test_bad_connections_fail),
