@@ -189,7 +189,8 @@ struct out {
 static void put(struct out *o, const void *p, size_t n)
 {
 	assert_true(o->n + n <= sizeof o->b);
-	memcpy(o->b + o->n, p, n);
+	if (n) /* p may be NULL then */
+		memcpy(o->b + o->n, p, n);
 	o->n += n;
 }
 
