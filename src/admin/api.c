@@ -141,7 +141,8 @@ static void unref_all(struct fc_server **v, size_t n)
 	free(v);
 }
 
-static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool *p)
+static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool *p,
+                       uint32_t n_workers)
 {
 	size_t n;
 	struct fc_server **v = pool_servers(p, &n);
@@ -173,6 +174,15 @@ static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool 
 		fc_json_double(j, (double)(int64_t)(lat / measured * 1000 + 0.5) / 1000);
 	else
 		fc_json_null(j);
+	uint64_t proto[FC_PROTO_N] = {0};
+	for (uint32_t w = 0; p->ctr && w < n_workers; w++)
+		for (int k = 0; k < FC_PROTO_N; k++)
+			proto[k] += fc_ctr_get(&p->ctr[w].proto[k]);
+	fc_json_key(j, "requests_by_protocol");
+	fc_json_obj(j);
+	fc_json_kuint(j, "http/1.1", proto[FC_PROTO_H1]);
+	fc_json_kuint(j, "h2", proto[FC_PROTO_H2]);
+	fc_json_obj_end(j);
 	fc_json_key(j, "servers");
 	fc_json_arr(j);
 	for (size_t i = 0; i < n; i++)
@@ -646,7 +656,7 @@ void fc_admin_api(struct fc_admin *a, const struct fc_admin_req *req, struct fc_
 		fc_json_key(&r->body, "pools");
 		fc_json_arr(&r->body);
 		for (size_t i = 0; v.rt && i < v.rt->n_pools; i++)
-			write_pool(a, &r->body, &v.rt->pools[i]);
+			write_pool(a, &r->body, &v.rt->pools[i], v.rt->n_workers);
 		fc_json_arr_end(&r->body);
 		fc_json_obj_end(&r->body);
 		return;
@@ -658,7 +668,7 @@ void fc_admin_api(struct fc_admin *a, const struct fc_admin_req *req, struct fc_
 	}
 	if (rt->id == FC_ADMIN_R_POOL) {
 		r->status = 200;
-		write_pool(a, &r->body, p);
+		write_pool(a, &r->body, p, v.rt->n_workers);
 		return;
 	}
 	if (rt->id == FC_ADMIN_R_SERVERS) {

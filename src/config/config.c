@@ -186,7 +186,7 @@ struct fc_config *fc__cfg_alloc(const char *source)
 	        .initial_window_size = 65535,
 	        .connection_window_size = 1024 * 1024,
 	        .max_frame_size = 16384,
-	        .max_header_list_size = 32768,
+	        .max_header_list_size = 16384,
 	        .max_glitches = 1000,
 	};
 	return cfg;

@@ -27,6 +27,7 @@ struct walk {
 	struct health_set {
 		bool fast_interval, timeout;
 	} pool_health_set;
+	yaml_node_t *h2_list_size; /* http2.max_header_list_size as written, or NULL */
 };
 
 /* A key of a mapping the schema knows; key/val stay NULL when absent, val is
@@ -1691,8 +1692,6 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 		} else if (v) {
 			werr(w, f[6].val, "must be on, off or prior_knowledge (got \"%.64s\")", v);
 		}
-		if (l->redirect_https && l->http2 != FC_HTTP2_OFF)
-			werr(w, f[6].val, "a redirect: https listener answers HTTP/1.1 only");
 		pop(w, old);
 	}
 	if (f[4].val) {
@@ -1707,6 +1706,11 @@ static void parse_listener(struct walk *w, yaml_node_t *n)
 		if (l->redirect_https && f[2].val)
 			werr(w, f[4].val,
 			     "answers every request with a redirect: remove routes (or redirect)");
+		pop(w, old);
+	}
+	if (l->redirect_https && l->http2 != FC_HTTP2_OFF) {
+		old = push_key(w, "http2");
+		werr(w, f[6].val, "a redirect: https listener answers HTTP/1.1 only");
 		pop(w, old);
 	}
 	if (f[5].val) {
@@ -1811,11 +1815,13 @@ static void parse_http2(struct walk *w, yaml_node_t *n)
 	}
 	get_fields(w, n, f, sizeof(f) / sizeof(f[0]));
 	get_uint(w, &f[0], 1, 10000, &h->max_concurrent_streams);
-	/* RFC 9113 §6.5.2: windows up to 2^31-1, frames 16 KiB..16 MiB-1 */
-	get_size(w, &f[1], 1024, 2147483647u, &h->initial_window_size);
-	get_size(w, &f[2], 65535, 2147483647u, &h->connection_window_size);
-	get_size(w, &f[3], 16384, 16777215, &h->max_frame_size);
+	/* within RFC 9113 §6.5.2's bounds (windows up to 2^31-1, frames
+	 * 16 KiB..16 MiB-1), in round sizes */
+	get_size(w, &f[1], 1024, 1024 * 1024 * 1024, &h->initial_window_size);
+	get_size(w, &f[2], 65535, 1024 * 1024 * 1024, &h->connection_window_size);
+	get_size(w, &f[3], 16384, 8 * 1024 * 1024, &h->max_frame_size);
 	get_size(w, &f[4], 1024, 1024 * 1024, &h->max_header_list_size);
+	w->h2_list_size = f[4].val;
 	get_uint(w, &f[5], 1, 1000000, &h->max_glitches);
 }
 
@@ -1923,6 +1929,19 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 		pop(w, old);
 	}
 	parse_listeners(w, &f[4], root == &empty ? NULL : root);
+	/* an HTTP/2 request's fields become an HTTP/1.1 head in the same buffers
+	 * as an HTTP/1.1 client's: the default follows a smaller max_header_size */
+	if (!w->h2_list_size && cfg->http2.max_header_list_size > cfg->max_header_size) {
+		cfg->http2.max_header_list_size = cfg->max_header_size;
+	} else if (cfg->http2.max_header_list_size > cfg->max_header_size) {
+		size_t old = push_key(w, "http2");
+		size_t old2 = push_key(w, "max_header_list_size");
+		werr(w, w->h2_list_size,
+		     "%u is more than client.max_header_size (%u): raise that too",
+		     cfg->http2.max_header_list_size, cfg->max_header_size);
+		pop(w, old2);
+		pop(w, old);
+	}
 	if (cfg->admin.listen) {
 		for (size_t i = 0; i < cfg->n_listeners; i++) {
 			const struct sockaddr_storage *a = &cfg->admin.addr,

@@ -77,6 +77,8 @@ struct fc_h2 {
 	uint64_t glitch_ms;
 	bool in_session; /* inside nghttp2 (mem_recv or mem_send): the session stays */
 	bool goaway, calm, failed;
+	bool dead;          /* nghttp2 may not send any more (a raw GOAWAY went out) */
+	bool out_frame_cut; /* c->out ends inside a frame (its tail in pend) */
 };
 
 static const char *const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -148,6 +150,8 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *f, void 
 	struct fc_h2 *h = h2_of(c);
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0; /* trailers: not forwarded to HTTP/1.1 servers */
+	if (h->calm)
+		return 0; /* going away: nothing more is started */
 	struct fc_h2_stream *s = calloc(1, sizeof(*s));
 	uint32_t cap = c->w->cfg->http2.max_header_list_size + 512;
 	struct h2_head *hh = s ? malloc(sizeof(*hh) + cap) : NULL;
@@ -176,8 +180,14 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *f, const uint8_
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	struct fc_h2_stream *s = nghttp2_session_get_stream_user_data(sess, f->hd.stream_id);
-	if (!s || !s->head || s->too_big)
+	if (!s || !s->head)
 		return 0;
+	if (s->too_big) {
+		/* every field past the limit counts: an HPACK bomb's references
+		 * cost nothing to send and each is decoded */
+		glitch(c, "header list too large");
+		return 0;
+	}
 	struct h2_head *hh = s->head;
 	/* RFC 9113 §6.5.2: each field counts its name, value and 32 */
 	hh->list_size += (uint32_t)(namelen + valuelen + 32);
@@ -222,8 +232,8 @@ static int on_begin_frame(nghttp2_session *sess, const nghttp2_frame_hd *hd, voi
 	struct fc_client *c = client_of_session(ud);
 	/* every CONTINUATION counts: a flood of them never ends a head
 	 * (CVE-2024-27316) */
-	if (hd->type == NGHTTP2_CONTINUATION && !glitch(c, "CONTINUATION"))
-		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (hd->type == NGHTTP2_CONTINUATION)
+		glitch(c, "CONTINUATION");
 	return 0;
 }
 
@@ -269,7 +279,7 @@ static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *f, void *ud
 	struct fc_h2_stream *s =
 	        f->hd.stream_id ? nghttp2_session_get_stream_user_data(sess, f->hd.stream_id)
 	                        : NULL;
-	bool ok = true;
+	bool ok = true; /* false: over the glitch budget (GOAWAY is queued) */
 	switch (f->hd.type) {
 	case NGHTTP2_HEADERS:
 		if (s && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
@@ -311,7 +321,8 @@ static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *f, void *ud
 		}
 		queue(s);
 	}
-	return ok ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+	(void)ok; /* the rest of this read is looked at, no more is read */
+	return 0;
 }
 
 static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t code, void *ud)
@@ -970,12 +981,33 @@ static bool run_streams(struct fc_client *c)
 	return progress;
 }
 
+/* A GOAWAY written by hand, for a session nghttp2 will not send on any
+ * more; what it had queued is dropped. */
+static void raw_goaway(struct fc_client *c, uint32_t code)
+{
+	struct fc_h2 *h = h2_of(c);
+	int32_t last = nghttp2_session_get_last_proc_stream_id(h->sess);
+	uint8_t f[17] = {0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0};
+	f[9] = (uint8_t)(last >> 24 & 0x7f);
+	f[10] = (uint8_t)(last >> 16);
+	f[11] = (uint8_t)(last >> 8);
+	f[12] = (uint8_t)last;
+	f[13] = (uint8_t)(code >> 24);
+	f[14] = (uint8_t)(code >> 16);
+	f[15] = (uint8_t)(code >> 8);
+	f[16] = (uint8_t)code;
+	h->dead = true;
+	/* after a frame cut in its middle nothing can follow: just the close */
+	if (!h->out_frame_cut && !fc_client_out_append(c, (const char *)f, sizeof(f)))
+		fc_client_close(c);
+}
+
 /* Feeds what the client sent to nghttp2. */
 static bool feed(struct fc_client *c)
 {
 	struct fc_h2 *h = h2_of(c);
 	struct fc_buf *b = c->in;
-	if (!b || b->rpos == b->wpos || h->failed)
+	if (!b || b->rpos == b->wpos || h->failed || h->calm)
 		return false;
 	h->in_session = true;
 	ssize_t n = nghttp2_session_mem_recv(h->sess, (const uint8_t *)b->data + b->rpos,
@@ -984,11 +1016,22 @@ static bool feed(struct fc_client *c)
 	fc_buf_release(&c->w->bufs, b); /* an idle connection holds no buffer */
 	c->in = NULL;
 	if (n < 0) {
-		/* a protocol error queued its GOAWAY; a callback's failure did too */
 		fc_debug("HTTP/2: %s", nghttp2_strerror((int)n));
 		h->failed = true;
-		if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC || n == NGHTTP2_ERR_NOMEM)
-			fc_client_close(c);
+		if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC || n == NGHTTP2_ERR_NOMEM) {
+			fc_client_close(c); /* not HTTP/2 at all, or no memory */
+			return true;
+		}
+		/* nghttp2 gave up on the session without a word (its flood and
+		 * CONTINUATION limits): fulcrum says why itself, then closes */
+		bool calm = n == NGHTTP2_ERR_FLOODED || n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+		if (calm) {
+			char ip[64];
+			fc_req_format_ip(&c->peer, ip, sizeof(ip));
+			fc_warn("HTTP/2 client %s: %s: GOAWAY", ip, nghttp2_strerror((int)n));
+			fc_ctr_inc(&c->w->ctr.h2_calm);
+		}
+		raw_goaway(c, calm ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_INTERNAL_ERROR);
 	}
 	return true;
 }
@@ -1005,9 +1048,13 @@ static bool flush(struct fc_client *c)
 			fc_client_close(c);
 			return true;
 		}
-		h->in_session = true;
-		ssize_t n = fc_h2_fill(h->sess, &h->pend, c->out);
-		h->in_session = false;
+		ssize_t n = 0;
+		if (!h->dead) {
+			h->in_session = true;
+			n = fc_h2_fill(h->sess, &h->pend, c->out);
+			h->in_session = false;
+			h->out_frame_cut = h->pend.n > 0;
+		}
 		if (n < 0) {
 			fc_debug("HTTP/2: %s", nghttp2_strerror((int)n));
 			h->failed = true;
@@ -1050,7 +1097,7 @@ bool fc_h2_run(struct fc_client *c)
 	}
 	if (c->closed)
 		return progress;
-	bool out_empty = !c->out || !fc_buf_len(c->out);
+	bool out_empty = (!c->out || !fc_buf_len(c->out)) && (h->dead || !h->pend.n);
 	if (c->eof ||
 	    (out_empty && ((h->failed || h->calm) || (!nghttp2_session_want_read(h->sess) &&
 	                                              !nghttp2_session_want_write(h->sess))))) {
@@ -1140,6 +1187,10 @@ bool fc_h2_start(struct fc_client *c)
 	nghttp2_option_set_max_settings(opt, 32);
 	nghttp2_option_set_max_outbound_ack(opt, 100);
 	nghttp2_option_set_max_continuations(opt, 16);
+	/* nghttp2's own rapid-reset limit ends with INTERNAL_ERROR: it stays
+	 * above the glitch budget, which says ENHANCE_YOUR_CALM first */
+	nghttp2_option_set_stream_reset_rate_limit(opt, 2ull * cfg->max_glitches + 100,
+	                                           cfg->max_glitches / 5 + 10);
 	int rc = nghttp2_session_server_new2(&h->sess, cb, c, opt);
 	nghttp2_session_callbacks_del(cb);
 	nghttp2_option_del(opt);

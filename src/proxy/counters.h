@@ -49,16 +49,18 @@ struct fc_srv_counters {
 	struct fc_hist dur;
 };
 
-/* Per pool and worker: requests of the pool no server answered (no server
- * to pick, every attempt failed, the client left first), by the class of
- * the status the client got, and their duration. */
-struct fc_pool_counters {
-	_Atomic uint64_t code[5];
-	struct fc_hist dur;
-} __attribute__((aligned(64))); /* one cache line or more per worker */
-
 /* The protocol a client spoke, for the metrics. */
 enum fc_proto { FC_PROTO_H1, FC_PROTO_H2, FC_PROTO_N };
+
+/* Per pool and worker: requests of the pool no server answered (no server
+ * to pick, every attempt failed, the client left first), by the class of
+ * the status the client got, and their duration; and all its requests by
+ * the protocol their client spoke. */
+struct fc_pool_counters {
+	_Atomic uint64_t code[5];
+	_Atomic uint64_t proto[FC_PROTO_N]; /* every request routed here, by client protocol */
+	struct fc_hist dur;
+} __attribute__((aligned(64))); /* one cache line or more per worker */
 
 /* Per worker (struct fc_worker.ctr). */
 struct fc_worker_counters {

@@ -637,6 +637,8 @@ static bool route(struct fc_exchange *x, const struct fc_h1_head *hd)
 		return false;
 	}
 	x->pool = fc_runtime_pool(x->rt, rt->pool_ref);
+	if (x->pool->ctr)
+		fc_ctr_inc(&x->pool->ctr[w->id].proto[x->h2s ? FC_PROTO_H2 : FC_PROTO_H1]);
 	if (x->pool->cfg->protocol == FC_POOL_H2) {
 		if (!x->h2s) {
 			/* HTTP/2 to the server keeps what HTTP/1.1 cannot carry

@@ -612,9 +612,13 @@ def write_file(text, name="fulcrum.yaml"):
 
 
 def config(port, backends, algorithm="round_robin", workers=1, pool_extra=None, client=None,
-           log_level="warn", access="off", access_format="text", top_extra="", server_extra=None):
+           log_level="warn", access="off", access_format="text", top_extra="", server_extra=None,
+           listener_extra="", more_listeners=""):
     """A one-listener, one-pool configuration. backends: Echo objects or
-    (url, name, weight) tuples. pool_extra/client: dicts of extra settings."""
+    (url, name, weight) tuples. pool_extra/client: dicts of extra settings.
+    listener_extra: YAML lines added to the listener (indented by 4, e.g.
+    "    http2: prior_knowledge"); more_listeners: further items of the
+    listeners list (indented by 2, "  - name: ...")."""
     lines = [
         "workers: %d" % workers,
         "shutdown_grace: 5s",
@@ -630,8 +634,16 @@ def config(port, backends, algorithm="round_robin", workers=1, pool_extra=None, 
         "listeners:",
         "  - name: web",
         "    address: 127.0.0.1:%d" % port,
+    ]
+    if listener_extra:
+        lines.append(listener_extra.rstrip("\n"))
+    lines += [
         "    routes:",
         "      - {pool: web}",
+    ]
+    if more_listeners:
+        lines.append(more_listeners.rstrip("\n"))
+    lines += [
         "pools:",
         "  web:",
         "    algorithm: %s" % algorithm,

@@ -339,7 +339,7 @@ static void test_errors_top(void **state)
 	        "frobnicate: 1\n" MINIMAL,
 	        "t.yaml:1:1: frobnicate: unknown key (expected one of: workers, shutdown_grace, "
 	        "log, client, listeners, pools, io_uring, tunnel_timeout, state_dir, pid_file, "
-	        "watch, admin)");
+	        "watch, admin, http2)");
 	expect_error("workers: 2\nworkers: 3\n" MINIMAL,
 	             "t.yaml:2:1: workers: duplicate key (first at line 1)");
 	expect_error("workers: 257\n" MINIMAL, "t.yaml:1:10: workers: must be auto or 1..256 (got "
@@ -361,7 +361,7 @@ static void test_errors_top(void **state)
 	                          "context");
 	expect_error("a: \"x\\0y\"\n", "t.yaml:1:1: a: unknown key (expected one of: workers, "
 	                               "shutdown_grace, log, client, listeners, pools, io_uring, "
-	                               "tunnel_timeout, state_dir, pid_file, watch, admin)");
+	                               "tunnel_timeout, state_dir, pid_file, watch, admin, http2)");
 	expect_error("log:\n  error: \"a\\0b\"\n" MINIMAL,
 	             "t.yaml:2:10: log.error: must not contain NUL characters");
 	expect_error("? [a]\n: 1\n" MINIMAL, "t.yaml:1:3: keys must be plain names, not a list");
@@ -464,7 +464,7 @@ static void test_errors_listeners(void **state)
 	expect_error("listeners:\n  - address: 127.0.0.1:1\n    port: 3\n    routes: [{pool: "
 	             "p}]\n" POOL_OK,
 	             "t.yaml:3:5: listeners[0].port: unknown key (expected one of: name, address, "
-	             "routes, tls, redirect, redirect_port)");
+	             "routes, tls, redirect, redirect_port, http2)");
 }
 
 static void test_errors_routes(void **state)
@@ -575,6 +575,90 @@ static void test_errors_pools(void **state)
 }
 
 /* listeners[].tls, redirect, pools.*.tls and https:// servers. */
+static void test_http2_keys(void **state)
+{
+	struct fc_config *cfg;
+
+	(void)state;
+	/* defaults: on with tls, off without; the limits */
+	cfg = load_ok("listeners:\n"
+	              "  - address: 127.0.0.1:8443\n"
+	              "    tls: {certificates: [{cert: a.pem, key: a.key}]}\n"
+	              "    routes: [{pool: p}]\n"
+	              "  - address: 127.0.0.1:8080\n"
+	              "    routes: [{pool: p}]\n"
+	              "pools:\n  p: {servers: [http://127.0.0.1:3001]}\n");
+	assert_int_equal(cfg->listeners[0].http2, FC_HTTP2_ON);
+	assert_int_equal(cfg->listeners[1].http2, FC_HTTP2_OFF);
+	assert_int_equal(cfg->http2.max_concurrent_streams, 100);
+	assert_int_equal(cfg->http2.initial_window_size, 65535);
+	assert_int_equal(cfg->http2.connection_window_size, 1024 * 1024);
+	assert_int_equal(cfg->http2.max_frame_size, 16384);
+	assert_int_equal(cfg->http2.max_header_list_size, 16384);
+	assert_int_equal(cfg->http2.max_glitches, 1000);
+	assert_int_equal(cfg->pools[0].protocol, FC_POOL_HTTP1);
+	fc_config_unref(cfg);
+	cfg = load_ok("http2: {max_concurrent_streams: 10, initial_window_size: 16k, "
+	              "connection_window_size: 2m, max_frame_size: 32k, max_header_list_size: 8k, "
+	              "max_glitches: 50}\n"
+	              "listeners:\n"
+	              "  - address: 127.0.0.1:8443\n"
+	              "    tls: {certificates: [{cert: a.pem, key: a.key}]}\n"
+	              "    http2: off\n"
+	              "    routes: [{pool: p}]\n"
+	              "  - address: 127.0.0.1:8080\n"
+	              "    http2: prior_knowledge\n"
+	              "    routes: [{pool: p}]\n"
+	              "pools:\n  p: {protocol: h2, servers: [http://127.0.0.1:3001]}\n");
+	assert_int_equal(cfg->listeners[0].http2, FC_HTTP2_OFF);
+	assert_int_equal(cfg->listeners[1].http2, FC_HTTP2_PRIOR_KNOWLEDGE);
+	assert_int_equal(cfg->http2.max_concurrent_streams, 10);
+	assert_int_equal(cfg->http2.initial_window_size, 16384);
+	assert_int_equal(cfg->http2.connection_window_size, 2 * 1024 * 1024);
+	assert_int_equal(cfg->http2.max_frame_size, 32768);
+	assert_int_equal(cfg->http2.max_header_list_size, 8192);
+	assert_int_equal(cfg->http2.max_glitches, 50);
+	assert_int_equal(cfg->pools[0].protocol, FC_POOL_H2);
+	fc_config_unref(cfg);
+	expect_error("listeners:\n  - address: 127.0.0.1:8080\n    http2: on\n"
+	             "    routes: [{pool: p}]\npools:\n  p: {servers: [http://127.0.0.1:3001]}\n",
+	             "t.yaml:3:12: listeners[0].http2: a plain listener speaks HTTP/2 only to "
+	             "clients that start with it: write prior_knowledge (or add tls:)");
+	expect_error("listeners:\n  - address: 127.0.0.1:8443\n"
+	             "    tls: {certificates: [{cert: a.pem, key: a.key}]}\n"
+	             "    http2: prior_knowledge\n"
+	             "    routes: [{pool: p}]\npools:\n  p: {servers: [http://127.0.0.1:3001]}\n",
+	             "t.yaml:4:12: listeners[0].http2: a TLS listener negotiates HTTP/2 by ALPN: "
+	             "write on (the default) or off");
+	expect_error("listeners:\n  - address: 127.0.0.1:8080\n    http2: maybe\n"
+	             "    routes: [{pool: p}]\npools:\n  p: {servers: [http://127.0.0.1:3001]}\n",
+	             "t.yaml:3:12: listeners[0].http2: must be on, off or prior_knowledge (got "
+	             "\"maybe\")");
+	expect_error("listeners:\n  - address: 127.0.0.1:8080\n    redirect: https\n"
+	             "    http2: prior_knowledge\n",
+	             "t.yaml:4:12: listeners[0].http2: a redirect: https listener answers HTTP/1.1 "
+	             "only");
+	expect_error("http2: {max_frame_size: 1k}\n" MINIMAL,
+	             "t.yaml:1:25: http2.max_frame_size: must be 16k..8m (got 1k)");
+	expect_error("http2: {max_concurrent_streams: 0}\n" MINIMAL,
+	             "t.yaml:1:33: http2.max_concurrent_streams: must be 1..10000 (got 0)");
+	expect_error("http2: [1]\n" MINIMAL,
+	             "t.yaml:1:8: http2: must be a mapping (max_concurrent_streams: 100, ...), not "
+	             "a list");
+	expect_error("http2: {max_header_list_size: 32k}\n" MINIMAL,
+	             "t.yaml:1:31: http2.max_header_list_size: 32768 is more than "
+	             "client.max_header_size (16384): raise that too");
+	cfg = load_ok(
+	        "client: {max_header_size: 64k}\nhttp2: {max_header_list_size: 64k}\n" MINIMAL);
+	assert_int_equal(cfg->http2.max_header_list_size, 65536);
+	fc_config_unref(cfg);
+	expect_error("http2: {max_glitch: 1}\n" MINIMAL,
+	             "t.yaml:1:9: http2.max_glitch: unknown key (did you mean \"max_glitches\"?)");
+	expect_error("listeners:\n  - address: 127.0.0.1:8080\n    routes: [{pool: p}]\n"
+	             "pools:\n  p: {protocol: h3, servers: [http://127.0.0.1:3001]}\n",
+	             "t.yaml:5:17: pools.p.protocol: must be http1 or h2 (got \"h3\")");
+}
+
 static void test_tls_keys(void **state)
 {
 	struct fc_config *cfg;
@@ -909,6 +993,7 @@ int main(void)
 	        cmocka_unit_test(test_defaults),
 	        cmocka_unit_test(test_every_key),
 	        cmocka_unit_test(test_tls_keys),
+	        cmocka_unit_test(test_http2_keys),
 	        cmocka_unit_test(test_small_variants),
 	        cmocka_unit_test(test_refcount),
 	        cmocka_unit_test(test_max_idle),
