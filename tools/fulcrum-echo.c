@@ -566,7 +566,8 @@ static void respond(struct conn *c)
 		} else if (c->q_retry_after) {
 			char extra[160];
 			snprintf(extra, sizeof extra,
-			         "Retry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n",
+			         "Retry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: "
+			         "%d\r\n",
 			         n);
 			resp_head(c, code, extra);
 			if (!c->is_head)
@@ -1149,7 +1150,8 @@ static void usage(FILE *f)
 	      "  -health-fail-after D    start failing D after start (e.g. 3s)\n"
 	      "  -health-flap P          alternate ok / failing every P (e.g. 1s), from -health\n"
 	      "  SIGUSR1 starts failing, SIGUSR2 answers ok again; /stats shows health_mode\n"
-	      "endpoints: /health /echo /bytes/N[?chunked=1|?close=1] /sink /status/NNN[?retry_after=1]\n"
+	      "endpoints: /health /echo /bytes/N[?chunked=1|?close=1] /sink "
+	      "/status/NNN[?retry_after=1]\n"
 	      "           /sleep/MS /close /trailers /stats, anything else: JSON description\n",
 	      f);
 }

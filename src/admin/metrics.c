@@ -167,7 +167,8 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 			pr->budget_exhausted += fc_ctr_get(&pc->budget_exhausted);
 		}
 		if (p->stats)
-			pr->retrying = atomic_load_explicit(&p->stats->retrying, memory_order_relaxed);
+			pr->retrying =
+			        atomic_load_explicit(&p->stats->retrying, memory_order_relaxed);
 	}
 	free(tmp);
 	for (uint32_t w = 0; v.ws && w < v.n_workers; w++) {

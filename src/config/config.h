@@ -144,14 +144,15 @@ enum fc_pool_protocol {
 enum fc_retry_on {
 	FC_RETRY_ON_CONNECT_FAILURE = 1u << 0, /* connect failed (not refused), TLS handshake */
 	FC_RETRY_ON_REFUSED = 1u << 1,         /* connect refused */
-	FC_RETRY_ON_RESET = 1u << 2,           /* reset, closed, TLS error before the response head */
-	FC_RETRY_ON_TIMEOUT = 1u << 3,         /* connect_timeout, per_try_timeout */
-	FC_RETRY_ON_502 = 1u << 4,             /* the server answered 502 */
+	FC_RETRY_ON_RESET = 1u << 2,   /* reset, closed, TLS error before the response head */
+	FC_RETRY_ON_TIMEOUT = 1u << 3, /* connect_timeout, per_try_timeout */
+	FC_RETRY_ON_502 = 1u << 4,     /* the server answered 502 */
 	FC_RETRY_ON_503 = 1u << 5,
 	FC_RETRY_ON_504 = 1u << 6,
 };
 #define FC_RETRY_ON_DEFAULT                                                                        \
-	(FC_RETRY_ON_CONNECT_FAILURE | FC_RETRY_ON_REFUSED | FC_RETRY_ON_RESET | FC_RETRY_ON_TIMEOUT)
+	(FC_RETRY_ON_CONNECT_FAILURE | FC_RETRY_ON_REFUSED | FC_RETRY_ON_RESET |                   \
+	 FC_RETRY_ON_TIMEOUT)
 
 /* pools.*.retry: when and how a failed attempt is tried again. */
 struct fc_config_retry {

@@ -1471,8 +1471,9 @@ static void parse_backoff(struct walk *w, struct fc_config_retry *r, const struc
 		if (v && fc__cfg_parse_bool(v, &on) == 0 && !on)
 			r->backoff_base_ms = r->backoff_max_ms = 0;
 		else if (v)
-			werr(w, n, "must be off or a mapping such as {base: 25ms, max: 250ms} (got "
-			           "\"%.64s\")",
+			werr(w, n,
+			     "must be off or a mapping such as {base: 25ms, max: 250ms} (got "
+			     "\"%.64s\")",
 			     v);
 		goto pop_key;
 	}
@@ -1525,9 +1526,9 @@ static void parse_budget(struct walk *w, struct fc_config_retry *r, const struct
 static void parse_retry(struct walk *w, struct fc_config_pool *p, const struct field *fr,
                         const struct field *fold)
 {
-	struct field f[] = {F("attempts"), F("same_server"),     F("on"),
-	                    F("per_try_timeout"), F("backoff"), F("budget"),
-	                    F("replay_buffer"), F("idempotency_key")};
+	struct field f[] = {F("attempts"),        F("same_server"),    F("on"),
+	                    F("per_try_timeout"), F("backoff"),        F("budget"),
+	                    F("replay_buffer"),   F("idempotency_key")};
 	struct fc_config_retry *r = &p->retry;
 	yaml_node_t *n = fr->val;
 	size_t old;
@@ -1563,7 +1564,8 @@ pop_key:
 	if (fold->key && f[0].key) {
 		old = push_key(w, fold->name);
 		werr(w, fold->key,
-		     "is the older name of retry.attempts, which is written too (line %zu): keep one",
+		     "is the older name of retry.attempts, which is written too (line %zu): keep "
+		     "one",
 		     f[0].key->start_mark.line + 1);
 		pop(w, old);
 	}

@@ -554,9 +554,10 @@ static void pick_and_connect(struct fc_exchange *x)
 	if (x->replay)
 		x->replay->sent = 0;
 	int err = 0;
-	struct fc_upstream *u = cp->protocol == FC_POOL_H2
-	                                ? fc_h2up_get(w, srv, x->pool->tls, cp->idle_timeout_ms, &err)
-	                                : fc_upstream_get(w, srv, x->pool->tls, &err);
+	struct fc_upstream *u =
+	        cp->protocol == FC_POOL_H2
+	                ? fc_h2up_get(w, srv, x->pool->tls, cp->idle_timeout_ms, &err)
+	                : fc_upstream_get(w, srv, x->pool->tls, &err);
 	if (!u) {
 		fc_warn("pool %s: server %s: connect: %s", cp->name, fc_server_name(srv),
 		        strerror(-err));
@@ -617,8 +618,8 @@ static void upstream_failed(struct fc_exchange *x, int err)
 	              : tls_why             ? FC_RETRY_TLS
 	              : u->eof && !u->reset ? FC_RETRY_EOF
 	                                    : FC_RETRY_RESET;
-	enum fc_fail_kind kind = connect_phase ? (timeout ? FC_FAIL_TIMEOUT : FC_FAIL_CONNECT)
-	                         : timeout     ? FC_FAIL_TIMEOUT
+	enum fc_fail_kind kind = connect_phase    ? (timeout ? FC_FAIL_TIMEOUT : FC_FAIL_CONNECT)
+	                         : timeout        ? FC_FAIL_TIMEOUT
 	                         : err == -EPROTO ? FC_FAIL_BAD_RESPONSE
 	                                          : FC_FAIL_RESET;
 	/* a kept-alive connection the server had closed is nobody's fault for sure */
@@ -641,8 +642,8 @@ static void upstream_failed(struct fc_exchange *x, int err)
 		uint32_t on = connect_phase ? (timeout                ? FC_RETRY_ON_TIMEOUT
 		                               : err == -ECONNREFUSED ? FC_RETRY_ON_REFUSED
 		                                                      : FC_RETRY_ON_CONNECT_FAILURE)
-		              : timeout     ? (cp->retry.per_try_timeout_ms ? FC_RETRY_ON_TIMEOUT : 0)
-		                            : FC_RETRY_ON_RESET;
+		              : timeout ? (cp->retry.per_try_timeout_ms ? FC_RETRY_ON_TIMEOUT : 0)
+		                        : FC_RETRY_ON_RESET;
 		if (on && may_retry(x, on, !connect_phase && !stale, false, false)) {
 			retry_start(x, true);
 			return;
@@ -668,8 +669,8 @@ static bool status_retry(struct fc_exchange *x, const struct fc_h1_head *hd)
 	bool retry_after = hd->status == 503 && fc_h1_find(hd, "retry-after", 11);
 	if (!may_retry(x, on, true, retry_after, true))
 		return false;
-	fc_debug("pool %s: server %s: %d%s: retried", x->pool->cfg->name,
-	         fc_server_name(x->server), hd->status, retry_after ? " with Retry-After" : "");
+	fc_debug("pool %s: server %s: %d%s: retried", x->pool->cfg->name, fc_server_name(x->server),
+	         hd->status, retry_after ? " with Retry-After" : "");
 	x->status = hd->status;
 	x->up_head_ns = xw(x)->loop.now_ns;
 	report(x, FC_BLAME_NONE, hd->status, NULL, FC_FAIL_NONE);

@@ -372,9 +372,9 @@ struct fc_exchange {
 	 * connection ready (0: none yet; its pick time when reused), the
 	 * response head */
 	uint64_t start_ns, up_start_ns, up_conn_ns, up_head_ns;
-	uint64_t phase_ms;         /* start of the current phase */
-	struct fc_buf *head;       /* the rewritten request head */
-	struct fc_replay *replay;  /* HTTP/1: body bytes kept for a retry (NULL: none) */
+	uint64_t phase_ms;        /* start of the current phase */
+	struct fc_buf *head;      /* the rewritten request head */
+	struct fc_replay *replay; /* HTTP/1: body bytes kept for a retry (NULL: none) */
 	uint32_t head_sent;
 	uint32_t host_at;    /* head offset of the Host line fulcrum added (0: none) */
 	uint32_t body_start; /* client in-buffer index where the body begins */
@@ -395,16 +395,17 @@ struct fc_exchange {
 	/* set once or seldom: bits (this keeps the exchange in its chunk) */
 	bool stale_retry_used : 1, timed_out : 1, logged : 1, no_retry : 1;
 	bool has_key : 1, has_sticky_in : 1, sticky_set : 1, secure : 1;
-	bool counted : 1;                     /* metrics: a server's answer was counted */
-	bool upgrade : 1;                     /* the request asks for an upgrade (forwarded) */
-	bool has_ua : 1;                      /* the request has a User-Agent (ua) */
-	bool tun_up_shut : 1, tun_c_shut : 1; /* tunnel: write side shut towards the server, the client */
+	bool counted : 1; /* metrics: a server's answer was counted */
+	bool upgrade : 1; /* the request asks for an upgrade (forwarded) */
+	bool has_ua : 1;  /* the request has a User-Agent (ua) */
+	/* tunnel: write side shut towards the server, the client */
+	bool tun_up_shut : 1, tun_c_shut : 1;
 	bool budget_held : 1; /* counted in the pool's retries in flight (stats->retrying) */
 	bool body_big : 1;    /* its Content-Length is over retry.replay_buffer */
 	bool retry_same : 1;  /* the next attempt goes to the server that just failed */
 	uint8_t key_len, sticky_in_len;
-	uint8_t same_tries;  /* attempts on the current server after its first (retry.same_server) */
-	uint16_t backoff_ms; /* FC_X_BACKOFF: the wait */
+	uint8_t same_tries; /* attempts on the current server after its first (retry.same_server) */
+	uint16_t backoff_ms;                    /* FC_X_BACKOFF: the wait */
 	struct fc_addr client;                  /* the real client IP */
 	char key[128];                          /* hash key bytes (copied: retries pick again) */
 	char sticky_in[FC_EXCHANGE_STICKY_MAX]; /* the sticky cookie the client sent */
@@ -449,8 +450,7 @@ bool fc_h2_body_done(const struct fc_exchange *x);
 static inline bool fc_exchange_sent_all(const struct fc_exchange *x)
 {
 	return x->complete && x->head && x->head_sent == x->head->wpos && x->sent == x->parsed &&
-	       (!x->replay || x->replay->sent == x->replay->len) &&
-	       (!x->h2s || fc_h2_body_done(x));
+	       (!x->replay || x->replay->sent == x->replay->len) && (!x->h2s || fc_h2_body_done(x));
 }
 /* Starts the exchange of an HTTP/2 stream whose head hd was built from its
  * fields (status: what to answer at once instead, 0: none). */

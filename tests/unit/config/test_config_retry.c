@@ -145,7 +145,8 @@ static void test_errors(void **state)
 	             "written too (line 9): keep one");
 	expect_error(MINIMAL "    retry: {attempts: 8}\n",
 	             "t.yaml:8:23: pools.p.retry.attempts: must be 0..7 (got 8)");
-	expect_error(MINIMAL "    retries: 9\n", "t.yaml:8:14: pools.p.retries: must be 0..7 (got 9)");
+	expect_error(MINIMAL "    retries: 9\n",
+	             "t.yaml:8:14: pools.p.retries: must be 0..7 (got 9)");
 	expect_error(MINIMAL "    retry: {attempts: 2, same_server: 3}\n",
 	             "t.yaml:8:39: pools.p.retry.same_server: must be at most attempts (2): the "
 	             "attempts count them too");
@@ -184,10 +185,12 @@ static void test_errors(void **state)
 	expect_error(MINIMAL "    retry: {idempotency_key: maybe}\n",
 	             "t.yaml:8:30: pools.p.retry.idempotency_key: must be true or false (got "
 	             "\"maybe\")");
-	expect_error(MINIMAL "    retry: {attemps: 2}\n",
-	             "t.yaml:8:13: pools.p.retry.attemps: unknown key (did you mean \"attempts\"?)");
-	expect_error(MINIMAL "    retry: 3\n",
-	             "t.yaml:8:12: pools.p.retry: must be a mapping (key: value), not a single value");
+	expect_error(
+	        MINIMAL "    retry: {attemps: 2}\n",
+	        "t.yaml:8:13: pools.p.retry.attemps: unknown key (did you mean \"attempts\"?)");
+	expect_error(
+	        MINIMAL "    retry: 3\n",
+	        "t.yaml:8:12: pools.p.retry: must be a mapping (key: value), not a single value");
 }
 
 int main(void)
