@@ -81,9 +81,9 @@ struct run {
 	enum mode mode;
 	uint32_t worker;
 	uint64_t iters;
-	uint64_t clock0;      /* the simulated clock's start */
-	_Atomic int *go;      /* threads start together */
-	double ns;            /* per take */
+	uint64_t clock0; /* the simulated clock's start */
+	_Atomic int *go; /* threads start together */
+	double ns;       /* per take */
 	uint64_t allowed;
 };
 
@@ -139,8 +139,12 @@ static void pair(struct fc_ratelimit *rl, enum mode mode, uint64_t iters, uint64
 	struct run r[2];
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++) {
-		r[i] = (struct run){.rl = rl, .mode = mode, .worker = (uint32_t)i, .iters = iters,
-		                    .clock0 = clock0, .go = &go};
+		r[i] = (struct run){.rl = rl,
+		                    .mode = mode,
+		                    .worker = (uint32_t)i,
+		                    .iters = iters,
+		                    .clock0 = clock0,
+		                    .go = &go};
 		if (pthread_create(&th[i], NULL, thread_main, &r[i]) != 0)
 			exit(1);
 	}
