@@ -95,10 +95,11 @@ static int dup_opt(char **dst, const char *src)
 int fc__cfg_health_copy(struct fc_config_health *dst, const struct fc_config_health *src)
 {
 	*dst = *src;
-	dst->path = dst->method = dst->host = dst->body = NULL;
+	dst->path = dst->method = dst->host = dst->body = dst->service = NULL;
 	dst->expect = dst->lame_duck = NULL;
 	if (dup_opt(&dst->path, src->path) < 0 || dup_opt(&dst->method, src->method) < 0 ||
 	    dup_opt(&dst->host, src->host) < 0 || dup_opt(&dst->body, src->body) < 0 ||
+	    dup_opt(&dst->service, src->service) < 0 ||
 	    dup_ranges(&dst->expect, src->expect, src->n_expect) < 0 ||
 	    dup_ranges(&dst->lame_duck, src->lame_duck, src->n_lame_duck) < 0) {
 		fc__cfg_health_fini(dst);
@@ -113,9 +114,10 @@ void fc__cfg_health_fini(struct fc_config_health *h)
 	free(h->method);
 	free(h->host);
 	free(h->body);
+	free(h->service);
 	free(h->expect);
 	free(h->lame_duck);
-	h->path = h->method = h->host = h->body = NULL;
+	h->path = h->method = h->host = h->body = h->service = NULL;
 	h->expect = h->lame_duck = NULL;
 	h->n_expect = h->n_lame_duck = 0;
 }

@@ -33,7 +33,7 @@ struct fc_config_status_range {
 	uint16_t lo, hi;
 };
 
-enum fc_health_type { FC_HEALTH_NONE, FC_HEALTH_HTTP, FC_HEALTH_TCP };
+enum fc_health_type { FC_HEALTH_NONE, FC_HEALTH_HTTP, FC_HEALTH_TCP, FC_HEALTH_GRPC };
 
 /* Active health checks (health:), run from the control thread. A pool's
  * health: is the default for its servers; a server's own health: overrides
@@ -48,7 +48,8 @@ struct fc_config_health {
 	char *body;                               /* substring the body must contain; NULL: any */
 	struct fc_config_status_range *lame_duck; /* statuses that mean lame duck; default none */
 	size_t n_lame_duck;
-	uint32_t interval_ms;      /* default 2000 */
+	char *service;        /* grpc: HealthCheckRequest.service; NULL: "" (the whole server) */
+	uint32_t interval_ms; /* default 2000 */
 	uint32_t fast_interval_ms; /* while a server is changing state, default interval / 4 */
 	uint32_t timeout_ms;       /* default 1000; must be <= interval */
 	uint32_t rise;             /* passes before a down server is up, default 2 */

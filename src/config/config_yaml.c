@@ -659,6 +659,18 @@ static bool is_method(const char *s)
 	return strlen(s) <= 32 && fc__cfg_is_token(s);
 }
 
+/* A gRPC service name as the health protocol names it ("" is the whole
+ * server, else usually package.Service): printable, no spaces. */
+static bool is_service_name(const char *s)
+{
+	if (strlen(s) > 1024)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f)
+			return false;
+	return true;
+}
+
 static bool is_body_text(const char *s)
 {
 	return *s && strlen(s) <= 1024;
@@ -709,12 +721,19 @@ static void parse_health(struct walk *w, struct fc_config_health *h, yaml_node_t
 		H_RISE,
 		H_FALL,
 		H_PORT,
+		H_SERVICE,
 		H_N
 	};
 	struct field f[] = {F("type"),          F("path"),    F("method"),    F("host"),
 	                    F("expect"),        F("body"),    F("lame_duck"), F("interval"),
 	                    F("fast_interval"), F("timeout"), F("rise"),      F("fall"),
-	                    F("port")};
+	                    F("port"),          F("service")};
+	static const char *const type_names[] = {
+	        [FC_HEALTH_NONE] = "none",
+	        [FC_HEALTH_HTTP] = "http",
+	        [FC_HEALTH_TCP] = "tcp",
+	        [FC_HEALTH_GRPC] = "grpc",
+	};
 	uint32_t port = 0;
 	const char *v;
 	size_t old, i;
@@ -747,28 +766,38 @@ static void parse_health(struct walk *w, struct fc_config_health *h, yaml_node_t
 		h->type = FC_HEALTH_HTTP; /* giving health: at all turns checks on */
 	if (f[H_TYPE].val) {
 		old = push_key(w, "type");
-		v = field_scalar(w, &f[H_TYPE], "http or tcp");
+		v = field_scalar(w, &f[H_TYPE], "http, tcp or grpc");
 		if (v && strcmp(v, "http") == 0)
 			h->type = FC_HEALTH_HTTP;
 		else if (v && strcmp(v, "tcp") == 0)
 			h->type = FC_HEALTH_TCP;
+		else if (v && strcmp(v, "grpc") == 0)
+			h->type = FC_HEALTH_GRPC;
 		else if (v && (strcmp(v, "none") == 0 || fc__cfg_parse_bool(v, &on) == 0))
 			werr(w, f[H_TYPE].val,
-			     "must be http or tcp (to turn checks off, write "
+			     "must be http, tcp or grpc (to turn checks off, write "
 			     "health: off)");
 		else if (v)
-			werr(w, f[H_TYPE].val, "must be http or tcp (got \"%.64s\")", v);
+			werr(w, f[H_TYPE].val, "must be http, tcp or grpc (got \"%.64s\")", v);
 		pop(w, old);
 	}
-	if (h->type != FC_HEALTH_HTTP) {
-		for (i = H_PATH; i <= H_LAME_DUCK; i++) {
-			if (!f[i].key)
-				continue;
-			old = push_key(w, f[i].name);
-			werr(w, f[i].key, "only used with type http (this check is tcp)");
-			pop(w, old);
-			f[i].val = NULL;
-		}
+	/* Keys of one type given in a mapping whose check is of another: an
+	 * error where the key is (a value inherited from the pool is no error). */
+	for (i = H_PATH; i < H_N; i++) {
+		bool for_http = i <= H_LAME_DUCK;              /* host too: the Host header */
+		bool for_grpc = i == H_HOST || i == H_SERVICE; /* host: :authority */
+		if (!f[i].key || (!for_http && !for_grpc) ||
+		    (for_http && h->type == FC_HEALTH_HTTP) ||
+		    (for_grpc && h->type == FC_HEALTH_GRPC))
+			continue;
+		old = push_key(w, f[i].name);
+		werr(w, f[i].key, "only used with type %s (this check is %s)",
+		     for_http && for_grpc ? "http or grpc"
+		     : for_http           ? "http"
+		                          : "grpc",
+		     type_names[h->type]);
+		pop(w, old);
+		f[i].val = NULL;
 	}
 	get_string(w, &f[H_PATH], "a path", is_check_path,
 	           "must be a path starting with /, without spaces or control characters",
@@ -780,6 +809,10 @@ static void parse_health(struct walk *w, struct fc_config_health *h, yaml_node_t
 	get_status_ranges(w, &f[H_EXPECT], false, &h->expect, &h->n_expect);
 	get_string(w, &f[H_BODY], "a string", is_body_text, "must be 1..1024 characters", &h->body);
 	get_status_ranges(w, &f[H_LAME_DUCK], true, &h->lame_duck, &h->n_lame_duck);
+	get_string(w, &f[H_SERVICE], "a gRPC service name", is_service_name,
+	           "must be a gRPC service name of at most 1024 characters, without spaces or "
+	           "control characters",
+	           &h->service);
 	get_duration_ms(w, &f[H_INTERVAL], 1, HOUR, &h->interval_ms);
 	get_duration_ms(w, &f[H_FAST_INTERVAL], 1, HOUR, &h->fast_interval_ms);
 	get_duration_ms(w, &f[H_TIMEOUT], 1, HOUR, &h->timeout_ms);
