@@ -13,6 +13,7 @@
 #include "admin/admin_internal.h"
 #include "health/health.h"
 #include "proxy/proxy.h"
+#include "proxy/ratelimit.h"
 
 static const char *const code_names[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 static const char *const fail_names[FC_FAIL_KINDS] = {
@@ -84,11 +85,19 @@ struct pool_row {
 	uint32_t retrying;         /* requests on a retry now */
 };
 
+/* One rate limit (its buckets' counters, kept across reloads with them). */
+struct limit_row {
+	const char *name;
+	struct fc_ratelimit_stats st;
+};
+
 struct snapshot {
 	struct srv_row *s;
 	size_t n;
 	struct pool_row *p;
 	size_t np;
+	struct limit_row *l;
+	size_t nl;
 	uint64_t retries[FC_RETRY_N];
 	uint64_t requests[FC_PROTO_N];
 	uint64_t h2_conns, h2_calm;
@@ -99,6 +108,7 @@ static void snapshot_free(struct snapshot *sn)
 {
 	free(sn->s);
 	free(sn->p);
+	free(sn->l);
 }
 
 static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
@@ -181,6 +191,14 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 		sn->h2_calm += fc_ctr_get(&wc->h2_calm);
 	}
 	sn->conns = atomic_load_explicit(v.rt->conns, memory_order_relaxed);
+	if (v.rt->n_limits && !(sn->l = calloc(v.rt->n_limits, sizeof(*sn->l)))) {
+		snapshot_free(sn);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < v.rt->n_limits; i++) {
+		sn->l[sn->nl].name = v.rt->limits[i].cfg->name;
+		fc_ratelimit_stats(v.rt->limits[i].rl, &sn->l[sn->nl++].st);
+	}
 	return 0;
 }
 
@@ -381,6 +399,21 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	for (size_t i = 0; i < sn.np; i++) {
 		series(o, "fulcrum_pool_retries_in_flight", sn.p[i].name, NULL);
 		fc_json_printf(o, "} %u\n", sn.p[i].retrying);
+	}
+	family(o, "fulcrum_rate_limited_total", "counter",
+	       "Requests a rate limit answered 429 (never sent to a server).");
+	for (size_t i = 0; i < sn.nl; i++) {
+		fc_json_raw(o, "fulcrum_rate_limited_total{limit=\"", 34);
+		label(o, sn.l[i].name);
+		fc_json_printf(o, "\"} %llu\n", (unsigned long long)sn.l[i].st.limited);
+	}
+	family(o, "fulcrum_rate_limit_early_evictions_total", "counter",
+	       "Buckets given to a new key before they were full again (max_keys too small "
+	       "for the clients of one refill time).");
+	for (size_t i = 0; i < sn.nl; i++) {
+		fc_json_raw(o, "fulcrum_rate_limit_early_evictions_total{limit=\"", 48);
+		label(o, sn.l[i].name);
+		fc_json_printf(o, "\"} %llu\n", (unsigned long long)sn.l[i].st.evicted_early);
 	}
 	family(o, "fulcrum_client_requests_total", "counter",
 	       "Requests clients made, by the protocol they spoke.");

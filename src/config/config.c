@@ -291,6 +291,15 @@ static void free_pool(struct fc_config_pool *p)
 	free(p->tls.client.key);
 }
 
+static void free_rate_limit(struct fc_config_rate_limit *rl)
+{
+	for (size_t i = 0; i < rl->n_exempt; i++)
+		free(rl->exempt[i]);
+	free(rl->exempt);
+	free(rl->name);
+	free(rl->key_name);
+}
+
 static void free_config(struct fc_config *cfg)
 {
 	size_t i, j;
@@ -319,6 +328,9 @@ static void free_config(struct fc_config *cfg)
 	for (i = 0; i < cfg->n_pools; i++)
 		free_pool(&cfg->pools[i]);
 	free(cfg->pools);
+	for (i = 0; i < cfg->n_rate_limits; i++)
+		free_rate_limit(&cfg->rate_limits[i]);
+	free(cfg->rate_limits);
 	for (i = 0; i < cfg->client_ip.n_trusted; i++)
 		free(cfg->client_ip.trusted[i]);
 	free(cfg->client_ip.trusted);
@@ -349,6 +361,16 @@ void fc_config_unref(struct fc_config *cfg)
 		return;
 	if (atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) == 1)
 		free_config(cfg);
+}
+
+/* Finds a rate limit by name (case-sensitive). */
+const struct fc_config_rate_limit *fc_config_rate_limit_find(const struct fc_config *cfg,
+                                                             const char *name)
+{
+	for (size_t i = 0; i < cfg->n_rate_limits; i++)
+		if (cfg->rate_limits[i].name && strcmp(cfg->rate_limits[i].name, name) == 0)
+			return &cfg->rate_limits[i];
+	return NULL;
 }
 
 /* Finds a pool by name (case-sensitive). */

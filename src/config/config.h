@@ -170,6 +170,30 @@ struct fc_config_retry {
 	bool idempotency_key;        /* an Idempotency-Key header makes a request safe to repeat */
 };
 
+/* rate_limits: how many (an exchange names the one that refused it in a byte). */
+#define FC_CONFIG_MAX_RATE_LIMITS 250
+
+/* rate_limits.NAME.key: what a bucket is kept per (docs/traffic.md). */
+enum fc_rate_key {
+	FC_RATE_KEY_CLIENT_IP, /* the client.ip result (the default) */
+	FC_RATE_KEY_HEADER,    /* header:NAME's value; without one, the client IP */
+	FC_RATE_KEY_COOKIE,    /* cookie:NAME's value; without one, the client IP */
+};
+
+/* rate_limits.NAME: a token bucket per key, shared by every worker. */
+struct fc_config_rate_limit {
+	char *name;
+	enum fc_rate_key key;
+	char *key_name;     /* the header or cookie name; NULL for client_ip */
+	uint32_t rate;      /* tokens per period, 1..1000000 (required) */
+	uint32_t period_ms; /* 1000 (N/s), 60000 (N/m) or 3600000 (N/h) */
+	uint32_t burst;     /* bucket size; default rate per second rounded up, at least 1 */
+	char **exempt;      /* CIDRs that are never counted */
+	size_t n_exempt;
+	uint32_t max_keys; /* buckets kept at most, default 100000 */
+	struct fc_config_pos at;
+};
+
 struct fc_config_pool {
 	char *name;
 	char *algorithm; /* default "round_robin" */
@@ -191,6 +215,7 @@ struct fc_config_pool {
 	uint32_t panic_threshold_pct;     /* 0 = off: below this share healthy, use all */
 	struct fc_config_pool_tls tls;    /* for its https:// servers */
 	bool has_tls_servers;
+	struct fc_config_rate_limit *rate_limit; /* rate_limit: NAME, resolved; NULL: none */
 };
 
 struct fc_config_route {
@@ -199,6 +224,7 @@ struct fc_config_route {
 	char *pool;                      /* pool name */
 	struct fc_config_pool *pool_ref; /* resolved */
 	struct fc_config_pos host_at;
+	struct fc_config_rate_limit *rate_limit; /* rate_limit: NAME, resolved; NULL: none */
 };
 
 /* listeners[].http2: whether a listener speaks HTTP/2 (docs/http2.md). */
@@ -275,6 +301,8 @@ struct fc_config {
 	size_t n_listeners;
 	struct fc_config_pool *pools;
 	size_t n_pools;
+	struct fc_config_rate_limit *rate_limits; /* rate_limits:, in file order */
+	size_t n_rate_limits;
 
 	/* running as a service (docs/operations.md) */
 	char *state_dir; /* default /var/lib/fulcrum (a fallback when not writable) */
@@ -329,6 +357,10 @@ int fc_config_parse_size(const char *s, uint64_t *bytes);
 int fc_config_parse_workers(const char *s, uint32_t *out);
 /* "auto", "on" or "off" (also true/false, yes/no). 0 or -EINVAL. */
 int fc_config_parse_io_uring(const char *s, enum fc_io_uring_mode *out);
+
+/* The rate limit named name in cfg, or NULL. Borrowed from cfg. */
+const struct fc_config_rate_limit *fc_config_rate_limit_find(const struct fc_config *cfg,
+                                                             const char *name);
 
 /* The pool named name in cfg, or NULL. Borrowed from cfg. */
 const struct fc_config_pool *fc_config_pool_find(const struct fc_config *cfg, const char *name);

@@ -1398,6 +1398,219 @@ static void parse_pool_tls(struct walk *w, struct fc_config_pool *p, yaml_node_t
 	}
 }
 
+/* ---- rate limits ---- */
+
+static size_t first_key_line(struct walk *w, yaml_node_t *n, const char *name);
+
+/* "100/s", "30/m", "1000/h" into rate and period. */
+static void get_rate(struct walk *w, const struct field *f, struct fc_config_rate_limit *rl)
+{
+	size_t old = push_key(w, "rate");
+	const char *v = field_scalar(w, f, "a rate such as 100/s");
+	const char *slash = v ? strchr(v, '/') : NULL;
+	char num[24];
+	uint64_t n = 0;
+	uint32_t period = 0;
+
+	if (slash && strcmp(slash, "/s") == 0)
+		period = 1000;
+	else if (slash && strcmp(slash, "/m") == 0)
+		period = 60 * 1000;
+	else if (slash && strcmp(slash, "/h") == 0)
+		period = 3600 * 1000;
+	if (v && period && (size_t)(slash - v) < sizeof(num)) {
+		memcpy(num, v, (size_t)(slash - v));
+		num[slash - v] = '\0';
+		if (fc__cfg_parse_uint(num, &n) < 0)
+			period = 0;
+	}
+	if (v && !period)
+		werr(w, f->val,
+		     "must be a count per second, minute or hour: 100/s, 30/m, 1000/h "
+		     "(got \"%.64s\")",
+		     v);
+	else if (v && (n < 1 || n > 1000000))
+		werr(w, f->val, "the count must be 1..1000000 (got %.64s)", v);
+	else if (v) {
+		rl->rate = (uint32_t)n;
+		rl->period_ms = period;
+	}
+	pop(w, old);
+}
+
+/* "client_ip", "header:NAME" or "cookie:NAME". */
+static void get_rate_key(struct walk *w, const struct field *f, struct fc_config_rate_limit *rl)
+{
+	size_t old = push_key(w, "key");
+	const char *v = field_scalar(w, f, "client_ip, header:NAME or cookie:NAME");
+	const char *name = NULL;
+
+	if (!v)
+		goto out;
+	if (strcmp(v, "client_ip") == 0) {
+		rl->key = FC_RATE_KEY_CLIENT_IP;
+		goto out;
+	}
+	if (strncmp(v, "header:", 7) == 0) {
+		rl->key = FC_RATE_KEY_HEADER;
+		name = v + 7;
+	} else if (strncmp(v, "cookie:", 7) == 0) {
+		rl->key = FC_RATE_KEY_COOKIE;
+		name = v + 7;
+	}
+	if (!name)
+		werr(w, f->val, "must be client_ip, header:NAME or cookie:NAME (got \"%.64s\")", v);
+	else if (!fc__cfg_is_token(name))
+		werr(w, f->val,
+		     "must name a %s: letters, digits and !#$%%&'*+-.^_`|~ (got \"%.64s\")",
+		     rl->key == FC_RATE_KEY_HEADER ? "header" : "cookie", v);
+	else
+		set_string(w, &rl->key_name, name);
+out:
+	pop(w, old);
+}
+
+static void parse_rate_limit(struct walk *w, struct fc_config_rate_limit *rl, yaml_node_t *key,
+                             yaml_node_t *n)
+{
+	struct field f[] = {F("key"), F("rate"), F("burst"), F("exempt"), F("max_keys")};
+	size_t old;
+
+	if (!n) {
+		werr(w, key, "a rate limit needs a rate (rate: 100/s)");
+		return;
+	}
+	if (!get_fields(w, n, f, sizeof(f) / sizeof(f[0])))
+		return;
+	if (f[0].val)
+		get_rate_key(w, &f[0], rl);
+	if (f[1].val) {
+		get_rate(w, &f[1], rl);
+	} else {
+		old = push_key(w, "rate");
+		werr(w, f[1].key ? f[1].key : n, "is required (such as 100/s, 30/m or 1000/h)");
+		pop(w, old);
+	}
+	if (rl->rate) /* a token a second at least: the rate per second rounded up */
+		rl->burst =
+		        (uint32_t)(((uint64_t)rl->rate * 1000 + rl->period_ms - 1) / rl->period_ms);
+	get_uint(w, &f[2], 1, 1000000, &rl->burst);
+	get_uint(w, &f[4], 100, 16777216, &rl->max_keys);
+	if (f[3].val) {
+		yaml_node_t *t = f[3].val;
+		size_t count = items_count(t);
+
+		old = push_key(w, "exempt");
+		rl->exempt = calloc(count ? count : 1, sizeof(*rl->exempt));
+		if (!rl->exempt)
+			w->oom = true;
+		for (size_t i = 0; rl->exempt && i < count; i++) {
+			size_t old_i = 0;
+			yaml_node_t *e = item_at(w, t, i, &old_i);
+			const char *v = e ? want_scalar(w, e, "an address or CIDR") : NULL;
+			const char *why;
+
+			if (v && fc__cfg_check_cidr(v, &why) < 0)
+				werr(w, e, "%s (got \"%.64s\")", why, v);
+			else if (v && (rl->exempt[rl->n_exempt] = wdup(w, v)))
+				rl->n_exempt++;
+			if (e)
+				item_done(w, t, old_i);
+		}
+		pop(w, old);
+	}
+}
+
+static void parse_rate_limits(struct walk *w, yaml_node_t *n)
+{
+	struct fc_config *cfg = w->cfg;
+	yaml_node_pair_t *pair;
+	size_t count;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n,
+		     "must be a mapping of limit name to limit (per_client: {rate: 100/s}), not %s",
+		     kind(n));
+		return;
+	}
+	count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (count == 0)
+		return;
+	if (count > FC_CONFIG_MAX_RATE_LIMITS) {
+		werr(w, n, "at most %d rate limits", FC_CONFIG_MAX_RATE_LIMITS);
+		return;
+	}
+	cfg->rate_limits = calloc(count, sizeof(*cfg->rate_limits));
+	if (!cfg->rate_limits) {
+		w->oom = true;
+		return;
+	}
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(w, pair->key), *v = node(w, pair->value);
+		const char *name;
+		size_t old;
+
+		if (!k || !v)
+			continue;
+		if (k->type != YAML_SCALAR_NODE) {
+			werr(w, k, "rate limit names must be plain names, not %s", kind(k));
+			continue;
+		}
+		name = (const char *)k->data.scalar.value;
+		old = push_key(w, name);
+		if (strlen(name) != k->data.scalar.length || !fc__cfg_is_name(name)) {
+			werr(w, k,
+			     "rate limit names may use letters, digits, '_', '-' and '.' (1..64)");
+		} else if (fc_config_rate_limit_find(cfg, name)) {
+			werr(w, k, "duplicate rate limit name (first at line %zu)",
+			     first_key_line(w, n, name));
+		} else {
+			struct fc_config_rate_limit *rl = &cfg->rate_limits[cfg->n_rate_limits++];
+
+			memset(rl, 0, sizeof(*rl));
+			rl->key = FC_RATE_KEY_CLIENT_IP;
+			rl->max_keys = 100000;
+			set_pos(&rl->at, k);
+			rl->name = wdup(w, name);
+			if (rl->name)
+				parse_rate_limit(w, rl, k, is_null(v) ? NULL : v);
+		}
+		pop(w, old);
+	}
+}
+
+/* rate_limit: NAME on a route or a pool: one of rate_limits. */
+static void get_rate_limit_ref(struct walk *w, const struct field *f,
+                               struct fc_config_rate_limit **out)
+{
+	const struct fc_config *cfg = w->cfg;
+	char names[512];
+	size_t used = 0;
+	size_t old;
+	const char *v;
+
+	if (!f->val)
+		return;
+	old = push_key(w, "rate_limit");
+	v = field_scalar(w, f, "a rate limit name");
+	if (v && !(*out = (struct fc_config_rate_limit *)fc_config_rate_limit_find(cfg, v))) {
+		names[0] = '\0';
+		for (size_t i = 0; i < cfg->n_rate_limits; i++) {
+			int k = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+			                 cfg->rate_limits[i].name);
+			if (k < 0 || (size_t)k >= sizeof(names) - used)
+				break;
+			used += (size_t)k;
+		}
+		if (cfg->n_rate_limits)
+			werr(w, f->val, "unknown rate limit \"%.64s\" (rate_limits: %s)", v, names);
+		else
+			werr(w, f->val, "unknown rate limit \"%.64s\" (no rate_limits are defined)",
+			     v);
+	}
+	pop(w, old);
+}
+
 /* retry.on: the failures that are tried again, one or a list. */
 static void get_retry_on(struct walk *w, const struct field *f, uint32_t *out)
 {
@@ -1589,6 +1802,7 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	                    F("panic_threshold"),
 	                    F("tls"),
 	                    F("protocol"),
+	                    F("rate_limit"),
 	                    F("retry")};
 	char why[512];
 	size_t old;
@@ -1668,9 +1882,10 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		parse_pool_tls(w, p, f[14].val);
 		pop(w, old);
 	}
-	parse_retry(w, p, &f[16], &f[6]);
+	parse_retry(w, p, &f[17], &f[6]);
 	for (size_t i = 0; i < p->n_servers; i++)
 		p->has_tls_servers |= p->servers[i].tls;
+	get_rate_limit_ref(w, &f[16], &p->rate_limit);
 }
 
 /* Line of the first key of mapping n spelled name (1-based). */
@@ -1755,7 +1970,7 @@ static void pool_names(const struct fc_config *cfg, char *buf, size_t len)
 
 static void parse_route(struct walk *w, struct fc_config_listener *l, yaml_node_t *n)
 {
-	struct field f[] = {F("host"), F("path"), F("pool")};
+	struct field f[] = {F("host"), F("path"), F("pool"), F("rate_limit")};
 	struct fc_config_route *r = &l->routes[l->n_routes];
 	const char *v, *why;
 	char names[512];
@@ -1763,8 +1978,9 @@ static void parse_route(struct walk *w, struct fc_config_listener *l, yaml_node_
 
 	memset(r, 0, sizeof(*r));
 	l->n_routes++;
-	if (!get_fields(w, n, f, 3))
+	if (!get_fields(w, n, f, 4))
 		return;
+	get_rate_limit_ref(w, &f[3], &r->rate_limit);
 	if (f[0].val) {
 		old = push_key(w, "host");
 		set_pos(&r->host_at, f[0].val);
@@ -2031,7 +2247,7 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 	struct field f[] = {F("workers"),   F("shutdown_grace"), F("log"),      F("client"),
 	                    F("listeners"), F("pools"),          F("io_uring"), F("tunnel_timeout"),
 	                    F("state_dir"), F("pid_file"),       F("watch"),    F("admin"),
-	                    F("http2")};
+	                    F("http2"),     F("rate_limits")};
 	struct fc_config *cfg = w->cfg;
 	yaml_node_t empty;
 
@@ -2096,7 +2312,14 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 		parse_client(w, f[3].val);
 		pop(w, old);
 	}
-	/* Pools first, so routes can name pools defined further down. */
+	/* Rate limits, then pools, so pools and routes can name what is
+	 * defined further down. */
+	if (f[13].val) {
+		size_t old = push_key(w, "rate_limits");
+
+		parse_rate_limits(w, f[13].val);
+		pop(w, old);
+	}
 	if (f[5].val) {
 		size_t old = push_key(w, "pools");
 

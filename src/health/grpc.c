@@ -1,6 +1,7 @@
 /* grpc.c — gRPC's message framing, the grpc.health.v1 messages in
  * protobuf's wire format (varint keys: field number << 3 | wire type), the
  * status code names; pure functions for the gRPC health check. */
+#include "core/hex.h"
 #include "health/grpc.h"
 
 #include <errno.h>
@@ -225,25 +226,14 @@ int fc__grpc_reader_end(struct fc__grpc_reader *r)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 size_t fc__grpc_message_decode(const char *in, size_t n, char *out, size_t cap)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n && o + 1 < cap; i++) {
 		unsigned char c = (unsigned char)in[i];
 		int hi, lo;
-		if (c == '%' && i + 2 < n && (hi = hexval(in[i + 1])) >= 0 &&
-		    (lo = hexval(in[i + 2])) >= 0) {
+		if (c == '%' && i + 2 < n && (hi = fc_hex_digit(in[i + 1])) >= 0 &&
+		    (lo = fc_hex_digit(in[i + 2])) >= 0) {
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;
 		}

@@ -53,8 +53,10 @@ struct fc_accesslog_fields {
 	uint32_t retry_why; /* enum fc_retry_why of each, 4 bits each, the first lowest */
 	const char *ua;     /* the User-Agent, NULL when the request had none */
 	size_t ua_len;
-	bool tunnel;       /* an upgraded connection: bytes_in is written too */
-	uint64_t bytes_in; /* bytes the client sent through the tunnel */
+	bool tunnel;            /* an upgraded connection: bytes_in is written too */
+	uint64_t bytes_in;      /* bytes the client sent through the tunnel */
+	const char *rate_limit; /* the rate limit that refused it (429), else NULL */
+	size_t rate_limit_len;
 };
 
 /* Bytes fc_accesslog_format_line may write for f, at most. */

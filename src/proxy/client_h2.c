@@ -339,16 +339,6 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t code, voi
 	return 0;
 }
 
-static ssize_t on_send(nghttp2_session *sess, const uint8_t *data, size_t len, int flags, void *ud)
-{
-	(void)sess;
-	(void)data;
-	(void)len;
-	(void)flags;
-	(void)ud;
-	return NGHTTP2_ERR_CALLBACK_FAILURE; /* only nghttp2_session_mem_send is used */
-}
-
 /* ---------------------------------------------------------------- responses */
 
 /* An HTTP/2 server's trailers (grpc-status...) follow the last DATA. */
@@ -1188,7 +1178,7 @@ bool fc_h2_start(struct fc_client *c)
 	nghttp2_option *opt = NULL;
 	if (!h || nghttp2_session_callbacks_new(&cb) || nghttp2_option_new(&opt))
 		goto oom;
-	nghttp2_session_callbacks_set_send_callback(cb, on_send);
+	nghttp2_session_callbacks_set_send_callback(cb, fc_h2_no_send);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_invalid_header_callback(cb, on_invalid_header);

@@ -217,6 +217,22 @@ static void redirect_https(struct fc_exchange *x, const char *host, size_t host_
 	respond_local(x, 308, close, tmp, n, FC_BLAME_NONE);
 }
 
+/* The route's or the pool's rate limit refused the request: 429, with
+ * Retry-After and the RateLimit fields; no server sees it. */
+static bool rate_limited(struct fc_exchange *x, const struct fc_h1_head *hd,
+                         const struct fc_config_route *r)
+{
+	char tmp[768];
+	size_t n = 0;
+	bool close = must_close(x, false);
+	unsigned by = fc_rate_limit_check(x, hd, r, close, tmp, sizeof(tmp), &n);
+	if (!by)
+		return false;
+	x->limited_by = (uint8_t)by;
+	respond_local(x, 429, close, tmp, n, FC_BLAME_NONE);
+	return true;
+}
+
 /* ---------------------------------------------------------------- picking */
 
 /* A bounded copy, NUL-terminated (no printf on the request path). */
@@ -815,6 +831,8 @@ static bool route(struct fc_exchange *x, const struct fc_h1_head *hd)
 		fc_h2_body_raw(x);
 	}
 	pick_inputs(x, hd, path, path_len);
+	if ((rt->rate_limit || x->pool->cfg->rate_limit) && rate_limited(x, hd, rt))
+		return false;
 	x->head = fc_buf_take(&w->bufs);
 	if (!x->head) {
 		fail_with(x, 503, true, 0, FC_BLAME_NONE);

@@ -125,6 +125,16 @@ struct fc_rt_pool_stats {
 	struct fc_pool_counters ctr[]; /* one per worker */
 };
 
+/* A rate limit of the runtime (ratelimit.h): its buckets, shared by every
+ * worker and kept by a reload that leaves the limit's definition as it was. */
+struct fc_ratelimit;
+struct fc_rt_limit {
+	const struct fc_config_rate_limit *cfg;
+	struct fc_ratelimit *rl; /* referenced */
+	struct fc_cidr *exempt;  /* cfg->exempt parsed */
+	size_t n_exempt;
+};
+
 /* A worker's use of a runtime: exchanges started on it and not yet ended.
  * Touched by that worker only (its own cache line). */
 struct fc_rt_use {
@@ -152,6 +162,8 @@ struct fc_runtime {
 	atomic_uint own_conns; /* conns when no process counter was given */
 	struct fc_rt_use *use; /* per worker */
 	uint64_t generation;   /* 1 for the first, +1 per reload */
+	struct fc_rt_limit *limits; /* parallel to cfg->rate_limits */
+	size_t n_limits;
 };
 
 /* How a runtime is built: all optional (NULL options: no health checks, no
@@ -405,6 +417,7 @@ struct fc_exchange {
 	bool retry_same : 1;  /* the next attempt goes to the server that just failed */
 	uint8_t key_len, sticky_in_len;
 	uint8_t same_tries; /* attempts on the current server after its first (retry.same_server) */
+	uint8_t limited_by; /* the rate limit that answered 429: its index + 1 in rt->limits */
 	uint16_t backoff_ms;                    /* FC_X_BACKOFF: the wait */
 	struct fc_addr client;                  /* the real client IP */
 	char key[128];                          /* hash key bytes (copied: retries pick again) */
@@ -461,6 +474,17 @@ void fc_exchange_start_h2(struct fc_client *c, struct fc_h2_stream *s, struct fc
  * access log line, closes the upstream connection (never pooled) and the
  * client. */
 void fc_exchange_end_tunnel(struct fc_exchange *x);
+
+/* ---------------------------------------------------------------- ratelimit */
+
+/* The rate limits of route r and of x's pool, for the request whose head is
+ * hd (x->client is its real client): 0 when it may go on; else the limit
+ * that refused it (its index + 1 in x->rt->limits), with its 429 response
+ * (close: it says Connection: close) in out[0..*n). A limit that let the
+ * request pass gives its token back when another refuses it. */
+unsigned fc_rate_limit_check(struct fc_exchange *x, const struct fc_h1_head *hd,
+                             const struct fc_config_route *r, bool close, char *out, size_t cap,
+                             size_t *n);
 
 /* ---------------------------------------------------------------- tunnel */
 
