@@ -1400,7 +1400,35 @@ static void parse_pool_tls(struct walk *w, struct fc_config_pool *p, yaml_node_t
 
 /* ---- rate limits ---- */
 
+/* The key of an entry of a name -> value mapping (pools, rate_limits), what
+ * it names ("pool"): its text, or NULL (reported) when it is no scalar. */
+static const char *entry_name(struct walk *w, yaml_node_t *k, const char *what)
+{
+	if (k->type != YAML_SCALAR_NODE) {
+		werr(w, k, "%s names must be plain names, not %s", what, kind(k));
+		return NULL;
+	}
+	return (const char *)k->data.scalar.value;
+}
+
 static size_t first_key_line(struct walk *w, yaml_node_t *n, const char *name);
+
+/* Whether that name, under its pushed key, may be used: a plain name (1..64
+ * of letters, digits, '_', '-', '.') not taken earlier in map. */
+static bool entry_name_ok(struct walk *w, yaml_node_t *map, yaml_node_t *k, const char *name,
+                          const char *what, bool taken)
+{
+	if (strlen(name) != k->data.scalar.length || !fc__cfg_is_name(name)) {
+		werr(w, k, "%s names may use letters, digits, '_', '-' and '.' (1..64)", what);
+		return false;
+	}
+	if (taken) {
+		werr(w, k, "duplicate %s name (first at line %zu)", what,
+		     first_key_line(w, map, name));
+		return false;
+	}
+	return true;
+}
 
 /* "100/s", "30/m", "1000/h" into rate and period. */
 static void get_rate(struct walk *w, const struct field *f, struct fc_config_rate_limit *rl)
@@ -1552,19 +1580,11 @@ static void parse_rate_limits(struct walk *w, yaml_node_t *n)
 
 		if (!k || !v)
 			continue;
-		if (k->type != YAML_SCALAR_NODE) {
-			werr(w, k, "rate limit names must be plain names, not %s", kind(k));
+		if (!(name = entry_name(w, k, "rate limit")))
 			continue;
-		}
-		name = (const char *)k->data.scalar.value;
 		old = push_key(w, name);
-		if (strlen(name) != k->data.scalar.length || !fc__cfg_is_name(name)) {
-			werr(w, k,
-			     "rate limit names may use letters, digits, '_', '-' and '.' (1..64)");
-		} else if (fc_config_rate_limit_find(cfg, name)) {
-			werr(w, k, "duplicate rate limit name (first at line %zu)",
-			     first_key_line(w, n, name));
-		} else {
+		if (entry_name_ok(w, n, k, name, "rate limit",
+		                  fc_config_rate_limit_find(cfg, name) != NULL)) {
 			struct fc_config_rate_limit *rl = &cfg->rate_limits[cfg->n_rate_limits++];
 
 			memset(rl, 0, sizeof(*rl));
@@ -1929,18 +1949,10 @@ static void parse_pools(struct walk *w, yaml_node_t *n)
 
 		if (!k || !v)
 			continue;
-		if (k->type != YAML_SCALAR_NODE) {
-			werr(w, k, "pool names must be plain names, not %s", kind(k));
+		if (!(name = entry_name(w, k, "pool")))
 			continue;
-		}
-		name = (const char *)k->data.scalar.value;
 		old = push_key(w, name);
-		if (strlen(name) != k->data.scalar.length || !fc__cfg_is_name(name)) {
-			werr(w, k, "pool names may use letters, digits, '_', '-' and '.' (1..64)");
-		} else if (fc_config_pool_find(cfg, name)) {
-			werr(w, k, "duplicate pool name (first at line %zu)",
-			     first_key_line(w, n, name));
-		} else {
+		if (entry_name_ok(w, n, k, name, "pool", fc_config_pool_find(cfg, name) != NULL)) {
 			p = &cfg->pools[cfg->n_pools++];
 			fc__cfg_pool_defaults(p);
 			p->name = wdup(w, name);

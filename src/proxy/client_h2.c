@@ -62,7 +62,6 @@ struct fc_h2_stream {
 	/* a response of fulcrum's own: its body */
 	char *local;
 	uint32_t local_len, local_off;
-	uint16_t status;
 	bool queued, head_done, started, end_stream, closed, deferred;
 	bool too_big, chunked, in_chunk, last_sent, responded, eof_sent;
 };
@@ -341,6 +340,15 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t code, voi
 
 /* ---------------------------------------------------------------- responses */
 
+/* The response's end went to nghttp2: a request still being sent is not
+ * needed any more (RFC 9113 §8.1: RST_STREAM NO_ERROR after the response). */
+static void response_ended(nghttp2_session *sess, struct fc_h2_stream *s)
+{
+	s->eof_sent = true;
+	if (!s->end_stream)
+		nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+}
+
 /* An HTTP/2 server's trailers (grpc-status...) follow the last DATA. */
 static void send_trailers(nghttp2_session *sess, int32_t id, struct fc_upstream *u, uint32_t *flags)
 {
@@ -362,8 +370,8 @@ static ssize_t read_upstream(nghttp2_session *sess, int32_t id, uint8_t *buf, si
 	struct fc_exchange *x = s->x;
 	if (!x) { /* ended after every byte was taken */
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
-		s->eof_sent = true;
-		goto eof;
+		response_ended(sess, s);
+		return 0;
 	}
 	struct fc_upstream *u = x->up;
 	size_t avail = u && u->in ? u->rparsed - u->in->rpos : 0;
@@ -375,10 +383,10 @@ static ssize_t read_upstream(nghttp2_session *sess, int32_t id, uint8_t *buf, si
 		if (x->aborted)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM: cut */
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
-		s->eof_sent = true;
 		send_trailers(sess, id, u, flags);
+		response_ended(sess, s);
 		queue(s);
-		goto eof;
+		return 0;
 	}
 	size_t n = avail < length ? avail : length;
 	memcpy(buf, u->in->data + u->in->rpos, n);
@@ -390,26 +398,19 @@ static ssize_t read_upstream(nghttp2_session *sess, int32_t id, uint8_t *buf, si
 		fc_h2up_consumed(u, n);
 	if (n == avail && x->phase == FC_X_DONE && !x->aborted) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
-		s->eof_sent = true;
 		send_trailers(sess, id, u, flags);
+		response_ended(sess, s);
 	}
 	s->active_ms = fc_client_now(c);
 	queue(s); /* the upstream has room again; the exchange may be done */
-	if (!(*flags & NGHTTP2_DATA_FLAG_EOF))
-		return (ssize_t)n;
-	if (!s->end_stream) /* RFC 9113 §8.1: the rest of the request is not needed */
-		nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
 	return (ssize_t)n;
-eof:
-	if (!s->end_stream)
-		nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
-	return 0;
 }
 
 /* DATA of a response of fulcrum's own. */
 static ssize_t read_local(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t length,
                           uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
+	(void)id;
 	(void)ud;
 	struct fc_h2_stream *s = src->ptr;
 	size_t n = s->local_len - s->local_off;
@@ -419,9 +420,7 @@ static ssize_t read_local(nghttp2_session *sess, int32_t id, uint8_t *buf, size_
 	s->local_off += (uint32_t)n;
 	if (s->local_off == s->local_len) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
-		s->eof_sent = true;
-		if (!s->end_stream)
-			nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+		response_ended(sess, s);
 	}
 	return (ssize_t)n;
 }
@@ -468,13 +467,8 @@ bool fc_h2_respond(struct fc_exchange *x, const struct fc_h1_head *hd, const cha
 		return false;
 	}
 	s->responded = true;
-	s->status = hd->status;
-	if (no_body) {
-		s->eof_sent = true;
-		if (!s->end_stream)
-			nghttp2_submit_rst_stream(s->h->sess, NGHTTP2_FLAG_NONE, s->id,
-			                          NGHTTP2_NO_ERROR);
-	}
+	if (no_body)
+		response_ended(s->h->sess, s);
 	return true;
 }
 
@@ -533,13 +527,8 @@ void fc_h2_respond_local(struct fc_h2_stream *s, const char *resp, size_t n)
 	/* nghttp2 copies the fields */
 	if (nghttp2_submit_response(s->h->sess, s->id, nv, nn, s->local_len ? &prd : NULL) == 0) {
 		s->responded = true;
-		s->status = hd->status;
-		if (!s->local_len) {
-			s->eof_sent = true;
-			if (!s->end_stream)
-				nghttp2_submit_rst_stream(s->h->sess, NGHTTP2_FLAG_NONE, s->id,
-				                          NGHTTP2_NO_ERROR);
-		}
+		if (!s->local_len)
+			response_ended(s->h->sess, s);
 	}
 	free(hd);
 	free(copy);
