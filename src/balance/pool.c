@@ -88,6 +88,7 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 		while (v->id_slots[h] != UINT32_MAX)
 			h = (h + 1) & v->id_mask;
 		v->id_slots[h] = (uint32_t)i;
+		v->n_capped += s->slots != NULL;
 		if (fc_server_state(s) == FC_SERVER_HEALTHY) {
 			v->n_healthy_any++;
 			if (fc_server_weight(s) > 0) {
@@ -379,6 +380,12 @@ int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, s
 		if (i >= 0 && strcmp(arr[i]->address, sp->address) == 0) {
 			/* same identity: keep the server and its counters */
 			struct fc_server *s = arr[i];
+			if ((s->slots != NULL) != (sp->max_conns > 0)) {
+				rc = -EBUSY; /* its requests in flight hold no slots */
+				goto undo;
+			}
+			if (s->slots)
+				atomic_store(&s->max_conns, sp->max_conns);
 			if (out)
 				out[k] = s;
 			if (fc_server_weight(s) != sp->weight) {
@@ -389,8 +396,9 @@ int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, s
 			}
 			continue;
 		}
-		struct fc_server *s = fc__server_create(name, sp->address, sp->weight,
-		                                        p->cfg.slow_start_ns, p->server_free);
+		struct fc_server *s =
+		        fc__server_create(name, sp->address, sp->weight, sp->max_conns,
+		                          p->cfg.slow_start_ns, p->server_free);
 		if (!s)
 			goto undo;
 		if (p->sticky)
@@ -644,32 +652,88 @@ static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v,
 	return s;
 }
 
-struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
+/* One choice: the sticky client's server (counted active here for an
+ * owns_active algorithm), else the algorithm's. *by_algo: the algorithm chose. */
+static struct fc_server *choose(struct fc_pool *p, const struct fc_view *v, struct fc_pick_ctx *ctx,
+                                bool *by_algo)
 {
-	ctx->sticky_set = false;
-	ctx->sticky_out[0] = 0;
-	unsigned g = gp_enter(&p->gp);
-	struct fc_view *v = cur_view(p);
-	struct fc_server *s = NULL;
-	ctx->panic = v->panic;
-	if (p->sticky && ctx->sticky_value && (s = sticky_pick(p, v, ctx)) != NULL) {
+	struct fc_server *s;
+	*by_algo = false;
+	if (p->sticky && ctx->sticky_value && (s = sticky_pick(p, v, ctx)) != NULL &&
+	    !fc__server_full(s)) {
 		if (p->algo->owns_active) {
 			if (p->algo->acquire)
 				p->algo->acquire(p->algo_state, v, s);
 			else
 				fc_server_active_add(s, 1);
 		}
+		return s;
+	}
+	*by_algo = true;
+	return p->algo->pick(p->algo_state, v, ctx);
+}
+
+/* A choice whose server's last slot went to another thread meanwhile:
+ * what choose counted is taken back (owns_active: the algorithm's done,
+ * told it is a cancel). */
+static void unchoose(struct fc_pool *p, const struct fc_view *v, struct fc_server *s,
+                     uint64_t now_ns)
+{
+	if (!p->algo->owns_active)
+		return;
+	if (p->algo->done) {
+		struct fc_outcome o = {FC_OUTCOME_CANCELLED, 0, false};
+		p->algo->done(p->algo_state, v, s, &o, now_ns);
 	} else {
-		s = p->algo->pick(p->algo_state, v, ctx);
-		if (s && p->sticky && s->sticky[0]) {
+		fc_server_active_add(s, -1);
+	}
+}
+
+/* Picks that lose a slot race before giving up (each loss means another
+ * thread took the slot, so the cap is reached there). */
+#define SLOT_RACES 8
+
+/* After a NULL pick: is a server otherwise eligible at its cap? O(n), only
+ * on pools with capped servers. */
+static bool any_full(const struct fc_view *v, const struct fc_pick_ctx *ctx)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		struct fc_server *s = v->servers[i];
+		if (fc__server_full(s) && fc__server_eligible_uncapped(s, ctx, true))
+			return true;
+	}
+	return false;
+}
+
+struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
+{
+	ctx->sticky_set = false;
+	ctx->sticky_out[0] = 0;
+	ctx->full = false;
+	unsigned g = gp_enter(&p->gp);
+	struct fc_view *v = cur_view(p);
+	struct fc_server *s = NULL;
+	bool by_algo = false;
+	ctx->panic = v->panic;
+	for (int race = 0; race <= SLOT_RACES; race++) {
+		s = choose(p, v, ctx, &by_algo);
+		/* the cap is checked before (the server was eligible) and
+		 * enforced here: the slot is taken, or the choice undone */
+		if (!s || fc__server_slot_take(s))
+			break;
+		unchoose(p, v, s, ctx->now_ns);
+		s = NULL;
+	}
+	if (s) {
+		if (by_algo && p->sticky && s->sticky[0]) {
 			memcpy(ctx->sticky_out, s->sticky, sizeof s->sticky);
 			ctx->sticky_set = true;
 		}
-	}
-	if (s) {
 		fc_server_ref(s); /* the snapshot holds one, so s is alive here */
 		if (!p->algo->owns_active)
 			fc_server_active_add(s, 1);
+	} else if (v->n_capped) {
+		ctx->full = any_full(v, ctx);
 	}
 	gp_exit(&p->gp, g);
 	return s;
@@ -695,6 +759,7 @@ void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcom
 		p->algo->done(p->algo_state, cur_view(p), s, o, now_ns);
 		gp_exit(&p->gp, g);
 	}
+	fc__server_slot_release(s);
 	fc_server_unref(s);
 	maybe_rebuild(p);
 }
