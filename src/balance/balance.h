@@ -96,16 +96,26 @@ static inline bool fc__server_full(const struct fc_server *s)
 	                           atomic_load_explicit(&((struct fc_server *)s)->max_conns,
 	                                                memory_order_relaxed);
 }
+/* The compare-and-swaps behind the two calls below (server.c). */
+bool fc__slots_take(struct fc_server *s);
+void fc__slots_release(struct fc_server *s);
 /* Takes one of s's slots: true, or false when s is at its cap (a server
  * without a cap always has one). One compare-and-swap: two threads never
  * both take the last. */
-bool fc__server_slot_take(struct fc_server *s);
+static inline bool fc__server_slot_take(struct fc_server *s)
+{
+	return !s->slots || fc__slots_take(s);
+}
+/* Gives back a slot fc__server_slot_take took. */
+static inline void fc__server_slot_release(struct fc_server *s)
+{
+	if (s->slots)
+		fc__slots_release(s);
+}
 /* fc_server_is_eligible without the max_conns check and without counting a
  * pick step. */
 bool fc__server_eligible_uncapped(const struct fc_server *s, const struct fc_pick_ctx *ctx,
                                   bool allow_lame);
-/* Gives back a slot fc__server_slot_take took. */
-void fc__server_slot_release(struct fc_server *s);
 
 /* Parses the id of a sticky value without verifying its tag. 0 or -EINVAL. */
 int fc__sticky_id(const char *value, size_t len, uint32_t *id);

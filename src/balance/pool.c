@@ -654,8 +654,8 @@ static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v,
 
 /* One choice: the sticky client's server (counted active here for an
  * owns_active algorithm), else the algorithm's. *by_algo: the algorithm chose. */
-static struct fc_server *choose(struct fc_pool *p, const struct fc_view *v, struct fc_pick_ctx *ctx,
-                                bool *by_algo)
+static inline __attribute__((always_inline)) struct fc_server *
+choose(struct fc_pool *p, const struct fc_view *v, struct fc_pick_ctx *ctx, bool *by_algo)
 {
 	struct fc_server *s;
 	*by_algo = false;
@@ -693,6 +693,24 @@ static void unchoose(struct fc_pool *p, const struct fc_view *v, struct fc_serve
  * thread took the slot, so the cap is reached there). */
 #define SLOT_RACES 8
 
+/* s's last slot went to another thread between choose and the take: undo
+ * and choose again (the cap now shows: s is skipped unless a slot came
+ * back), up to SLOT_RACES times. */
+static __attribute__((noinline)) struct fc_server *choose_again(struct fc_pool *p,
+                                                                const struct fc_view *v,
+                                                                struct fc_pick_ctx *ctx,
+                                                                struct fc_server *s, bool *by_algo)
+{
+	for (int race = 0; race < SLOT_RACES; race++) {
+		unchoose(p, v, s, ctx->now_ns);
+		s = choose(p, v, ctx, by_algo);
+		if (!s || fc__server_slot_take(s))
+			return s;
+	}
+	unchoose(p, v, s, ctx->now_ns);
+	return NULL;
+}
+
 /* After a NULL pick: is a server otherwise eligible at its cap? O(n), only
  * on pools with capped servers. */
 static bool any_full(const struct fc_view *v, const struct fc_pick_ctx *ctx)
@@ -715,15 +733,11 @@ struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
 	struct fc_server *s = NULL;
 	bool by_algo = false;
 	ctx->panic = v->panic;
-	for (int race = 0; race <= SLOT_RACES; race++) {
-		s = choose(p, v, ctx, &by_algo);
-		/* the cap is checked before (the server was eligible) and
-		 * enforced here: the slot is taken, or the choice undone */
-		if (!s || fc__server_slot_take(s))
-			break;
-		unchoose(p, v, s, ctx->now_ns);
-		s = NULL;
-	}
+	s = choose(p, v, ctx, &by_algo);
+	/* the cap is checked before (the server was eligible) and enforced
+	 * here: the slot is taken, or the choice undone and made again */
+	if (s && !fc__server_slot_take(s))
+		s = choose_again(p, v, ctx, s, &by_algo);
 	if (s) {
 		if (by_algo && p->sticky && s->sticky[0]) {
 			memcpy(ctx->sticky_out, s->sticky, sizeof s->sticky);

@@ -107,11 +107,9 @@ unsigned fc_server_max_conns(const struct fc_server *s)
 	return atomic_load_explicit(&((struct fc_server *)s)->max_conns, memory_order_relaxed);
 }
 
-bool fc__server_slot_take(struct fc_server *s)
+bool fc__slots_take(struct fc_server *s)
 {
 	struct fc__slots *sl = s->slots;
-	if (!sl)
-		return true;
 	uint32_t max = atomic_load_explicit(&s->max_conns, memory_order_relaxed);
 	uint32_t cur = atomic_load_explicit(&sl->used, memory_order_relaxed);
 	do {
@@ -122,11 +120,9 @@ bool fc__server_slot_take(struct fc_server *s)
 	return true;
 }
 
-void fc__server_slot_release(struct fc_server *s)
+void fc__slots_release(struct fc_server *s)
 {
 	struct fc__slots *sl = s->slots;
-	if (!sl)
-		return;
 	/* never below zero, even if a caller ends a pick twice; seq_cst, so a
 	 * caller that then looks at its own waiters (a queue) cannot miss one
 	 * that looked at this count before it enqueued (docs/traffic.md) */
@@ -268,35 +264,34 @@ bool fc_pick_avoids(const struct fc_pick_ctx *ctx, const struct fc_server *s)
 
 _Thread_local uint64_t fc__pick_steps;
 
-static inline bool eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx,
-                            bool allow_lame, bool capped)
+bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx,
+                           bool allow_lame)
 {
+	fc__pick_steps++;
 	int st = LD(state);
 	if (ctx->panic) /* every weighted server but draining ones, cooldowns ignored */
-		return st != FC_SERVER_DRAINING && LD(weight) != 0 &&
-		       !(capped && fc__server_full(s)) && !fc_pick_avoids(ctx, s);
+		return st != FC_SERVER_DRAINING && LD(weight) != 0 && !fc__server_full(s) &&
+		       !fc_pick_avoids(ctx, s);
 	if (st != FC_SERVER_HEALTHY && !(allow_lame && st == FC_SERVER_LAME_DUCK))
 		return false;
 	if (LD(weight) == 0)
 		return false;
 	if (ctx->now_ns < LD(cooldown_until))
 		return false;
-	if (capped && fc__server_full(s))
+	if (fc__server_full(s))
 		return false;
 	return !fc_pick_avoids(ctx, s);
-}
-
-bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx,
-                           bool allow_lame)
-{
-	fc__pick_steps++;
-	return eligible(s, ctx, allow_lame, true);
 }
 
 bool fc__server_eligible_uncapped(const struct fc_server *s, const struct fc_pick_ctx *ctx,
                                   bool allow_lame)
 {
-	return eligible(s, ctx, allow_lame, false);
+	/* fc_server_is_eligible's rules but the cap (after a NULL pick only) */
+	int st = LD(state);
+	if (ctx->panic)
+		return st != FC_SERVER_DRAINING && LD(weight) != 0 && !fc_pick_avoids(ctx, s);
+	return (st == FC_SERVER_HEALTHY || (allow_lame && st == FC_SERVER_LAME_DUCK)) &&
+	       LD(weight) != 0 && ctx->now_ns >= LD(cooldown_until) && !fc_pick_avoids(ctx, s);
 }
 
 bool fc_server_admit(const struct fc_server *s, struct fc_pick_ctx *ctx)
