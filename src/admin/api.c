@@ -98,6 +98,11 @@ static void write_server(struct fc_admin *a, struct fc_json *j, const struct fc_
 	fc_json_kuint(j, "weight", st.weight);
 	fc_json_kuint(j, "effective_weight", st.effective_weight);
 	fc_json_kuint(j, "active", st.active);
+	fc_json_key(j, "max_conns");
+	if (st.max_conns)
+		fc_json_uint(j, st.max_conns);
+	else
+		fc_json_null(j);
 	fc_json_kuint(j, "idle", t.idle);
 	fc_json_kuint(j, "requests", st.requests);
 	fc_json_key(j, "failures");
@@ -183,6 +188,22 @@ static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool 
 	fc_json_kuint(j, "http/1.1", proto[FC_PROTO_H1]);
 	fc_json_kuint(j, "h2", proto[FC_PROTO_H2]);
 	fc_json_obj_end(j);
+	fc_json_key(j, "queue");
+	if (p->queue) {
+		uint64_t timeouts = 0, full = 0;
+		for (uint32_t w = 0; p->ctr && w < n_workers; w++) {
+			timeouts += fc_ctr_get(&p->ctr[w].qtimeouts);
+			full += fc_ctr_get(&p->ctr[w].qfull);
+		}
+		fc_json_obj(j);
+		fc_json_kuint(j, "length", fc_queue_waiting(p->queue));
+		fc_json_kuint(j, "max", atomic_load_explicit(&p->queue->max, memory_order_relaxed));
+		fc_json_kuint(j, "timeouts", timeouts);
+		fc_json_kuint(j, "full", full);
+		fc_json_obj_end(j);
+	} else {
+		fc_json_null(j);
+	}
 	fc_json_key(j, "servers");
 	fc_json_arr(j);
 	for (size_t i = 0; i < n; i++)
@@ -299,7 +320,8 @@ static struct fc_server *live_add(const struct fc_admin_view *v, struct fc_rt_po
 			return NULL;
 		}
 	}
-	struct fc_server_spec spec = {.name = cs->name, .address = cs->url, .weight = 0};
+	struct fc_server_spec spec = {
+	        .name = cs->name, .address = cs->url, .weight = 0, .max_conns = cs->max_conns};
 	struct fc_server *srv = NULL;
 	int rc = fc_pool_upsert(p->pool, &spec, now, &srv);
 	if (rc < 0 || !srv) {

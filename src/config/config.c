@@ -41,6 +41,9 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->passive.max_ejected_pct = 50;
 	p->panic_threshold_pct = 0;
 	p->tls.verify = true;
+	p->max_conns = 0;
+	p->queue.max = 1000;
+	p->queue.timeout_ms = 5000;
 }
 
 void fc__cfg_health_defaults(struct fc_config_health *h)

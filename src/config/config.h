@@ -11,6 +11,9 @@
 
 /* Durations are milliseconds, sizes are bytes. */
 
+/* max_conns: at most this many requests at once per server. */
+#define FC_CONFIG_MAX_CONNS 1000000
+
 /* retries: the first attempt and the retries fit the proxy's 8 tries. */
 #define FC_CONFIG_MAX_RETRIES 7
 
@@ -109,6 +112,8 @@ struct fc_config_server {
 	struct sockaddr_storage addr; /* resolved at load time */
 	socklen_t addr_len;
 	unsigned weight;                 /* 0..1000, default 1 */
+	uint32_t max_conns;              /* requests at once, all workers; 0: no cap; default
+	                                    the pool's max_conns */
 	struct fc_config_health health;  /* the pool's health: with this server's overrides */
 	enum fc_admin_state admin_state; /* from the journal, default ready */
 	bool journal_added;              /* the journal added it (not in the file) */
@@ -136,6 +141,14 @@ enum fc_pool_protocol {
 	FC_POOL_H2,    /* HTTP/2: h2c for http://, ALPN h2 for https:// (gRPC) */
 };
 
+/* pools.*.queue: requests that find every server at its max_conns wait here
+ * (docs/traffic.md). */
+struct fc_config_queue {
+	bool enabled;        /* queue: written */
+	uint32_t max;        /* requests waiting at once, default 1000 */
+	uint32_t timeout_ms; /* the longest wait, default 5000 -> 503 */
+};
+
 struct fc_config_pool {
 	char *name;
 	char *algorithm; /* default "round_robin" */
@@ -158,6 +171,8 @@ struct fc_config_pool {
 	uint32_t panic_threshold_pct;     /* 0 = off: below this share healthy, use all */
 	struct fc_config_pool_tls tls;    /* for its https:// servers */
 	bool has_tls_servers;
+	uint32_t max_conns;           /* its servers' default max_conns, 0 = no cap (default) */
+	struct fc_config_queue queue; /* off unless written */
 };
 
 struct fc_config_route {

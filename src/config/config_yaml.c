@@ -1107,7 +1107,7 @@ static void parse_hash(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 
 static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 {
-	struct field f[] = {F("url"), F("weight"), F("name"), F("health")};
+	struct field f[] = {F("url"), F("weight"), F("name"), F("health"), F("max_conns")};
 	struct fc_config_server *s = &p->servers[p->n_servers];
 	yaml_node_t *url_node = n, *name_node = NULL;
 	const char *url, *v;
@@ -1117,15 +1117,17 @@ static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 	int rc;
 
 	fc__cfg_server_defaults(s);
+	s->max_conns = p->max_conns;
 	p->n_servers++;
 	if (n->type == YAML_SCALAR_NODE) {
 		url = want_scalar(w, n, "http://host:port or a mapping with url");
 		if (!url)
 			return;
 	} else {
-		if (!get_fields(w, n, f, 4))
+		if (!get_fields(w, n, f, 5))
 			return;
 		get_uint(w, &f[1], 0, 1000, &s->weight);
+		get_uint(w, &f[4], 0, FC_CONFIG_MAX_CONNS, &s->max_conns);
 		if (f[3].val) {
 			struct health_set set;
 
@@ -1365,6 +1367,46 @@ static void parse_pool_tls(struct walk *w, struct fc_config_pool *p, yaml_node_t
 	}
 }
 
+/* queue: { max, timeout } */
+static void parse_queue(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
+{
+	struct field f[] = {F("max"), F("timeout")};
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n, "must be a mapping (max, timeout), not %s", kind(n));
+		return;
+	}
+	p->queue.enabled = true;
+	if (!get_fields(w, n, f, 2))
+		return;
+	get_uint(w, &f[0], 1, 1000000, &p->queue.max);
+	get_duration_ms(w, &f[1], 1, TIMEOUT_MAX, &p->queue.timeout_ms);
+}
+
+/* The keys of pools.* that decide how many requests a server takes and what
+ * waits (docs/traffic.md): max_conns before the servers (their default),
+ * queue after them (it needs a cap somewhere). */
+static void parse_pool_limits(struct walk *w, struct fc_config_pool *p, const struct field *max,
+                              const struct field *queue, bool after)
+{
+	if (!after) {
+		get_uint(w, max, 0, FC_CONFIG_MAX_CONNS, &p->max_conns);
+		return;
+	}
+	if (!queue->val)
+		return;
+	size_t old = push_key(w, "queue");
+	parse_queue(w, p, queue->val);
+	bool capped = false;
+	for (size_t i = 0; i < p->n_servers; i++)
+		capped |= p->servers[i].max_conns > 0;
+	if (!capped && p->n_servers)
+		werr(w, queue->key,
+		     "only used with max_conns (on the pool or one of its servers): without a "
+		     "cap nothing waits");
+	pop(w, old);
+}
+
 static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *key, yaml_node_t *n)
 {
 	struct field f[] = {F("algorithm"),
@@ -1382,7 +1424,9 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	                    F("passive"),
 	                    F("panic_threshold"),
 	                    F("tls"),
-	                    F("protocol")};
+	                    F("protocol"),
+	                    F("max_conns"),
+	                    F("queue")};
 	char why[512];
 	size_t old;
 	const char *v;
@@ -1425,7 +1469,9 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		parse_health(w, &p->health, f[11].val, &base, &none, &w->pool_health_set);
 		pop(w, old);
 	}
+	parse_pool_limits(w, p, &f[16], &f[17], false);
 	parse_servers(w, p, &f[1], key);
+	parse_pool_limits(w, p, &f[16], &f[17], true);
 	get_duration_ms(w, &f[2], 1, TIMEOUT_MAX, &p->connect_timeout_ms);
 	get_duration_ms(w, &f[3], 1, TIMEOUT_MAX, &p->response_timeout_ms);
 	get_duration_ms(w, &f[4], 1, TIMEOUT_MAX, &p->idle_timeout_ms);

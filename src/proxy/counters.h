@@ -60,6 +60,10 @@ struct fc_pool_counters {
 	_Atomic uint64_t code[5];
 	_Atomic uint64_t proto[FC_PROTO_N]; /* every request routed here, by client protocol */
 	struct fc_hist dur;
+	/* its queue (docs/traffic.md): time each request waited there, requests
+	 * that waited queue.timeout, requests refused because it was full */
+	struct fc_hist qwait;
+	_Atomic uint64_t qtimeouts, qfull;
 } __attribute__((aligned(64))); /* one cache line or more per worker */
 
 /* Per worker (struct fc_worker.ctr). */
