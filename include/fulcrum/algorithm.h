@@ -35,6 +35,7 @@ struct fc_view {
 	size_t id_mask;
 	uint32_t n_healthy_any; /* state HEALTHY, any weight */
 	uint32_t n_capped;      /* servers with a max_conns */
+	uint32_t n_asleep;      /* servers in state ASLEEP */
 };
 
 /* What an algorithm learns at init from its pool. */
@@ -108,8 +109,8 @@ uint32_t fc_server_slot(const struct fc_server *s);
 bool fc_pick_avoids(const struct fc_pick_ctx *ctx, const struct fc_server *s);
 /** True if s may take a new request now: healthy (or lame duck when
  * allow_lame), weight > 0, not cooling down, not avoided, below its
- * max_conns. Ignores slow start. When ctx->panic: weight > 0, not draining,
- * not avoided, below its max_conns. */
+ * max_conns. Ignores slow start. When ctx->panic: weight > 0, not draining
+ * or asleep, not avoided, below its max_conns. */
 bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx,
                            bool allow_lame);
 /** Slow start by rejection: true with probability share (always when ramped). */

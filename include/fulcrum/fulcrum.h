@@ -16,7 +16,15 @@ extern "C" {
 /* Share of full weight a server starts its slow-start ramp at (per mille). */
 #define FC_SLOW_START_FLOOR_PERMILLE 100
 
-enum fc_server_state { FC_SERVER_HEALTHY, FC_SERVER_LAME_DUCK, FC_SERVER_DEAD, FC_SERVER_DRAINING };
+/* ASLEEP: stopped on purpose while idle (the proxy's wake:), to be woken by
+ * a request; skipped by picks like DEAD, panic mode included. */
+enum fc_server_state {
+	FC_SERVER_HEALTHY,
+	FC_SERVER_LAME_DUCK,
+	FC_SERVER_DEAD,
+	FC_SERVER_DRAINING,
+	FC_SERVER_ASLEEP,
+};
 
 struct fc_pool;
 struct fc_server;
@@ -59,9 +67,10 @@ struct fc_pool_options {
 	/* rebalance: length of one measuring window / step; 0 = 1 s. */
 	uint64_t rebalance_window_ns;
 	/* Panic mode (Envoy's): when fewer than panic_permille / 1000 of the
-	 * servers with weight > 0 are healthy, picks spread over all of them
-	 * whatever their state (dead and lame duck too, draining never), ignoring
-	 * cooldowns, still honouring the avoid set. 0 = off; at most 1000. */
+	 * servers with weight > 0 (asleep ones not counted) are healthy, picks
+	 * spread over all of them whatever their state (dead and lame duck too,
+	 * draining and asleep never), ignoring cooldowns, still honouring the
+	 * avoid set. 0 = off; at most 1000. */
 	unsigned panic_permille;
 };
 
@@ -180,6 +189,7 @@ struct fc_pick_ctx {
 	bool panic;          /* set by fc_pool_pick: the pool picked in panic mode */
 	bool full;           /* NULL only because every server otherwise eligible is at
 	                        its max_conns: a slot may free up (the caller may wait) */
+	bool asleep;         /* NULL, and a server of the pool is asleep (waking it may help) */
 	bool sticky_set;     /* response must carry Set-Cookie with sticky_out */
 	char sticky_out[96]; /* NUL-terminated cookie value when sticky_set */
 };
@@ -191,7 +201,8 @@ struct fc_pick_ctx {
  * when ctx->full says that is what is missing). A sticky client whose server
  * is at its cap goes to another server, as if its server were out.
  * In panic mode (ctx->panic is set) any server with weight > 0 that is not
- * draining and not in ctx->avoid is eligible. NULL only when nothing is
+ * draining, not asleep and not in ctx->avoid is eligible. ctx->asleep says
+ * a NULL pick's pool has a server asleep. NULL only when nothing is
  * eligible. The share of a server that is out goes to the others in
  * proportion to their weights (docs/balancing.md).
  * Every pick must be ended with fc_pool_done. Takes no global lock: the server

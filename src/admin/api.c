@@ -204,6 +204,14 @@ static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool 
 	} else {
 		fc_json_null(j);
 	}
+	fc_json_key(j, "wake");
+	if (p->cfg->wake.enabled && p->queue) {
+		fc_json_obj(j);
+		fc_json_kstr(j, "state", fc_wake_state_name(atomic_load(&p->queue->wake_state)));
+		fc_json_obj_end(j);
+	} else {
+		fc_json_null(j);
+	}
 	fc_json_key(j, "servers");
 	fc_json_arr(j);
 	for (size_t i = 0; i < n; i++)
@@ -663,6 +671,26 @@ static void reload(struct fc_admin *a, struct fc_admin_resp *r)
 	fc_admin_error(r, rc == -EINVAL ? 400 : 500, "%s", err[0] ? err : strerror(-rc));
 }
 
+/* POST /api/pools/{pool}/wake */
+static void wake(struct fc_admin *a, struct fc_rt_pool *p, struct fc_admin_resp *r)
+{
+	const char *state = NULL;
+	if (!a->hooks.wake) {
+		fc_admin_error(r, 501, "wake is not available");
+		return;
+	}
+	if (!p->cfg->wake.enabled || a->hooks.wake(a->hooks.arg, p->cfg->name, &state) < 0) {
+		fc_admin_error(r, 409, "pool %s has no wake: in its configuration", p->cfg->name);
+		return;
+	}
+	fc_info("admin: pool %s: wake asked (%s)", p->cfg->name, state);
+	r->status = 202;
+	fc_json_obj(&r->body);
+	fc_json_kstr(&r->body, "pool", p->cfg->name);
+	fc_json_kstr(&r->body, "wake", state);
+	fc_json_obj_end(&r->body);
+}
+
 void fc_admin_api(struct fc_admin *a, const struct fc_admin_req *req, struct fc_admin_resp *r)
 {
 	struct fc_admin_view v;
@@ -691,6 +719,10 @@ void fc_admin_api(struct fc_admin *a, const struct fc_admin_req *req, struct fc_
 	if (rt->id == FC_ADMIN_R_POOL) {
 		r->status = 200;
 		write_pool(a, &r->body, p, v.rt->n_workers);
+		return;
+	}
+	if (rt->id == FC_ADMIN_R_WAKE) {
+		wake(a, p, r);
 		return;
 	}
 	if (rt->id == FC_ADMIN_R_SERVERS) {

@@ -26,11 +26,10 @@ static const char *const check_names[FC_HEALTH_RESULTS] = {
         [FC_HEALTH_RESULT_TIMEOUT] = "timeout",
         [FC_HEALTH_RESULT_LAME_DUCK] = "lame_duck",
 };
-const char *const fc_admin_server_states[4] = {
-        [FC_SERVER_HEALTHY] = "healthy",
-        [FC_SERVER_LAME_DUCK] = "lame_duck",
-        [FC_SERVER_DEAD] = "dead",
-        [FC_SERVER_DRAINING] = "draining",
+const char *const fc_admin_server_states[5] = {
+        [FC_SERVER_HEALTHY] = "healthy", [FC_SERVER_LAME_DUCK] = "lame_duck",
+        [FC_SERVER_DEAD] = "dead",       [FC_SERVER_DRAINING] = "draining",
+        [FC_SERVER_ASLEEP] = "asleep",
 };
 
 /* A label value: backslash, double quote and newline escaped. */
@@ -325,7 +324,7 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	}
 	family(o, "fulcrum_server_state", "gauge", "1 for the server's current state, else 0.");
 	for (size_t i = 0; i < sn.n; i++)
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < 5; k++) {
 			series(o, "fulcrum_server_state", sn.s[i].pool, sn.s[i].name);
 			fc_json_printf(o, ",state=\"%s\"} %d\n", fc_admin_server_states[k],
 			               (int)sn.s[i].st.state == k);

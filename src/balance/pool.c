@@ -89,6 +89,7 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 			h = (h + 1) & v->id_mask;
 		v->id_slots[h] = (uint32_t)i;
 		v->n_capped += s->slots != NULL;
+		v->n_asleep += fc_server_state(s) == FC_SERVER_ASLEEP;
 		if (fc_server_state(s) == FC_SERVER_HEALTHY) {
 			v->n_healthy_any++;
 			if (fc_server_weight(s) > 0) {
@@ -98,10 +99,12 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 		}
 	}
 	v->n = n;
-	/* panic: the share of weighted servers that are healthy, by count */
+	/* panic: the share of weighted servers that are healthy, by count (an
+	 * asleep server is out on purpose, not failing: not counted) */
 	size_t weighted = 0;
 	for (size_t i = 0; i < n; i++)
-		weighted += fc_server_weight(servers[i]) > 0;
+		weighted += fc_server_weight(servers[i]) > 0 &&
+		            fc_server_state(servers[i]) != FC_SERVER_ASLEEP;
 	v->panic = p->panic_permille && weighted &&
 	           (uint64_t)v->n_healthy * 1000 < (uint64_t)p->panic_permille * weighted;
 	/* the rotation; a maintained pool also leaves out the servers cooling down
@@ -112,7 +115,8 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 		struct fc_server *s = servers[i];
 		unsigned w = fc_server_weight(s);
 		int st = fc_server_state(s);
-		if (!w || (st != FC_SERVER_HEALTHY && !(v->panic && st != FC_SERVER_DRAINING)))
+		if (!w || (st != FC_SERVER_HEALTHY &&
+		           !(v->panic && st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP)))
 			continue;
 		uint64_t until = atomic_load_explicit(&s->cooldown_until, memory_order_relaxed);
 		if (cool_out && until > p->maint_now) {
@@ -537,7 +541,7 @@ out:
 int fc_pool_set_state(struct fc_pool *p, const char *name, enum fc_server_state st, uint64_t now_ns)
 {
 	if (!name || (st != FC_SERVER_HEALTHY && st != FC_SERVER_LAME_DUCK &&
-	              st != FC_SERVER_DEAD && st != FC_SERVER_DRAINING))
+	              st != FC_SERVER_DEAD && st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP))
 		return -EINVAL;
 	pthread_mutex_lock(&p->mu);
 	struct fc_view *cur = cur_view(p);
@@ -643,7 +647,9 @@ static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v,
 	/* lame duck and weight 0 keep their sticky clients; dead and draining do
 	 * not, except that panic mode takes dead ones (and ignores cooldowns) */
 	if (ctx->panic)
-		return st != FC_SERVER_DRAINING && !fc_pick_avoids(ctx, s) ? s : NULL;
+		return st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP && !fc_pick_avoids(ctx, s)
+		               ? s
+		               : NULL;
 	if (st != FC_SERVER_HEALTHY && st != FC_SERVER_LAME_DUCK)
 		return NULL;
 	if (ctx->now_ns < atomic_load_explicit(&s->cooldown_until, memory_order_relaxed) ||
@@ -728,6 +734,7 @@ struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
 	ctx->sticky_set = false;
 	ctx->sticky_out[0] = 0;
 	ctx->full = false;
+	ctx->asleep = false;
 	unsigned g = gp_enter(&p->gp);
 	struct fc_view *v = cur_view(p);
 	struct fc_server *s = NULL;
@@ -746,8 +753,10 @@ struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
 		fc_server_ref(s); /* the snapshot holds one, so s is alive here */
 		if (!p->algo->owns_active)
 			fc_server_active_add(s, 1);
-	} else if (v->n_capped) {
-		ctx->full = any_full(v, ctx);
+	} else {
+		ctx->asleep = v->n_asleep > 0;
+		if (v->n_capped)
+			ctx->full = any_full(v, ctx);
 	}
 	gp_exit(&p->gp, g);
 	return s;

@@ -270,8 +270,8 @@ bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *
 	fc__pick_steps++;
 	int st = LD(state);
 	if (ctx->panic) /* every weighted server but draining ones, cooldowns ignored */
-		return st != FC_SERVER_DRAINING && LD(weight) != 0 && !fc__server_full(s) &&
-		       !fc_pick_avoids(ctx, s);
+		return st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP && LD(weight) != 0 &&
+		       !fc__server_full(s) && !fc_pick_avoids(ctx, s);
 	if (st != FC_SERVER_HEALTHY && !(allow_lame && st == FC_SERVER_LAME_DUCK))
 		return false;
 	if (LD(weight) == 0)
@@ -289,7 +289,8 @@ bool fc__server_eligible_uncapped(const struct fc_server *s, const struct fc_pic
 	/* fc_server_is_eligible's rules but the cap (after a NULL pick only) */
 	int st = LD(state);
 	if (ctx->panic)
-		return st != FC_SERVER_DRAINING && LD(weight) != 0 && !fc_pick_avoids(ctx, s);
+		return st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP && LD(weight) != 0 &&
+		       !fc_pick_avoids(ctx, s);
 	return (st == FC_SERVER_HEALTHY || (allow_lame && st == FC_SERVER_LAME_DUCK)) &&
 	       LD(weight) != 0 && ctx->now_ns >= LD(cooldown_until) && !fc_pick_avoids(ctx, s);
 }

@@ -149,6 +149,23 @@ struct fc_config_queue {
 	uint32_t timeout_ms; /* the longest wait, default 5000 -> 503 */
 };
 
+/* pools.*.wake: servers started on demand and stopped when idle
+ * (docs/traffic.md, "Waking idle servers"). */
+struct fc_config_wake {
+	bool enabled;   /* wake: written */
+	char **command; /* argv, run without a shell (PATH searched); NULL: url */
+	size_t n_command;
+	char *url;                        /* http://host:port/path POSTed to; NULL: command */
+	char *url_host;                   /* its Host header (host[:port]) */
+	char *url_path;                   /* its target, "/" when none */
+	struct sockaddr_storage url_addr; /* resolved at load */
+	socklen_t url_addr_len;
+	char **stop_command; /* argv run after idle_after; NULL: none */
+	size_t n_stop_command;
+	uint32_t idle_after_ms; /* 0: never stop (default) */
+	uint32_t timeout_ms; /* for a wake (the command and the checks) and a stop, default 60000 */
+};
+
 struct fc_config_pool {
 	char *name;
 	char *algorithm; /* default "round_robin" */
@@ -172,7 +189,8 @@ struct fc_config_pool {
 	struct fc_config_pool_tls tls;    /* for its https:// servers */
 	bool has_tls_servers;
 	uint32_t max_conns;           /* its servers' default max_conns, 0 = no cap (default) */
-	struct fc_config_queue queue; /* off unless written */
+	struct fc_config_queue queue; /* off unless written (wake: has one all the same) */
+	struct fc_config_wake wake;   /* off unless written */
 };
 
 struct fc_config_route {

@@ -441,19 +441,61 @@ static void queue_leave(struct fc_exchange *x, uint64_t queued_ms)
 	set_phase(x, FC_X_PICK);
 }
 
-/* The deadline of a waiting request: queue.timeout. */
+/* A browser waiting for a wake gets the starting-up page after this. */
+#define STARTING_PAGE_MS 1000
+
+/* The deadline of a waiting request: queue.timeout; one waiting for a wake
+ * waits for the wake (which answers it when it fails), queue.timeout more
+ * at most, a browser a second. */
 static uint64_t queue_deadline(const struct fc_exchange *x)
 {
-	return x->phase_ms + x->pool->cfg->queue.timeout_ms;
+	const struct fc_config_pool *cp = x->pool->cfg;
+	if (!(x->qflags & FC_XQ_ASLEEP))
+		return x->phase_ms + cp->queue.timeout_ms;
+	if (x->qflags & FC_XQ_HTML)
+		return x->phase_ms + STARTING_PAGE_MS;
+	return x->phase_ms + cp->wake.timeout_ms + cp->queue.timeout_ms;
 }
 
 static void queue_timeout(struct fc_exchange *x)
 {
 	struct fc_worker *w = xw(x);
+	bool page = (x->qflags & (FC_XQ_ASLEEP | FC_XQ_HTML)) == (FC_XQ_ASLEEP | FC_XQ_HTML);
+	bool asleep = x->qflags & FC_XQ_ASLEEP;
 	queue_leave(x, x->phase_ms);
+	if (page) {
+		/* 503 with Retry-After: 1 and a page that reloads itself */
+		bool close = must_close(x, false);
+		char tmp[1024];
+		size_t n = fc_h1_write_starting(tmp, sizeof(tmp), close);
+		respond_local(x, 503, close, tmp, n, FC_BLAME_NONE);
+		return;
+	}
 	if (x->pool->ctr)
 		fc_ctr_inc(&x->pool->ctr[w->id].qtimeouts);
-	no_server(x, "every server is at max_conns: waited queue.timeout");
+	no_server(x, asleep ? "waited for the pool to wake longer than wake.timeout"
+	                    : "every server is at max_conns: waited queue.timeout");
+}
+
+/* A request that waited through a reload goes on with the newest
+ * configuration's pool of the same name (its servers are the ones health
+ * and wake: look after now) if that one shares the queue. Only before any
+ * attempt: nothing of the old pool is held. */
+static void follow_reload(struct fc_exchange *x)
+{
+	struct fc_worker *w = xw(x);
+	struct fc_runtime *old = x->rt;
+	if (old == w->rt || x->attempts || x->server)
+		return;
+	struct fc_rt_pool *np = fc_runtime_pool_named(w->rt, x->pool->cfg->name);
+	if (!np || np->queue != x->pool->queue)
+		return;
+	x->rt = w->rt;
+	x->pool = np;
+	x->rt->use[w->id].exchanges++;
+	/* as fc_worker_release_exchange does: the last exchange lets it go */
+	if (--old->use[w->id].exchanges == 0)
+		fc_runtime_unref(old);
 }
 
 void fc_exchange_dequeued(struct fc_exchange *x, bool fail)
@@ -464,6 +506,7 @@ void fc_exchange_dequeued(struct fc_exchange *x, bool fail)
 		queue_leave(x, x->phase_ms);
 		no_server(x, "the wake failed");
 	} else {
+		follow_reload(x);
 		pick_and_connect(x); /* from the queue: it may wait again, at its place */
 	}
 	if (c->closed)
@@ -488,7 +531,10 @@ static void pick_and_connect(struct fc_exchange *x)
 	set_phase(x, FC_X_PICK);
 	/* a new request does not pass those waiting */
 	if (qs == Q_OUT && x->attempts == 0 && q && fc_queue_waiting(q)) {
-		int rc = queue_wait(x, false, w->loop.now_ms);
+		bool asleep = fc_queue_sleeping(q);
+		if (asleep)
+			fc_queue_want_wake(q, x->rt->wake_mb);
+		int rc = queue_wait(x, asleep, w->loop.now_ms);
 		if (rc != 0)
 			return;
 		qs = Q_IN;
@@ -511,14 +557,18 @@ static void pick_and_connect(struct fc_exchange *x)
 		        .n_avoid = x->n_tried,
 		};
 		struct fc_server *srv = fc_pool_pick(x->pool->pool, &ctx);
-		if (!srv && ctx.full && q) {
+		if (!srv && (ctx.full || ctx.asleep) && q) {
+			/* full: a slot will free up; asleep: the pool wakes (asked now) */
+			if (ctx.asleep)
+				fc_queue_want_wake(q, x->rt->wake_mb);
 			if (qs == Q_IN) {
-				/* first in line, and still full: it waits for its turn */
+				/* first in line, and still nothing: it waits for its turn */
 				x->phase = FC_X_QUEUED;
 				x->phase_ms = queued_ms;
 				return;
 			}
-			int rc = queue_wait(x, false, qs == Q_HANDED ? queued_ms : w->loop.now_ms);
+			int rc = queue_wait(x, ctx.asleep,
+			                    qs == Q_HANDED ? queued_ms : w->loop.now_ms);
 			if (rc != 0)
 				return;
 			qs = Q_IN;
@@ -780,6 +830,12 @@ static bool route(struct fc_exchange *x, const struct fc_h1_head *hd)
 		fc_h2_body_raw(x);
 	}
 	pick_inputs(x, hd, path, path_len);
+	if (x->pool->cfg->wake.enabled) {
+		/* a browser waiting for a wake gets a page that reloads itself */
+		const struct fc_h1_header *acc = fc_h1_find(hd, "accept", 6);
+		if (acc && memmem(acc->value, acc->value_len, "text/html", 9))
+			x->qflags |= FC_XQ_HTML;
+	}
 	x->head = fc_buf_take(&w->bufs);
 	if (!x->head) {
 		fail_with(x, 503, true, 0, FC_BLAME_NONE);

@@ -152,6 +152,7 @@ struct fc_runtime {
 	atomic_uint own_conns; /* conns when no process counter was given */
 	struct fc_rt_use *use; /* per worker */
 	uint64_t generation;   /* 1 for the first, +1 per reload */
+	struct fc_mailbox *wake_mb; /* the control thread's wake requests (wake.c); NULL: none */
 };
 
 /* How a runtime is built: all optional (NULL options: no health checks, no
@@ -162,8 +163,9 @@ struct fc_runtime_options {
 	struct fc_runtime *prev;             /* the running one: state carries over by identity */
 	const uint8_t *secret;               /* the process's sticky secret (state_dir) */
 	size_t secret_len;
-	atomic_uint *conns; /* NULL: the runtime's own counter */
-	int access_fd;      /* -1: off */
+	atomic_uint *conns;         /* NULL: the runtime's own counter */
+	int access_fd;              /* -1: off */
+	struct fc_mailbox *wake_mb; /* wake.c's, for pools with wake: (NULL: never woken) */
 };
 
 /* Builds pools and servers from cfg (takes a reference): with o->prev,
@@ -214,7 +216,34 @@ struct fc_rt_queue {
 	uint32_t cap, head, len;
 	uint32_t handing; /* taken out, their message not yet received */
 	char *name;       /* the pool's */
+	/* wake: (wake.c): the pool's state, written by the control thread; a
+	 * worker's request for a wake (one in flight) */
+	_Atomic uint8_t wake_state; /* enum fc_wake_state */
+	atomic_bool wake_posting;
+	struct fc_msg wake_msg;
 };
+
+/* A pool's wake: state (wake.c). */
+enum fc_wake_state {
+	FC_WAKE_AWAKE,    /* its servers run (or it has no wake:) */
+	FC_WAKE_PROBING,  /* at start: are they up? requests wait for the answer */
+	FC_WAKE_ASLEEP,   /* stopped: the next request wakes it */
+	FC_WAKE_WAKING,   /* the command runs, or the checks have not passed yet */
+	FC_WAKE_STOPPING, /* idle_after passed: stop_command runs */
+};
+const char *fc_wake_state_name(enum fc_wake_state st);
+/* wake.c's handler of wake_msg (the control thread's mailbox, arg its
+ * struct fc_wakes). */
+void fc_wake_on_msg(struct fc_msg *m, void *arg);
+/* Asks the control thread (mb: fc_runtime.wake_mb) to wake q's pool; one
+ * message at a time. Thread: any worker. */
+void fc_queue_want_wake(struct fc_rt_queue *q, struct fc_mailbox *mb);
+/* The pool is not awake (asleep, waking, probing, stopping). */
+static inline bool fc_queue_sleeping(const struct fc_rt_queue *q)
+{
+	return atomic_load_explicit(&((struct fc_rt_queue *)q)->wake_state, memory_order_acquire) !=
+	       FC_WAKE_AWAKE;
+}
 
 enum fc_queue_add {
 	FC_QUEUE_ADDED, /* in the queue; a freed slot will come to it */

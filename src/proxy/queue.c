@@ -26,6 +26,7 @@ struct queue_msg {
 	struct fc_exchange *x;
 	uint32_t seq;
 	bool fail;
+	bool chain; /* the pool woke: once it has a server, the next one's turn comes */
 };
 
 struct fc_rt_queue *fc_queue_create(const char *name, uint32_t max)
@@ -45,6 +46,8 @@ struct fc_rt_queue *fc_queue_create(const char *name, uint32_t max)
 	atomic_init(&q->refs, 1);
 	atomic_init(&q->waiting, 0);
 	atomic_init(&q->max, max);
+	atomic_init(&q->wake_state, FC_WAKE_AWAKE);
+	atomic_init(&q->wake_posting, false);
 	return q;
 }
 
@@ -174,9 +177,10 @@ void fc_queue_remove(struct fc_rt_queue *q, struct fc_exchange *x)
 
 static void on_msg(struct fc_msg *m, void *arg);
 
-/* Hands entry e its turn (fail: its wake failed). Caller holds mu; false
- * when there is no memory for the message (e stays where it is). */
-static bool hand(struct fc_rt_queue *q, const struct fc_rt_queue_entry *e, bool fail)
+/* Hands entry e its turn (fail: its wake failed; chain: see queue_msg).
+ * Caller holds mu; false when there is no memory for the message (e stays
+ * where it is). */
+static bool hand(struct fc_rt_queue *q, const struct fc_rt_queue_entry *e, bool fail, bool chain)
 {
 	struct queue_msg *qm = malloc(sizeof(*qm));
 	if (!qm) {
@@ -188,20 +192,22 @@ static bool hand(struct fc_rt_queue *q, const struct fc_rt_queue_entry *e, bool 
 	qm->x = e->x;
 	qm->seq = e->seq;
 	qm->fail = fail;
+	qm->chain = chain;
 	fc_queue_ref(q);
 	q->handing++;
 	fc_mailbox_post(&e->w->mailbox, &qm->m);
 	return true;
 }
 
-void fc_queue_release(struct fc_rt_queue *q)
+/* The oldest waiting request's turn. */
+static void hand_first(struct fc_rt_queue *q, bool chain)
 {
 	/* pairs with the waiter's add: see the file's header */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!atomic_load_explicit(&q->waiting, memory_order_relaxed))
 		return;
 	pthread_mutex_lock(&q->mu);
-	if (q->len && hand(q, at(q, 0), false)) {
+	if (q->len && hand(q, at(q, 0), false, chain)) {
 		q->head = (q->head + 1) % q->cap;
 		q->len--;
 		publish(q);
@@ -209,17 +215,40 @@ void fc_queue_release(struct fc_rt_queue *q)
 	pthread_mutex_unlock(&q->mu);
 }
 
+void fc_queue_release(struct fc_rt_queue *q)
+{
+	hand_first(q, false);
+}
+
+void fc_queue_want_wake(struct fc_rt_queue *q, struct fc_mailbox *mb)
+{
+	if (!mb || atomic_exchange(&q->wake_posting, true))
+		return; /* the last one is still on its way */
+	fc_queue_ref(q);
+	q->wake_msg.fn = fc_wake_on_msg;
+	fc_mailbox_post(mb, &q->wake_msg);
+}
+
 void fc_queue_kick(struct fc_rt_queue *q, bool fail)
 {
+	if (!fail) {
+		/* one at a time, oldest first: each passes the turn on once it
+		 * has a server (a chain), so the order holds whatever worker
+		 * each is on, and one that finds every server full stops it
+		 * until a slot is given back */
+		hand_first(q, true);
+		return;
+	}
 	pthread_mutex_lock(&q->mu);
 	uint32_t kept = 0;
 	for (uint32_t i = 0; i < q->len; i++) {
 		struct fc_rt_queue_entry e = *at(q, i);
 		/* a failed wake fails those that waited for it, the others wait on */
-		if ((fail && !e.asleep) || !hand(q, &e, fail && e.asleep))
+		if (!e.asleep || !hand(q, &e, true, false))
 			*at(q, kept++) = e;
 	}
 	q->len = kept;
+	q->head = q->len ? q->head : 0;
 	publish(q);
 	pthread_mutex_unlock(&q->mu);
 }
@@ -235,12 +264,16 @@ static void on_msg(struct fc_msg *m, void *arg)
 	bool live = x->qseq == qm->seq && x->phase == FC_X_QUEUED;
 	if (live)
 		fc_exchange_dequeued(x, qm->fail); /* it may join again: still counted */
+	/* joined again (no server yet): a chain stops here */
+	bool waits = live && x->qseq == qm->seq && x->phase == FC_X_QUEUED;
 	pthread_mutex_lock(&q->mu);
 	q->handing--;
 	publish(q);
 	pthread_mutex_unlock(&q->mu);
 	if (!live && !qm->fail)
-		fc_queue_release(q);
+		hand_first(q, qm->chain); /* nobody's turn otherwise */
+	else if (qm->chain && !waits)
+		hand_first(q, true);
 	fc_queue_unref(q);
 	free(qm);
 }

@@ -204,7 +204,9 @@ static int build_pool(struct fc_runtime *rt, size_t i, const struct fc_runtime_o
 		atomic_init(&p->stats->refs, 1);
 	}
 	p->ctr = p->stats->ctr;
-	if (cp->queue.enabled) { /* the waiting requests stay in it across reloads */
+	/* the waiting requests stay in it across reloads; wake: parks its
+	 * requests there, so it has one even without queue: */
+	if (cp->queue.enabled || cp->wake.enabled) {
 		if (pp && pp->queue) {
 			p->queue = pp->queue;
 			fc_queue_ref(p->queue);
@@ -254,6 +256,7 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, const struct fc
 	rt->access_fd = o ? o->access_fd : -1;
 	rt->conns = o && o->conns ? o->conns : &rt->own_conns;
 	rt->generation = o && o->prev ? o->prev->generation + 1 : 1;
+	rt->wake_mb = o ? o->wake_mb : NULL;
 	size_t use_size = (n_workers ? n_workers : 1) * sizeof(*rt->use);
 	rt->use = aligned_alloc(64, use_size);
 	rt->pools = calloc(cfg->n_pools ? cfg->n_pools : 1, sizeof(*rt->pools));

@@ -91,7 +91,7 @@ SERVER_KEYS = {"name", "url", "state", "admin_state", "removing", "reason", "sin
                "effective_weight", "active", "max_conns", "idle", "requests", "failures", "latency_p50_ms",
                "latency_p99_ms", "last_check"}
 POOL_KEYS = {"name", "algorithm", "status", "detail", "started", "uptime", "latency",
-             "requests_by_protocol", "queue", "servers"}
+             "requests_by_protocol", "queue", "wake", "servers"}
 
 
 @h.test
