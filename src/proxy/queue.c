@@ -146,6 +146,9 @@ enum fc_queue_add fc_queue_add(struct fc_rt_queue *q, struct fc_worker *w, struc
 		rc = FC_QUEUE_FIRST;
 out:
 	pthread_mutex_unlock(&q->mu);
+	/* the pick that follows (first in line) reads the slots after waiting
+	 * was published: see the file's header */
+	atomic_thread_fence(memory_order_seq_cst);
 	return rc;
 }
 

@@ -264,6 +264,44 @@ def hanging_wake_times_out():
 
 
 @h.test(timeout=60)
+def servers_that_never_come_up():
+    """A command that succeeds but starts nothing: no server passes its check
+    within wake.timeout, the parked request gets 503 and the log says so."""
+    s = Sleeper()
+    p = Proxy(s, wake_map(["true"], timeout="1s"))
+    p.wait_state("asleep")
+    t0 = time.monotonic()
+    r = h.get(p.port, "/never", timeout=20)
+    h.eq(r.status, 503, "the wake failed")
+    h.check(0.8 <= time.monotonic() - t0 <= 5, "after about wake.timeout")
+    h.check("no server passed its health checks within 1.0 s" in p.log(), "the log says why:\n" + p.log()[-2000:])
+    h.eq(p.server_state(), "asleep", "still asleep, not dead")
+
+
+@h.test(timeout=60)
+def reload_keeps_the_state():
+    """A reload keeps the pool asleep (no new probe, nothing runs); a request
+    parked while the server comes up, across a reload, is answered by it."""
+    s = Sleeper()
+    p = Proxy(s, wake_map(s.start_cmd(delay=1.5), s.stop_cmd(), timeout="20s"))
+    p.wait_state("asleep")
+    p.f.send_signal(signal.SIGHUP)
+    h.wait_until(lambda: "configuration 2" in p.log(), timeout=10, what="the reload")
+    h.eq(p.wake_state(), "asleep", "still asleep after the reload")
+    h.eq(s.runs(), [], "nothing ran")
+    parked = Background(p.port, "/across")
+    h.wait_until(lambda: s.runs() == ["start"], timeout=10, what="the wake command")
+    p.f.send_signal(signal.SIGHUP)  # while it wakes
+    h.wait_until(lambda: "configuration 3" in p.log(), timeout=10, what="the second reload")
+    r = parked.result()
+    h.eq(r.status, 200, "served once the server came up")
+    h.eq(r.header("X-Echo-Name"), "sleeper", "by the woken server")
+    h.eq(p.wake_state(), "awake", "awake")
+    h.eq(p.server_state(), "healthy", "its server healthy in the new configuration")
+    h.eq(s.runs(), ["start"], "woken once")
+
+
+@h.test(timeout=60)
 def wake_by_http_post():
     """wake.url: fulcrum POSTs there (a small server in the test that starts
     the echo); then it waits for the server to accept."""
