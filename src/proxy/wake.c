@@ -736,6 +736,9 @@ int fc_wakes_create(struct fc_loop *loop, struct fc_wakes **out)
 	if (!ws)
 		return -ENOMEM;
 	ws->loop = loop;
+	/* a SIGCHLD ignored by whoever started fulcrum would reap the
+	 * commands before waitpid could read their status */
+	signal(SIGCHLD, SIG_DFL);
 	int rc = fc_mailbox_init(&ws->mb, loop, ws);
 	if (rc < 0) {
 		free(ws);
