@@ -9,7 +9,7 @@ ifeq ($(strip $(PREFIX)),)
 PREFIX = /usr/local
 endif
 
-.PHONY: all deps build build-asan build-tsan run install install-only test test-fast unit e2e fuzz bench bench-algos lint format clean
+.PHONY: all deps build build-asan build-tsan run install install-only test test-fast unit e2e fuzz bench bench-algos bench-ratelimit lint format clean
 
 all: build
 
@@ -66,6 +66,10 @@ bench: build
 
 bench-algos: build
 	@sh bench/algos.sh $(BUILD)
+
+# The rate limits' buckets: ns per take (1 and 2 threads), bytes per key.
+bench-ratelimit: build
+	@sh bench/ratelimit.sh $(BUILD)
 
 lint: deps
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') && echo "lint: clang-format clean"

@@ -2,7 +2,7 @@
  * tells what it received as JSON, streams bodies in both directions with flat
  * memory, and has endpoints to provoke every behaviour the proxy must handle.
  *
- * Endpoints: /health, /echo, /bytes/N[?chunked=1|?close=1], /sink, /status/NNN,
+ * Endpoints: /health, /echo, /bytes/N[?chunked=1|?close=1], /sink, /status/NNN[?retry_after=1],
  * /sleep/MS, /close, /trailers, /stats, anything else = JSON description.
  * /stats counts requests (all but /stats and /health, which are counted apart so
  * that health checks do not disturb tests), accepted and open connections, and
@@ -94,7 +94,7 @@ struct conn {
 	struct hdr hdrs[MAX_HDRS];
 	enum route route;
 	uint64_t arg, body_bytes;
-	bool q_chunked, q_close, is_head, keep_alive, head_started, echo_chunked;
+	bool q_chunked, q_close, q_retry_after, is_head, keep_alive, head_started, echo_chunked;
 	bool echo_close, overflow;
 	bool hung; /* a hanging /health: drain input, never answer, close on EOF */
 	/* /bytes generator */
@@ -563,6 +563,17 @@ static void respond(struct conn *c)
 			resp_head(c, code, NULL);
 			if (!c->keep_alive)
 				c->stop = true;
+		} else if (c->q_retry_after) {
+			char extra[160];
+			snprintf(extra, sizeof extra,
+			         "Retry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: "
+			         "%d\r\n",
+			         n);
+			resp_head(c, code, extra);
+			if (!c->is_head)
+				buf_add(&c->out, tmp, (size_t)n);
+			if (!c->keep_alive)
+				c->stop = true;
 		} else {
 			resp_simple(c, code, "text/plain", tmp, (size_t)n);
 		}
@@ -642,7 +653,7 @@ static int on_message_begin(llhttp_t *p)
 	c->nhdrs = c->hstate = 0;
 	c->route = R_DEFAULT;
 	c->arg = c->body_bytes = 0;
-	c->q_chunked = c->q_close = c->is_head = c->head_started = false;
+	c->q_chunked = c->q_close = c->q_retry_after = c->is_head = c->head_started = false;
 	c->echo_chunked = c->echo_close = c->overflow = false;
 	c->keep_alive = true;
 	return 0;
@@ -736,6 +747,7 @@ static void route_request(struct conn *c)
 	} else if (PREFIX("/status/")) {
 		c->route = parse_u64(u + 8, plen - 8, 599, &c->arg) && c->arg >= 200 ? R_STATUS
 		                                                                     : R_BAD;
+		c->q_retry_after = query_has(query, qlen, "retry_after=1");
 	} else if (PREFIX("/sleep/")) {
 		c->route = parse_u64(u + 7, plen - 7, 3600000, &c->arg) ? R_SLEEP : R_BAD;
 	}
@@ -1138,7 +1150,8 @@ static void usage(FILE *f)
 	      "  -health-fail-after D    start failing D after start (e.g. 3s)\n"
 	      "  -health-flap P          alternate ok / failing every P (e.g. 1s), from -health\n"
 	      "  SIGUSR1 starts failing, SIGUSR2 answers ok again; /stats shows health_mode\n"
-	      "endpoints: /health /echo /bytes/N[?chunked=1|?close=1] /sink /status/NNN\n"
+	      "endpoints: /health /echo /bytes/N[?chunked=1|?close=1] /sink "
+	      "/status/NNN[?retry_after=1]\n"
 	      "           /sleep/MS /close /trailers /stats, anything else: JSON description\n",
 	      f);
 }

@@ -216,6 +216,20 @@ struct fc_pick_ctx {
  * Thread: any worker, concurrently. */
 struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx);
 
+/** Picks s again, for a retry on the server that just failed (a proxy's
+ * retry.same_server): counts it active and returns it with a reference held,
+ * as fc_pool_pick does (a max_conns slot reserved), or NULL when s is no
+ * longer in p, takes no new requests (dead, draining, asleep, weight 0; in
+ * panic mode only draining and asleep) or is at its max_conns (ctx->full
+ * set). Its
+ * cooldown and ctx->avoid are ignored: the retry is meant for this server.
+ * s is borrowed and may have been removed since (it is compared, not
+ * dereferenced, until it is found among p's servers). ctx->panic is set as
+ * by fc_pool_pick; the sticky outputs are cleared. Every pick must be ended
+ * with fc_pool_done. O(servers). Thread: any worker, concurrently. */
+struct fc_server *fc_pool_pick_server(struct fc_pool *p, const struct fc_server *s,
+                                      struct fc_pick_ctx *ctx);
+
 struct fc_outcome {
 	int status; /* HTTP status, or 0 for a connect/IO failure */
 	uint64_t latency_ns;

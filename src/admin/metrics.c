@@ -13,6 +13,7 @@
 #include "admin/admin_internal.h"
 #include "health/health.h"
 #include "proxy/proxy.h"
+#include "proxy/ratelimit.h"
 
 static const char *const code_names[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 static const char *const fail_names[FC_FAIL_KINDS] = {
@@ -83,6 +84,14 @@ struct pool_row {
 	bool has_queue;
 	uint32_t qlen, qmax;
 	uint64_t qhist[FC_HIST_BUCKETS], qsum_ns, qtimeouts, qfull;
+	uint64_t budget_exhausted; /* retries the budget refused */
+	uint32_t retrying;         /* requests on a retry now */
+};
+
+/* One rate limit (its buckets' counters, kept across reloads with them). */
+struct limit_row {
+	const char *name;
+	struct fc_ratelimit_stats st;
 };
 
 struct snapshot {
@@ -90,6 +99,8 @@ struct snapshot {
 	size_t n;
 	struct pool_row *p;
 	size_t np;
+	struct limit_row *l;
+	size_t nl;
 	uint64_t retries[FC_RETRY_N];
 	uint64_t requests[FC_PROTO_N];
 	uint64_t h2_conns, h2_calm;
@@ -100,6 +111,7 @@ static void snapshot_free(struct snapshot *sn)
 {
 	free(sn->s);
 	free(sn->p);
+	free(sn->l);
 }
 
 static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
@@ -167,6 +179,7 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 				pr->qhist[b] += fc_ctr_get(&pc->qwait.b[b]);
 			}
 			pr->sum_ns += fc_ctr_get(&pc->dur.sum_ns);
+			pr->budget_exhausted += fc_ctr_get(&pc->budget_exhausted);
 			pr->qsum_ns += fc_ctr_get(&pc->qwait.sum_ns);
 			pr->qtimeouts += fc_ctr_get(&pc->qtimeouts);
 			pr->qfull += fc_ctr_get(&pc->qfull);
@@ -176,6 +189,9 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 			pr->qlen = fc_queue_waiting(p->queue);
 			pr->qmax = atomic_load_explicit(&p->queue->max, memory_order_relaxed);
 		}
+		if (p->stats)
+			pr->retrying =
+			        atomic_load_explicit(&p->stats->retrying, memory_order_relaxed);
 	}
 	free(tmp);
 	for (uint32_t w = 0; v.ws && w < v.n_workers; w++) {
@@ -188,6 +204,14 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 		sn->h2_calm += fc_ctr_get(&wc->h2_calm);
 	}
 	sn->conns = atomic_load_explicit(v.rt->conns, memory_order_relaxed);
+	if (v.rt->n_limits && !(sn->l = calloc(v.rt->n_limits, sizeof(*sn->l)))) {
+		snapshot_free(sn);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < v.rt->n_limits; i++) {
+		sn->l[sn->nl].name = v.rt->limits[i].cfg->name;
+		fc_ratelimit_stats(v.rt->limits[i].rl, &sn->l[sn->nl++].st);
+	}
 	return 0;
 }
 
@@ -422,6 +446,34 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 		fc_json_printf(o, "fulcrum_retries_total{reason=\"%s\"} %llu\n",
 		               fc_accesslog_retry_name((enum fc_retry_why)k),
 		               (unsigned long long)sn.retries[k]);
+	family(o, "fulcrum_retry_budget_exhausted_total", "counter",
+	       "Retries not made because the pool's retry budget was spent (the failure was "
+	       "answered instead).");
+	for (size_t i = 0; i < sn.np; i++) {
+		series(o, "fulcrum_retry_budget_exhausted_total", sn.p[i].name, NULL);
+		fc_json_printf(o, "} %llu\n", (unsigned long long)sn.p[i].budget_exhausted);
+	}
+	family(o, "fulcrum_pool_retries_in_flight", "gauge",
+	       "Requests of the pool on a retry now, all workers (what the retry budget counts).");
+	for (size_t i = 0; i < sn.np; i++) {
+		series(o, "fulcrum_pool_retries_in_flight", sn.p[i].name, NULL);
+		fc_json_printf(o, "} %u\n", sn.p[i].retrying);
+	}
+	family(o, "fulcrum_rate_limited_total", "counter",
+	       "Requests a rate limit answered 429 (never sent to a server).");
+	for (size_t i = 0; i < sn.nl; i++) {
+		fc_json_raw(o, "fulcrum_rate_limited_total{limit=\"", 34);
+		label(o, sn.l[i].name);
+		fc_json_printf(o, "\"} %llu\n", (unsigned long long)sn.l[i].st.limited);
+	}
+	family(o, "fulcrum_rate_limit_early_evictions_total", "counter",
+	       "Buckets given to a new key before they were full again (max_keys too small "
+	       "for the clients of one refill time).");
+	for (size_t i = 0; i < sn.nl; i++) {
+		fc_json_raw(o, "fulcrum_rate_limit_early_evictions_total{limit=\"", 48);
+		label(o, sn.l[i].name);
+		fc_json_printf(o, "\"} %llu\n", (unsigned long long)sn.l[i].st.evicted_early);
+	}
 	family(o, "fulcrum_client_requests_total", "counter",
 	       "Requests clients made, by the protocol they spoke.");
 	fc_json_printf(o, "fulcrum_client_requests_total{protocol=\"http/1.1\"} %llu\n",

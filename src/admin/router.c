@@ -11,20 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/hex.h"
 #include "admin/admin_internal.h"
 
 /* ---------------------------------------------------------------- router */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Percent-decodes s[0..n) into out (cap bytes with the NUL). Refuses bad
  * escapes, NUL and '/' once decoded, and anything that does not fit.
@@ -35,8 +25,8 @@ static int decode(const char *s, size_t n, char *out, size_t cap, bool plus, con
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 		if (ch == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < n ? fc_hex_digit(s[i + 1]) : -1;
+			int lo = i + 2 < n ? fc_hex_digit(s[i + 2]) : -1;
 			if (hi < 0 || lo < 0) {
 				*why = "bad percent-encoding";
 				return FC_ADMIN_ROUTE_BAD;

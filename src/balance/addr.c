@@ -31,6 +31,7 @@ static int parse_v4(const char *s, size_t len, uint8_t out[4])
 	return i == len ? 0 : -EINVAL;
 }
 
+/* libc alone here: core/hex.h's fc_hex_digit, kept apart */
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')

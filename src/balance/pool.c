@@ -762,6 +762,47 @@ struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
 	return s;
 }
 
+struct fc_server *fc_pool_pick_server(struct fc_pool *p, const struct fc_server *want,
+                                      struct fc_pick_ctx *ctx)
+{
+	ctx->sticky_set = false;
+	ctx->sticky_out[0] = 0;
+	unsigned g = gp_enter(&p->gp);
+	struct fc_view *v = cur_view(p);
+	struct fc_server *s = NULL;
+	ctx->panic = v->panic;
+	for (size_t i = 0; i < v->n && !s; i++)
+		if (v->servers[i] == want)
+			s = v->servers[i]; /* still in the snapshot, which holds it */
+	ctx->full = ctx->asleep = false;
+	if (s) {
+		int st = fc_server_state(s);
+		bool ok = ctx->panic ? st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP
+		                     : st == FC_SERVER_HEALTHY || st == FC_SERVER_LAME_DUCK;
+		if (!ok || fc_server_weight(s) == 0)
+			s = NULL;
+	}
+	/* its max_conns holds here too: no slot, no pick (the caller picks
+	 * another server, or waits) */
+	if (s && !fc__server_slot_take(s)) {
+		ctx->full = true;
+		s = NULL;
+	}
+	if (s) {
+		if (p->algo->owns_active) {
+			if (p->algo->acquire)
+				p->algo->acquire(p->algo_state, v, s);
+			else
+				fc_server_active_add(s, 1);
+		}
+		fc_server_ref(s);
+		if (!p->algo->owns_active)
+			fc_server_active_add(s, 1);
+	}
+	gp_exit(&p->gp, g);
+	return s;
+}
+
 void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcome *o,
                   uint64_t now_ns)
 {

@@ -27,7 +27,11 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->response_timeout_ms = 60000;
 	p->idle_timeout_ms = 60000;
 	p->max_idle = FC_CONFIG_MAX_IDLE_UNLIMITED;
-	p->retries = 2;
+	p->retry.attempts = 2;
+	p->retry.on = FC_RETRY_ON_DEFAULT;
+	p->retry.budget_pct = 100; /* off: every failure on lists is retried, as before */
+	p->retry.budget_min = 3;
+	p->retry.replay_buffer = 64 * 1024;
 	p->cooldown_ms = 2000;
 	p->slow_start_ms = 0;
 	p->sticky.enabled = false;
@@ -100,10 +104,11 @@ static int dup_opt(char **dst, const char *src)
 int fc__cfg_health_copy(struct fc_config_health *dst, const struct fc_config_health *src)
 {
 	*dst = *src;
-	dst->path = dst->method = dst->host = dst->body = NULL;
+	dst->path = dst->method = dst->host = dst->body = dst->service = NULL;
 	dst->expect = dst->lame_duck = NULL;
 	if (dup_opt(&dst->path, src->path) < 0 || dup_opt(&dst->method, src->method) < 0 ||
 	    dup_opt(&dst->host, src->host) < 0 || dup_opt(&dst->body, src->body) < 0 ||
+	    dup_opt(&dst->service, src->service) < 0 ||
 	    dup_ranges(&dst->expect, src->expect, src->n_expect) < 0 ||
 	    dup_ranges(&dst->lame_duck, src->lame_duck, src->n_lame_duck) < 0) {
 		fc__cfg_health_fini(dst);
@@ -118,9 +123,10 @@ void fc__cfg_health_fini(struct fc_config_health *h)
 	free(h->method);
 	free(h->host);
 	free(h->body);
+	free(h->service);
 	free(h->expect);
 	free(h->lame_duck);
-	h->path = h->method = h->host = h->body = NULL;
+	h->path = h->method = h->host = h->body = h->service = NULL;
 	h->expect = h->lame_duck = NULL;
 	h->n_expect = h->n_lame_duck = 0;
 }
@@ -299,6 +305,15 @@ static void free_pool(struct fc_config_pool *p)
 	free(p->wake.url_path);
 }
 
+static void free_rate_limit(struct fc_config_rate_limit *rl)
+{
+	for (size_t i = 0; i < rl->n_exempt; i++)
+		free(rl->exempt[i]);
+	free(rl->exempt);
+	free(rl->name);
+	free(rl->key_name);
+}
+
 static void free_config(struct fc_config *cfg)
 {
 	size_t i, j;
@@ -327,6 +342,9 @@ static void free_config(struct fc_config *cfg)
 	for (i = 0; i < cfg->n_pools; i++)
 		free_pool(&cfg->pools[i]);
 	free(cfg->pools);
+	for (i = 0; i < cfg->n_rate_limits; i++)
+		free_rate_limit(&cfg->rate_limits[i]);
+	free(cfg->rate_limits);
 	for (i = 0; i < cfg->client_ip.n_trusted; i++)
 		free(cfg->client_ip.trusted[i]);
 	free(cfg->client_ip.trusted);
@@ -357,6 +375,16 @@ void fc_config_unref(struct fc_config *cfg)
 		return;
 	if (atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) == 1)
 		free_config(cfg);
+}
+
+/* Finds a rate limit by name (case-sensitive). */
+const struct fc_config_rate_limit *fc_config_rate_limit_find(const struct fc_config *cfg,
+                                                             const char *name)
+{
+	for (size_t i = 0; i < cfg->n_rate_limits; i++)
+		if (cfg->rate_limits[i].name && strcmp(cfg->rate_limits[i].name, name) == 0)
+			return &cfg->rate_limits[i];
+	return NULL;
 }
 
 /* Finds a pool by name (case-sensitive). */

@@ -14,8 +14,11 @@
 /* max_conns: at most this many requests at once per server. */
 #define FC_CONFIG_MAX_CONNS 1000000
 
-/* retries: the first attempt and the retries fit the proxy's 8 tries. */
+/* retry.attempts: the first attempt and the retries fit the proxy's 8 tries. */
 #define FC_CONFIG_MAX_RETRIES 7
+/* retry.backoff: the longest wait between two attempts (the exchange keeps it
+ * in 16 bits). */
+#define FC_CONFIG_MAX_BACKOFF_MS 60000
 
 enum fc_log_level { FC_LOG_DEBUG, FC_LOG_INFO, FC_LOG_WARN, FC_LOG_ERROR };
 enum fc_access_format { FC_ACCESS_TEXT, FC_ACCESS_JSON };
@@ -36,7 +39,7 @@ struct fc_config_status_range {
 	uint16_t lo, hi;
 };
 
-enum fc_health_type { FC_HEALTH_NONE, FC_HEALTH_HTTP, FC_HEALTH_TCP };
+enum fc_health_type { FC_HEALTH_NONE, FC_HEALTH_HTTP, FC_HEALTH_TCP, FC_HEALTH_GRPC };
 
 /* Active health checks (health:), run from the control thread. A pool's
  * health: is the default for its servers; a server's own health: overrides
@@ -51,7 +54,8 @@ struct fc_config_health {
 	char *body;                               /* substring the body must contain; NULL: any */
 	struct fc_config_status_range *lame_duck; /* statuses that mean lame duck; default none */
 	size_t n_lame_duck;
-	uint32_t interval_ms;      /* default 2000 */
+	char *service;        /* grpc: HealthCheckRequest.service; NULL: "" (the whole server) */
+	uint32_t interval_ms; /* default 2000 */
 	uint32_t fast_interval_ms; /* while a server is changing state, default interval / 4 */
 	uint32_t timeout_ms;       /* default 1000; must be <= interval */
 	uint32_t rise;             /* passes before a down server is up, default 2 */
@@ -166,6 +170,60 @@ struct fc_config_wake {
 	uint32_t timeout_ms; /* for a wake (the command and the checks) and a stop, default 60000 */
 };
 
+/* pools.*.retry.on: the failures that are tried again (bits). */
+enum fc_retry_on {
+	FC_RETRY_ON_CONNECT_FAILURE = 1u << 0, /* connect failed (not refused), TLS handshake */
+	FC_RETRY_ON_REFUSED = 1u << 1,         /* connect refused */
+	FC_RETRY_ON_RESET = 1u << 2,   /* reset, closed, TLS error before the response head */
+	FC_RETRY_ON_TIMEOUT = 1u << 3, /* connect_timeout, per_try_timeout */
+	FC_RETRY_ON_502 = 1u << 4,     /* the server answered 502 */
+	FC_RETRY_ON_503 = 1u << 5,
+	FC_RETRY_ON_504 = 1u << 6,
+};
+#define FC_RETRY_ON_DEFAULT                                                                        \
+	(FC_RETRY_ON_CONNECT_FAILURE | FC_RETRY_ON_REFUSED | FC_RETRY_ON_RESET |                   \
+	 FC_RETRY_ON_TIMEOUT)
+
+/* pools.*.retry: when and how a failed attempt is tried again. */
+struct fc_config_retry {
+	uint32_t attempts;           /* extra attempts beyond the first, default 2 (`retries:`) */
+	uint32_t same_server;        /* of them, on the same server before moving on, default 0 */
+	uint32_t on;                 /* enum fc_retry_on bits, default FC_RETRY_ON_DEFAULT */
+	uint32_t per_try_timeout_ms; /* each attempt's wait for the response head; 0 (default):
+	                                response_timeout, and a response timeout is final */
+	uint32_t backoff_base_ms;    /* first wait between attempts; 0 (default): none */
+	uint32_t backoff_max_ms;     /* the longest wait, default 10 x base */
+	uint32_t budget_pct;         /* retries in flight <= this share of the pool's active
+	                                requests; 100 (default): no budget */
+	uint32_t budget_min;         /* ... but always this many at once, default 3 */
+	uint32_t replay_buffer;      /* request body bytes kept to be sent again, default 64k */
+	bool idempotency_key;        /* an Idempotency-Key header makes a request safe to repeat */
+};
+
+/* rate_limits: how many (an exchange names the one that refused it in a byte). */
+#define FC_CONFIG_MAX_RATE_LIMITS 250
+
+/* rate_limits.NAME.key: what a bucket is kept per (docs/traffic.md). */
+enum fc_rate_key {
+	FC_RATE_KEY_CLIENT_IP, /* the client.ip result (the default) */
+	FC_RATE_KEY_HEADER,    /* header:NAME's value; without one, the client IP */
+	FC_RATE_KEY_COOKIE,    /* cookie:NAME's value; without one, the client IP */
+};
+
+/* rate_limits.NAME: a token bucket per key, shared by every worker. */
+struct fc_config_rate_limit {
+	char *name;
+	enum fc_rate_key key;
+	char *key_name;     /* the header or cookie name; NULL for client_ip */
+	uint32_t rate;      /* tokens per period, 1..1000000 (required) */
+	uint32_t period_ms; /* 1000 (N/s), 60000 (N/m) or 3600000 (N/h) */
+	uint32_t burst;     /* bucket size; default rate per second rounded up, at least 1 */
+	char **exempt;      /* CIDRs that are never counted */
+	size_t n_exempt;
+	uint32_t max_keys; /* buckets kept at most, default 100000 */
+	struct fc_config_pos at;
+};
+
 struct fc_config_pool {
 	char *name;
 	char *algorithm; /* default "round_robin" */
@@ -177,8 +235,7 @@ struct fc_config_pool {
 	uint32_t idle_timeout_ms;     /* upstream keep-alive idle, default 60000 */
 	uint32_t max_idle;            /* idle upstream conns per server per worker, a hard cap;
 	                                 default FC_CONFIG_MAX_IDLE_UNLIMITED (the purge sizes it) */
-	uint32_t retries;             /* extra attempts on other servers, default 2, at most
-	                                 FC_CONFIG_MAX_RETRIES */
+	struct fc_config_retry retry; /* `retries: N` is retry.attempts */
 	uint32_t cooldown_ms;         /* skip a refusing server this long, default 2000 */
 	uint32_t slow_start_ms;       /* default 0 (off) */
 	struct fc_config_sticky sticky;
@@ -188,6 +245,7 @@ struct fc_config_pool {
 	uint32_t panic_threshold_pct;     /* 0 = off: below this share healthy, use all */
 	struct fc_config_pool_tls tls;    /* for its https:// servers */
 	bool has_tls_servers;
+	struct fc_config_rate_limit *rate_limit; /* rate_limit: NAME, resolved; NULL: none */
 	uint32_t max_conns;           /* its servers' default max_conns, 0 = no cap (default) */
 	struct fc_config_queue queue; /* off unless written (wake: has one all the same) */
 	struct fc_config_wake wake;   /* off unless written */
@@ -199,6 +257,7 @@ struct fc_config_route {
 	char *pool;                      /* pool name */
 	struct fc_config_pool *pool_ref; /* resolved */
 	struct fc_config_pos host_at;
+	struct fc_config_rate_limit *rate_limit; /* rate_limit: NAME, resolved; NULL: none */
 };
 
 /* listeners[].http2: whether a listener speaks HTTP/2 (docs/http2.md). */
@@ -275,6 +334,8 @@ struct fc_config {
 	size_t n_listeners;
 	struct fc_config_pool *pools;
 	size_t n_pools;
+	struct fc_config_rate_limit *rate_limits; /* rate_limits:, in file order */
+	size_t n_rate_limits;
 
 	/* running as a service (docs/operations.md) */
 	char *state_dir; /* default /var/lib/fulcrum (a fallback when not writable) */
@@ -329,6 +390,10 @@ int fc_config_parse_size(const char *s, uint64_t *bytes);
 int fc_config_parse_workers(const char *s, uint32_t *out);
 /* "auto", "on" or "off" (also true/false, yes/no). 0 or -EINVAL. */
 int fc_config_parse_io_uring(const char *s, enum fc_io_uring_mode *out);
+
+/* The rate limit named name in cfg, or NULL. Borrowed from cfg. */
+const struct fc_config_rate_limit *fc_config_rate_limit_find(const struct fc_config *cfg,
+                                                             const char *name);
 
 /* The pool named name in cfg, or NULL. Borrowed from cfg. */
 const struct fc_config_pool *fc_config_pool_find(const struct fc_config *cfg, const char *name);

@@ -660,6 +660,18 @@ static bool is_method(const char *s)
 	return strlen(s) <= 32 && fc__cfg_is_token(s);
 }
 
+/* A gRPC service name as the health protocol names it ("" is the whole
+ * server, else usually package.Service): printable, no spaces. */
+static bool is_service_name(const char *s)
+{
+	if (strlen(s) > 1024)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f)
+			return false;
+	return true;
+}
+
 static bool is_body_text(const char *s)
 {
 	return *s && strlen(s) <= 1024;
@@ -710,12 +722,19 @@ static void parse_health(struct walk *w, struct fc_config_health *h, yaml_node_t
 		H_RISE,
 		H_FALL,
 		H_PORT,
+		H_SERVICE,
 		H_N
 	};
 	struct field f[] = {F("type"),          F("path"),    F("method"),    F("host"),
 	                    F("expect"),        F("body"),    F("lame_duck"), F("interval"),
 	                    F("fast_interval"), F("timeout"), F("rise"),      F("fall"),
-	                    F("port")};
+	                    F("port"),          F("service")};
+	static const char *const type_names[] = {
+	        [FC_HEALTH_NONE] = "none",
+	        [FC_HEALTH_HTTP] = "http",
+	        [FC_HEALTH_TCP] = "tcp",
+	        [FC_HEALTH_GRPC] = "grpc",
+	};
 	uint32_t port = 0;
 	const char *v;
 	size_t old, i;
@@ -748,28 +767,38 @@ static void parse_health(struct walk *w, struct fc_config_health *h, yaml_node_t
 		h->type = FC_HEALTH_HTTP; /* giving health: at all turns checks on */
 	if (f[H_TYPE].val) {
 		old = push_key(w, "type");
-		v = field_scalar(w, &f[H_TYPE], "http or tcp");
+		v = field_scalar(w, &f[H_TYPE], "http, tcp or grpc");
 		if (v && strcmp(v, "http") == 0)
 			h->type = FC_HEALTH_HTTP;
 		else if (v && strcmp(v, "tcp") == 0)
 			h->type = FC_HEALTH_TCP;
+		else if (v && strcmp(v, "grpc") == 0)
+			h->type = FC_HEALTH_GRPC;
 		else if (v && (strcmp(v, "none") == 0 || fc__cfg_parse_bool(v, &on) == 0))
 			werr(w, f[H_TYPE].val,
-			     "must be http or tcp (to turn checks off, write "
+			     "must be http, tcp or grpc (to turn checks off, write "
 			     "health: off)");
 		else if (v)
-			werr(w, f[H_TYPE].val, "must be http or tcp (got \"%.64s\")", v);
+			werr(w, f[H_TYPE].val, "must be http, tcp or grpc (got \"%.64s\")", v);
 		pop(w, old);
 	}
-	if (h->type != FC_HEALTH_HTTP) {
-		for (i = H_PATH; i <= H_LAME_DUCK; i++) {
-			if (!f[i].key)
-				continue;
-			old = push_key(w, f[i].name);
-			werr(w, f[i].key, "only used with type http (this check is tcp)");
-			pop(w, old);
-			f[i].val = NULL;
-		}
+	/* Keys of one type given in a mapping whose check is of another: an
+	 * error where the key is (a value inherited from the pool is no error). */
+	for (i = H_PATH; i < H_N; i++) {
+		bool for_http = i <= H_LAME_DUCK;              /* host too: the Host header */
+		bool for_grpc = i == H_HOST || i == H_SERVICE; /* host: :authority */
+		if (!f[i].key || (!for_http && !for_grpc) ||
+		    (for_http && h->type == FC_HEALTH_HTTP) ||
+		    (for_grpc && h->type == FC_HEALTH_GRPC))
+			continue;
+		old = push_key(w, f[i].name);
+		werr(w, f[i].key, "only used with type %s (this check is %s)",
+		     for_http && for_grpc ? "http or grpc"
+		     : for_http           ? "http"
+		                          : "grpc",
+		     type_names[h->type]);
+		pop(w, old);
+		f[i].val = NULL;
 	}
 	get_string(w, &f[H_PATH], "a path", is_check_path,
 	           "must be a path starting with /, without spaces or control characters",
@@ -781,6 +810,10 @@ static void parse_health(struct walk *w, struct fc_config_health *h, yaml_node_t
 	get_status_ranges(w, &f[H_EXPECT], false, &h->expect, &h->n_expect);
 	get_string(w, &f[H_BODY], "a string", is_body_text, "must be 1..1024 characters", &h->body);
 	get_status_ranges(w, &f[H_LAME_DUCK], true, &h->lame_duck, &h->n_lame_duck);
+	get_string(w, &f[H_SERVICE], "a gRPC service name", is_service_name,
+	           "must be a gRPC service name of at most 1024 characters, without spaces or "
+	           "control characters",
+	           &h->service);
 	get_duration_ms(w, &f[H_INTERVAL], 1, HOUR, &h->interval_ms);
 	get_duration_ms(w, &f[H_FAST_INTERVAL], 1, HOUR, &h->fast_interval_ms);
 	get_duration_ms(w, &f[H_TIMEOUT], 1, HOUR, &h->timeout_ms);
@@ -1523,6 +1556,392 @@ static void parse_pool_limits(struct walk *w, struct fc_config_pool *p, const st
 	pop(w, old);
 }
 
+/* ---- rate limits ---- */
+
+static size_t first_key_line(struct walk *w, yaml_node_t *n, const char *name);
+
+/* "100/s", "30/m", "1000/h" into rate and period. */
+static void get_rate(struct walk *w, const struct field *f, struct fc_config_rate_limit *rl)
+{
+	size_t old = push_key(w, "rate");
+	const char *v = field_scalar(w, f, "a rate such as 100/s");
+	const char *slash = v ? strchr(v, '/') : NULL;
+	char num[24];
+	uint64_t n = 0;
+	uint32_t period = 0;
+
+	if (slash && strcmp(slash, "/s") == 0)
+		period = 1000;
+	else if (slash && strcmp(slash, "/m") == 0)
+		period = 60 * 1000;
+	else if (slash && strcmp(slash, "/h") == 0)
+		period = 3600 * 1000;
+	if (v && period && (size_t)(slash - v) < sizeof(num)) {
+		memcpy(num, v, (size_t)(slash - v));
+		num[slash - v] = '\0';
+		if (fc__cfg_parse_uint(num, &n) < 0)
+			period = 0;
+	}
+	if (v && !period)
+		werr(w, f->val,
+		     "must be a count per second, minute or hour: 100/s, 30/m, 1000/h "
+		     "(got \"%.64s\")",
+		     v);
+	else if (v && (n < 1 || n > 1000000))
+		werr(w, f->val, "the count must be 1..1000000 (got %.64s)", v);
+	else if (v) {
+		rl->rate = (uint32_t)n;
+		rl->period_ms = period;
+	}
+	pop(w, old);
+}
+
+/* "client_ip", "header:NAME" or "cookie:NAME". */
+static void get_rate_key(struct walk *w, const struct field *f, struct fc_config_rate_limit *rl)
+{
+	size_t old = push_key(w, "key");
+	const char *v = field_scalar(w, f, "client_ip, header:NAME or cookie:NAME");
+	const char *name = NULL;
+
+	if (!v)
+		goto out;
+	if (strcmp(v, "client_ip") == 0) {
+		rl->key = FC_RATE_KEY_CLIENT_IP;
+		goto out;
+	}
+	if (strncmp(v, "header:", 7) == 0) {
+		rl->key = FC_RATE_KEY_HEADER;
+		name = v + 7;
+	} else if (strncmp(v, "cookie:", 7) == 0) {
+		rl->key = FC_RATE_KEY_COOKIE;
+		name = v + 7;
+	}
+	if (!name)
+		werr(w, f->val, "must be client_ip, header:NAME or cookie:NAME (got \"%.64s\")", v);
+	else if (!fc__cfg_is_token(name))
+		werr(w, f->val,
+		     "must name a %s: letters, digits and !#$%%&'*+-.^_`|~ (got \"%.64s\")",
+		     rl->key == FC_RATE_KEY_HEADER ? "header" : "cookie", v);
+	else
+		set_string(w, &rl->key_name, name);
+out:
+	pop(w, old);
+}
+
+static void parse_rate_limit(struct walk *w, struct fc_config_rate_limit *rl, yaml_node_t *key,
+                             yaml_node_t *n)
+{
+	struct field f[] = {F("key"), F("rate"), F("burst"), F("exempt"), F("max_keys")};
+	size_t old;
+
+	if (!n) {
+		werr(w, key, "a rate limit needs a rate (rate: 100/s)");
+		return;
+	}
+	if (!get_fields(w, n, f, sizeof(f) / sizeof(f[0])))
+		return;
+	if (f[0].val)
+		get_rate_key(w, &f[0], rl);
+	if (f[1].val) {
+		get_rate(w, &f[1], rl);
+	} else {
+		old = push_key(w, "rate");
+		werr(w, f[1].key ? f[1].key : n, "is required (such as 100/s, 30/m or 1000/h)");
+		pop(w, old);
+	}
+	if (rl->rate) /* a token a second at least: the rate per second rounded up */
+		rl->burst =
+		        (uint32_t)(((uint64_t)rl->rate * 1000 + rl->period_ms - 1) / rl->period_ms);
+	get_uint(w, &f[2], 1, 1000000, &rl->burst);
+	get_uint(w, &f[4], 100, 16777216, &rl->max_keys);
+	if (f[3].val) {
+		yaml_node_t *t = f[3].val;
+		size_t count = items_count(t);
+
+		old = push_key(w, "exempt");
+		rl->exempt = calloc(count ? count : 1, sizeof(*rl->exempt));
+		if (!rl->exempt)
+			w->oom = true;
+		for (size_t i = 0; rl->exempt && i < count; i++) {
+			size_t old_i = 0;
+			yaml_node_t *e = item_at(w, t, i, &old_i);
+			const char *v = e ? want_scalar(w, e, "an address or CIDR") : NULL;
+			const char *why;
+
+			if (v && fc__cfg_check_cidr(v, &why) < 0)
+				werr(w, e, "%s (got \"%.64s\")", why, v);
+			else if (v && (rl->exempt[rl->n_exempt] = wdup(w, v)))
+				rl->n_exempt++;
+			if (e)
+				item_done(w, t, old_i);
+		}
+		pop(w, old);
+	}
+}
+
+static void parse_rate_limits(struct walk *w, yaml_node_t *n)
+{
+	struct fc_config *cfg = w->cfg;
+	yaml_node_pair_t *pair;
+	size_t count;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n,
+		     "must be a mapping of limit name to limit (per_client: {rate: 100/s}), not %s",
+		     kind(n));
+		return;
+	}
+	count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (count == 0)
+		return;
+	if (count > FC_CONFIG_MAX_RATE_LIMITS) {
+		werr(w, n, "at most %d rate limits", FC_CONFIG_MAX_RATE_LIMITS);
+		return;
+	}
+	cfg->rate_limits = calloc(count, sizeof(*cfg->rate_limits));
+	if (!cfg->rate_limits) {
+		w->oom = true;
+		return;
+	}
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(w, pair->key), *v = node(w, pair->value);
+		const char *name;
+		size_t old;
+
+		if (!k || !v)
+			continue;
+		if (k->type != YAML_SCALAR_NODE) {
+			werr(w, k, "rate limit names must be plain names, not %s", kind(k));
+			continue;
+		}
+		name = (const char *)k->data.scalar.value;
+		old = push_key(w, name);
+		if (strlen(name) != k->data.scalar.length || !fc__cfg_is_name(name)) {
+			werr(w, k,
+			     "rate limit names may use letters, digits, '_', '-' and '.' (1..64)");
+		} else if (fc_config_rate_limit_find(cfg, name)) {
+			werr(w, k, "duplicate rate limit name (first at line %zu)",
+			     first_key_line(w, n, name));
+		} else {
+			struct fc_config_rate_limit *rl = &cfg->rate_limits[cfg->n_rate_limits++];
+
+			memset(rl, 0, sizeof(*rl));
+			rl->key = FC_RATE_KEY_CLIENT_IP;
+			rl->max_keys = 100000;
+			set_pos(&rl->at, k);
+			rl->name = wdup(w, name);
+			if (rl->name)
+				parse_rate_limit(w, rl, k, is_null(v) ? NULL : v);
+		}
+		pop(w, old);
+	}
+}
+
+/* rate_limit: NAME on a route or a pool: one of rate_limits. */
+static void get_rate_limit_ref(struct walk *w, const struct field *f,
+                               struct fc_config_rate_limit **out)
+{
+	const struct fc_config *cfg = w->cfg;
+	char names[512];
+	size_t used = 0;
+	size_t old;
+	const char *v;
+
+	if (!f->val)
+		return;
+	old = push_key(w, "rate_limit");
+	v = field_scalar(w, f, "a rate limit name");
+	if (v && !(*out = (struct fc_config_rate_limit *)fc_config_rate_limit_find(cfg, v))) {
+		names[0] = '\0';
+		for (size_t i = 0; i < cfg->n_rate_limits; i++) {
+			int k = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+			                 cfg->rate_limits[i].name);
+			if (k < 0 || (size_t)k >= sizeof(names) - used)
+				break;
+			used += (size_t)k;
+		}
+		if (cfg->n_rate_limits)
+			werr(w, f->val, "unknown rate limit \"%.64s\" (rate_limits: %s)", v, names);
+		else
+			werr(w, f->val, "unknown rate limit \"%.64s\" (no rate_limits are defined)",
+			     v);
+	}
+	pop(w, old);
+}
+
+/* retry.on: the failures that are tried again, one or a list. */
+static void get_retry_on(struct walk *w, const struct field *f, uint32_t *out)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} names[] = {
+	        {"connect_failure", FC_RETRY_ON_CONNECT_FAILURE},
+	        {"refused", FC_RETRY_ON_REFUSED},
+	        {"reset", FC_RETRY_ON_RESET},
+	        {"timeout", FC_RETRY_ON_TIMEOUT},
+	        {"502", FC_RETRY_ON_502},
+	        {"503", FC_RETRY_ON_503},
+	        {"504", FC_RETRY_ON_504},
+	};
+	size_t old, count, i, k;
+	uint32_t on = 0;
+
+	if (!f->key)
+		return;
+	old = push_key(w, f->name);
+	if (!f->val) { /* on: (nothing) = on: [] */
+		*out = 0;
+		goto pop_key;
+	}
+	if (f->val->type == YAML_MAPPING_NODE) {
+		werr(w, f->val,
+		     "must be a list such as [connect_failure, refused, reset, timeout, 502, 503, "
+		     "504]");
+		goto pop_key;
+	}
+	count = items_count(f->val);
+	for (i = 0; i < count; i++) {
+		size_t old_i = 0;
+		yaml_node_t *e = item_at(w, f->val, i, &old_i);
+		const char *v = e ? want_scalar(w, e, "a failure name") : NULL;
+
+		for (k = 0; v && k < sizeof(names) / sizeof(names[0]); k++)
+			if (strcmp(v, names[k].name) == 0)
+				break;
+		if (v && k == sizeof(names) / sizeof(names[0]))
+			werr(w, e,
+			     "must be connect_failure, refused, reset, timeout, 502, 503 or 504 "
+			     "(got \"%.64s\")",
+			     v);
+		else if (v && (on & names[k].bit))
+			werr(w, e, "duplicate: %s is listed twice", v);
+		else if (v)
+			on |= names[k].bit;
+		item_done(w, f->val, old_i);
+	}
+	*out = on;
+pop_key:
+	pop(w, old);
+}
+
+/* retry.backoff: off, or {base, max} (max defaults to 10 x base). */
+static void parse_backoff(struct walk *w, struct fc_config_retry *r, const struct field *fb)
+{
+	struct field f[] = {F("base"), F("max")};
+	yaml_node_t *n = fb->val;
+	const char *v;
+	bool on;
+	size_t old;
+
+	if (!n)
+		return;
+	old = push_key(w, fb->name);
+	if (n->type == YAML_SCALAR_NODE) {
+		v = want_scalar(w, n, "off or a mapping");
+		if (v && fc__cfg_parse_bool(v, &on) == 0 && !on)
+			r->backoff_base_ms = r->backoff_max_ms = 0;
+		else if (v)
+			werr(w, n,
+			     "must be off or a mapping such as {base: 25ms, max: 250ms} (got "
+			     "\"%.64s\")",
+			     v);
+		goto pop_key;
+	}
+	if (!get_fields(w, n, f, 2))
+		goto pop_key;
+	if (!f[0].val) {
+		werr(w, n, "needs base: (the first wait, such as 25ms)");
+		goto pop_key;
+	}
+	get_duration_ms(w, &f[0], 1, FC_CONFIG_MAX_BACKOFF_MS, &r->backoff_base_ms);
+	r->backoff_max_ms = r->backoff_base_ms * 10 > FC_CONFIG_MAX_BACKOFF_MS
+	                            ? FC_CONFIG_MAX_BACKOFF_MS
+	                            : r->backoff_base_ms * 10;
+	get_duration_ms(w, &f[1], 1, FC_CONFIG_MAX_BACKOFF_MS, &r->backoff_max_ms);
+	check_order(w, &f[0], r->backoff_base_ms, &f[1], r->backoff_max_ms, true);
+pop_key:
+	pop(w, old);
+}
+
+/* retry.budget: a percentage, off, or {percent, min}. */
+static void parse_budget(struct walk *w, struct fc_config_retry *r, const struct field *fb)
+{
+	struct field f[] = {F("percent"), F("min")};
+	yaml_node_t *n = fb->val;
+	const char *v;
+	bool on;
+	size_t old;
+
+	if (!n)
+		return;
+	if (n->type == YAML_SCALAR_NODE) {
+		v = (const char *)n->data.scalar.value;
+		if (fc__cfg_parse_bool(v, &on) == 0 && !on) {
+			r->budget_pct = 100;
+			return;
+		}
+		get_percent(w, fb, &r->budget_pct);
+		return;
+	}
+	old = push_key(w, fb->name);
+	if (get_fields(w, n, f, 2)) {
+		get_percent(w, &f[0], &r->budget_pct);
+		get_uint(w, &f[1], 0, 100000, &r->budget_min);
+	}
+	pop(w, old);
+}
+
+/* A pool's retry: block; retries (the older spelling of retry.attempts) was
+ * read before it. */
+static void parse_retry(struct walk *w, struct fc_config_pool *p, const struct field *fr,
+                        const struct field *fold)
+{
+	struct field f[] = {F("attempts"),        F("same_server"),    F("on"),
+	                    F("per_try_timeout"), F("backoff"),        F("budget"),
+	                    F("replay_buffer"),   F("idempotency_key")};
+	struct fc_config_retry *r = &p->retry;
+	yaml_node_t *n = fr->val;
+	size_t old;
+
+	if (!n)
+		return;
+	old = push_key(w, fr->name);
+	if (!get_fields(w, n, f, sizeof(f) / sizeof(f[0])))
+		goto pop_key;
+	get_uint(w, &f[0], 0, FC_CONFIG_MAX_RETRIES, &r->attempts);
+	get_uint(w, &f[1], 0, FC_CONFIG_MAX_RETRIES, &r->same_server);
+	if (f[1].val && r->same_server > r->attempts) {
+		size_t o2 = push_key(w, "same_server");
+		werr(w, f[1].val, "must be at most attempts (%u): the attempts count them too",
+		     r->attempts);
+		pop(w, o2);
+	}
+	get_retry_on(w, &f[2], &r->on);
+	get_duration_ms(w, &f[3], 1, TIMEOUT_MAX, &r->per_try_timeout_ms);
+	if (f[3].val && r->per_try_timeout_ms > p->response_timeout_ms) {
+		char buf[32];
+		size_t o2 = push_key(w, "per_try_timeout");
+		format_duration(p->response_timeout_ms, buf, sizeof(buf));
+		werr(w, f[3].val, "must be at most the pool's response_timeout (%s)", buf);
+		pop(w, o2);
+	}
+	parse_backoff(w, r, &f[4]);
+	parse_budget(w, r, &f[5]);
+	get_size(w, &f[6], 0, 16u << 20, &r->replay_buffer);
+	get_bool(w, &f[7], &r->idempotency_key);
+pop_key:
+	pop(w, old);
+	if (fold->key && f[0].key) {
+		old = push_key(w, fold->name);
+		werr(w, fold->key,
+		     "is the older name of retry.attempts, which is written too (line %zu): keep "
+		     "one",
+		     f[0].key->start_mark.line + 1);
+		pop(w, old);
+	}
+}
+
 static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *key, yaml_node_t *n)
 {
 	struct field f[] = {F("algorithm"),
@@ -1541,6 +1960,8 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	                    F("panic_threshold"),
 	                    F("tls"),
 	                    F("protocol"),
+	                    F("rate_limit"),
+	                    F("retry"),
 	                    F("max_conns"),
 	                    F("queue"),
 	                    F("wake")};
@@ -1586,14 +2007,14 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		parse_health(w, &p->health, f[11].val, &base, &none, &w->pool_health_set);
 		pop(w, old);
 	}
-	parse_pool_limits(w, p, &f[16], &f[17], &f[18], false);
+	parse_pool_limits(w, p, &f[18], &f[19], &f[20], false);
 	parse_servers(w, p, &f[1], key);
-	parse_pool_limits(w, p, &f[16], &f[17], &f[18], true);
+	parse_pool_limits(w, p, &f[18], &f[19], &f[20], true);
 	get_duration_ms(w, &f[2], 1, TIMEOUT_MAX, &p->connect_timeout_ms);
 	get_duration_ms(w, &f[3], 1, TIMEOUT_MAX, &p->response_timeout_ms);
 	get_duration_ms(w, &f[4], 1, TIMEOUT_MAX, &p->idle_timeout_ms);
 	get_max_idle(w, &f[5], &p->max_idle);
-	get_uint(w, &f[6], 0, FC_CONFIG_MAX_RETRIES, &p->retries);
+	get_uint(w, &f[6], 0, FC_CONFIG_MAX_RETRIES, &p->retry.attempts);
 	get_duration_ms(w, &f[7], 0, HOUR, &p->cooldown_ms);
 	get_duration_ms(w, &f[8], 0, TIMEOUT_MAX, &p->slow_start_ms);
 	if (f[9].val) {
@@ -1624,8 +2045,10 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		parse_pool_tls(w, p, f[14].val);
 		pop(w, old);
 	}
+	parse_retry(w, p, &f[17], &f[6]);
 	for (size_t i = 0; i < p->n_servers; i++)
 		p->has_tls_servers |= p->servers[i].tls;
+	get_rate_limit_ref(w, &f[16], &p->rate_limit);
 }
 
 /* Line of the first key of mapping n spelled name (1-based). */
@@ -1710,7 +2133,7 @@ static void pool_names(const struct fc_config *cfg, char *buf, size_t len)
 
 static void parse_route(struct walk *w, struct fc_config_listener *l, yaml_node_t *n)
 {
-	struct field f[] = {F("host"), F("path"), F("pool")};
+	struct field f[] = {F("host"), F("path"), F("pool"), F("rate_limit")};
 	struct fc_config_route *r = &l->routes[l->n_routes];
 	const char *v, *why;
 	char names[512];
@@ -1718,8 +2141,9 @@ static void parse_route(struct walk *w, struct fc_config_listener *l, yaml_node_
 
 	memset(r, 0, sizeof(*r));
 	l->n_routes++;
-	if (!get_fields(w, n, f, 3))
+	if (!get_fields(w, n, f, 4))
 		return;
+	get_rate_limit_ref(w, &f[3], &r->rate_limit);
 	if (f[0].val) {
 		old = push_key(w, "host");
 		set_pos(&r->host_at, f[0].val);
@@ -1986,7 +2410,7 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 	struct field f[] = {F("workers"),   F("shutdown_grace"), F("log"),      F("client"),
 	                    F("listeners"), F("pools"),          F("io_uring"), F("tunnel_timeout"),
 	                    F("state_dir"), F("pid_file"),       F("watch"),    F("admin"),
-	                    F("http2")};
+	                    F("http2"),     F("rate_limits")};
 	struct fc_config *cfg = w->cfg;
 	yaml_node_t empty;
 
@@ -2051,7 +2475,14 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 		parse_client(w, f[3].val);
 		pop(w, old);
 	}
-	/* Pools first, so routes can name pools defined further down. */
+	/* Rate limits, then pools, so pools and routes can name what is
+	 * defined further down. */
+	if (f[13].val) {
+		size_t old = push_key(w, "rate_limits");
+
+		parse_rate_limits(w, f[13].val);
+		pop(w, old);
+	}
 	if (f[5].val) {
 		size_t old = push_key(w, "pools");
 

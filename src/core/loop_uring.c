@@ -392,16 +392,16 @@ static void submit_send(struct fc_uring *u, struct fc_stream *s)
 	s->io.st |= ST_TX_INFLIGHT;
 }
 
+/* A half-close is a plain shutdown(2), not an IORING_OP_SHUTDOWN: the kernel
+ * always hands that op to a worker thread, which looks the fd up only when
+ * it runs; by then the stream may be closed and its fd number given to the
+ * next accepted connection, whose write side it then shut (the new client
+ * saw its connection end before any byte, and fulcrum's sends EPIPE). */
 static void submit_shutdown(struct fc_uring *u, struct fc_stream *s)
 {
+	(void)u;
 	s->io.st &= ~ST_SHUT_WANTED;
-	struct io_uring_sqe *sqe = get_sqe(u);
-	if (!sqe) {
-		shutdown(s->io.fd, SHUT_WR);
-		return;
-	}
-	io_uring_prep_shutdown(sqe, s->io.fd, SHUT_WR);
-	untracked(sqe);
+	shutdown(s->io.fd, SHUT_WR);
 }
 
 static void arm_poll(struct fc_uring *u, struct fc_io *io)

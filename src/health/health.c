@@ -64,6 +64,7 @@ static void free_config(struct fc_config_health *hc)
 	free(hc->expect);
 	free(hc->body);
 	free(hc->lame_duck);
+	free(hc->service);
 }
 
 void fc_health_destroy(struct fc_health *h)
@@ -81,6 +82,7 @@ void fc_health_destroy(struct fc_health *h)
 			fc_server_unref(hs->srv);
 		free_config(&hs->hc);
 		free(hs->request);
+		free(hs->authority);
 		free(hs->ck.carry);
 		free(hs);
 	}
@@ -129,7 +131,7 @@ static struct fc__health_pool *pool_get(struct fc_health *h, struct fc_pool *poo
 static int copy_health(struct fc_config_health *dst, const struct fc_config_health *src)
 {
 	*dst = *src;
-	dst->path = dst->method = dst->host = dst->body = NULL;
+	dst->path = dst->method = dst->host = dst->body = dst->service = NULL;
 	dst->expect = dst->lame_duck = NULL;
 	if (src->type == FC_HEALTH_NONE) {
 		dst->n_expect = dst->n_lame_duck = 0;
@@ -141,7 +143,8 @@ static int copy_health(struct fc_config_health *dst, const struct fc_config_heal
 	dst->body = src->body && src->body[0] ? strdup(src->body) : NULL;
 	dst->expect = dup_mem(src->expect, src->n_expect * sizeof(*src->expect));
 	dst->lame_duck = dup_mem(src->lame_duck, src->n_lame_duck * sizeof(*src->lame_duck));
-	if (!dst->path || !dst->method || (src->host && !dst->host) ||
+	dst->service = strdup(src->service ? src->service : "");
+	if (!dst->path || !dst->method || !dst->service || (src->host && !dst->host) ||
 	    (src->body && src->body[0] && !dst->body) || (src->n_expect && !dst->expect) ||
 	    (src->n_lame_duck && !dst->lame_duck))
 		return -ENOMEM;
@@ -204,6 +207,7 @@ int fc_health_add_server(struct fc_health *h, struct fc_pool *pool, const struct
 	if (rc < 0) {
 		free_config(&hs->hc);
 		free(hs->request);
+		free(hs->authority);
 		free(hs->ck.carry);
 		free(hs);
 		return rc;

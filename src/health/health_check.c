@@ -1,8 +1,9 @@
 /* health_check.c — active checks on the control thread's loop: a
  * non-blocking connect of our own, an HTTP/1.1 request with Connection:
  * close (or nothing, for tcp), the response head parsed with the h1 codec,
- * the body searched for health.body; one check at a time per server, each
- * bounded by timeout_ms. The verdict goes to the state machine. */
+ * the body searched for health.body (grpc: the HTTP/2 exchange of
+ * health_grpc.c); one check at a time per server, each bounded by
+ * timeout_ms. The verdict goes to the state machine. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/sock.h"
+#include "health/grpc.h"
 #include "health/health_internal.h"
 #include "tls/tls.h"
 
@@ -66,6 +68,7 @@ static void close_conn(struct fc_health_server *hs)
 		fc_stream_close(hs->h->loop, &ck->s); /* epoll: close(2) leaves the set */
 		ck->s.io.fd = -1;
 	}
+	fc__health_grpc_end(hs);
 	fc_timer_cancel(hs->h->loop, &ck->deadline);
 	free(ck->buf);
 	ck->buf = NULL;
@@ -95,24 +98,39 @@ static void finish(struct fc_health_server *hs, enum fc__health_verdict v, const
 	fc_timer_set(loop, &hs->ck.next, when);
 }
 
-static void fail_errno(struct fc_health_server *hs, const char *what, int err)
+static void errno_text(const char *what, int err, char *buf, size_t cap)
 {
 	if (err == ECONNREFUSED)
-		finish(hs, FC__HEALTH_FAIL, "connect refused");
+		snprintf(buf, cap, "connect refused");
 	else if (err == ECONNRESET)
-		finish(hs, FC__HEALTH_FAIL, "connection reset during %s", what);
+		snprintf(buf, cap, "connection reset during %s", what);
 	else
-		finish(hs, FC__HEALTH_FAIL, "%s failed: %s", what, strerror(err));
+		snprintf(buf, cap, "%s failed: %s", what, strerror(err));
+}
+
+static void fail_errno(struct fc_health_server *hs, const char *what, int err)
+{
+	char text[128];
+	errno_text(what, err, text, sizeof(text));
+	finish(hs, FC__HEALTH_FAIL, "%s", text);
+}
+
+void fc__health_check_io_text(struct fc_health_server *hs, const char *what, int err, char *buf,
+                              size_t cap)
+{
+	const char *why = fc_tls_failure(hs->h->loop, &hs->ck.s);
+	if (why)
+		snprintf(buf, cap, "TLS: %s", why);
+	else
+		errno_text(what, err, buf, cap);
 }
 
 /* A failed connect, send or receive: TLS says why when it was TLS. */
 static void fail_io(struct fc_health_server *hs, const char *what, int err)
 {
-	const char *why = fc_tls_failure(hs->h->loop, &hs->ck.s);
-	if (why)
-		finish(hs, FC__HEALTH_FAIL, "TLS: %s", why);
-	else
-		fail_errno(hs, what, err);
+	char text[128];
+	fc__health_check_io_text(hs, what, err, text, sizeof(text));
+	finish(hs, FC__HEALTH_FAIL, "%s", text);
 }
 
 static void begin(struct fc_health_server *hs)
@@ -128,7 +146,8 @@ static void begin(struct fc_health_server *hs)
 	ck->status = 0;
 	ck->req_off = 0;
 	ck->phase = FC__CHECK_CONNECTING;
-	if (fc__health_check_type(hs) == FC_HEALTH_HTTP) {
+	enum fc_health_type type = fc__health_check_type(hs);
+	if (type == FC_HEALTH_HTTP || type == FC_HEALTH_GRPC) {
 		ck->buf = malloc(FC__HEALTH_HEAD_MAX);
 		if (!ck->buf) {
 			finish(hs, FC__HEALTH_FAIL, "out of memory");
@@ -140,7 +159,14 @@ static void begin(struct fc_health_server *hs)
 	memset(&ck->s, 0, sizeof(ck->s));
 	ck->s.io.fd = -1;
 	ck->s.io.cb = on_io;
-	int rc = hs->tls ? fc_tls_connect(loop, &ck->s, sa, hs->addr_len, hs->tls, hs->tls_host)
+	/* over TLS a check offers in ALPN what it speaks: h2 alone for grpc
+	 * (gRPC servers want it), http/1.1 for http, also in a pool whose
+	 * requests go in HTTP/2; tcp the pool's offer */
+	const char *alpn = hs->hc.type == FC_HEALTH_GRPC   ? "h2"
+	                   : hs->hc.type == FC_HEALTH_HTTP ? "http/1.1"
+	                                                   : NULL;
+	int rc = hs->tls ? fc_tls_connect_alpn(loop, &ck->s, sa, hs->addr_len, hs->tls,
+	                                       hs->tls_host, alpn)
 	                 : fc_stream_connect(loop, &ck->s, sa, hs->addr_len);
 	if (rc < 0) {
 		ck->s.io.fd = -1;
@@ -191,6 +217,9 @@ static void on_deadline(struct fc_loop *loop, struct fc_timer *t)
 		break;
 	case FC__CHECK_BODY:
 		where = "reading the body";
+		break;
+	case FC__CHECK_GRPC:
+		where = fc__health_grpc_where(hs);
 		break;
 	default:
 		return;
@@ -356,6 +385,23 @@ static void do_read(struct fc_health_server *hs)
 	}
 }
 
+/* A grpc check's connection is up: HTTP/2 from here on (over TLS only if
+ * the server chose h2: an HTTP/1.1 server behind https:// chooses nothing
+ * or refuses the handshake). */
+static void start_grpc(struct fc_health_server *hs)
+{
+	/* h2 was the only protocol offered: the server chose it or nothing */
+	if (hs->tls && !fc_tls_alpn_h2(hs->h->loop, &hs->ck.s)) {
+		finish(hs, FC__HEALTH_FAIL, "TLS: the server chose no protocol in ALPN, not h2");
+		return;
+	}
+	hs->ck.phase = FC__CHECK_GRPC;
+	enum fc__health_verdict v;
+	char text[128];
+	if (fc__health_grpc_start(hs, &v, text, sizeof(text)))
+		finish(hs, v, "%s", text);
+}
+
 static void on_io(struct fc_loop *loop, struct fc_io *io, uint32_t events)
 {
 	struct fc_health_server *hs = CHECK_OF_IO(io);
@@ -378,7 +424,18 @@ static void on_io(struct fc_loop *loop, struct fc_io *io, uint32_t events)
 			finish(hs, FC__HEALTH_PASS, "TCP connect in %u ms", elapsed_ms(hs));
 			return;
 		}
+		if (hs->hc.type == FC_HEALTH_GRPC) {
+			start_grpc(hs);
+			return;
+		}
 		ck->phase = FC__CHECK_SENDING;
+	}
+	if (ck->phase == FC__CHECK_GRPC) {
+		enum fc__health_verdict v;
+		char text[128];
+		if (fc__health_grpc_io(hs, events, &v, text, sizeof(text)))
+			finish(hs, v, "%s", text);
+		return;
 	}
 	if (ck->phase == FC__CHECK_SENDING) {
 		while (ck->req_off < hs->request_len) {
@@ -404,7 +461,7 @@ int fc__health_check_prepare(struct fc_health_server *hs, const struct fc_config
 	hs->ck.s.io.cb = on_io;
 	hs->ck.next.cb = on_next;
 	hs->ck.deadline.cb = on_deadline;
-	if (hs->hc.type != FC_HEALTH_HTTP)
+	if (hs->hc.type != FC_HEALTH_HTTP && hs->hc.type != FC_HEALTH_GRPC)
 		return 0;
 	char hostport[300];
 	if (hs->hc.host && hs->hc.host[0]) {
@@ -418,6 +475,17 @@ int fc__health_check_prepare(struct fc_health_server *hs, const struct fc_config
 		fc_sock_format(cs ? (const struct sockaddr *)&cs->addr
 		                  : (const struct sockaddr *)&hs->addr,
 		               hostport, sizeof(hostport));
+	}
+	if (hs->hc.type == FC_HEALTH_GRPC) {
+		/* :authority as the Host header would be; the framed HealthCheckRequest */
+		const char *svc = hs->hc.service ? hs->hc.service : "";
+		size_t cap = FC__GRPC_CHECK_REQUEST_MAX(strlen(svc));
+		hs->authority = strdup(hostport);
+		hs->request = malloc(cap);
+		if (!hs->authority || !hs->request)
+			return -ENOMEM;
+		hs->request_len = fc__grpc_check_request(svc, (uint8_t *)hs->request, cap);
+		return 0;
 	}
 	int n = snprintf(NULL, 0,
 	                 "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: fulcrum-health\r\n"

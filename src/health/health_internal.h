@@ -46,7 +46,10 @@ enum fc__check_phase {
 	FC__CHECK_SENDING,
 	FC__CHECK_HEAD,
 	FC__CHECK_BODY,
+	FC__CHECK_GRPC, /* connected, the HTTP/2 exchange of a grpc check runs */
 };
+
+struct fc__health_grpc; /* health_grpc.c: one grpc check's HTTP/2 session */
 
 /* The active check of one server: one connection at a time. */
 struct fc__health_check {
@@ -65,7 +68,8 @@ struct fc__health_check {
 	struct fc_h1 h1;
 	int status;
 	size_t req_off;
-	bool timed_out; /* the verdict being given is a timeout */
+	bool timed_out;               /* the verdict being given is a timeout */
+	struct fc__health_grpc *grpc; /* type grpc, connected: its session */
 };
 
 struct fc_health_server {
@@ -80,8 +84,9 @@ struct fc_health_server {
 	socklen_t addr_len;
 	struct fc_tls_client *tls; /* https:// server: checks run over TLS (tls.h) */
 	const char *tls_host;      /* SNI and the name verified */
-	char *request;             /* the HTTP request bytes, built once */
+	char *request; /* the HTTP request bytes (grpc: the framed message), built once */
 	size_t request_len;
+	char *authority; /* grpc: :authority, the Host header's value */
 	struct fc__health_check ck;
 
 	/* the machine (control thread) */
@@ -177,5 +182,25 @@ enum fc_health_type fc__health_check_type(const struct fc_health_server *hs);
 void fc__health_check_stop(struct fc_health_server *hs);
 /** Builds hs->request from its config. 0 or -ENOMEM. */
 int fc__health_check_prepare(struct fc_health_server *hs, const struct fc_config_server *cs);
+/** The text of a failed connect, send or receive (what: "read") with
+ * -errno err into buf: TLS says why when it was TLS. */
+void fc__health_check_io_text(struct fc_health_server *hs, const char *what, int err, char *buf,
+                              size_t cap);
+
+/* ---------------------------------------------------------------- grpc checks */
+
+/** hs's connection is up (over TLS: ALPN said h2): starts the HTTP/2
+ * session, sends the preface, SETTINGS and the Check request. Returns 0
+ * while the check runs, 1 when it has its verdict (*v, text), which the
+ * caller gives with finish. Thread: control. */
+int fc__health_grpc_start(struct fc_health_server *hs, enum fc__health_verdict *v, char *text,
+                          size_t cap);
+/** Reads what arrived and sends what is due; the same returns. */
+int fc__health_grpc_io(struct fc_health_server *hs, uint32_t events, enum fc__health_verdict *v,
+                       char *text, size_t cap);
+/** Where a timed-out grpc check stood: "connected, no answer", ... */
+const char *fc__health_grpc_where(const struct fc_health_server *hs);
+/** Frees hs's session, if any (the connection is the caller's). */
+void fc__health_grpc_end(struct fc_health_server *hs);
 
 #endif

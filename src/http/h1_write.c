@@ -224,6 +224,8 @@ const char *fc_h1_reason(int status)
 		return "Content Too Large";
 	case 414:
 		return "URI Too Long";
+	case 429:
+		return "Too Many Requests";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 500:
@@ -251,15 +253,21 @@ size_t fc_h1_write_error(char *out, size_t cap, int status, bool close)
 size_t fc_h1_write_error_retry(char *out, size_t cap, int status, bool close,
                                unsigned retry_after_s)
 {
+	return fc_h1_write_error_headers(out, cap, status, close, retry_after_s, NULL);
+}
+
+size_t fc_h1_write_error_headers(char *out, size_t cap, int status, bool close,
+                                 unsigned retry_after_s, const char *extra)
+{
 	const char *r = fc_h1_reason(status);
 	char retry[40] = "";
 	if (retry_after_s)
 		snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", retry_after_s);
 	int n = snprintf(out, cap,
 	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-	                 "Cache-Control: no-store\r\n%s%s\r\n%d %s\n",
-	                 status, r, strlen(r) + 5, retry, close ? "Connection: close\r\n" : "",
-	                 status, r);
+	                 "Cache-Control: no-store\r\n%s%s%s\r\n%d %s\n",
+	                 status, r, strlen(r) + 5, retry, extra ? extra : "",
+	                 close ? "Connection: close\r\n" : "", status, r);
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
@@ -275,6 +283,19 @@ size_t fc_h1_write_starting(char *out, size_t cap, bool close)
 	                 "Retry-After: 1\r\n%s\r\n%s",
 	                 sizeof(page) - 1, close ? "Connection: close\r\n" : "", page);
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+size_t fc_h1_write_rate_limited(char *out, size_t cap, bool close,
+                                const struct fc_h1_rate_limited *rl)
+{
+	char extra[320];
+	int n = snprintf(extra, sizeof(extra),
+	                 "RateLimit-Policy: \"%.64s\";q=%u;w=%u\r\n"
+	                 "RateLimit: \"%.64s\";r=%u;t=%u\r\n",
+	                 rl->name, rl->burst, rl->window_s, rl->name, rl->remaining, rl->reset_s);
+	if (n < 0 || (size_t)n >= sizeof(extra))
+		return 0;
+	return fc_h1_write_error_headers(out, cap, 429, close, rl->reset_s, extra);
 }
 
 size_t fc_h1_write_redirect_https(char *out, size_t cap, const char *host, size_t host_len,

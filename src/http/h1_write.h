@@ -57,6 +57,25 @@ size_t fc_h1_write_error(char *out, size_t cap, int status, bool close);
 size_t fc_h1_write_error_retry(char *out, size_t cap, int status, bool close,
                                unsigned retry_after_s);
 
+/* The same with more header lines (extra: complete "Name: value\r\n"
+ * lines, or NULL). */
+size_t fc_h1_write_error_headers(char *out, size_t cap, int status, bool close,
+                                 unsigned retry_after_s, const char *extra);
+
+/* A rate limit's refusal, as draft-ietf-httpapi-ratelimit-headers-11 says
+ * it: RateLimit-Policy: "name";q=burst;w=window_s and RateLimit:
+ * "name";r=remaining;t=reset_s. name is a token (no escaping needed). */
+struct fc_h1_rate_limited {
+	const char *name;
+	uint32_t burst, window_s; /* the bucket's size, the seconds it fills in */
+	uint32_t remaining;       /* tokens left */
+	uint32_t reset_s;         /* until the next token: Retry-After and t */
+};
+/* A complete 429 Too Many Requests with Retry-After and both fields. Its
+ * length, 0 when it does not fit. */
+size_t fc_h1_write_rate_limited(char *out, size_t cap, bool close,
+                                const struct fc_h1_rate_limited *rl);
+
 /* Reason phrase of a status code. */
 const char *fc_h1_reason(int status);
 

@@ -36,3 +36,13 @@ ssize_t fc_h2_fill(nghttp2_session *sess, struct fc_h2_pending *pend, struct fc_
 		pend->n = (size_t)n;
 	}
 }
+
+ssize_t fc_h2_no_send(nghttp2_session *sess, const uint8_t *data, size_t len, int flags, void *ud)
+{
+	(void)sess;
+	(void)data;
+	(void)len;
+	(void)flags;
+	(void)ud;
+	return NGHTTP2_ERR_CALLBACK_FAILURE;
+}

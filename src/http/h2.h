@@ -22,4 +22,8 @@ struct fc_h2_pending {
  * bytes copied, or a negative nghttp2 error. */
 ssize_t fc_h2_fill(nghttp2_session *sess, struct fc_h2_pending *pend, struct fc_buf *out);
 
+/* The send callback of a session whose output is only taken with
+ * nghttp2_session_mem_send (fc_h2_fill): nghttp2 needs one; it fails. */
+ssize_t fc_h2_no_send(nghttp2_session *sess, const uint8_t *data, size_t len, int flags, void *ud);
+
 #endif

@@ -221,7 +221,8 @@ size_t fc_accesslog_line_max(const struct fc_accesslog_fields *f)
 {
 	/* fixed text, numbers and retry reasons: under 700 bytes (under 400
 	 * before the fields after total_ms); escaping: at most 6 per byte */
-	return 740 + f->client_len + 6 * (f->line_len + f->ua_len) + f->pool_len + f->server_len;
+	return 740 + f->client_len + 6 * (f->line_len + f->ua_len) + f->pool_len + f->server_len +
+	       (f->rate_limit ? 20 + f->rate_limit_len : 0);
 }
 
 struct put {
@@ -256,6 +257,7 @@ static const struct sep {
 };
 
 static const struct sep tunnel_sep[2] = {SEP(" bytes_in="), SEP(",\"bytes_in\":")};
+static const struct sep limit_sep[2] = {SEP(" rate_limit="), SEP(",\"rate_limit\":\"")};
 
 /* The names of enum fc_retry_why. */
 static const struct sep reasons[FC_RETRY_N] = {
@@ -268,6 +270,10 @@ static const struct sep reasons[FC_RETRY_N] = {
         SEP("reset"),
         SEP("eof"),
         SEP("stale"),
+        SEP("timeout"),
+        SEP("status_502"),
+        SEP("status_503"),
+        SEP("status_504"),
 };
 
 const char *fc_accesslog_retry_name(enum fc_retry_why why)
@@ -356,6 +362,12 @@ size_t fc_accesslog_format_line(char *out, bool json, const struct fc_accesslog_
 	if (f->tunnel) { /* the other direction of a tunnel, last: the one optional field */
 		put(&o, tunnel_sep[json].s, tunnel_sep[json].n);
 		o.p += fc_accesslog_format_u64(o.p, f->bytes_in);
+	}
+	if (f->rate_limit) { /* a 429 of a rate limit (never a tunnel): its name */
+		put(&o, limit_sep[json].s, limit_sep[json].n);
+		put(&o, f->rate_limit, f->rate_limit_len);
+		if (json)
+			put(&o, "\"", 1);
 	}
 	put(&o, k[16].s, k[16].n);
 	return (size_t)(o.p - out);
@@ -544,6 +556,9 @@ void fc_accesslog_write(struct fc_exchange *r, uint64_t now_ns)
 	}
 	const char *pool = r->pool ? r->pool->cfg->name : "-";
 	const char *server = r->server_name[0] ? r->server_name : "-";
+	const char *limit = r->limited_by && r->limited_by <= r->rt->n_limits
+	                            ? r->rt->limits[r->limited_by - 1].cfg->name
+	                            : NULL;
 	struct fc_accesslog_fields f = {
 	        .time = ts,
 	        .client = a->ip,
@@ -568,6 +583,8 @@ void fc_accesslog_write(struct fc_exchange *r, uint64_t now_ns)
 	        .ua_len = r->ua_len,
 	        .tunnel = r->phase == FC_X_TUNNEL,
 	        .bytes_in = r->bytes_in,
+	        .rate_limit = limit,
+	        .rate_limit_len = limit ? strlen(limit) : 0,
 	};
 	size_t need = fc_accesslog_line_max(&f);
 	if (need > ALOG_MAX - a->len) {

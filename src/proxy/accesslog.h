@@ -20,11 +20,15 @@ enum fc_retry_why {
 	FC_RETRY_RESET,           /* reset (or another socket error) before the response head */
 	FC_RETRY_EOF,             /* the server closed before the end of the response head */
 	FC_RETRY_STALE,           /* a kept-alive connection the server had closed: a fresh one */
+	FC_RETRY_TIMEOUT,         /* no response head within retry.per_try_timeout */
+	FC_RETRY_STATUS_502,      /* the server answered 502 (retry.on lists it) */
+	FC_RETRY_STATUS_503,      /* ... 503 (with Retry-After or not) */
+	FC_RETRY_STATUS_504,      /* ... 504 */
 	FC_RETRY_N
 };
 /* Retry reasons a line lists, in order (4 bits each in a uint32_t): enough
- * for every retry an exchange makes (at most retries, 7, on other servers
- * and one on a fresh connection after a stale one). */
+ * for every retry an exchange makes (at most retry.attempts, 7, and one on a
+ * fresh connection after a stale one). */
 #define FC_ACCESSLOG_MAX_REASONS 8
 
 /* The name of a reason as the log writes it ("connect_refused"). */
@@ -49,8 +53,10 @@ struct fc_accesslog_fields {
 	uint32_t retry_why; /* enum fc_retry_why of each, 4 bits each, the first lowest */
 	const char *ua;     /* the User-Agent, NULL when the request had none */
 	size_t ua_len;
-	bool tunnel;       /* an upgraded connection: bytes_in is written too */
-	uint64_t bytes_in; /* bytes the client sent through the tunnel */
+	bool tunnel;            /* an upgraded connection: bytes_in is written too */
+	uint64_t bytes_in;      /* bytes the client sent through the tunnel */
+	const char *rate_limit; /* the rate limit that refused it (429), else NULL */
+	size_t rate_limit_len;
 };
 
 /* Bytes fc_accesslog_format_line may write for f, at most. */

@@ -196,9 +196,10 @@ static bool make_room(struct fc_client *c)
 		shift_in(c, b->rpos);
 		return true;
 	}
-	/* full from the body start: give up replay to make room */
+	/* full from the body start: what was sent leaves the buffer, kept for a
+	 * retry up to retry.replay_buffer (or the request is no longer replayable) */
 	if (x->sent > x->body_start) {
-		x->replayable = false;
+		fc_exchange_replay_keep(x);
 		b->rpos = x->sent;
 		x->body_start = x->sent;
 		shift_in(c, b->rpos);

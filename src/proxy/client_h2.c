@@ -15,8 +15,8 @@
  *
  * Flow control, request side: automatic WINDOW_UPDATEs are off; a stream's
  * body bytes are given back to the windows (nghttp2_session_consume) only
- * once they were sent to the server and are no longer kept for a retry, so
- * a stream never buffers more than its window. Response side: DATA is read
+ * once they were sent to the server, so a stream never buffers more than
+ * its window beyond what retry.replay_buffer keeps for a retry. Response side: DATA is read
  * from the upstream's buffer when nghttp2 may send it (the client's window
  * allows), which is what lets the upstream read again. */
 #include <errno.h>
@@ -54,6 +54,7 @@ struct fc_h2_stream {
 	 * parsed are offsets here */
 	char *body;
 	uint32_t body_len, body_cap;
+	uint32_t consumed; /* body[0..consumed) was given back to the windows (kept for a retry) */
 	/* chunked framing towards an HTTP/1.1 server (no content-length) */
 	char chunk_hdr[16];
 	uint8_t chunk_hdr_len, chunk_hdr_sent, chunk_crlf_sent;
@@ -338,16 +339,6 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t code, voi
 	return 0;
 }
 
-static ssize_t on_send(nghttp2_session *sess, const uint8_t *data, size_t len, int flags, void *ud)
-{
-	(void)sess;
-	(void)data;
-	(void)len;
-	(void)flags;
-	(void)ud;
-	return NGHTTP2_ERR_CALLBACK_FAILURE; /* only nghttp2_session_mem_send is used */
-}
-
 /* ---------------------------------------------------------------- responses */
 
 /* An HTTP/2 server's trailers (grpc-status...) follow the last DATA. */
@@ -576,27 +567,38 @@ void fc_h2_reset(struct fc_h2_stream *s)
 
 /* ---------------------------------------------------------------- request body */
 
-/* Gives body bytes the server has and no retry needs back to the windows. */
+/* Gives body bytes the server took back to the windows; frees the ones no
+ * retry needs. While the body so far fits retry.replay_buffer it stays
+ * whole for a retry (its sent bytes still open the windows, so the client
+ * is never held back by what fulcrum keeps); once it is longer and a byte
+ * of it went out, the request cannot be repeated. */
 static void body_release(struct fc_exchange *x)
 {
 	struct fc_h2_stream *s = x->h2s;
 	uint32_t k = x->sent;
-	if (x->replayable) {
-		/* keep them for a retry while they take under half the window,
-		 * as an HTTP/1.1 client's body is kept while it fits its buffer */
-		if (k == 0 || s->body_len < x->c->w->cfg->http2.initial_window_size / 2)
-			return;
-		x->replayable = false;
-	}
 	if (k == 0)
 		return;
+	if (x->replayable) {
+		uint32_t rb = x->pool ? x->pool->cfg->retry.replay_buffer : 0;
+		if (s->body_len <= rb) {
+			if (k > s->consumed) {
+				if (!s->closed)
+					nghttp2_session_consume(s->h->sess, s->id, k - s->consumed);
+				s->consumed = k;
+			}
+			return;
+		}
+		x->replayable = false;
+	}
+	uint32_t done = s->consumed < k ? s->consumed : k;
 	memmove(s->body, s->body + k, s->body_len - k);
 	s->body_len -= k;
 	x->body_start = x->body_start > k ? x->body_start - k : 0;
 	x->sent -= k;
 	x->parsed -= k;
-	if (!s->closed)
-		nghttp2_session_consume(s->h->sess, s->id, k);
+	if (!s->closed && k > done)
+		nghttp2_session_consume(s->h->sess, s->id, k - done);
+	s->consumed -= done;
 }
 
 int fc_h2_body_iov(struct fc_exchange *x, struct iovec *iov)
@@ -892,8 +894,9 @@ void fc_h2_stream_attach_end(struct fc_exchange *x)
 	struct fc_h2_stream *s = x->h2s;
 	s->x = NULL;
 	x->h2s = NULL;
-	if (s->body_len && !s->closed) /* what the server did not need */
-		nghttp2_session_consume(s->h->sess, s->id, s->body_len);
+	if (s->body_len > s->consumed && !s->closed) /* what the server did not need */
+		nghttp2_session_consume(s->h->sess, s->id, s->body_len - s->consumed);
+	s->consumed = 0;
 	free(s->body);
 	s->body = NULL;
 	s->body_len = s->body_cap = 0;
@@ -1175,7 +1178,7 @@ bool fc_h2_start(struct fc_client *c)
 	nghttp2_option *opt = NULL;
 	if (!h || nghttp2_session_callbacks_new(&cb) || nghttp2_option_new(&opt))
 		goto oom;
-	nghttp2_session_callbacks_set_send_callback(cb, on_send);
+	nghttp2_session_callbacks_set_send_callback(cb, fc_h2_no_send);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_invalid_header_callback(cb, on_invalid_header);

@@ -60,6 +60,10 @@ struct fc_pool_counters {
 	_Atomic uint64_t code[5];
 	_Atomic uint64_t proto[FC_PROTO_N]; /* every request routed here, by client protocol */
 	struct fc_hist dur;
+	_Atomic uint64_t budget_exhausted; /* retries the retry budget refused */
+	/* requests of the pool in flight on this worker (a gauge, kept even
+	 * with FULCRUM_NO_METRICS: the retry budget is a share of their sum) */
+	_Atomic uint64_t active;
 	/* its queue (docs/traffic.md): time each request waited there, requests
 	 * that waited queue.timeout, requests refused because it was full */
 	struct fc_hist qwait;
@@ -88,6 +92,13 @@ static inline void fc_ctr_add(_Atomic uint64_t *c, uint64_t n)
 static inline void fc_ctr_inc(_Atomic uint64_t *c)
 {
 	fc_ctr_add(c, 1);
+}
+
+/* The single writer moves a gauge by d (+1 or -1); never compiled out. */
+static inline void fc_gauge_add(_Atomic uint64_t *g, int64_t d)
+{
+	atomic_store_explicit(g, atomic_load_explicit(g, memory_order_relaxed) + (uint64_t)d,
+	                      memory_order_relaxed);
 }
 
 /* A relaxed read for the control thread. */

@@ -16,6 +16,7 @@
 #include "proxy/proxy.h"
 #include "tls/tls.h"
 #include "proxy/reqinfo.h"
+#include "proxy/retry.h"
 
 #define NO_SERVER_LOG_MS 1000 /* at most one "no server" line per pool per second */
 
@@ -24,6 +25,7 @@ _Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_ACCESSLOG_MAX_REASONS,
 _Static_assert(FC_RETRY_N <= 16, "a retry reason is 4 bits");
 
 static void pick_and_connect(struct fc_exchange *x);
+static void budget_release(struct fc_exchange *x);
 static bool route(struct fc_exchange *x, const struct fc_h1_head *hd);
 static void queue_leave(struct fc_exchange *x, uint64_t queued_ms);
 
@@ -94,6 +96,13 @@ static void exchange_end(struct fc_exchange *x, enum fc_blame blame, const char 
 		fc_upstream_close(x->up);
 		x->up = NULL;
 	}
+	if (x->pool) {
+		budget_release(x);
+		if (x->pool->ctr)
+			fc_gauge_add(&x->pool->ctr[w->id].active, -1);
+	}
+	free(x->replay);
+	x->replay = NULL;
 	fc_buf_release(&w->bufs, x->head);
 	if (x->h2s)
 		fc_h2_stream_attach_end(x);
@@ -213,6 +222,22 @@ static void redirect_https(struct fc_exchange *x, const char *host, size_t host_
 		return;
 	}
 	respond_local(x, 308, close, tmp, n, FC_BLAME_NONE);
+}
+
+/* The route's or the pool's rate limit refused the request: 429, with
+ * Retry-After and the RateLimit fields; no server sees it. */
+static bool rate_limited(struct fc_exchange *x, const struct fc_h1_head *hd,
+                         const struct fc_config_route *r)
+{
+	char tmp[768];
+	size_t n = 0;
+	bool close = must_close(x, false);
+	unsigned by = fc_rate_limit_check(x, hd, r, close, tmp, sizeof(tmp), &n);
+	if (!by)
+		return false;
+	x->limited_by = (uint8_t)by;
+	respond_local(x, 429, close, tmp, n, FC_BLAME_NONE);
+	return true;
 }
 
 /* ---------------------------------------------------------------- picking */
@@ -422,7 +447,7 @@ static int queue_wait(struct fc_exchange *x, bool asleep, uint64_t since_ms)
 		break;
 	}
 	if (asleep)
-		x->qflags |= FC_XQ_ASLEEP;
+		x->q_asleep = true;
 	x->phase = FC_X_QUEUED;
 	x->phase_ms = since_ms;
 	return rc == FC_QUEUE_FIRST ? 0 : 1;
@@ -434,7 +459,7 @@ static void queue_leave(struct fc_exchange *x, uint64_t queued_ms)
 {
 	struct fc_worker *w = xw(x);
 	fc_queue_remove(x->pool->queue, x);
-	x->qflags &= (uint8_t)~FC_XQ_ASLEEP;
+	x->q_asleep = false;
 	if (x->pool->ctr)
 		fc_hist_observe(&x->pool->ctr[w->id].qwait,
 		                (w->loop.now_ms - queued_ms) * 1000000ull);
@@ -450,9 +475,9 @@ static void queue_leave(struct fc_exchange *x, uint64_t queued_ms)
 static uint64_t queue_deadline(const struct fc_exchange *x)
 {
 	const struct fc_config_pool *cp = x->pool->cfg;
-	if (!(x->qflags & FC_XQ_ASLEEP))
+	if (!x->q_asleep)
 		return x->phase_ms + cp->queue.timeout_ms;
-	if (x->qflags & FC_XQ_HTML)
+	if (x->q_html)
 		return x->phase_ms + STARTING_PAGE_MS;
 	return x->phase_ms + cp->wake.timeout_ms + cp->queue.timeout_ms;
 }
@@ -460,8 +485,8 @@ static uint64_t queue_deadline(const struct fc_exchange *x)
 static void queue_timeout(struct fc_exchange *x)
 {
 	struct fc_worker *w = xw(x);
-	bool page = (x->qflags & (FC_XQ_ASLEEP | FC_XQ_HTML)) == (FC_XQ_ASLEEP | FC_XQ_HTML);
-	bool asleep = x->qflags & FC_XQ_ASLEEP;
+	bool page = x->q_asleep && x->q_html;
+	bool asleep = x->q_asleep;
 	queue_leave(x, x->phase_ms);
 	if (page) {
 		/* 503 with Retry-After: 1 and a page that reloads itself */
@@ -517,6 +542,104 @@ void fc_exchange_dequeued(struct fc_exchange *x, bool fail)
 		fc_client_run(c);
 }
 
+/* ---------------------------------------------------------------- retries */
+
+/* The pool's retry budget (retry.budget): every worker's requests of the
+ * pool in flight, summed when a retry asks (each worker writes its own
+ * gauge, so counting costs the request path no shared write), and the
+ * retries in flight, one counter for all workers, written only by retries.
+ * Takes a slot for x, which keeps it for its further retries until its
+ * response head arrives or it ends. False (counted): over the budget. */
+static bool budget_take(struct fc_exchange *x)
+{
+	const struct fc_config_retry *rc = &x->pool->cfg->retry;
+	struct fc_rt_pool_stats *st = x->pool->stats;
+	if (x->budget_held || rc->budget_pct >= 100 || !st)
+		return true;
+	uint64_t active = 0;
+	for (uint32_t i = 0; i < x->rt->n_workers; i++)
+		active += atomic_load_explicit(&st->ctr[i].active, memory_order_relaxed);
+	uint32_t max = fc_retry_budget_max(active, rc->budget_pct, rc->budget_min);
+	uint32_t n = atomic_fetch_add_explicit(&st->retrying, 1, memory_order_relaxed) + 1;
+	if (n > max) {
+		atomic_fetch_sub_explicit(&st->retrying, 1, memory_order_relaxed);
+		fc_ctr_inc(&x->pool->ctr[xw(x)->id].budget_exhausted);
+		fc_debug("pool %s: retry budget spent (%u retries in flight, %llu requests): no "
+		         "retry",
+		         x->pool->cfg->name, n - 1, (unsigned long long)active);
+		return false;
+	}
+	x->budget_held = true;
+	return true;
+}
+
+static void budget_release(struct fc_exchange *x)
+{
+	if (!x->budget_held)
+		return;
+	x->budget_held = false;
+	atomic_fetch_sub_explicit(&x->pool->stats->retrying, 1, memory_order_relaxed);
+}
+
+/* Whether a server the request has not tried may take it: healthy ones
+ * beyond those it tried (or, in panic mode, any beyond them). A guess, for
+ * keeping a server's answer rather than retrying into nothing. */
+static bool another_server(const struct fc_exchange *x)
+{
+	uint32_t healthy = 0, total = 0;
+	fc_pool_health_counts(x->pool->pool, &healthy, &total);
+	return healthy > x->n_tried || (fc_pool_in_panic(x->pool->pool) && total > x->n_tried);
+}
+
+/* Whether the attempt that just failed is tried again (retry.*): on is the
+ * failure's retry.on bit, reached says the request may have reached the
+ * server (then only a request safe to repeat is), move_on forbids the same
+ * server (a 503 with Retry-After), keep says there is an answer to forward
+ * instead (then a retry needs a server to go to). Sets where the next
+ * attempt goes (x->retry_same) and takes a budget slot when it says yes. */
+static bool may_retry(struct fc_exchange *x, uint32_t on, bool reached, bool move_on, bool keep)
+{
+	const struct fc_config_retry *rc = &x->pool->cfg->retry;
+	if (x->resp_started || x->no_retry || !x->replayable || !(rc->on & on))
+		return false;
+	if (reached && !x->idempotent)
+		return false; /* the server may have acted on it */
+	if (x->attempts > rc->attempts || x->n_tried >= FC_EXCHANGE_MAX_TRIES)
+		return false;
+	bool same = !move_on && x->same_tries < rc->same_server;
+	if (keep && !same && !another_server(x))
+		return false;
+	if (!budget_take(x))
+		return false;
+	x->retry_same = same;
+	if (same)
+		x->same_tries++;
+	else
+		x->same_tries = 0;
+	return true;
+}
+
+/* Starts the retry may_retry allowed (or the stale connection's): nothing
+ * of the next attempt is sent yet; after the jittered backoff when wait and
+ * retry.backoff is set, else at once. */
+static void retry_start(struct fc_exchange *x, bool wait)
+{
+	const struct fc_config_retry *rc = &x->pool->cfg->retry;
+	x->head_sent = 0;
+	x->sent = x->body_start;
+	if (x->replay)
+		x->replay->sent = 0;
+	uint32_t ms = wait ? fc_retry_backoff_ms(rc->backoff_base_ms, rc->backoff_max_ms,
+	                                         (unsigned)x->retries + 1u, &xw(x)->rng)
+	                   : 0;
+	if (ms) {
+		x->backoff_ms = (uint16_t)ms;
+		set_phase(x, FC_X_BACKOFF); /* fc_exchange_timeout goes on */
+		return;
+	}
+	pick_and_connect(x);
+}
+
 /* ---------------------------------------------------------------- connecting */
 
 static void pick_and_connect(struct fc_exchange *x)
@@ -540,129 +663,143 @@ static void pick_and_connect(struct fc_exchange *x)
 		qs = Q_IN;
 		queued_ms = x->phase_ms;
 	}
-	for (;;) {
-		if (x->attempts > cp->retries || x->n_tried >= FC_EXCHANGE_MAX_TRIES) {
-			fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
-			return;
-		}
-		struct fc_pick_ctx ctx = {
-		        .now_ns = w->loop.now_ns,
-		        .rng = &w->rng,
-		        .client = x->client,
-		        .hash_key = x->has_key ? x->key : NULL,
-		        .hash_key_len = x->key_len,
-		        .sticky_value = x->has_sticky_in ? x->sticky_in : NULL,
-		        .sticky_len = x->sticky_in_len,
-		        .avoid = x->tried,
-		        .n_avoid = x->n_tried,
-		};
-		struct fc_server *srv = fc_pool_pick(x->pool->pool, &ctx);
-		if (!srv && (ctx.full || ctx.asleep) && q) {
-			/* full: a slot will free up; asleep: the pool wakes (asked now) */
-			if (ctx.asleep)
-				fc_queue_want_wake(q, x->rt->wake_mb);
-			if (qs == Q_IN) {
-				/* first in line, and still nothing: it waits for its turn */
-				x->phase = FC_X_QUEUED;
-				x->phase_ms = queued_ms;
-				return;
-			}
+	if (x->attempts > cp->retry.attempts || x->n_tried >= FC_EXCHANGE_MAX_TRIES) {
+		if (qs != Q_OUT)
+			queue_leave(x, queued_ms);
+		fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
+		return;
+	}
+	struct fc_pick_ctx ctx = {
+	        .now_ns = w->loop.now_ns,
+	        .rng = &w->rng,
+	        .client = x->client,
+	        .hash_key = x->has_key ? x->key : NULL,
+	        .hash_key_len = x->key_len,
+	        .sticky_value = x->has_sticky_in ? x->sticky_in : NULL,
+	        .sticky_len = x->sticky_in_len,
+	        .avoid = x->tried,
+	        .n_avoid = x->n_tried,
+	};
+	struct fc_server *srv = NULL;
+	bool again = x->retry_same && x->n_tried; /* the server that just failed */
+	x->retry_same = false;
+	if (again)
+		srv = fc_pool_pick_server(x->pool->pool, x->tried[x->n_tried - 1], &ctx);
+	if (!srv) {
+		again = false;
+		x->same_tries = 0;
+		srv = fc_pool_pick(x->pool->pool, &ctx);
+	}
+	if (!srv && (ctx.full || ctx.asleep) && q) {
+		/* full: a slot will free up; asleep: the pool wakes (asked now) */
+		if (ctx.asleep)
+			fc_queue_want_wake(q, x->rt->wake_mb);
+		if (qs != Q_IN) {
 			int rc = queue_wait(x, ctx.asleep,
 			                    qs == Q_HANDED ? queued_ms : w->loop.now_ms);
 			if (rc != 0)
 				return;
+			/* first in line: a slot may have been given back meanwhile */
 			qs = Q_IN;
 			queued_ms = x->phase_ms;
-			continue;
+			srv = fc_pool_pick(x->pool->pool, &ctx);
 		}
-		if (qs != Q_OUT) {
-			queue_leave(x, queued_ms); /* a server, or nothing to wait for */
-			qs = Q_OUT;
-		}
-		if (!srv) {
-			if (x->attempts == 0)
-				no_server(x, ctx.full ? "every server is at max_conns (no queue)"
-				                      : NULL);
-			else
-				fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
+		if (!srv && (ctx.full || ctx.asleep)) {
+			/* still nothing: it waits for its turn */
+			x->phase = FC_X_QUEUED;
+			x->phase_ms = queued_ms;
 			return;
 		}
-		x->attempts++;
-		if (x->h2s)
-			fc_h2_body_rewind(x);
-		if (x->fail_why) { /* this attempt retries the one that failed */
-			fc_ctr_inc(&w->ctr.retries[x->fail_why]);
-			if (x->retries < FC_ACCESSLOG_MAX_REASONS)
-				x->retry_why |= (uint32_t)x->fail_why << (4 * x->retries);
-			x->retries++;
-			x->fail_why = FC_RETRY_NONE;
-		}
-		x->server = srv;
-		copy_name(x->server_name, sizeof(x->server_name), fc_server_name(srv));
-		x->tried[x->n_tried++] = srv;
-		if (ctx.sticky_set) {
-			x->sticky_set = true;
-			copy_name(x->sticky, sizeof(x->sticky), ctx.sticky_out);
-		}
-		const struct fc_rt_server *rs = fc_server_user(srv);
-		bool head_ok = x->head->wpos == 0 ? write_head(x, rs->hostport)
-		                                  : (!x->host_at || set_host(x, srv));
-		if (!head_ok) {
-			x->status = 431;
-			report(x, FC_BLAME_CLIENT, 431, "head too large after rewrite",
-			       FC_FAIL_NONE);
-			reject(x, 431, "head too large after rewrite");
-			return;
-		}
-		x->up_start_ns = w->loop.now_ns;
-		x->up_conn_ns = 0;
-		x->head_sent = 0;
-		x->sent = x->body_start;
-		int err = 0;
-		struct fc_upstream *u =
-		        cp->protocol == FC_POOL_H2
-		                ? fc_h2up_get(w, srv, x->pool->tls, cp->idle_timeout_ms, &err)
-		                : fc_upstream_get(w, srv, x->pool->tls, &err);
-		if (!u) {
-			fc_warn("pool %s: server %s: connect: %s", cp->name, fc_server_name(srv),
-			        strerror(-err));
-			fc_server_cooldown(srv,
-			                   w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
-			report(x, FC_BLAME_SERVER, 0,
-			       err == -ECONNREFUSED ? "connect refused" : "connect failed",
-			       FC_FAIL_CONNECT);
-			x->fail_why = err == -ECONNREFUSED ? FC_RETRY_CONNECT_REFUSED
-			                                   : FC_RETRY_CONNECT_FAILED;
-			continue;
-		}
-		x->up = u;
-		u->x = x;
-		if (!u->connecting)
-			x->up_conn_ns = x->up_start_ns; /* a kept-alive connection: no connect */
-		set_phase(x, u->connecting ? FC_X_CONNECT : FC_X_SEND);
+	}
+	if (qs != Q_OUT)
+		queue_leave(x, queued_ms); /* a server, or nothing to wait for */
+	if (!srv) {
+		if (x->attempts == 0)
+			no_server(x, ctx.full ? "every server is at max_conns (no queue)" : NULL);
+		else
+			fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
 		return;
 	}
+	x->attempts++;
+	if (x->h2s)
+		fc_h2_body_rewind(x);
+	if (x->fail_why) { /* this attempt retries the one that failed */
+		fc_ctr_inc(&w->ctr.retries[x->fail_why]);
+		if (x->retries < FC_ACCESSLOG_MAX_REASONS)
+			x->retry_why |= (uint32_t)x->fail_why << (4 * x->retries);
+		x->retries++;
+		x->fail_why = FC_RETRY_NONE;
+	}
+	x->server = srv;
+	copy_name(x->server_name, sizeof(x->server_name), fc_server_name(srv));
+	if (!again)
+		x->tried[x->n_tried++] = srv;
+	if (ctx.sticky_set) {
+		x->sticky_set = true;
+		copy_name(x->sticky, sizeof(x->sticky), ctx.sticky_out);
+	}
+	const struct fc_rt_server *rs = fc_server_user(srv);
+	bool head_ok = x->head->wpos == 0 ? write_head(x, rs->hostport)
+	                                  : (!x->host_at || set_host(x, srv));
+	if (!head_ok) {
+		x->status = 431;
+		report(x, FC_BLAME_CLIENT, 431, "head too large after rewrite", FC_FAIL_NONE);
+		reject(x, 431, "head too large after rewrite");
+		return;
+	}
+	x->up_start_ns = w->loop.now_ns;
+	x->up_conn_ns = 0;
+	x->head_sent = 0;
+	x->sent = x->body_start;
+	if (x->replay)
+		x->replay->sent = 0;
+	int err = 0;
+	struct fc_upstream *u =
+	        cp->protocol == FC_POOL_H2
+	                ? fc_h2up_get(w, srv, x->pool->tls, cp->idle_timeout_ms, &err)
+	                : fc_upstream_get(w, srv, x->pool->tls, &err);
+	if (!u) {
+		fc_warn("pool %s: server %s: connect: %s", cp->name, fc_server_name(srv),
+		        strerror(-err));
+		fc_server_cooldown(srv, w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
+		bool refused = err == -ECONNREFUSED;
+		report(x, FC_BLAME_SERVER, 0, refused ? "connect refused" : "connect failed",
+		       FC_FAIL_CONNECT);
+		x->fail_why = refused ? FC_RETRY_CONNECT_REFUSED : FC_RETRY_CONNECT_FAILED;
+		if (may_retry(x, refused ? FC_RETRY_ON_REFUSED : FC_RETRY_ON_CONNECT_FAILURE, false,
+		              false, false))
+			retry_start(x, true);
+		else
+			fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
+		return;
+	}
+	x->up = u;
+	u->x = x;
+	if (!u->connecting)
+		x->up_conn_ns = x->up_start_ns; /* a kept-alive connection: no connect */
+	set_phase(x, u->connecting ? FC_X_CONNECT : FC_X_SEND);
 }
 
 /* The attempt on the current server failed (err: -errno). Retries when that
- * is safe, otherwise answers 502/504 or cuts the client. */
+ * is allowed (retry.*), otherwise answers 502/504 or cuts the client. */
 static void upstream_failed(struct fc_exchange *x, int err)
 {
 	struct fc_worker *w = xw(x);
 	struct fc_upstream *u = x->up;
 	const struct fc_config_pool *cp = x->pool->cfg;
 	bool connect_phase = x->phase == FC_X_CONNECT;
+	bool timeout = err == -ETIMEDOUT; /* this attempt's: fc_exchange_timeout */
 	bool nothing_back = !u->in || (u->in->wpos == 0 && !x->resp_started);
-	bool stale = u->reused && !connect_phase && nothing_back && !x->timed_out && !x->no_retry;
+	bool stale = u->reused && !connect_phase && nothing_back && !timeout && !x->no_retry;
 	struct fc_server *srv = x->server;
-	if (connect_phase && err != -ETIMEDOUT)
+	if (connect_phase && !timeout)
 		fc_server_cooldown(srv, w->loop.now_ns + (uint64_t)cp->cooldown_ms * 1000000ull);
 	const char *tls_why = fc_tls_failure(&w->loop, &u->s);
-	const char *what = connect_phase    ? (err == -ETIMEDOUT      ? "connect timeout"
+	const char *what = connect_phase    ? (timeout                ? "connect timeout"
 	                                       : err == -ECONNREFUSED ? "connect refused"
 	                                       : tls_why              ? "TLS handshake failed"
 	                                                              : "connect failed")
-	                   : x->timed_out   ? "response timeout"
+	                   : timeout        ? "response timeout"
 	                   : err == -EPROTO ? "bad response"
 	                                    : "closed before a complete response";
 	if (!stale && tls_why)
@@ -673,16 +810,16 @@ static void upstream_failed(struct fc_exchange *x, int err)
 		        connect_phase ? "connect: " : "", strerror(-err));
 	/* for the access log, should this lead to a retry */
 	x->fail_why = stale                 ? FC_RETRY_STALE
-	              : connect_phase       ? (err == -ETIMEDOUT      ? FC_RETRY_CONNECT_TIMEOUT
+	              : connect_phase       ? (timeout                ? FC_RETRY_CONNECT_TIMEOUT
 	                                       : err == -ECONNREFUSED ? FC_RETRY_CONNECT_REFUSED
 	                                       : tls_why              ? FC_RETRY_TLS_HANDSHAKE
 	                                                              : FC_RETRY_CONNECT_FAILED)
+	              : timeout             ? FC_RETRY_TIMEOUT
 	              : tls_why             ? FC_RETRY_TLS
 	              : u->eof && !u->reset ? FC_RETRY_EOF
 	                                    : FC_RETRY_RESET;
-	enum fc_fail_kind kind = connect_phase
-	                                 ? (err == -ETIMEDOUT ? FC_FAIL_TIMEOUT : FC_FAIL_CONNECT)
-	                         : x->timed_out   ? FC_FAIL_TIMEOUT
+	enum fc_fail_kind kind = connect_phase    ? (timeout ? FC_FAIL_TIMEOUT : FC_FAIL_CONNECT)
+	                         : timeout        ? FC_FAIL_TIMEOUT
 	                         : err == -EPROTO ? FC_FAIL_BAD_RESPONSE
 	                                          : FC_FAIL_RESET;
 	/* a kept-alive connection the server had closed is nobody's fault for sure */
@@ -690,21 +827,63 @@ static void upstream_failed(struct fc_exchange *x, int err)
 	fc_upstream_close(u);
 	x->up = NULL;
 	if (stale && !x->stale_retry_used) {
-		/* same server, fresh socket */
+		/* the same server on a fresh socket, at once: not one of the
+		 * attempts, nor the budget's */
 		x->stale_retry_used = true;
-		x->n_tried--;
-		x->attempts--;
-	}
-	bool may_retry = !x->resp_started && !x->no_retry && x->replayable &&
-	                 (connect_phase || stale || (x->idempotent && !x->timed_out));
-	if (may_retry) {
-		pick_and_connect(x);
-		return;
+		if (!x->resp_started && !x->no_retry && x->replayable) {
+			x->attempts--;
+			x->retry_same = true;
+			retry_start(x, false);
+			return;
+		}
+	} else {
+		/* a response timeout is tried again only with a per_try_timeout:
+		 * without one, response_timeout is the request's, as it always was */
+		uint32_t on = connect_phase ? (timeout                ? FC_RETRY_ON_TIMEOUT
+		                               : err == -ECONNREFUSED ? FC_RETRY_ON_REFUSED
+		                                                      : FC_RETRY_ON_CONNECT_FAILURE)
+		              : timeout ? (cp->retry.per_try_timeout_ms ? FC_RETRY_ON_TIMEOUT : 0)
+		                        : FC_RETRY_ON_RESET;
+		if (on && may_retry(x, on, !connect_phase && !stale, false, false)) {
+			retry_start(x, true);
+			return;
+		}
 	}
 	if (!x->resp_started)
 		fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
 	else
 		cut_client(x); /* mid-response: the client sees a cut */
+}
+
+/* A 502, 503 or 504 that retry.on lists, for a request safe to repeat with
+ * an attempt left: its head is not forwarded; the attempt is reported once,
+ * as the server's answer (passive health judges its status as it judges
+ * any answer, and nothing else counts it), and the request goes on, to
+ * another server after a 503 with Retry-After. False: the answer goes to
+ * the client (the last attempt's, or one no retry may follow). */
+static bool status_retry(struct fc_exchange *x, const struct fc_h1_head *hd)
+{
+	uint32_t on = fc_retry_on_status(hd->status);
+	if (!on)
+		return false;
+	bool retry_after = hd->status == 503 && fc_h1_find(hd, "retry-after", 11);
+	if (!may_retry(x, on, true, retry_after, true))
+		return false;
+	fc_debug("pool %s: server %s: %d%s: retried", x->pool->cfg->name, fc_server_name(x->server),
+	         hd->status, retry_after ? " with Retry-After" : "");
+	x->status = hd->status;
+	x->up_head_ns = xw(x)->loop.now_ns;
+	report(x, FC_BLAME_NONE, hd->status, NULL, FC_FAIL_NONE);
+	x->counted = false; /* the request's answer is still to come */
+	x->up_head_ns = 0;
+	x->status = 0;
+	fc_upstream_close(x->up); /* its body is not wanted */
+	x->up = NULL;
+	x->fail_why = hd->status == 502   ? FC_RETRY_STATUS_502
+	              : hd->status == 503 ? FC_RETRY_STATUS_503
+	                                  : FC_RETRY_STATUS_504;
+	retry_start(x, true);
+	return true;
 }
 
 /* ---------------------------------------------------------------- start */
@@ -818,8 +997,14 @@ static bool route(struct fc_exchange *x, const struct fc_h1_head *hd)
 		return false;
 	}
 	x->pool = fc_runtime_pool(x->rt, rt->pool_ref);
-	if (x->pool->ctr)
+	if (x->pool->ctr) {
 		fc_ctr_inc(&x->pool->ctr[w->id].proto[x->h2s ? FC_PROTO_H2 : FC_PROTO_H1]);
+		fc_gauge_add(&x->pool->ctr[w->id].active, 1); /* the retry budget's base */
+	}
+	const struct fc_config_retry *rc = &x->pool->cfg->retry;
+	if (!x->idempotent && rc->idempotency_key && fc_h1_find(hd, "idempotency-key", 15))
+		x->idempotent = true; /* the client says a repeat is safe (IETF draft) */
+	x->body_big = !x->h2s && hd->has_cl && hd->content_length > rc->replay_buffer;
 	if (x->pool->cfg->protocol == FC_POOL_H2) {
 		if (!x->h2s) {
 			/* HTTP/2 to the server keeps what HTTP/1.1 cannot carry
@@ -830,11 +1015,13 @@ static bool route(struct fc_exchange *x, const struct fc_h1_head *hd)
 		fc_h2_body_raw(x);
 	}
 	pick_inputs(x, hd, path, path_len);
+	if ((rt->rate_limit || x->pool->cfg->rate_limit) && rate_limited(x, hd, rt))
+		return false;
 	if (x->pool->cfg->wake.enabled) {
 		/* a browser waiting for a wake gets a page that reloads itself */
 		const struct fc_h1_header *acc = fc_h1_find(hd, "accept", 6);
 		if (acc && memmem(acc->value, acc->value_len, "text/html", 9))
-			x->qflags |= FC_XQ_HTML;
+			x->q_html = true;
 	}
 	x->head = fc_buf_take(&w->bufs);
 	if (!x->head) {
@@ -888,6 +1075,55 @@ void fc_exchange_start_h2(struct fc_client *c, struct fc_h2_stream *s, struct fc
 
 /* ---------------------------------------------------------------- sending */
 
+/* HTTP/1: once a byte of the body went out, a body known to be longer than
+ * retry.replay_buffer (its Content-Length, or what came so far) cannot be
+ * sent again whole: no retry after that. (HTTP/2: body_release, client_h2.c.) */
+static void replay_check(struct fc_exchange *x)
+{
+	if (!x->replayable)
+		return;
+	uint32_t kept = x->replay ? x->replay->len : 0;
+	bool some_sent = x->sent > x->body_start || (x->replay && x->replay->sent);
+	uint64_t have = (uint64_t)kept + (x->parsed - x->body_start);
+	if (some_sent && (x->body_big || have > x->pool->cfg->retry.replay_buffer))
+		x->replayable = false;
+}
+
+void fc_exchange_replay_keep(struct fc_exchange *x)
+{
+	struct fc_replay *rp = x->replay;
+	uint32_t n = x->sent - x->body_start;
+	uint32_t kept = rp ? rp->len : 0;
+	uint32_t rb = x->pool ? x->pool->cfg->retry.replay_buffer : 0;
+	/* what leaves the buffer was sent, and everything kept before it too */
+	if (x->replayable && (uint64_t)kept + n <= rb) {
+		if (!rp || rp->cap < kept + n) {
+			uint64_t cap = rp ? (uint64_t)rp->cap * 2 : 16384;
+			if (cap < (uint64_t)kept + n)
+				cap = (uint64_t)kept + n;
+			if (cap > rb)
+				cap = rb;
+			struct fc_replay *nr = realloc(rp, sizeof(*nr) + cap);
+			if (!nr) {
+				fc_warn("out of memory keeping a request body for a retry");
+				goto drop;
+			}
+			if (!rp)
+				nr->len = nr->sent = 0;
+			nr->cap = (uint32_t)cap;
+			x->replay = rp = nr;
+		}
+		memcpy(rp->data + rp->len, x->c->in->data + x->body_start, n);
+		rp->len += n;
+		rp->sent += n;
+		return;
+	}
+drop:
+	x->replayable = false;
+	free(x->replay);
+	x->replay = NULL;
+}
+
 void fc_exchange_check_sent(struct fc_exchange *x)
 {
 	if (x->phase == FC_X_SEND && fc_exchange_sent_all(x))
@@ -933,10 +1169,14 @@ bool fc_exchange_send(struct fc_exchange *x)
 	}
 	struct iovec iov[4];
 	int n = 0;
+	struct fc_replay *rp = x->replay;
 	size_t from_head = x->head->wpos - x->head_sent;
+	size_t from_replay = rp ? rp->len - rp->sent : 0; /* a retry: the body's kept start */
 	size_t from_body = x->parsed - x->sent;
 	if (from_head)
 		iov[n++] = (struct iovec){x->head->data + x->head_sent, from_head};
+	if (from_replay)
+		iov[n++] = (struct iovec){rp->data + rp->sent, from_replay};
 	if (x->h2s)
 		n += fc_h2_body_iov(x, iov + n);
 	else if (from_body)
@@ -954,10 +1194,16 @@ bool fc_exchange_send(struct fc_exchange *x)
 	size_t k = left < from_head ? left : from_head;
 	x->head_sent += (uint32_t)k;
 	left -= k;
+	k = left < from_replay ? left : from_replay;
+	if (k)
+		rp->sent += (uint32_t)k;
+	left -= k;
 	if (x->h2s)
 		fc_h2_body_sent(x, left);
 	else
 		x->sent += (uint32_t)left;
+	if (!x->h2s && wr > 0)
+		replay_check(x);
 	fc_exchange_check_sent(x);
 	c->active_ms = fc_client_now(c);
 	return true;
@@ -1034,6 +1280,8 @@ static bool response_head(struct fc_exchange *x)
 		u->rparsed = b->rpos;
 		return true;
 	}
+	if (!tunnel && status_retry(x, hd))
+		return true;
 	x->up_reusable = hd->keep_alive && !hd->close_delimited;
 	if (hd->close_delimited || !x->complete || w->draining)
 		x->close_after = true;
@@ -1092,6 +1340,7 @@ static bool response_head(struct fc_exchange *x)
 	x->status = hd->status;
 	x->resp_started = true;
 	x->up_head_ns = w->loop.now_ns;
+	budget_release(x); /* a retry that got its answer is no longer in flight */
 	x->resp_close_delimited = hd->close_delimited;
 	if (tunnel)
 		fc_tunnel_start(x);
@@ -1211,10 +1460,13 @@ uint64_t fc_exchange_deadline(const struct fc_exchange *x)
 	switch (x->phase) {
 	case FC_X_QUEUED:
 		return queue_deadline(x);
+	case FC_X_BACKOFF:
+		return x->phase_ms + x->backoff_ms;
 	case FC_X_CONNECT:
 		return x->phase_ms + cp->connect_timeout_ms;
 	case FC_X_WAIT:
-		return x->phase_ms + cp->response_timeout_ms;
+		return x->phase_ms + (cp->retry.per_try_timeout_ms ? cp->retry.per_try_timeout_ms
+		                                                   : cp->response_timeout_ms);
 	case FC_X_TUNNEL:
 		return fc_client_time(x->c, x->c->active_ms) + xw(x)->cfg->tunnel_timeout_ms;
 	default:
@@ -1227,6 +1479,9 @@ void fc_exchange_timeout(struct fc_exchange *x)
 	switch (x->phase) {
 	case FC_X_QUEUED:
 		queue_timeout(x);
+		return;
+	case FC_X_BACKOFF:
+		pick_and_connect(x); /* the wait is over: the next attempt */
 		return;
 	case FC_X_CONNECT:
 	case FC_X_WAIT:

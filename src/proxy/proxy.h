@@ -121,8 +121,21 @@ struct fc_rt_pool {
 /* A pool's counters, shared by the runtimes that have a pool of that name. */
 struct fc_rt_pool_stats {
 	atomic_uint refs;
-	char pad[60];
+	/* exchanges of the pool on a retry now, all workers (the retry budget;
+	 * written only when a retry starts or ends, so rarely shared) */
+	atomic_uint retrying;
+	char pad[56];
 	struct fc_pool_counters ctr[]; /* one per worker */
+};
+
+/* A rate limit of the runtime (ratelimit.h): its buckets, shared by every
+ * worker and kept by a reload that leaves the limit's definition as it was. */
+struct fc_ratelimit;
+struct fc_rt_limit {
+	const struct fc_config_rate_limit *cfg;
+	struct fc_ratelimit *rl; /* referenced */
+	struct fc_cidr *exempt;  /* cfg->exempt parsed */
+	size_t n_exempt;
 };
 
 /* A worker's use of a runtime: exchanges started on it and not yet ended.
@@ -153,6 +166,8 @@ struct fc_runtime {
 	struct fc_rt_use *use; /* per worker */
 	uint64_t generation;   /* 1 for the first, +1 per reload */
 	struct fc_mailbox *wake_mb; /* the control thread's wake requests (wake.c); NULL: none */
+	struct fc_rt_limit *limits; /* parallel to cfg->rate_limits */
+	size_t n_limits;
 };
 
 /* How a runtime is built: all optional (NULL options: no health checks, no
@@ -401,6 +416,8 @@ void fc_h2up_close_idle(struct fc_worker *w, struct fc_rt_server *rs, bool only_
 /* ---------------------------------------------------------------- exchange */
 
 #define FC_EXCHANGE_MAX_TRIES 8
+/* fc_exchange.qseq: queue numbers (queue.c) have this many bits. */
+#define FC_QUEUE_SEQ_BITS 30
 _Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_EXCHANGE_MAX_TRIES,
                "every configured retry must have a slot in fc_exchange.tried");
 #define FC_EXCHANGE_LINE_MAX 256
@@ -414,19 +431,29 @@ _Static_assert(FC_EXCHANGE_UA_MAX <= UINT8_MAX, "fc_exchange.ua_len is a byte");
 #define FC_EXCHANGE_STICKY_MAX 32
 
 /* Where an exchange is on its way to the server and back. The one deadline
- * of each phase: QUEUED the pool's queue.timeout, CONNECT connect_timeout,
- * SEND body_timeout of inactivity,
- * WAIT response_timeout, RESPOND body_timeout of inactivity, TUNNEL
- * tunnel_timeout of inactivity. */
+ * of each phase: QUEUED the pool's queue.timeout, BACKOFF the wait it drew,
+ * CONNECT connect_timeout, SEND body_timeout of inactivity, WAIT
+ * retry.per_try_timeout (default response_timeout), RESPOND body_timeout of
+ * inactivity, TUNNEL tunnel_timeout of inactivity. */
 enum fc_exchange_phase {
 	FC_X_PICK,    /* no server connection (before the pick, between retries) */
 	FC_X_QUEUED,  /* waiting in its pool's queue (queue.c): queue.timeout */
+	FC_X_BACKOFF, /* waiting retry.backoff before the next attempt (no server held) */
 	FC_X_CONNECT, /* connecting to the server */
 	FC_X_SEND,    /* sending the request; no response head yet */
 	FC_X_WAIT,    /* request sent whole, waiting for the response head */
 	FC_X_RESPOND, /* response head forwarded, body streaming */
 	FC_X_DONE,    /* response complete (may still be flushing to the client) */
 	FC_X_TUNNEL,  /* a 101 turned the connections into a tunnel (tunnel.c) */
+};
+
+/* An HTTP/1 request body's first bytes kept for a retry once they had to
+ * leave the client's input buffer (at most retry.replay_buffer): data[0..len)
+ * are the body's first len bytes (as the client framed them), sent how many
+ * of them the current attempt has sent. malloc'ed; the exchange owns it. */
+struct fc_replay {
+	uint32_t len, sent, cap;
+	char data[];
 };
 
 /* One request: routing, picking, retries, the upstream connection, the
@@ -451,8 +478,9 @@ struct fc_exchange {
 	 * connection ready (0: none yet; its pick time when reused), the
 	 * response head */
 	uint64_t start_ns, up_start_ns, up_conn_ns, up_head_ns;
-	uint64_t phase_ms;   /* start of the current phase */
-	struct fc_buf *head; /* the rewritten request head */
+	uint64_t phase_ms;        /* start of the current phase */
+	struct fc_buf *head;      /* the rewritten request head */
+	struct fc_replay *replay; /* HTTP/1: body bytes kept for a retry (NULL: none) */
 	uint32_t head_sent;
 	uint32_t host_at;    /* head offset of the Host line fulcrum added (0: none) */
 	uint32_t body_start; /* client in-buffer index where the body begins */
@@ -463,17 +491,28 @@ struct fc_exchange {
 	uint64_t bytes_in;   /* tunnel: client bytes sent to the server after the head */
 	int status;
 	uint8_t method;
-	bool idempotent, replayable, complete;
+	/* safe to repeat once it may have reached a server: an idempotent
+	 * method, or an Idempotency-Key with retry.idempotency_key */
+	bool idempotent;
+	bool replayable, complete;
 	bool resp_started, resp_dechunk, resp_close_delimited;
-	bool stale_retry_used, timed_out, aborted, logged, no_retry;
+	bool aborted;
 	bool client_10, client_keepalive, close_after, up_reusable;
-	bool has_key, has_sticky_in, sticky_set, secure;
-	bool counted;                 /* metrics: a server's answer was counted */
-	bool upgrade;                 /* the request asks for an upgrade (forwarded) */
-	bool has_ua;                  /* the request has a User-Agent (ua) */
-	bool tun_up_shut, tun_c_shut; /* tunnel: write side shut towards the server, the client */
+	/* set once or seldom: bits (this keeps the exchange in its chunk) */
+	bool stale_retry_used : 1, timed_out : 1, logged : 1, no_retry : 1;
+	bool has_key : 1, has_sticky_in : 1, sticky_set : 1, secure : 1;
+	bool counted : 1; /* metrics: a server's answer was counted */
+	bool upgrade : 1; /* the request asks for an upgrade (forwarded) */
+	bool has_ua : 1;  /* the request has a User-Agent (ua) */
+	/* tunnel: write side shut towards the server, the client */
+	bool tun_up_shut : 1, tun_c_shut : 1;
+	bool budget_held : 1; /* counted in the pool's retries in flight (stats->retrying) */
+	bool body_big : 1;    /* its Content-Length is over retry.replay_buffer */
+	bool retry_same : 1;  /* the next attempt goes to the server that just failed */
 	uint8_t key_len, sticky_in_len;
-	uint8_t qflags;                         /* FC_XQ_*: how it waits in its pool's queue */
+	uint8_t same_tries; /* attempts on the current server after its first (retry.same_server) */
+	uint8_t limited_by; /* the rate limit that answered 429: its index + 1 in rt->limits */
+	uint16_t backoff_ms;                    /* FC_X_BACKOFF: the wait */
 	struct fc_addr client;                  /* the real client IP */
 	char key[128];                          /* hash key bytes (copied: retries pick again) */
 	char sticky_in[FC_EXCHANGE_STICKY_MAX]; /* the sticky cookie the client sent */
@@ -483,18 +522,17 @@ struct fc_exchange {
 	char ua[FC_EXCHANGE_UA_MAX]; /* the User-Agent's first bytes, for the access log */
 	/* its place in its pool's queue while QUEUED (queue.c), 0 otherwise: a
 	 * message handing it a slot carries it, so one for an exchange that
-	 * left (or for an earlier request of this memory) is told apart */
-	uint32_t qseq;
+	 * left (or for an earlier request of this memory) is told apart; and
+	 * how it waits there (bits: this keeps the exchange in its chunk) */
+	unsigned qseq : FC_QUEUE_SEQ_BITS;
+	unsigned q_asleep : 1; /* it waits for the pool to wake (not for a slot) */
+	unsigned q_html : 1;   /* a browser (Accept: text/html): a starting-up page after 1 s */
 	/* the request parser: initialised once when the exchange is first
 	 * allocated; fc_h1_parse_head resets it for every head */
 	struct fc_h1 parser;
 };
 _Static_assert(sizeof(struct fc_exchange) <= 1016,
                "one 1,024-byte malloc chunk per request in flight, see docs/architecture.md");
-
-/* fc_exchange.qflags */
-#define FC_XQ_ASLEEP 1 /* it waits for the pool to wake (not for a slot) */
-#define FC_XQ_HTML   2 /* a browser (Accept: text/html): a starting-up page after 1 s */
 
 /* queue.c says: the exchange was handed a server slot (or the pool woke):
  * it picks again; fail: the pool's wake failed, it answers 503. Then its
@@ -517,6 +555,12 @@ void fc_exchange_timeout(struct fc_exchange *x);
 void fc_exchange_fail(struct fc_exchange *x, int status, bool close);
 /* The client went away: ends the exchange without a response. */
 void fc_exchange_abandon(struct fc_exchange *x);
+/* The client's input buffer is full: the body bytes x sent from it
+ * ([body_start, sent)) must leave it. They are kept in x->replay while the
+ * request may still be repeated and the body fits retry.replay_buffer;
+ * otherwise (or without memory) the request can no longer be repeated. The
+ * caller then drops them from the buffer. */
+void fc_exchange_replay_keep(struct fc_exchange *x);
 /* Moves a sending exchange to waiting once everything is written upstream
  * (the response timeout starts then). */
 void fc_exchange_check_sent(struct fc_exchange *x);
@@ -525,7 +569,7 @@ bool fc_h2_body_done(const struct fc_exchange *x);
 static inline bool fc_exchange_sent_all(const struct fc_exchange *x)
 {
 	return x->complete && x->head && x->head_sent == x->head->wpos && x->sent == x->parsed &&
-	       (!x->h2s || fc_h2_body_done(x));
+	       (!x->replay || x->replay->sent == x->replay->len) && (!x->h2s || fc_h2_body_done(x));
 }
 /* Starts the exchange of an HTTP/2 stream whose head hd was built from its
  * fields (status: what to answer at once instead, 0: none). */
@@ -536,6 +580,17 @@ void fc_exchange_start_h2(struct fc_client *c, struct fc_h2_stream *s, struct fc
  * access log line, closes the upstream connection (never pooled) and the
  * client. */
 void fc_exchange_end_tunnel(struct fc_exchange *x);
+
+/* ---------------------------------------------------------------- ratelimit */
+
+/* The rate limits of route r and of x's pool, for the request whose head is
+ * hd (x->client is its real client): 0 when it may go on; else the limit
+ * that refused it (its index + 1 in x->rt->limits), with its 429 response
+ * (close: it says Connection: close) in out[0..*n). A limit that let the
+ * request pass gives its token back when another refuses it. */
+unsigned fc_rate_limit_check(struct fc_exchange *x, const struct fc_h1_head *hd,
+                             const struct fc_config_route *r, bool close, char *out, size_t cap,
+                             size_t *n);
 
 /* ---------------------------------------------------------------- tunnel */
 

@@ -16,9 +16,11 @@
 #include "core/log.h"
 #include "proxy/proxy.h"
 
-/* Queue numbers (fc_exchange.qseq) come from one counter for the process:
- * a number is never reused by another queue, and 0 means none. */
+/* Queue numbers (fc_exchange.qseq, FC_QUEUE_SEQ_BITS bits) come from one
+ * counter for the process: a number is not reused by another queue until
+ * the counter wraps, and 0 means none. */
 static _Atomic uint32_t next_seq;
+#define SEQ_MASK ((1u << FC_QUEUE_SEQ_BITS) - 1)
 
 struct queue_msg {
 	struct fc_msg m; /* first */
@@ -108,7 +110,7 @@ int fc_queue_set_max(struct fc_rt_queue *q, uint32_t max)
 /* Wrap-safe order of queue numbers. */
 static inline bool before(uint32_t a, uint32_t b)
 {
-	return (int32_t)(a - b) < 0;
+	return (int32_t)((a - b) << (32 - FC_QUEUE_SEQ_BITS)) < 0;
 }
 
 enum fc_queue_add fc_queue_add(struct fc_rt_queue *q, struct fc_worker *w, struct fc_exchange *x,
@@ -127,8 +129,8 @@ enum fc_queue_add fc_queue_add(struct fc_rt_queue *q, struct fc_worker *w, struc
 	}
 	if (!again) {
 		uint32_t seq;
-		while ((seq = atomic_fetch_add_explicit(&next_seq, 1, memory_order_relaxed) + 1) ==
-		       0)
+		while ((seq = (atomic_fetch_add_explicit(&next_seq, 1, memory_order_relaxed) + 1) &
+		              SEQ_MASK) == 0)
 			;
 		x->qseq = seq;
 	}

@@ -15,6 +15,7 @@
 #include "core/sock.h"
 #include "health/health.h"
 #include "proxy/proxy.h"
+#include "proxy/ratelimit.h"
 #include "tls/tls.h"
 
 /* TLS problems at start: warnings are logged, the first error is kept. */
@@ -243,6 +244,73 @@ static int build_pool(struct fc_runtime *rt, size_t i, const struct fc_runtime_o
 	return rc;
 }
 
+/* Whether two limits count the same keys the same way (their buckets can
+ * go on from one configuration to the next). */
+static bool same_key(const struct fc_config_rate_limit *a, const struct fc_config_rate_limit *b)
+{
+	return a->key == b->key &&
+	       (a->key_name == b->key_name ||
+	        (a->key_name && b->key_name && !strcmp(a->key_name, b->key_name)));
+}
+
+/* The rate limits' buckets: a limit of the previous runtime with the same
+ * name, key, rate, burst and size keeps its table (so a reload does not
+ * hand every client a fresh burst); any other gets a new one. */
+static int build_limits(struct fc_runtime *rt, const struct fc_runtime_options *o, char *err,
+                        size_t errlen)
+{
+	const struct fc_config *cfg = rt->cfg;
+	if (!cfg->n_rate_limits)
+		return 0;
+	rt->limits = calloc(cfg->n_rate_limits, sizeof(*rt->limits));
+	if (!rt->limits)
+		goto nomem;
+	rt->n_limits = cfg->n_rate_limits;
+	for (size_t i = 0; i < cfg->n_rate_limits; i++) {
+		const struct fc_config_rate_limit *c = &cfg->rate_limits[i];
+		struct fc_rt_limit *l = &rt->limits[i];
+		l->cfg = c;
+		struct fc_ratelimit_spec spec = {
+		        .rate = c->rate,
+		        .period_ms = c->period_ms,
+		        .burst = c->burst,
+		        .max_keys = c->max_keys,
+		        .n_workers = rt->n_workers ? rt->n_workers : 1,
+		};
+		const struct fc_runtime *prev = o ? o->prev : NULL;
+		for (size_t k = 0; prev && k < prev->n_limits; k++) {
+			const struct fc_rt_limit *pl = &prev->limits[k];
+			if (!strcmp(pl->cfg->name, c->name) && same_key(pl->cfg, c) &&
+			    fc_ratelimit_same(pl->rl, &spec)) {
+				l->rl = pl->rl;
+				fc_ratelimit_ref(l->rl);
+				break;
+			}
+		}
+		int rc = l->rl ? 0 : fc_ratelimit_create(&spec, &l->rl);
+		if (rc < 0) {
+			snprintf(err, errlen, "rate_limits.%s: %s", c->name,
+			         rc == -ENOMEM ? "out of memory for its buckets" : "invalid");
+			return rc;
+		}
+		if (c->n_exempt && !(l->exempt = calloc(c->n_exempt, sizeof(*l->exempt))))
+			goto nomem;
+		for (size_t k = 0; k < c->n_exempt; k++) {
+			if (fc_cidr_parse(c->exempt[k], strlen(c->exempt[k]), &l->exempt[k]) < 0) {
+				snprintf(err, errlen,
+				         "rate_limits.%s.exempt[%zu]: invalid CIDR '%s'", c->name,
+				         k, c->exempt[k]);
+				return -EINVAL;
+			}
+			l->n_exempt++;
+		}
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
 int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, const struct fc_runtime_options *o,
                       struct fc_runtime **out, char *err, size_t errlen)
 {
@@ -274,6 +342,8 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, const struct fc
 	for (size_t i = 0; i < cfg->n_pools; i++)
 		if (build_pool(rt, i, o, &tr, err, errlen) < 0)
 			goto fail;
+	if (build_limits(rt, o, err, errlen) < 0)
+		goto fail;
 	/* trusted proxies for the real client IP */
 	const struct fc_config_client_ip *ci = &cfg->client_ip;
 	if (ci->n_trusted) {
@@ -385,6 +455,11 @@ void fc_runtime_destroy(struct fc_runtime *rt)
 		fc_tls_server_destroy(rt->tls[i]);
 	free(rt->tls);
 	free(rt->trusted);
+	for (size_t i = 0; rt->limits && i < rt->n_limits; i++) {
+		fc_ratelimit_unref(rt->limits[i].rl);
+		free(rt->limits[i].exempt);
+	}
+	free(rt->limits);
 	free(rt->use);
 	fc_config_unref(rt->cfg);
 	free(rt);

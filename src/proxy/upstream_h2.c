@@ -249,16 +249,6 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t code, voi
 	return 0;
 }
 
-static ssize_t on_send(nghttp2_session *sess, const uint8_t *data, size_t len, int flags, void *ud)
-{
-	(void)sess;
-	(void)data;
-	(void)len;
-	(void)flags;
-	(void)ud;
-	return NGHTTP2_ERR_CALLBACK_FAILURE; /* only nghttp2_session_mem_send is used */
-}
-
 /* The request body from the client's stream. */
 static ssize_t read_body(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t length,
                          uint32_t *flags, nghttp2_data_source *src, void *ud)
@@ -347,7 +337,7 @@ static bool conn_start_session(struct fc_h2up *h)
 		nghttp2_session_callbacks_del(cb);
 		return false;
 	}
-	nghttp2_session_callbacks_set_send_callback(cb, on_send);
+	nghttp2_session_callbacks_set_send_callback(cb, fc_h2_no_send);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);

@@ -474,10 +474,34 @@ static bool is_ip(const char *host)
 int fc_tls_connect(struct fc_loop *loop, struct fc_stream *s, const struct sockaddr *addr,
                    socklen_t len, struct fc_tls_client *t, const char *host)
 {
+	return fc_tls_connect_alpn(loop, s, addr, len, t, host, NULL);
+}
+
+int fc_tls_connect_alpn(struct fc_loop *loop, struct fc_stream *s, const struct sockaddr *addr,
+                        socklen_t len, struct fc_tls_client *t, const char *host, const char *alpn)
+{
 	struct tls_conn *c = layer_new(loop, s, t->ctx);
 	if (!c)
 		return -ENOMEM;
 	SSL_set_connect_state(c->ssl);
+	if (alpn) {
+		/* this connection offers alpn alone instead of the context's list */
+		unsigned char wire[256];
+		size_t n = strlen(alpn);
+		if (n == 0 || n > 255) {
+			SSL_free(c->ssl);
+			free(c);
+			return -EINVAL;
+		}
+		wire[0] = (unsigned char)n;
+		memcpy(wire + 1, alpn, n);
+		if (SSL_set_alpn_protos(c->ssl, wire, (unsigned)n + 1) != 0) {
+			SSL_free(c->ssl);
+			free(c);
+			ERR_clear_error();
+			return -ENOMEM;
+		}
+	}
 	bool ip = is_ip(host);
 	if (!ip)
 		SSL_set_tlsext_host_name(c->ssl, host);

@@ -56,6 +56,11 @@ int fc_tls_accept(struct fc_loop *loop, struct fc_stream *s, struct fc_tls_serve
  * from TLS: see fc_tls_failure). */
 int fc_tls_connect(struct fc_loop *loop, struct fc_stream *s, const struct sockaddr *addr,
                    socklen_t len, struct fc_tls_client *t, const char *host);
+/* The same, offering alpn (one protocol name, "h2") in ALPN instead of the
+ * pool's http/1.1: what the server chose is read with fc_tls_alpn once
+ * connected. -EINVAL for an empty or over-long name. */
+int fc_tls_connect_alpn(struct fc_loop *loop, struct fc_stream *s, const struct sockaddr *addr,
+                        socklen_t len, struct fc_tls_client *t, const char *host, const char *alpn);
 
 /* True while s has a TLS layer whose handshake is not over. */
 bool fc_tls_handshaking(const struct fc_loop *loop, const struct fc_stream *s);

@@ -10,7 +10,7 @@ import harness as h
 
 TEXT_RE = re.compile(r'^(\S+) (\S+) "(\S+) (\S+) (HTTP/1\.[01])" (\d{3}) (\d+) pool=(\S+) server=(\S+) '
                      r'upstream_ms=([\d.]+) total_ms=([\d.]+) connect_ms=(?P<connect>[\d.]+|-) '
-                     r'head_ms=(?P<head>[\d.]+|-) retries=(?P<retries>\d+) retry_reasons=(?P<reasons>[a-z_,]+|-) '
+                     r'head_ms=(?P<head>[\d.]+|-) retries=(?P<retries>\d+) retry_reasons=(?P<reasons>[a-z0-9_,]+|-) '
                      r'user_agent=(?P<ua>"[^"]*"|-)(?: bytes_in=(?P<bytes_in>\d+))?$')
 JSON_KEYS = ["time", "client", "method", "path", "proto", "status", "bytes", "pool", "server", "upstream_ms",
              "total_ms", "connect_ms", "head_ms", "retries", "retry_reasons", "user_agent"]

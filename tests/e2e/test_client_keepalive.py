@@ -1,5 +1,7 @@
 """Keep-alive to clients: many requests on one connection; the client idle timeout
-closes an idle connection (not before, and not much after)."""
+closes an idle connection (not before, and not much after); a lingering close
+(half-close, then drain) never reaches the next connection given the same fd."""
+import threading
 import time
 
 import harness as h
@@ -39,6 +41,38 @@ def idle_timeout_not_before_first_request():
     f = h.start_proxy([e], client={"idle_timeout": "1s", "header_timeout": "1s"})
     with h.Conn(f.port) as c:
         h.check(c.wait_closed(4), "a silent connection is closed")
+
+
+@h.test(timeout=120)
+def lingering_close_spares_the_next_connection():
+    """Connection: close with a pipelined request behind it: fulcrum answers,
+    half-closes and drains (a lingering close). The client then closes and
+    opens the next connection at once, which often gets the same fd number.
+    The half-close was once an io_uring op that a kernel worker ran late, on
+    the fd number as it was by then: the next connection's write side, so
+    that client saw its connection end before any byte."""
+    e = h.Echo()
+    f = h.start_proxy([e])
+    bad = []
+
+    def run(k):
+        for i in range(h.sized(300, 60)):
+            try:
+                with h.Conn(f.port) as c:
+                    c.send(h.build_request("GET", "/bytes/20000?k=%d&i=%d" % (k, i), headers={"Connection": "close"})
+                           + h.build_request("GET", "/never-read"))
+                    r = c.read_response("GET", timeout=10)
+                if r.status != 200 or len(r.body) != 20000:
+                    bad.append("%d/%d: status %d, %d bytes" % (k, i, r.status, len(r.body)))
+            except Exception as ex:
+                bad.append("%d/%d: %s" % (k, i, ex))
+
+    ts = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(100)
+    h.check(not bad, "%d connections ended early, e.g. %s" % (len(bad), bad[:3]))
 
 
 h.main()

@@ -99,6 +99,53 @@ static void avoid_set(void **st)
 	}
 }
 
+/* fc_pool_pick_server: the same server again whatever the algorithm would
+ * pick, counted active until done, cooldown ignored; NULL once it is dead,
+ * draining, weighted 0 or removed. */
+static void pick_same_server(void **st)
+{
+	for (size_t a = 0; a < n_algos; a++) {
+		struct fc_pool *p = mkpool(names[a], NULL);
+		add_many(p, 4, w1);
+		uint64_t rng = 11;
+		struct fc_pick_ctx c;
+		ctx_init(&c, &rng, 1000);
+		struct fc_server *s2 = fc_pool_find(p, "s2");
+		fc_server_cooldown(s2, 5000);
+		c.avoid = &s2;
+		c.n_avoid = 1;
+		for (int i = 0; i < 20; i++) {
+			struct fc_server *s = fc_pool_pick_server(p, s2, &c);
+			assert_ptr_equal(s, s2);
+			struct fc_server_stats ss;
+			fc_server_stats(s, c.now_ns, &ss);
+			assert_int_equal(ss.active, 1);
+			fc_pool_done(p, s, NULL, c.now_ns);
+			fc_server_stats(s2, c.now_ns, &ss);
+			assert_int_equal(ss.active, 0);
+		}
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_LAME_DUCK, 1), 0);
+		struct fc_server *s = fc_pool_pick_server(p, s2, &c);
+		assert_ptr_equal(s, s2);
+		fc_pool_done(p, s, NULL, c.now_ns);
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_DEAD, 1), 0);
+		assert_null(fc_pool_pick_server(p, s2, &c));
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_HEALTHY, 1), 0);
+		assert_int_equal(fc_pool_set_weight(p, "s2", 0), 0);
+		assert_null(fc_pool_pick_server(p, s2, &c));
+		assert_int_equal(fc_pool_set_weight(p, "s2", 1), 0);
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_DRAINING, 1), 0);
+		assert_null(fc_pool_pick_server(p, s2, &c));
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_HEALTHY, 1), 0);
+		assert_non_null((s = fc_pool_pick_server(p, s2, &c)));
+		fc_pool_done(p, s, NULL, c.now_ns);
+		assert_int_equal(fc_pool_remove(p, "s2"), 0);
+		assert_null(fc_pool_pick_server(p, s2, &c));
+		fc_server_unref(s2);
+		fc_pool_destroy(p);
+	}
+}
+
 static void states_and_weight0(void **st)
 {
 	for (size_t a = 0; a < n_algos; a++) {
@@ -694,7 +741,7 @@ int main(void)
 	        cmocka_unit_test(determinism),        cmocka_unit_test(concurrent),
 	        cmocka_unit_test(requested_rebuild),  cmocka_unit_test(out_share_spreads),
 	        cmocka_unit_test(many_out),           cmocka_unit_test(panic_mode),
-	        cmocka_unit_test(asleep_state),
+	        cmocka_unit_test(pick_same_server),   cmocka_unit_test(asleep_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

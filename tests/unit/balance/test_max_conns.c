@@ -216,6 +216,30 @@ static void inherit_shares_count(void **st)
 	fc_pool_destroy(nw);
 }
 
+/* A retry on the same server (fc_pool_pick_server) takes a slot too. */
+static void pick_server_honours_the_cap(void **st)
+{
+	struct fc_pool *p = mkpool("round_robin", NULL);
+	struct fc_server *s0 = add_capped(p, "a", 1, 1);
+	uint64_t rng = 3;
+	struct fc_pick_ctx c;
+	ctx_init(&c, &rng, 1000);
+	struct fc_server *x = fc_pool_pick(p, &c);
+	assert_ptr_equal(x, s0);
+	ctx_init(&c, &rng, 1000);
+	assert_null(fc_pool_pick_server(p, s0, &c));
+	assert_true(c.full);
+	fc_pool_done(p, x, NULL, 1000);
+	struct fc_server *y = fc_pool_pick_server(p, s0, &c);
+	assert_ptr_equal(y, s0);
+	assert_false(c.full);
+	assert_int_equal(conns_of(s0), 1);
+	assert_null(fc_pool_pick(p, &c)); /* the slot is the retry's */
+	fc_pool_done(p, y, NULL, 1000);
+	assert_int_equal(conns_of(s0), 0);
+	fc_pool_destroy(p);
+}
+
 /* ---- threads ---- */
 
 #define N_THREADS 4
@@ -359,9 +383,13 @@ int main(void)
 	for (char *tok = strtok(list, ", "); tok && n_algos < 16; tok = strtok(NULL, ", "))
 		snprintf(names[n_algos++], sizeof names[0], "%s", tok);
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(cap_then_full),          cmocka_unit_test(full_flag),
-	        cmocka_unit_test(sticky_moves_when_full), cmocka_unit_test(upsert_changes),
-	        cmocka_unit_test(inherit_shares_count),   cmocka_unit_test(threads_never_exceed),
+	        cmocka_unit_test(cap_then_full),
+	        cmocka_unit_test(full_flag),
+	        cmocka_unit_test(sticky_moves_when_full),
+	        cmocka_unit_test(upsert_changes),
+	        cmocka_unit_test(inherit_shares_count),
+	        cmocka_unit_test(pick_server_honours_the_cap),
+	        cmocka_unit_test(threads_never_exceed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,7 +94,7 @@ static void test_defaults(void **state)
 	assert_int_equal(p->response_timeout_ms, 60000);
 	assert_int_equal(p->idle_timeout_ms, 60000);
 	assert_int_equal(p->max_idle, FC_CONFIG_MAX_IDLE_UNLIMITED); /* the purge sizes pools */
-	assert_int_equal(p->retries, 2);
+	assert_int_equal(p->retry.attempts, 2);
 	assert_int_equal(p->cooldown_ms, 2000);
 	assert_int_equal(p->slow_start_ms, 0);
 	assert_false(p->sticky.enabled);
@@ -252,7 +252,7 @@ static void test_every_key(void **state)
 	assert_int_equal(api->response_timeout_ms, 7200000);
 	assert_int_equal(api->idle_timeout_ms, 30000);
 	assert_int_equal(api->max_idle, 0);
-	assert_int_equal(api->retries, 0);
+	assert_int_equal(api->retry.attempts, 0);
 	assert_int_equal(api->cooldown_ms, 0);
 	assert_int_equal(api->slow_start_ms, 30000);
 	assert_true(api->sticky.enabled);
@@ -339,7 +339,7 @@ static void test_errors_top(void **state)
 	        "frobnicate: 1\n" MINIMAL,
 	        "t.yaml:1:1: frobnicate: unknown key (expected one of: workers, shutdown_grace, "
 	        "log, client, listeners, pools, io_uring, tunnel_timeout, state_dir, pid_file, "
-	        "watch, admin, http2)");
+	        "watch, admin, http2, rate_limits)");
 	expect_error("workers: 2\nworkers: 3\n" MINIMAL,
 	             "t.yaml:2:1: workers: duplicate key (first at line 1)");
 	expect_error("workers: 257\n" MINIMAL, "t.yaml:1:10: workers: must be auto or 1..256 (got "
@@ -359,9 +359,10 @@ static void test_errors_top(void **state)
 	                        "a flow sequence (line 1)");
 	expect_error("a: b: c\n", "t.yaml:1:5: YAML: mapping values are not allowed in this "
 	                          "context");
-	expect_error("a: \"x\\0y\"\n", "t.yaml:1:1: a: unknown key (expected one of: workers, "
-	                               "shutdown_grace, log, client, listeners, pools, io_uring, "
-	                               "tunnel_timeout, state_dir, pid_file, watch, admin, http2)");
+	expect_error("a: \"x\\0y\"\n",
+	             "t.yaml:1:1: a: unknown key (expected one of: workers, "
+	             "shutdown_grace, log, client, listeners, pools, io_uring, "
+	             "tunnel_timeout, state_dir, pid_file, watch, admin, http2, rate_limits)");
 	expect_error("log:\n  error: \"a\\0b\"\n" MINIMAL,
 	             "t.yaml:2:10: log.error: must not contain NUL characters");
 	expect_error("? [a]\n: 1\n" MINIMAL, "t.yaml:1:3: keys must be plain names, not a list");

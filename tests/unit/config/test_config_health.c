@@ -94,6 +94,60 @@ static void test_empty_health_is_http(void **state)
 	fc_config_unref(cfg);
 }
 
+static void test_grpc(void **state)
+{
+	struct fc_config *cfg = load_ok(MINIMAL "    health: {type: grpc}\n");
+	const struct fc_config_health *h = &cfg->pools[0].health;
+
+	assert_int_equal(h->type, FC_HEALTH_GRPC);
+	assert_null(h->service); /* "": the server as a whole */
+	assert_null(h->host);
+	assert_int_equal(h->interval_ms, 2000);
+	assert_int_equal(h->timeout_ms, 1000);
+	assert_int_equal(h->rise, 2);
+	assert_int_equal(h->fall, 3);
+	assert_int_equal(cfg->pools[0].servers[0].health.type, FC_HEALTH_GRPC);
+	fc_config_unref(cfg);
+
+	cfg = load_ok(P1 "    servers:\n"
+	                 "      - http://127.0.0.1:9001\n"
+	                 "      - {url: http://127.0.0.1:9002, health: {service: other.Svc}}\n"
+	                 "      - {url: http://127.0.0.1:9003, health: {type: http, path: /h}}\n"
+	                 "    health:\n"
+	                 "      type: grpc\n"
+	                 "      service: fulcrum.test.Echo\n"
+	                 "      host: grpc.internal:50051\n"
+	                 "      interval: 1s\n"
+	                 "      timeout: 300ms\n"
+	                 "      rise: 1\n"
+	                 "      fall: 5\n"
+	                 "      port: 50052\n");
+	const struct fc_config_pool *p = &cfg->pools[0];
+	h = &p->health;
+	assert_int_equal(h->type, FC_HEALTH_GRPC);
+	assert_string_equal(h->service, "fulcrum.test.Echo");
+	assert_string_equal(h->host, "grpc.internal:50051");
+	assert_int_equal(h->interval_ms, 1000);
+	assert_int_equal(h->timeout_ms, 300);
+	assert_int_equal(h->rise, 1);
+	assert_int_equal(h->fall, 5);
+	assert_int_equal(h->port, 50052);
+	/* copies, and a server's own service */
+	assert_string_equal(p->servers[0].health.service, "fulcrum.test.Echo");
+	assert_ptr_not_equal(p->servers[0].health.service, h->service);
+	assert_int_equal(p->servers[1].health.type, FC_HEALTH_GRPC);
+	assert_string_equal(p->servers[1].health.service, "other.Svc");
+	assert_int_equal(p->servers[1].health.port, 50052);
+	/* a server may switch to http: the inherited service is no error there */
+	assert_int_equal(p->servers[2].health.type, FC_HEALTH_HTTP);
+	assert_string_equal(p->servers[2].health.path, "/h");
+	fc_config_unref(cfg);
+
+	cfg = load_ok(MINIMAL "    health: {type: grpc, service: \"\"}\n");
+	assert_string_equal(cfg->pools[0].health.service, "");
+	fc_config_unref(cfg);
+}
+
 static const char FULL[] = P1 "    servers:\n"
                               "      - http://127.0.0.1:9001\n"
                               "      - { url: \"http://127.0.0.1:9002\", health: { port: 8082, "
@@ -344,10 +398,10 @@ static void test_errors_health(void **state)
 	             "t.yaml:9:7: pools.p.health.intervall: unknown key (did you mean "
 	             "\"interval\"?)");
 	expect_error(H "      type: udp\n",
-	             "t.yaml:9:13: pools.p.health.type: must be http or tcp (got \"udp\")");
+	             "t.yaml:9:13: pools.p.health.type: must be http, tcp or grpc (got \"udp\")");
 	expect_error(H "      type: none\n",
-	             "t.yaml:9:13: pools.p.health.type: must be http or tcp (to turn checks off, "
-	             "write health: off)");
+	             "t.yaml:9:13: pools.p.health.type: must be http, tcp or grpc (to turn checks "
+	             "off, write health: off)");
 	expect_error(H "      path: health\n",
 	             "t.yaml:9:13: pools.p.health.path: must be a path starting with /, without "
 	             "spaces or control characters (got \"health\")");
@@ -391,6 +445,39 @@ static void test_errors_health(void **state)
 	expect_error(H "      type: tcp\n      lame_duck: [503]\n",
 	             "t.yaml:10:7: pools.p.health.lame_duck: only used with type http (this check "
 	             "is tcp)");
+	expect_error(H "      type: tcp\n      host: a.example\n",
+	             "t.yaml:10:7: pools.p.health.host: only used with type http or grpc (this "
+	             "check is tcp)");
+	/* grpc: the HTTP request keys are refused, service only goes with grpc */
+	expect_error(H "      type: grpc\n      path: /health\n",
+	             "t.yaml:10:7: pools.p.health.path: only used with type http (this check is "
+	             "grpc)");
+	expect_error(H "      type: grpc\n      method: GET\n",
+	             "t.yaml:10:7: pools.p.health.method: only used with type http (this check is "
+	             "grpc)");
+	expect_error(H "      type: grpc\n      expect: 200\n",
+	             "t.yaml:10:7: pools.p.health.expect: only used with type http (this check is "
+	             "grpc)");
+	expect_error(H "      type: grpc\n      body: ok\n",
+	             "t.yaml:10:7: pools.p.health.body: only used with type http (this check is "
+	             "grpc)");
+	expect_error(H "      type: grpc\n      lame_duck: [404]\n",
+	             "t.yaml:10:7: pools.p.health.lame_duck: only used with type http (this check "
+	             "is grpc)");
+	expect_error(H "      service: foo.Bar\n",
+	             "t.yaml:9:7: pools.p.health.service: only used with type grpc (this check is "
+	             "http)");
+	expect_error(H "      type: tcp\n      service: foo.Bar\n",
+	             "t.yaml:10:7: pools.p.health.service: only used with type grpc (this check is "
+	             "tcp)");
+	expect_error(H "      type: grpc\n      service: \"foo Bar\"\n",
+	             "t.yaml:10:16: pools.p.health.service: must be a gRPC service name of at most "
+	             "1024 characters, without spaces or control characters (got \"foo Bar\")");
+	expect_error(H "      type: grpc\n      service: [a]\n",
+	             "t.yaml:10:16: pools.p.health.service: must be a gRPC service name, not a "
+	             "list");
+	expect_error(H "      type: gRPC\n",
+	             "t.yaml:9:13: pools.p.health.type: must be http, tcp or grpc (got \"gRPC\")");
 	expect_error(P1 S1 "    health: sometimes\n",
 	             "t.yaml:8:13: pools.p.health: must be off, on, or a mapping (type, path, "
 	             "interval, ...) (got \"sometimes\")");
@@ -480,6 +567,7 @@ int main(void)
 	        cmocka_unit_test(test_defaults),
 	        cmocka_unit_test(test_empty_health_is_http),
 	        cmocka_unit_test(test_every_key),
+	        cmocka_unit_test(test_grpc),
 	        cmocka_unit_test(test_server_merge),
 	        cmocka_unit_test(test_passive_and_percentages),
 	        cmocka_unit_test(test_fileless_defaults),

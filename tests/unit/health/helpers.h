@@ -185,6 +185,11 @@ static inline bool t_run(struct fc_loop *loop, bool (*pred)(void *), void *arg, 
 
 enum t_mode { T_ANSWER, T_SILENT, T_CLOSE };
 
+/* After answering: close at once (T_CLOSE_NOW), or read what else comes
+ * until the client closes, with the sending side shut (T_SHUT_AND_DRAIN,
+ * the client sees the end) or open (T_HOLD_AND_DRAIN). */
+enum t_after { T_CLOSE_NOW, T_SHUT_AND_DRAIN, T_HOLD_AND_DRAIN };
+
 #define T_MAX_SILENT 64
 
 struct t_srv {
@@ -198,6 +203,10 @@ struct t_srv {
 	size_t response_len;
 	char last_request[2048]; /* under mu */
 	unsigned connections;    /* under mu */
+	enum t_after after;      /* under mu */
+	char raw[8192];          /* under mu: every byte of the last connection, NULs too */
+	size_t raw_len;
+	unsigned finished; /* under mu: connections served to their end */
 	int silent[T_MAX_SILENT];
 	unsigned n_silent;
 	/* optional: called with each request head (under mu) */
@@ -213,6 +222,27 @@ static inline void t_srv_set(struct t_srv *s, enum t_mode mode, const char *resp
 	if (response)
 		memcpy(s->response, response, s->response_len);
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* Answers the bytes data[0..len) (NULs allowed), then does what after says. */
+static inline void t_srv_set_bytes(struct t_srv *s, const void *data, size_t len,
+                                   enum t_after after)
+{
+	pthread_mutex_lock(&s->mu);
+	assert_true(len <= sizeof s->response);
+	s->mode = T_ANSWER;
+	s->after = after;
+	memcpy(s->response, data, len);
+	s->response_len = len;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static inline unsigned t_srv_finished(struct t_srv *s)
+{
+	pthread_mutex_lock(&s->mu);
+	unsigned n = s->finished;
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 static inline void t_srv_last_request(struct t_srv *s, char *out, size_t cap)
@@ -264,6 +294,8 @@ static inline void t_srv_serve(struct t_srv *s, int fd)
 	}
 	pthread_mutex_lock(&s->mu);
 	snprintf(s->last_request, sizeof s->last_request, "%s", req);
+	memcpy(s->raw, req, len);
+	s->raw_len = len;
 	if (s->on_request)
 		s->on_request(s, req, len);
 	size_t off = 0;
@@ -273,8 +305,26 @@ static inline void t_srv_serve(struct t_srv *s, int fd)
 			break;
 		off += (size_t)n;
 	}
+	enum t_after after = s->after;
 	pthread_mutex_unlock(&s->mu);
+	if (after == T_SHUT_AND_DRAIN)
+		shutdown(fd, SHUT_WR);
+	while (after != T_CLOSE_NOW) {
+		char more[2048];
+		ssize_t n = recv(fd, more, sizeof more, 0);
+		if (n <= 0)
+			break;
+		pthread_mutex_lock(&s->mu);
+		size_t room = sizeof s->raw - s->raw_len;
+		size_t take = (size_t)n < room ? (size_t)n : room;
+		memcpy(s->raw + s->raw_len, more, take);
+		s->raw_len += take;
+		pthread_mutex_unlock(&s->mu);
+	}
 	close(fd);
+	pthread_mutex_lock(&s->mu);
+	s->finished++;
+	pthread_mutex_unlock(&s->mu);
 }
 
 static inline void *t_srv_main(void *arg)

@@ -507,6 +507,41 @@ static void test_reason_phrases(void **state)
 	assert_string_equal(fc_h1_reason(777), "Error");
 }
 
+/* A rate limit's 429: Retry-After, RateLimit-Policy and RateLimit (draft
+ * -11's forms), parsing back as a complete response. */
+static void test_rate_limited(void **state)
+{
+	(void)state;
+	struct fc_h1_rate_limited rl = {
+	        .name = "per_client", .burst = 200, .window_s = 2, .remaining = 0, .reset_s = 3};
+	for (int close = 0; close <= 1; close++) {
+		size_t n = fc_h1_write_rate_limited(out, sizeof(out), close, &rl);
+		assert_true(n > 0);
+		const char *want = "HTTP/1.1 429 Too Many Requests\r\n"
+		                   "Content-Type: text/plain\r\n"
+		                   "Content-Length: 22\r\n"
+		                   "Cache-Control: no-store\r\n"
+		                   "Retry-After: 3\r\n"
+		                   "RateLimit-Policy: \"per_client\";q=200;w=2\r\n"
+		                   "RateLimit: \"per_client\";r=0;t=3\r\n";
+		assert_memory_equal(out, want, strlen(want));
+		const char *tail = close ? "Connection: close\r\n\r\n429 Too Many Requests\n"
+		                         : "\r\n429 Too Many Requests\n";
+		assert_int_equal(n, strlen(want) + strlen(tail));
+		assert_memory_equal(out + strlen(want), tail, strlen(tail));
+		size_t end = fc_h1_head_end(out, n, 0);
+		struct fc_h1 p;
+		fc_h1_init(&p, true);
+		assert_int_equal(fc_h1_parse_head(&p, out, end, &hd, false, &err), FC_H1_OK);
+		assert_int_equal(hd.status, 429);
+		assert_int_equal(hd.content_length, n - end);
+		assert_int_equal(hd.conn_close, close);
+	}
+	/* too small a buffer: nothing */
+	assert_int_equal(fc_h1_write_rate_limited(out, 100, false, &rl), 0);
+	assert_string_equal(fc_h1_reason(429), "Too Many Requests");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +563,7 @@ int main(void)
 	        cmocka_unit_test(test_error_responses_parse_back),
 	        cmocka_unit_test(test_error_response_too_small),
 	        cmocka_unit_test(test_reason_phrases),
+	        cmocka_unit_test(test_rate_limited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,7 +150,11 @@ static int ref_new_fields(char *out, size_t cap, bool json, const struct fc_acce
 	                                    "tls",
 	                                    "reset",
 	                                    "eof",
-	                                    "stale"};
+	                                    "stale",
+	                                    "timeout",
+	                                    "status_502",
+	                                    "status_503",
+	                                    "status_504"};
 	char conn[32], head[32], why[256] = "", ua[128 * 6 + 8];
 	const char *none = json ? "null" : "-";
 	snprintf(conn, sizeof(conn), "%.3f", (double)f->connect_ns / 1e6);
@@ -474,6 +478,8 @@ static void test_timing_retries_user_agent(void **state)
 	for (int r = FC_RETRY_NONE; r < FC_RETRY_N; r++)
 		assert_non_null(fc_accesslog_retry_name((enum fc_retry_why)r));
 	assert_string_equal(fc_accesslog_retry_name(FC_RETRY_CONNECT_TIMEOUT), "connect_timeout");
+	assert_string_equal(fc_accesslog_retry_name(FC_RETRY_TIMEOUT), "timeout");
+	assert_string_equal(fc_accesslog_retry_name(FC_RETRY_STATUS_503), "status_503");
 	assert_string_equal(fc_accesslog_retry_name(FC_RETRY_N), "-");
 	f.retries = 9;
 	f.retry_why = 0x76543217u;
