@@ -437,7 +437,8 @@ static int queue_wait(struct fc_exchange *x, bool asleep, uint64_t since_ms)
 	case FC_QUEUE_FULL:
 		if (p->ctr)
 			fc_ctr_inc(&p->ctr[w->id].qfull);
-		no_server(x, "every server is at max_conns and the queue is full");
+		no_server(x, asleep ? "the pool is asleep and its queue is full"
+		                    : "every server is at max_conns and the queue is full");
 		return -1;
 	case FC_QUEUE_NOMEM:
 		fail_with(x, 503, false, 1, FC_BLAME_NONE);

@@ -226,6 +226,28 @@ def browser_gets_the_starting_page():
 
 
 @h.test(timeout=60)
+def parked_requests_bounded_by_queue_max():
+    """Parked requests count against queue.max: with two waiting, the third
+    is answered 503 at once; the two are served once the pool is awake."""
+    s = Sleeper()
+    p = Proxy(s, wake_map(s.start_cmd(delay=1.5), s.stop_cmd()), {"queue": "{max: 2}"})
+    p.wait_state("asleep")
+    parked = []
+    for i in range(2):
+        parked.append(Background(p.port, "/p%d" % i))
+        h.wait_until(lambda: p.pool()["queue"]["length"] == i + 1, timeout=10,
+                     what="request %d parked" % i)
+    t0 = time.monotonic()
+    r = h.get(p.port, "/third", timeout=10)
+    h.eq(r.status, 503, "the queue is full")
+    h.check(r.header("Retry-After"), "with Retry-After")
+    h.check(time.monotonic() - t0 < 1.0, "at once")
+    for b in parked:
+        h.eq(b.result().status, 200, "the parked ones are served")
+    h.check("the pool is asleep and its queue is full" in p.log(), "the log says why")
+
+
+@h.test(timeout=60)
 def failed_wake_answers_503():
     """A command that exits 1: the parked requests get 503 with Retry-After
     and the log says why; the next request tries again."""
