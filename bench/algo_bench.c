@@ -1,6 +1,8 @@
 /* algo_bench.c — ns per pick (+done) for every algorithm at 8 and 8,192
  * servers, single thread; the ratio shows picks stay O(1) / O(log n). Each
- * figure is the fastest of SEGMENTS timed slices of iters / SEGMENTS picks. */
+ * figure is the fastest of SEGMENTS timed slices of iters / SEGMENTS picks.
+ * A second argument gives every server that max_conns (the cost of the cap:
+ * a large one is never reached, a small one often is). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,8 @@
 #include "fulcrum/fulcrum.h"
 
 #define SEGMENTS 10
+
+static unsigned max_conns; /* argv[2]: every server's cap, 0 = none */
 
 static uint64_t now_ns(void)
 {
@@ -32,8 +36,10 @@ static double bench(const char *algo, unsigned n, unsigned iters)
 	char(*names)[16] = calloc(n, 16);
 	for (unsigned i = 0; i < n; i++) {
 		snprintf(names[i], 16, "s%u", i);
-		sp[i] = (struct fc_server_spec){
-		        .name = names[i], .address = names[i], .weight = 1 + i % 4};
+		sp[i] = (struct fc_server_spec){.name = names[i],
+		                                .address = names[i],
+		                                .weight = 1 + i % 4,
+		                                .max_conns = max_conns};
 	}
 	if (fc_pool_upsert_many(p, sp, n, 1, NULL) != 0)
 		exit(1);
@@ -72,6 +78,7 @@ static double bench(const char *algo, unsigned n, unsigned iters)
 int main(int argc, char **argv)
 {
 	unsigned iters = argc > 1 ? (unsigned)atoi(argv[1]) : 2000000;
+	max_conns = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
 	char list[512];
 	fc_algorithm_list(list, sizeof list);
 	printf("%-16s %12s %12s %7s\n", "algorithm", "ns/pick n=8", "n=8192", "ratio");

@@ -124,12 +124,18 @@ static int admin_reload(void *arg, char *err, size_t errlen)
 	return fc_control_reload(arg, err, errlen);
 }
 
+static int admin_wake(void *arg, const char *pool, const char **state)
+{
+	return fc_control_wake(arg, pool, state);
+}
+
 static int admin_start(struct fc_control *ctl, struct fc_loop *loop, char *err, size_t errlen)
 {
 	if (!admin_cfg->admin.enabled)
 		return 0;
 	struct fc_admin_hooks ah = {.view = admin_view,
 	                            .reload = admin_reload,
+	                            .wake = admin_wake,
 	                            .reload_stats = fc_control_reload_stats(ctl),
 	                            .arg = ctl};
 	return fc_admin_create(loop, admin_cfg, &ah, &admin, err, errlen);

@@ -34,6 +34,8 @@ struct fc_view {
 	uint32_t *id_slots;
 	size_t id_mask;
 	uint32_t n_healthy_any; /* state HEALTHY, any weight */
+	uint32_t n_capped;      /* servers with a max_conns */
+	uint32_t n_asleep;      /* servers in state ASLEEP */
 };
 
 /* What an algorithm learns at init from its pool. */
@@ -66,7 +68,10 @@ struct fc_algorithm {
 	void (*view_free)(void *state, void *algo_view);
 	/* worker: choose an eligible server of v or NULL; no reference taken. */
 	struct fc_server *(*pick)(void *state, const struct fc_view *v, struct fc_pick_ctx *ctx);
-	/* worker: a pick ended (active already decremented unless owns_active). */
+	/* worker: a pick ended (active already decremented unless owns_active).
+	 * With owns_active it also takes back a pick the pool could not use
+	 * (o->status == FC_OUTCOME_CANCELLED: the server's last max_conns slot
+	 * went to another thread): undo the count, learn nothing. */
 	void (*done)(void *state, const struct fc_view *v, struct fc_server *s,
 	             const struct fc_outcome *o, uint64_t now_ns);
 	/* When true, pick counts the returned server active itself, done
@@ -103,8 +108,9 @@ uint32_t fc_server_slot(const struct fc_server *s);
 /** True if s is in ctx->avoid. */
 bool fc_pick_avoids(const struct fc_pick_ctx *ctx, const struct fc_server *s);
 /** True if s may take a new request now: healthy (or lame duck when
- * allow_lame), weight > 0, not cooling down, not avoided. Ignores slow start.
- * When ctx->panic: weight > 0, not draining, not avoided. */
+ * allow_lame), weight > 0, not cooling down, not avoided, below its
+ * max_conns. Ignores slow start. When ctx->panic: weight > 0, not draining
+ * or asleep, not avoided, below its max_conns. */
 bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *ctx,
                            bool allow_lame);
 /** Slow start by rejection: true with probability share (always when ramped). */

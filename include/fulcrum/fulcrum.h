@@ -16,7 +16,15 @@ extern "C" {
 /* Share of full weight a server starts its slow-start ramp at (per mille). */
 #define FC_SLOW_START_FLOOR_PERMILLE 100
 
-enum fc_server_state { FC_SERVER_HEALTHY, FC_SERVER_LAME_DUCK, FC_SERVER_DEAD, FC_SERVER_DRAINING };
+/* ASLEEP: stopped on purpose while idle (the proxy's wake:), to be woken by
+ * a request; skipped by picks like DEAD, panic mode included. */
+enum fc_server_state {
+	FC_SERVER_HEALTHY,
+	FC_SERVER_LAME_DUCK,
+	FC_SERVER_DEAD,
+	FC_SERVER_DRAINING,
+	FC_SERVER_ASLEEP,
+};
 
 struct fc_pool;
 struct fc_server;
@@ -59,9 +67,10 @@ struct fc_pool_options {
 	/* rebalance: length of one measuring window / step; 0 = 1 s. */
 	uint64_t rebalance_window_ns;
 	/* Panic mode (Envoy's): when fewer than panic_permille / 1000 of the
-	 * servers with weight > 0 are healthy, picks spread over all of them
-	 * whatever their state (dead and lame duck too, draining never), ignoring
-	 * cooldowns, still honouring the avoid set. 0 = off; at most 1000. */
+	 * servers with weight > 0 (asleep ones not counted) are healthy, picks
+	 * spread over all of them whatever their state (dead and lame duck too,
+	 * draining and asleep never), ignoring cooldowns, still honouring the
+	 * avoid set. 0 = off; at most 1000. */
 	unsigned panic_permille;
 };
 
@@ -85,14 +94,24 @@ struct fc_server_spec {
 	 * state this new server takes over: health state, request and failure
 	 * counts, latency EWMA, cooldown, slow-start ramp (none when it had
 	 * finished), rebalance weight when the weight did not change. NULL:
-	 * a fresh server. Used when a reload rebuilds a pool. */
+	 * a fresh server. Used when a reload rebuilds a pool. The requests in
+	 * flight on it count towards this server's max_conns when both have one
+	 * (they share one count). */
 	const struct fc_server *inherit;
+	/* Most requests the server takes at once, across every thread picking
+	 * (HAProxy's maxconn); 0 = no cap. A pick never returns a server at its
+	 * cap: the slot is reserved atomically in fc_pool_pick and given back
+	 * in fc_pool_done. */
+	unsigned max_conns;
 };
 
-/** Adds a server, or updates the weight of the server with the same identity
- * (name + address), keeping its counters. A same-named server with another
- * address is replaced (fresh counters). A new server starts its slow start at
- * now_ns. Returns 0, -EINVAL (no name/address), -ERANGE (weight > 1000), -ENOMEM.
+/** Adds a server, or updates the weight and max_conns of the server with the
+ * same identity (name + address), keeping its counters. A same-named server
+ * with another address is replaced (fresh counters). A new server starts its
+ * slow start at now_ns. max_conns changes in place between non-zero values;
+ * turning it on or off for a server already in the pool is -EBUSY (remove
+ * and add it again: its in-flight requests were not counted). Returns 0,
+ * -EINVAL (no name/address), -ERANGE (weight > 1000), -EBUSY, -ENOMEM.
  * *out (may be NULL) receives a borrowed pointer, valid while the server is in
  * the pool. Thread: control (serialised internally; workers may pick meanwhile). */
 int fc_pool_upsert(struct fc_pool *p, const struct fc_server_spec *s, uint64_t now_ns,
@@ -168,27 +187,41 @@ struct fc_pick_ctx {
 	size_t n_avoid;
 	/* outputs */
 	bool panic;          /* set by fc_pool_pick: the pool picked in panic mode */
+	bool full;           /* NULL only because every server otherwise eligible is at
+	                        its max_conns: a slot may free up (the caller may wait) */
+	bool asleep;         /* NULL, and a server of the pool is asleep (waking it may help) */
 	bool sticky_set;     /* response must carry Set-Cookie with sticky_out */
 	char sticky_out[96]; /* NUL-terminated cookie value when sticky_set */
 };
 
 /** Picks an eligible server (healthy, weight > 0, not cooling down, not in
- * ctx->avoid; lame duck only to keep a sticky or hashed client), counts it
- * active and returns it with a reference held, or NULL (caller answers 503).
+ * ctx->avoid, below its max_conns; lame duck only to keep a sticky or hashed
+ * client), counts it active, reserves one of its max_conns slots and returns
+ * it with a reference held, or NULL (caller answers 503, or waits for a slot
+ * when ctx->full says that is what is missing). A sticky client whose server
+ * is at its cap goes to another server, as if its server were out.
  * In panic mode (ctx->panic is set) any server with weight > 0 that is not
- * draining and not in ctx->avoid is eligible. NULL only when nothing is
+ * draining, not asleep and not in ctx->avoid is eligible. ctx->asleep says
+ * a NULL pick's pool has a server asleep. NULL only when nothing is
  * eligible. The share of a server that is out goes to the others in
  * proportion to their weights (docs/balancing.md).
  * Every pick must be ended with fc_pool_done. Takes no global lock: the server
  * set is an immutable snapshot read under a grace-period counter; least_conn
  * and round_robin's fallback take a per-pool spinlock around an O(log n) step.
+ * A server at its max_conns is skipped like one cooling down: picks stay O(1)
+ * while few are full and fall back to an O(n) scan when most are; a NULL
+ * from a pool with capped servers costs one O(n) scan to set ctx->full.
+ * Two threads racing for a server's last slot: the loser picks again (the
+ * reservation is one compare-and-swap, so the cap holds exactly).
  * Thread: any worker, concurrently. */
 struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx);
 
 /** Picks s again, for a retry on the server that just failed (a proxy's
  * retry.same_server): counts it active and returns it with a reference held,
- * as fc_pool_pick does, or NULL when s is no longer in p or takes no new
- * requests (dead, draining, weight 0; in panic mode only draining). Its
+ * as fc_pool_pick does (a max_conns slot reserved), or NULL when s is no
+ * longer in p, takes no new requests (dead, draining, asleep, weight 0; in
+ * panic mode only draining and asleep) or is at its max_conns (ctx->full
+ * set). Its
  * cooldown and ctx->avoid are ignored: the retry is meant for this server.
  * s is borrowed and may have been removed since (it is compared, not
  * dereferenced, until it is found among p's servers). ctx->panic is set as
@@ -202,6 +235,10 @@ struct fc_outcome {
 	uint64_t latency_ns;
 	bool failed; /* connection-level failure */
 };
+/* fc_outcome.status the pool gives an owns_active algorithm's done for a pick
+ * it took back unused (the server's last max_conns slot went to another
+ * thread): undo the count, learn nothing. Never passed to fc_pool_done. */
+#define FC_OUTCOME_CANCELLED (-1)
 
 /** Ends a pick: decrements active, counts the request (and a failure when
  * o->failed or status >= 500), feeds learning algorithms, releases the pick's
@@ -227,6 +264,8 @@ const char *fc_server_name(const struct fc_server *s);
 const char *fc_server_address(const struct fc_server *s);
 /** Stable id derived from identity (hash of name + address), used in sticky cookies. */
 uint32_t fc_server_id(const struct fc_server *s);
+/** The server's max_conns (0: no cap). Thread: any. */
+unsigned fc_server_max_conns(const struct fc_server *s);
 
 struct fc_server_stats {
 	unsigned weight; /* configured */
@@ -237,6 +276,8 @@ struct fc_server_stats {
 	bool in_cooldown;
 	unsigned effective_weight;    /* weight after slow start and rebalance */
 	unsigned slow_start_permille; /* 1000 = full weight */
+	uint32_t max_conns;           /* 0: no cap */
+	uint32_t conns;               /* max_conns slots taken now (0 without a cap) */
 };
 /** Fills out with a consistent-enough snapshot of s's counters. Thread: any. */
 void fc_server_stats(const struct fc_server *s, uint64_t now_ns, struct fc_server_stats *out);

@@ -36,6 +36,9 @@ struct fc_admin_hooks {
 	/* POST /api/reload: 0, or -EINVAL with "file:line:col: message" in err
 	 * (400), or another -errno (500). NULL: the API answers 501. */
 	int (*reload)(void *arg, char *err, size_t errlen);
+	/* POST /api/pools/{pool}/wake: 0 and *state (the pool's wake state
+	 * after it), or -ENOENT (no wake: there). NULL: 501. */
+	int (*wake)(void *arg, const char *pool, const char **state);
 	const struct fc_reload_stats *reload_stats; /* NULL: not reported */
 	void *arg;
 };

@@ -35,6 +35,7 @@ enum fc_admin_route_id {
 	FC_ADMIN_R_SERVERS, /* /api/pools/{pool}/servers */
 	FC_ADMIN_R_SERVER,  /* /api/pools/{pool}/servers/{server} */
 	FC_ADMIN_R_RELOAD,  /* /api/reload */
+	FC_ADMIN_R_WAKE,    /* /api/pools/{pool}/wake */
 	FC_ADMIN_ROUTES,
 };
 
@@ -66,7 +67,7 @@ enum fc_admin_route_rc {
  * in *why (static). Pure. */
 /* A server's state as the API and the metrics name it, by enum fc_server_state
  * ("healthy", "lame_duck", "dead", "draining"). */
-extern const char *const fc_admin_server_states[4];
+extern const char *const fc_admin_server_states[5];
 
 int fc_admin_route(const char *url, size_t len, struct fc_admin_route *out, const char **why);
 

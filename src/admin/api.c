@@ -98,6 +98,11 @@ static void write_server(struct fc_admin *a, struct fc_json *j, const struct fc_
 	fc_json_kuint(j, "weight", st.weight);
 	fc_json_kuint(j, "effective_weight", st.effective_weight);
 	fc_json_kuint(j, "active", st.active);
+	fc_json_key(j, "max_conns");
+	if (st.max_conns)
+		fc_json_uint(j, st.max_conns);
+	else
+		fc_json_null(j);
 	fc_json_kuint(j, "idle", t.idle);
 	fc_json_kuint(j, "requests", st.requests);
 	fc_json_key(j, "failures");
@@ -183,6 +188,30 @@ static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool 
 	fc_json_kuint(j, "http/1.1", proto[FC_PROTO_H1]);
 	fc_json_kuint(j, "h2", proto[FC_PROTO_H2]);
 	fc_json_obj_end(j);
+	fc_json_key(j, "queue");
+	if (p->queue) {
+		uint64_t timeouts = 0, full = 0;
+		for (uint32_t w = 0; p->ctr && w < n_workers; w++) {
+			timeouts += fc_ctr_get(&p->ctr[w].qtimeouts);
+			full += fc_ctr_get(&p->ctr[w].qfull);
+		}
+		fc_json_obj(j);
+		fc_json_kuint(j, "length", fc_queue_waiting(p->queue));
+		fc_json_kuint(j, "max", atomic_load_explicit(&p->queue->max, memory_order_relaxed));
+		fc_json_kuint(j, "timeouts", timeouts);
+		fc_json_kuint(j, "full", full);
+		fc_json_obj_end(j);
+	} else {
+		fc_json_null(j);
+	}
+	fc_json_key(j, "wake");
+	if (p->cfg->wake.enabled && p->queue) {
+		fc_json_obj(j);
+		fc_json_kstr(j, "state", fc_wake_state_name(atomic_load(&p->queue->wake_state)));
+		fc_json_obj_end(j);
+	} else {
+		fc_json_null(j);
+	}
 	fc_json_key(j, "servers");
 	fc_json_arr(j);
 	for (size_t i = 0; i < n; i++)
@@ -299,7 +328,8 @@ static struct fc_server *live_add(const struct fc_admin_view *v, struct fc_rt_po
 			return NULL;
 		}
 	}
-	struct fc_server_spec spec = {.name = cs->name, .address = cs->url, .weight = 0};
+	struct fc_server_spec spec = {
+	        .name = cs->name, .address = cs->url, .weight = 0, .max_conns = cs->max_conns};
 	struct fc_server *srv = NULL;
 	int rc = fc_pool_upsert(p->pool, &spec, now, &srv);
 	if (rc < 0 || !srv) {
@@ -641,6 +671,26 @@ static void reload(struct fc_admin *a, struct fc_admin_resp *r)
 	fc_admin_error(r, rc == -EINVAL ? 400 : 500, "%s", err[0] ? err : strerror(-rc));
 }
 
+/* POST /api/pools/{pool}/wake */
+static void wake(struct fc_admin *a, struct fc_rt_pool *p, struct fc_admin_resp *r)
+{
+	const char *state = NULL;
+	if (!a->hooks.wake) {
+		fc_admin_error(r, 501, "wake is not available");
+		return;
+	}
+	if (!p->cfg->wake.enabled || a->hooks.wake(a->hooks.arg, p->cfg->name, &state) < 0) {
+		fc_admin_error(r, 409, "pool %s has no wake: in its configuration", p->cfg->name);
+		return;
+	}
+	fc_info("admin: pool %s: wake asked (%s)", p->cfg->name, state);
+	r->status = 202;
+	fc_json_obj(&r->body);
+	fc_json_kstr(&r->body, "pool", p->cfg->name);
+	fc_json_kstr(&r->body, "wake", state);
+	fc_json_obj_end(&r->body);
+}
+
 void fc_admin_api(struct fc_admin *a, const struct fc_admin_req *req, struct fc_admin_resp *r)
 {
 	struct fc_admin_view v;
@@ -669,6 +719,10 @@ void fc_admin_api(struct fc_admin *a, const struct fc_admin_req *req, struct fc_
 	if (rt->id == FC_ADMIN_R_POOL) {
 		r->status = 200;
 		write_pool(a, &r->body, p, v.rt->n_workers);
+		return;
+	}
+	if (rt->id == FC_ADMIN_R_WAKE) {
+		wake(a, p, r);
 		return;
 	}
 	if (rt->id == FC_ADMIN_R_SERVERS) {

@@ -27,11 +27,10 @@ static const char *const check_names[FC_HEALTH_RESULTS] = {
         [FC_HEALTH_RESULT_TIMEOUT] = "timeout",
         [FC_HEALTH_RESULT_LAME_DUCK] = "lame_duck",
 };
-const char *const fc_admin_server_states[4] = {
-        [FC_SERVER_HEALTHY] = "healthy",
-        [FC_SERVER_LAME_DUCK] = "lame_duck",
-        [FC_SERVER_DEAD] = "dead",
-        [FC_SERVER_DRAINING] = "draining",
+const char *const fc_admin_server_states[5] = {
+        [FC_SERVER_HEALTHY] = "healthy", [FC_SERVER_LAME_DUCK] = "lame_duck",
+        [FC_SERVER_DEAD] = "dead",       [FC_SERVER_DRAINING] = "draining",
+        [FC_SERVER_ASLEEP] = "asleep",
 };
 
 /* A label value: backslash, double quote and newline escaped. */
@@ -81,6 +80,10 @@ struct pool_row {
 	uint64_t hist[FC_HIST_BUCKETS];
 	uint64_t sum_ns;
 	uint32_t n_servers, healthy;
+	/* its queue (has_queue: it has one) */
+	bool has_queue;
+	uint32_t qlen, qmax;
+	uint64_t qhist[FC_HIST_BUCKETS], qsum_ns, qtimeouts, qfull;
 	uint64_t budget_exhausted; /* retries the budget refused */
 	uint32_t retrying;         /* requests on a retry now */
 };
@@ -171,10 +174,20 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 			const struct fc_pool_counters *pc = &p->ctr[w];
 			for (int c = 0; c < 5; c++)
 				pr->code[c] += fc_ctr_get(&pc->code[c]);
-			for (int b = 0; b < FC_HIST_BUCKETS; b++)
+			for (int b = 0; b < FC_HIST_BUCKETS; b++) {
 				pr->hist[b] += fc_ctr_get(&pc->dur.b[b]);
+				pr->qhist[b] += fc_ctr_get(&pc->qwait.b[b]);
+			}
 			pr->sum_ns += fc_ctr_get(&pc->dur.sum_ns);
 			pr->budget_exhausted += fc_ctr_get(&pc->budget_exhausted);
+			pr->qsum_ns += fc_ctr_get(&pc->qwait.sum_ns);
+			pr->qtimeouts += fc_ctr_get(&pc->qtimeouts);
+			pr->qfull += fc_ctr_get(&pc->qfull);
+		}
+		if (p->queue) {
+			pr->has_queue = true;
+			pr->qlen = fc_queue_waiting(p->queue);
+			pr->qmax = atomic_load_explicit(&p->queue->max, memory_order_relaxed);
 		}
 		if (p->stats)
 			pr->retrying =
@@ -335,7 +348,7 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	}
 	family(o, "fulcrum_server_state", "gauge", "1 for the server's current state, else 0.");
 	for (size_t i = 0; i < sn.n; i++)
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < 5; k++) {
 			series(o, "fulcrum_server_state", sn.s[i].pool, sn.s[i].name);
 			fc_json_printf(o, ",state=\"%s\"} %d\n", fc_admin_server_states[k],
 			               (int)sn.s[i].st.state == k);
@@ -344,6 +357,14 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	for (size_t i = 0; i < sn.n; i++) {
 		series(o, "fulcrum_server_active_requests", sn.s[i].pool, sn.s[i].name);
 		fc_json_printf(o, "} %u\n", sn.s[i].st.active);
+	}
+	family(o, "fulcrum_server_max_conns", "gauge",
+	       "The server's max_conns (servers that have one), and the slots taken now.");
+	for (size_t i = 0; i < sn.n; i++) {
+		if (!sn.s[i].st.max_conns)
+			continue;
+		series(o, "fulcrum_server_max_conns", sn.s[i].pool, sn.s[i].name);
+		fc_json_printf(o, "} %u\n", sn.s[i].st.max_conns);
 	}
 	family(o, "fulcrum_server_idle_connections", "gauge",
 	       "Idle keep-alive connections to the server, all workers.");
@@ -381,6 +402,44 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	for (size_t i = 0; i < sn.np; i++) {
 		series(o, "fulcrum_pool_healthy_servers", sn.p[i].name, NULL);
 		fc_json_printf(o, "} %u\n", sn.p[i].healthy);
+	}
+	family(o, "fulcrum_pool_queue_length", "gauge",
+	       "Requests waiting in the pool's queue for a server slot (or for the pool to "
+	       "wake).");
+	for (size_t i = 0; i < sn.np; i++) {
+		if (!sn.p[i].has_queue)
+			continue;
+		series(o, "fulcrum_pool_queue_length", sn.p[i].name, NULL);
+		fc_json_printf(o, "} %u\n", sn.p[i].qlen);
+	}
+	family(o, "fulcrum_pool_queue_max", "gauge", "The pool's queue.max.");
+	for (size_t i = 0; i < sn.np; i++) {
+		if (!sn.p[i].has_queue)
+			continue;
+		series(o, "fulcrum_pool_queue_max", sn.p[i].name, NULL);
+		fc_json_printf(o, "} %u\n", sn.p[i].qmax);
+	}
+	family(o, "fulcrum_pool_queue_wait_seconds", "histogram",
+	       "How long requests waited in the pool's queue, whatever came of them.");
+	for (size_t i = 0; i < sn.np; i++)
+		if (sn.p[i].has_queue)
+			histogram(o, "fulcrum_pool_queue_wait_seconds", sn.p[i].name, NULL,
+			          sn.p[i].qhist, sn.p[i].qsum_ns);
+	family(o, "fulcrum_pool_queue_timeouts_total", "counter",
+	       "Requests answered 503 after waiting queue.timeout.");
+	for (size_t i = 0; i < sn.np; i++) {
+		if (!sn.p[i].has_queue)
+			continue;
+		series(o, "fulcrum_pool_queue_timeouts_total", sn.p[i].name, NULL);
+		fc_json_printf(o, "} %llu\n", (unsigned long long)sn.p[i].qtimeouts);
+	}
+	family(o, "fulcrum_pool_queue_full_total", "counter",
+	       "Requests answered 503 at once because queue.max requests were waiting.");
+	for (size_t i = 0; i < sn.np; i++) {
+		if (!sn.p[i].has_queue)
+			continue;
+		series(o, "fulcrum_pool_queue_full_total", sn.p[i].name, NULL);
+		fc_json_printf(o, "} %llu\n", (unsigned long long)sn.p[i].qfull);
 	}
 	family(o, "fulcrum_retries_total", "counter", "Requests sent again, by reason.");
 	for (int k = 1; k < FC_RETRY_N; k++)

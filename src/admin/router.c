@@ -136,8 +136,11 @@ int fc_admin_route(const char *url, size_t len, struct fc_admin_route *out, cons
 		out->id = FC_ADMIN_R_POOLS;
 	else if (n == 2 && SEG(0, "api") && SEG(1, "reload"))
 		out->id = FC_ADMIN_R_RELOAD;
-	else if (n >= 3 && SEG(0, "api") && SEG(1, "pools") &&
-	         (n == 3 || (SEG(3, "servers") && n <= 5))) {
+	else if (n == 4 && SEG(0, "api") && SEG(1, "pools") && SEG(3, "wake")) {
+		rc = decode(seg[2], seglen[2], out->pool, sizeof(out->pool), false, why);
+		out->id = FC_ADMIN_R_WAKE;
+	} else if (n >= 3 && SEG(0, "api") && SEG(1, "pools") &&
+	           (n == 3 || (SEG(3, "servers") && n <= 5))) {
 		rc = decode(seg[2], seglen[2], out->pool, sizeof(out->pool), false, why);
 		out->id = n == 3   ? FC_ADMIN_R_POOL
 		          : n == 4 ? FC_ADMIN_R_SERVERS
@@ -166,6 +169,7 @@ unsigned fc_admin_route_methods(enum fc_admin_route_id id)
 	case FC_ADMIN_R_SERVER:
 		return get | FC_ADMIN_M_PATCH | FC_ADMIN_M_DELETE;
 	case FC_ADMIN_R_RELOAD:
+	case FC_ADMIN_R_WAKE:
 		return FC_ADMIN_M_POST;
 	default:
 		return get;
@@ -180,6 +184,7 @@ const char *fc_admin_route_allow(enum fc_admin_route_id id)
 	case FC_ADMIN_R_SERVER:
 		return "GET, HEAD, PATCH, DELETE";
 	case FC_ADMIN_R_RELOAD:
+	case FC_ADMIN_R_WAKE:
 		return "POST";
 	default:
 		return "GET, HEAD";

@@ -11,6 +11,16 @@
 
 #define FC__STICKY_LEN 31 /* "<8 hex id>.<22 base64url tag>" */
 
+/* A server's max_conns count: slots taken now. A server that inherits a
+ * capped one shares its count (a reload: the requests still running on the
+ * old server are the new one's too). On a cache line of its own: every pick
+ * and done of the server writes it. */
+struct fc__slots {
+	_Atomic uint32_t used;
+	_Atomic uint32_t refs;
+	char pad[56];
+};
+
 struct fc_server {
 	_Atomic uint32_t refs;
 	char *name;
@@ -22,6 +32,8 @@ struct fc_server {
 	_Atomic unsigned weight;
 	_Atomic unsigned eff_weight; /* rebalance; = weight otherwise */
 	_Atomic int state;
+	_Atomic uint32_t max_conns; /* 0: no cap; never 0 while slots is set */
+	struct fc__slots *slots;    /* NULL: no cap (fixed for the server's life) */
 	_Atomic uint32_t active;
 	_Atomic uint64_t requests;
 	_Atomic uint64_t failures;
@@ -72,10 +84,38 @@ struct fc_pool {
 };
 
 struct fc_server *fc__server_create(const char *name, const char *address, unsigned weight,
-                                    uint64_t ramp_ns, void (*free_fn)(void *));
+                                    unsigned max_conns, uint64_t ramp_ns, void (*free_fn)(void *));
 char *fc__dupstr(const char *s);
 /* s (new, not yet published) takes over from's state (fc_server_spec.inherit). */
 void fc__server_inherit(struct fc_server *s, const struct fc_server *from);
+
+/* At its max_conns now (false for a server without one). */
+static inline bool fc__server_full(const struct fc_server *s)
+{
+	return s->slots && atomic_load_explicit(&s->slots->used, memory_order_relaxed) >=
+	                           atomic_load_explicit(&((struct fc_server *)s)->max_conns,
+	                                                memory_order_relaxed);
+}
+/* The compare-and-swaps behind the two calls below (server.c). */
+bool fc__slots_take(struct fc_server *s);
+void fc__slots_release(struct fc_server *s);
+/* Takes one of s's slots: true, or false when s is at its cap (a server
+ * without a cap always has one). One compare-and-swap: two threads never
+ * both take the last. */
+static inline bool fc__server_slot_take(struct fc_server *s)
+{
+	return !s->slots || fc__slots_take(s);
+}
+/* Gives back a slot fc__server_slot_take took. */
+static inline void fc__server_slot_release(struct fc_server *s)
+{
+	if (s->slots)
+		fc__slots_release(s);
+}
+/* fc_server_is_eligible without the max_conns check and without counting a
+ * pick step. */
+bool fc__server_eligible_uncapped(const struct fc_server *s, const struct fc_pick_ctx *ctx,
+                                  bool allow_lame);
 
 /* Parses the id of a sticky value without verifying its tag. 0 or -EINVAL. */
 int fc__sticky_id(const char *value, size_t len, uint32_t *id);

@@ -88,6 +88,8 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 		while (v->id_slots[h] != UINT32_MAX)
 			h = (h + 1) & v->id_mask;
 		v->id_slots[h] = (uint32_t)i;
+		v->n_capped += s->slots != NULL;
+		v->n_asleep += fc_server_state(s) == FC_SERVER_ASLEEP;
 		if (fc_server_state(s) == FC_SERVER_HEALTHY) {
 			v->n_healthy_any++;
 			if (fc_server_weight(s) > 0) {
@@ -97,10 +99,12 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 		}
 	}
 	v->n = n;
-	/* panic: the share of weighted servers that are healthy, by count */
+	/* panic: the share of weighted servers that are healthy, by count (an
+	 * asleep server is out on purpose, not failing: not counted) */
 	size_t weighted = 0;
 	for (size_t i = 0; i < n; i++)
-		weighted += fc_server_weight(servers[i]) > 0;
+		weighted += fc_server_weight(servers[i]) > 0 &&
+		            fc_server_state(servers[i]) != FC_SERVER_ASLEEP;
 	v->panic = p->panic_permille && weighted &&
 	           (uint64_t)v->n_healthy * 1000 < (uint64_t)p->panic_permille * weighted;
 	/* the rotation; a maintained pool also leaves out the servers cooling down
@@ -111,7 +115,8 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 		struct fc_server *s = servers[i];
 		unsigned w = fc_server_weight(s);
 		int st = fc_server_state(s);
-		if (!w || (st != FC_SERVER_HEALTHY && !(v->panic && st != FC_SERVER_DRAINING)))
+		if (!w || (st != FC_SERVER_HEALTHY &&
+		           !(v->panic && st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP)))
 			continue;
 		uint64_t until = atomic_load_explicit(&s->cooldown_until, memory_order_relaxed);
 		if (cool_out && until > p->maint_now) {
@@ -379,6 +384,12 @@ int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, s
 		if (i >= 0 && strcmp(arr[i]->address, sp->address) == 0) {
 			/* same identity: keep the server and its counters */
 			struct fc_server *s = arr[i];
+			if ((s->slots != NULL) != (sp->max_conns > 0)) {
+				rc = -EBUSY; /* its requests in flight hold no slots */
+				goto undo;
+			}
+			if (s->slots)
+				atomic_store(&s->max_conns, sp->max_conns);
 			if (out)
 				out[k] = s;
 			if (fc_server_weight(s) != sp->weight) {
@@ -389,8 +400,9 @@ int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, s
 			}
 			continue;
 		}
-		struct fc_server *s = fc__server_create(name, sp->address, sp->weight,
-		                                        p->cfg.slow_start_ns, p->server_free);
+		struct fc_server *s =
+		        fc__server_create(name, sp->address, sp->weight, sp->max_conns,
+		                          p->cfg.slow_start_ns, p->server_free);
 		if (!s)
 			goto undo;
 		if (p->sticky)
@@ -529,7 +541,7 @@ out:
 int fc_pool_set_state(struct fc_pool *p, const char *name, enum fc_server_state st, uint64_t now_ns)
 {
 	if (!name || (st != FC_SERVER_HEALTHY && st != FC_SERVER_LAME_DUCK &&
-	              st != FC_SERVER_DEAD && st != FC_SERVER_DRAINING))
+	              st != FC_SERVER_DEAD && st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP))
 		return -EINVAL;
 	pthread_mutex_lock(&p->mu);
 	struct fc_view *cur = cur_view(p);
@@ -635,7 +647,9 @@ static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v,
 	/* lame duck and weight 0 keep their sticky clients; dead and draining do
 	 * not, except that panic mode takes dead ones (and ignores cooldowns) */
 	if (ctx->panic)
-		return st != FC_SERVER_DRAINING && !fc_pick_avoids(ctx, s) ? s : NULL;
+		return st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP && !fc_pick_avoids(ctx, s)
+		               ? s
+		               : NULL;
 	if (st != FC_SERVER_HEALTHY && st != FC_SERVER_LAME_DUCK)
 		return NULL;
 	if (ctx->now_ns < atomic_load_explicit(&s->cooldown_until, memory_order_relaxed) ||
@@ -644,32 +658,105 @@ static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v,
 	return s;
 }
 
-struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
+/* One choice: the sticky client's server (counted active here for an
+ * owns_active algorithm), else the algorithm's. *by_algo: the algorithm chose. */
+static inline __attribute__((always_inline)) struct fc_server *
+choose(struct fc_pool *p, const struct fc_view *v, struct fc_pick_ctx *ctx, bool *by_algo)
 {
-	ctx->sticky_set = false;
-	ctx->sticky_out[0] = 0;
-	unsigned g = gp_enter(&p->gp);
-	struct fc_view *v = cur_view(p);
-	struct fc_server *s = NULL;
-	ctx->panic = v->panic;
-	if (p->sticky && ctx->sticky_value && (s = sticky_pick(p, v, ctx)) != NULL) {
+	struct fc_server *s;
+	*by_algo = false;
+	if (p->sticky && ctx->sticky_value && (s = sticky_pick(p, v, ctx)) != NULL &&
+	    !fc__server_full(s)) {
 		if (p->algo->owns_active) {
 			if (p->algo->acquire)
 				p->algo->acquire(p->algo_state, v, s);
 			else
 				fc_server_active_add(s, 1);
 		}
+		return s;
+	}
+	*by_algo = true;
+	return p->algo->pick(p->algo_state, v, ctx);
+}
+
+/* A choice whose server's last slot went to another thread meanwhile:
+ * what choose counted is taken back (owns_active: the algorithm's done,
+ * told it is a cancel). */
+static void unchoose(struct fc_pool *p, const struct fc_view *v, struct fc_server *s,
+                     uint64_t now_ns)
+{
+	if (!p->algo->owns_active)
+		return;
+	if (p->algo->done) {
+		struct fc_outcome o = {FC_OUTCOME_CANCELLED, 0, false};
+		p->algo->done(p->algo_state, v, s, &o, now_ns);
 	} else {
-		s = p->algo->pick(p->algo_state, v, ctx);
-		if (s && p->sticky && s->sticky[0]) {
+		fc_server_active_add(s, -1);
+	}
+}
+
+/* Picks that lose a slot race before giving up (each loss means another
+ * thread took the slot, so the cap is reached there). */
+#define SLOT_RACES 8
+
+/* s's last slot went to another thread between choose and the take: undo
+ * and choose again (the cap now shows: s is skipped unless a slot came
+ * back), up to SLOT_RACES times. */
+static __attribute__((noinline)) struct fc_server *choose_again(struct fc_pool *p,
+                                                                const struct fc_view *v,
+                                                                struct fc_pick_ctx *ctx,
+                                                                struct fc_server *s, bool *by_algo)
+{
+	for (int race = 0; race < SLOT_RACES; race++) {
+		unchoose(p, v, s, ctx->now_ns);
+		s = choose(p, v, ctx, by_algo);
+		if (!s || fc__server_slot_take(s))
+			return s;
+	}
+	unchoose(p, v, s, ctx->now_ns);
+	return NULL;
+}
+
+/* After a NULL pick: is a server otherwise eligible at its cap? O(n), only
+ * on pools with capped servers. */
+static bool any_full(const struct fc_view *v, const struct fc_pick_ctx *ctx)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		struct fc_server *s = v->servers[i];
+		if (fc__server_full(s) && fc__server_eligible_uncapped(s, ctx, true))
+			return true;
+	}
+	return false;
+}
+
+struct fc_server *fc_pool_pick(struct fc_pool *p, struct fc_pick_ctx *ctx)
+{
+	ctx->sticky_set = false;
+	ctx->sticky_out[0] = 0;
+	ctx->full = false;
+	ctx->asleep = false;
+	unsigned g = gp_enter(&p->gp);
+	struct fc_view *v = cur_view(p);
+	struct fc_server *s = NULL;
+	bool by_algo = false;
+	ctx->panic = v->panic;
+	s = choose(p, v, ctx, &by_algo);
+	/* the cap is checked before (the server was eligible) and enforced
+	 * here: the slot is taken, or the choice undone and made again */
+	if (s && !fc__server_slot_take(s))
+		s = choose_again(p, v, ctx, s, &by_algo);
+	if (s) {
+		if (by_algo && p->sticky && s->sticky[0]) {
 			memcpy(ctx->sticky_out, s->sticky, sizeof s->sticky);
 			ctx->sticky_set = true;
 		}
-	}
-	if (s) {
 		fc_server_ref(s); /* the snapshot holds one, so s is alive here */
 		if (!p->algo->owns_active)
 			fc_server_active_add(s, 1);
+	} else {
+		ctx->asleep = v->n_asleep > 0;
+		if (v->n_capped)
+			ctx->full = any_full(v, ctx);
 	}
 	gp_exit(&p->gp, g);
 	return s;
@@ -687,12 +774,19 @@ struct fc_server *fc_pool_pick_server(struct fc_pool *p, const struct fc_server 
 	for (size_t i = 0; i < v->n && !s; i++)
 		if (v->servers[i] == want)
 			s = v->servers[i]; /* still in the snapshot, which holds it */
+	ctx->full = ctx->asleep = false;
 	if (s) {
 		int st = fc_server_state(s);
-		bool ok = ctx->panic ? st != FC_SERVER_DRAINING
+		bool ok = ctx->panic ? st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP
 		                     : st == FC_SERVER_HEALTHY || st == FC_SERVER_LAME_DUCK;
 		if (!ok || fc_server_weight(s) == 0)
 			s = NULL;
+	}
+	/* its max_conns holds here too: no slot, no pick (the caller picks
+	 * another server, or waits) */
+	if (s && !fc__server_slot_take(s)) {
+		ctx->full = true;
+		s = NULL;
 	}
 	if (s) {
 		if (p->algo->owns_active) {
@@ -729,6 +823,7 @@ void fc_pool_done(struct fc_pool *p, struct fc_server *s, const struct fc_outcom
 		p->algo->done(p->algo_state, cur_view(p), s, o, now_ns);
 		gp_exit(&p->gp, g);
 	}
+	fc__server_slot_release(s);
 	fc_server_unref(s);
 	maybe_rebuild(p);
 }

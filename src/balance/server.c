@@ -15,20 +15,32 @@ char *fc__dupstr(const char *s)
 	return d;
 }
 
+static void slots_unref(struct fc__slots *sl)
+{
+	if (sl && atomic_fetch_sub_explicit(&sl->refs, 1, memory_order_acq_rel) == 1)
+		free(sl);
+}
+
 struct fc_server *fc__server_create(const char *name, const char *address, unsigned weight,
-                                    uint64_t ramp_ns, void (*free_fn)(void *))
+                                    unsigned max_conns, uint64_t ramp_ns, void (*free_fn)(void *))
 {
 	struct fc_server *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
 	s->name = fc__dupstr(name);
 	s->address = fc__dupstr(address);
-	if (!s->name || !s->address) {
+	if (max_conns && (s->slots = aligned_alloc(64, sizeof *s->slots)) != NULL) {
+		atomic_init(&s->slots->used, 0);
+		atomic_init(&s->slots->refs, 1);
+	}
+	if (!s->name || !s->address || (max_conns && !s->slots)) {
+		free(s->slots);
 		free(s->name);
 		free(s->address);
 		free(s);
 		return NULL;
 	}
+	atomic_init(&s->max_conns, max_conns);
 	/* id: identity hash; NUL separates name from address so "a"+"bc" != "ab"+"c" */
 	size_t ln = strlen(name), la = strlen(address);
 	uint64_t h = fc_hash64_seeded(name, ln + 1, 0x5eed);
@@ -56,6 +68,7 @@ void fc_server_unref(struct fc_server *s)
 	void *user = atomic_load(&s->user);
 	if (s->free_fn)
 		s->free_fn(user);
+	slots_unref(s->slots);
 	free(s->name);
 	free(s->address);
 	free(s);
@@ -88,6 +101,35 @@ const char *fc_server_address(const struct fc_server *s)
 uint32_t fc_server_id(const struct fc_server *s)
 {
 	return s->id;
+}
+unsigned fc_server_max_conns(const struct fc_server *s)
+{
+	return atomic_load_explicit(&((struct fc_server *)s)->max_conns, memory_order_relaxed);
+}
+
+bool fc__slots_take(struct fc_server *s)
+{
+	struct fc__slots *sl = s->slots;
+	uint32_t max = atomic_load_explicit(&s->max_conns, memory_order_relaxed);
+	uint32_t cur = atomic_load_explicit(&sl->used, memory_order_relaxed);
+	do {
+		if (cur >= max)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+	        &sl->used, &cur, cur + 1, memory_order_acq_rel, memory_order_relaxed));
+	return true;
+}
+
+void fc__slots_release(struct fc_server *s)
+{
+	struct fc__slots *sl = s->slots;
+	/* never below zero, even if a caller ends a pick twice; seq_cst, so a
+	 * caller that then looks at its own waiters (a queue) cannot miss one
+	 * that looked at this count before it enqueued (docs/traffic.md) */
+	uint32_t cur = atomic_load_explicit(&sl->used, memory_order_relaxed);
+	while (cur && !atomic_compare_exchange_weak_explicit(
+	                      &sl->used, &cur, cur - 1, memory_order_seq_cst, memory_order_relaxed))
+		;
 }
 
 #define LD(field) atomic_load_explicit(&((struct fc_server *)s)->field, memory_order_relaxed)
@@ -206,6 +248,8 @@ void fc_server_stats(const struct fc_server *s, uint64_t now_ns, struct fc_serve
 	uint32_t share = fc_server_share_q16(s, now_ns);
 	out->slow_start_permille = (unsigned)((uint64_t)share * 1000 / 65536);
 	out->effective_weight = (unsigned)((uint64_t)LD(eff_weight) * share / 65536);
+	out->max_conns = LD(max_conns);
+	out->conns = s->slots ? atomic_load_explicit(&s->slots->used, memory_order_relaxed) : 0;
 	if (out->effective_weight == 0 && LD(eff_weight) > 0)
 		out->effective_weight = 1;
 }
@@ -226,14 +270,29 @@ bool fc_server_is_eligible(const struct fc_server *s, const struct fc_pick_ctx *
 	fc__pick_steps++;
 	int st = LD(state);
 	if (ctx->panic) /* every weighted server but draining ones, cooldowns ignored */
-		return st != FC_SERVER_DRAINING && LD(weight) != 0 && !fc_pick_avoids(ctx, s);
+		return st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP && LD(weight) != 0 &&
+		       !fc__server_full(s) && !fc_pick_avoids(ctx, s);
 	if (st != FC_SERVER_HEALTHY && !(allow_lame && st == FC_SERVER_LAME_DUCK))
 		return false;
 	if (LD(weight) == 0)
 		return false;
 	if (ctx->now_ns < LD(cooldown_until))
 		return false;
+	if (fc__server_full(s))
+		return false;
 	return !fc_pick_avoids(ctx, s);
+}
+
+bool fc__server_eligible_uncapped(const struct fc_server *s, const struct fc_pick_ctx *ctx,
+                                  bool allow_lame)
+{
+	/* fc_server_is_eligible's rules but the cap (after a NULL pick only) */
+	int st = LD(state);
+	if (ctx->panic)
+		return st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP && LD(weight) != 0 &&
+		       !fc_pick_avoids(ctx, s);
+	return (st == FC_SERVER_HEALTHY || (allow_lame && st == FC_SERVER_LAME_DUCK)) &&
+	       LD(weight) != 0 && ctx->now_ns >= LD(cooldown_until) && !fc_pick_avoids(ctx, s);
 }
 
 bool fc_server_admit(const struct fc_server *s, struct fc_pick_ctx *ctx)
@@ -274,4 +333,10 @@ void fc__server_inherit(struct fc_server *s, const struct fc_server *from)
 	atomic_store(&s->win_requests, atomic_load(&from->win_requests));
 	atomic_store(&s->win_errors, atomic_load(&from->win_errors));
 	atomic_store(&s->win_latency, atomic_load(&from->win_latency));
+	/* capped both: one count for the requests of both */
+	if (s->slots && from->slots) {
+		atomic_fetch_add_explicit(&from->slots->refs, 1, memory_order_relaxed);
+		slots_unref(s->slots);
+		s->slots = from->slots;
+	}
 }

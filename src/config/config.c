@@ -45,6 +45,11 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->passive.max_ejected_pct = 50;
 	p->panic_threshold_pct = 0;
 	p->tls.verify = true;
+	p->max_conns = 0;
+	p->queue.max = 1000;
+	p->queue.timeout_ms = 5000;
+	p->wake.timeout_ms = 60000;
+	p->wake.idle_after_ms = 0;
 }
 
 void fc__cfg_health_defaults(struct fc_config_health *h)
@@ -289,6 +294,15 @@ static void free_pool(struct fc_config_pool *p)
 	free(p->tls.ca);
 	free(p->tls.client.cert);
 	free(p->tls.client.key);
+	for (i = 0; i < p->wake.n_command; i++)
+		free(p->wake.command[i]);
+	free(p->wake.command);
+	for (i = 0; i < p->wake.n_stop_command; i++)
+		free(p->wake.stop_command[i]);
+	free(p->wake.stop_command);
+	free(p->wake.url);
+	free(p->wake.url_host);
+	free(p->wake.url_path);
 }
 
 static void free_rate_limit(struct fc_config_rate_limit *rl)

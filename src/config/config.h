@@ -11,6 +11,9 @@
 
 /* Durations are milliseconds, sizes are bytes. */
 
+/* max_conns: at most this many requests at once per server. */
+#define FC_CONFIG_MAX_CONNS 1000000
+
 /* retry.attempts: the first attempt and the retries fit the proxy's 8 tries. */
 #define FC_CONFIG_MAX_RETRIES 7
 /* retry.backoff: the longest wait between two attempts (the exchange keeps it
@@ -113,6 +116,8 @@ struct fc_config_server {
 	struct sockaddr_storage addr; /* resolved at load time */
 	socklen_t addr_len;
 	unsigned weight;                 /* 0..1000, default 1 */
+	uint32_t max_conns;              /* requests at once, all workers; 0: no cap; default
+	                                    the pool's max_conns */
 	struct fc_config_health health;  /* the pool's health: with this server's overrides */
 	enum fc_admin_state admin_state; /* from the journal, default ready */
 	bool journal_added;              /* the journal added it (not in the file) */
@@ -138,6 +143,31 @@ struct fc_config_hash {
 enum fc_pool_protocol {
 	FC_POOL_HTTP1, /* HTTP/1.1 (the default) */
 	FC_POOL_H2,    /* HTTP/2: h2c for http://, ALPN h2 for https:// (gRPC) */
+};
+
+/* pools.*.queue: requests that find every server at its max_conns wait here
+ * (docs/traffic.md). */
+struct fc_config_queue {
+	bool enabled;        /* queue: written */
+	uint32_t max;        /* requests waiting at once, default 1000 */
+	uint32_t timeout_ms; /* the longest wait, default 5000 -> 503 */
+};
+
+/* pools.*.wake: servers started on demand and stopped when idle
+ * (docs/traffic.md, "Waking idle servers"). */
+struct fc_config_wake {
+	bool enabled;   /* wake: written */
+	char **command; /* argv, run without a shell (PATH searched); NULL: url */
+	size_t n_command;
+	char *url;                        /* http://host:port/path POSTed to; NULL: command */
+	char *url_host;                   /* its Host header (host[:port]) */
+	char *url_path;                   /* its target, "/" when none */
+	struct sockaddr_storage url_addr; /* resolved at load */
+	socklen_t url_addr_len;
+	char **stop_command; /* argv run after idle_after; NULL: none */
+	size_t n_stop_command;
+	uint32_t idle_after_ms; /* 0: never stop (default) */
+	uint32_t timeout_ms; /* for a wake (the command and the checks) and a stop, default 60000 */
 };
 
 /* pools.*.retry.on: the failures that are tried again (bits). */
@@ -216,6 +246,9 @@ struct fc_config_pool {
 	struct fc_config_pool_tls tls;    /* for its https:// servers */
 	bool has_tls_servers;
 	struct fc_config_rate_limit *rate_limit; /* rate_limit: NAME, resolved; NULL: none */
+	uint32_t max_conns;           /* its servers' default max_conns, 0 = no cap (default) */
+	struct fc_config_queue queue; /* off unless written (wake: has one all the same) */
+	struct fc_config_wake wake;   /* off unless written */
 };
 
 struct fc_config_route {

@@ -27,6 +27,7 @@ int fc_config_server_parse(const struct fc_config_pool *cp, const char *url, con
 		return -EINVAL;
 	}
 	out->weight = weight;
+	out->max_conns = cp->max_conns;
 	if (name && !fc__cfg_is_label(name)) {
 		snprintf(err, errlen,
 		         "name must be 1..128 printable characters without spaces, quotes or '/' "

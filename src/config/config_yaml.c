@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "config/config_internal.h"
@@ -1140,7 +1141,7 @@ static void parse_hash(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 
 static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 {
-	struct field f[] = {F("url"), F("weight"), F("name"), F("health")};
+	struct field f[] = {F("url"), F("weight"), F("name"), F("health"), F("max_conns")};
 	struct fc_config_server *s = &p->servers[p->n_servers];
 	yaml_node_t *url_node = n, *name_node = NULL;
 	const char *url, *v;
@@ -1150,15 +1151,17 @@ static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 	int rc;
 
 	fc__cfg_server_defaults(s);
+	s->max_conns = p->max_conns;
 	p->n_servers++;
 	if (n->type == YAML_SCALAR_NODE) {
 		url = want_scalar(w, n, "http://host:port or a mapping with url");
 		if (!url)
 			return;
 	} else {
-		if (!get_fields(w, n, f, 4))
+		if (!get_fields(w, n, f, 5))
 			return;
 		get_uint(w, &f[1], 0, 1000, &s->weight);
+		get_uint(w, &f[4], 0, FC_CONFIG_MAX_CONNS, &s->max_conns);
 		if (f[3].val) {
 			struct health_set set;
 
@@ -1396,6 +1399,161 @@ static void parse_pool_tls(struct walk *w, struct fc_config_pool *p, yaml_node_t
 		werr(w, f[0].val, "is not used with verify: false (remove one of them)");
 		pop(w, old);
 	}
+}
+
+/* queue: { max, timeout } */
+static void parse_queue(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
+{
+	struct field f[] = {F("max"), F("timeout")};
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n, "must be a mapping (max, timeout), not %s", kind(n));
+		return;
+	}
+	p->queue.enabled = true;
+	if (!get_fields(w, n, f, 2))
+		return;
+	get_uint(w, &f[0], 1, 1000000, &p->queue.max);
+	get_duration_ms(w, &f[1], 1, TIMEOUT_MAX, &p->queue.timeout_ms);
+}
+
+/* A command: a non-empty list of non-empty strings (argv, no shell). */
+static void get_argv(struct walk *w, const struct field *f, char ***out, size_t *n_out)
+{
+	if (!f->val)
+		return;
+	size_t old = push_key(w, f->name);
+	yaml_node_t *n = f->val;
+	if (n->type != YAML_SEQUENCE_NODE ||
+	    n->data.sequence.items.top == n->data.sequence.items.start) {
+		werr(w, n,
+		     "must be a list: the program and its arguments, e.g. [systemctl, start, app] "
+		     "(run without a shell)");
+		goto pop_key;
+	}
+	size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	char **v = calloc(count + 1, sizeof(*v));
+	if (!v) {
+		w->oom = true;
+		goto pop_key;
+	}
+	*out = v;
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *e = node(w, n->data.sequence.items.start[i]);
+		size_t oi = push_index(w, i);
+		const char *s = e ? want_scalar(w, e, "a string") : NULL;
+		if (s && !s[0])
+			werr(w, e, "must not be empty");
+		else if (s && !(v[*n_out] = wdup(w, s)))
+			;
+		else if (s)
+			(*n_out)++;
+		pop(w, oi);
+	}
+pop_key:
+	pop(w, old);
+}
+
+/* wake.url: http://host:port/path, resolved now. */
+static void get_wake_url(struct walk *w, const struct field *f, struct fc_config_wake *wk)
+{
+	if (!f->val)
+		return;
+	size_t old = push_key(w, f->name);
+	const char *v = field_scalar(w, f, "http://host:port/path");
+	char auth[512], why[512];
+	if (!v)
+		goto pop_key;
+	const char *rest = strncasecmp(v, "http://", 7) == 0 ? v + 7 : NULL;
+	const char *slash = rest ? strchr(rest, '/') : NULL;
+	size_t alen = rest ? (slash ? (size_t)(slash - rest) : strlen(rest)) : 0;
+	if (!rest || alen == 0 || alen + 8 > sizeof(auth)) {
+		werr(w, f->val, "must be http://host:port/path (got \"%.64s\")", v);
+		goto pop_key;
+	}
+	for (const char *c = slash; c && *c; c++)
+		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f) {
+			werr(w, f->val, "must be a URL without spaces or control characters");
+			goto pop_key;
+		}
+	snprintf(auth, sizeof(auth), "http://%.*s", (int)alen, rest);
+	struct fc_config_server tmp;
+	fc__cfg_server_defaults(&tmp);
+	int rc = fc__cfg_parse_upstream(auth, &tmp, why, sizeof(why));
+	if (rc == -ENOMEM)
+		w->oom = true;
+	else if (rc < 0)
+		werr(w, f->val, "%s", why);
+	if (rc == 0) {
+		memcpy(&wk->url_addr, &tmp.addr, sizeof(wk->url_addr));
+		wk->url_addr_len = tmp.addr_len;
+		set_string(w, &wk->url, v);
+		char hostport[400];
+		snprintf(hostport, sizeof(hostport), "%.*s", (int)alen, rest);
+		set_string(w, &wk->url_host, hostport);
+		set_string(w, &wk->url_path, slash ? slash : "/");
+	}
+	free(tmp.url);
+	free(tmp.host);
+pop_key:
+	pop(w, old);
+}
+
+/* wake: { command | url, stop_command, idle_after, timeout } */
+static void parse_wake(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
+{
+	struct field f[] = {F("command"), F("url"), F("stop_command"), F("idle_after"),
+	                    F("timeout")};
+	struct fc_config_wake *wk = &p->wake;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n,
+		     "must be a mapping (command or url, stop_command, idle_after, timeout), "
+		     "not %s",
+		     kind(n));
+		return;
+	}
+	wk->enabled = true;
+	if (!get_fields(w, n, f, 5))
+		return;
+	if (!f[0].val == !f[1].val)
+		werr(w, f[0].key && f[1].key ? f[1].key : n,
+		     "needs command (the program to run: [program, args...]) or url (an HTTP "
+		     "POST to http://host:port/path), one of them");
+	get_argv(w, &f[0], &wk->command, &wk->n_command);
+	get_wake_url(w, &f[1], wk);
+	get_argv(w, &f[2], &wk->stop_command, &wk->n_stop_command);
+	get_duration_ms(w, &f[3], 0, 7 * DAY, &wk->idle_after_ms);
+	get_duration_ms(w, &f[4], 1, HOUR, &wk->timeout_ms);
+}
+
+/* The keys of pools.* that decide how many requests a server takes and what
+ * waits (docs/traffic.md): max_conns before the servers (their default),
+ * queue and wake after them (a queue needs a cap somewhere, or wake:). */
+static void parse_pool_limits(struct walk *w, struct fc_config_pool *p, const struct field *max,
+                              const struct field *queue, const struct field *wake, bool after)
+{
+	if (!after) {
+		get_uint(w, max, 0, FC_CONFIG_MAX_CONNS, &p->max_conns);
+		return;
+	}
+	if (wake->val) {
+		size_t old = push_key(w, "wake");
+		parse_wake(w, p, wake->val);
+		pop(w, old);
+	}
+	if (!queue->val)
+		return;
+	size_t old = push_key(w, "queue");
+	parse_queue(w, p, queue->val);
+	bool capped = false;
+	for (size_t i = 0; i < p->n_servers; i++)
+		capped |= p->servers[i].max_conns > 0;
+	if (!capped && !p->wake.enabled && p->n_servers)
+		werr(w, queue->key,
+		     "only used with max_conns (on the pool or one of its servers) or wake: "
+		     "without them nothing waits");
+	pop(w, old);
 }
 
 /* ---- rate limits ---- */
@@ -1823,7 +1981,10 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	                    F("tls"),
 	                    F("protocol"),
 	                    F("rate_limit"),
-	                    F("retry")};
+	                    F("retry"),
+	                    F("max_conns"),
+	                    F("queue"),
+	                    F("wake")};
 	char why[512];
 	size_t old;
 	const char *v;
@@ -1866,7 +2027,9 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		parse_health(w, &p->health, f[11].val, &base, &none, &w->pool_health_set);
 		pop(w, old);
 	}
+	parse_pool_limits(w, p, &f[18], &f[19], &f[20], false);
 	parse_servers(w, p, &f[1], key);
+	parse_pool_limits(w, p, &f[18], &f[19], &f[20], true);
 	get_duration_ms(w, &f[2], 1, TIMEOUT_MAX, &p->connect_timeout_ms);
 	get_duration_ms(w, &f[3], 1, TIMEOUT_MAX, &p->response_timeout_ms);
 	get_duration_ms(w, &f[4], 1, TIMEOUT_MAX, &p->idle_timeout_ms);

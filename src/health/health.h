@@ -1,9 +1,13 @@
 /* health.h — one state machine per server (healthy, lame duck, dead,
- * draining; each change with a reason and a time), fed by active checks that
- * run on the control thread's loop and by passive reports from workers.
+ * draining, asleep; each change with a reason and a time), fed by active
+ * checks that run on the control thread's loop and by passive reports from
+ * workers.
  *
  * How the sources combine (docs/health.md says the same for users):
  *   - draining (fc_health_server_drain) wins; nothing else moves it;
+ *   - else ASLEEP while the wake controller has it asleep
+ *     (fc_health_server_sleep): no checks run, reports are ignored; it
+ *     wakes when checks pass after fc_health_server_wake;
  *   - else DEAD while active checks hold the server down (fall failures in
  *     a row, until rise passes in a row) or passive detection ejected it;
  *   - else LAME_DUCK while the last check answered a lame_duck status;
@@ -43,6 +47,10 @@ enum fc_blame {
  * a server that stopped taking requests. Called on the control thread. */
 struct fc_health_hooks {
 	void (*server_down)(void *arg, struct fc_server *srv);
+	/* A server fc_health_server_wake was called for passed its checks and
+	 * is out of sleep (up), or, for a probe (once), was found down and
+	 * stays asleep (!up). pool is srv's. May be NULL. */
+	void (*server_woke)(void *arg, struct fc_pool *pool, struct fc_server *srv, bool up);
 	void *arg;
 };
 
@@ -123,6 +131,24 @@ bool fc_health_status_is_fault(const struct fc_health_server *hs, int status);
  * else moves the server; checks keep running so the way back is known.
  * For the admin API. Thread: control. */
 void fc_health_server_drain(struct fc_health_server *hs, bool on, uint64_t now_ns);
+
+/** Puts hs's server to sleep (on: state ASLEEP, no checks, no passive
+ * reports, server_down called) or out of it by hand (off: the state its
+ * checks say). reason goes to the log line. Ends a wake in progress.
+ * Thread: control. */
+void fc_health_server_sleep(struct fc_health_server *hs, bool on, const char *reason,
+                            uint64_t now_ns);
+
+/** Starts waking hs's asleep server: checks every fast_interval from now
+ * (a TCP connect every 200 ms for a server without active checks) until
+ * rise pass in a row (one connect), then it leaves sleep and
+ * hooks->server_woke says so. once: one check decides (a probe at start):
+ * a failure leaves it asleep and is reported too. No-op for a server not
+ * asleep. Thread: control, after fc_health_start. */
+void fc_health_server_wake(struct fc_health_server *hs, bool once, uint64_t now_ns);
+
+/** True while hs's server is asleep (waking or not). Thread: control. */
+bool fc_health_server_asleep(const struct fc_health_server *hs);
 
 /** Takes hs's server out of health: its checks stop, its pool's counts
  * forget it, the server reference is dropped, and reports still arriving

@@ -28,6 +28,12 @@
 	((struct fc_health_server *)((char *)(t)-offsetof(struct fc_health_server, ck.deadline)))
 
 static void on_io(struct fc_loop *loop, struct fc_io *io, uint32_t events);
+
+/* A wake's probe of a server without checks has no timeout of its own. */
+static uint32_t check_timeout_ms(const struct fc_health_server *hs)
+{
+	return hs->hc.type == FC_HEALTH_NONE || !hs->hc.timeout_ms ? 1000 : hs->hc.timeout_ms;
+}
 static void on_next(struct fc_loop *loop, struct fc_timer *t);
 static void on_deadline(struct fc_loop *loop, struct fc_timer *t);
 
@@ -140,7 +146,8 @@ static void begin(struct fc_health_server *hs)
 	ck->status = 0;
 	ck->req_off = 0;
 	ck->phase = FC__CHECK_CONNECTING;
-	if (hs->hc.type == FC_HEALTH_HTTP || hs->hc.type == FC_HEALTH_GRPC) {
+	enum fc_health_type type = fc__health_check_type(hs);
+	if (type == FC_HEALTH_HTTP || type == FC_HEALTH_GRPC) {
 		ck->buf = malloc(FC__HEALTH_HEAD_MAX);
 		if (!ck->buf) {
 			finish(hs, FC__HEALTH_FAIL, "out of memory");
@@ -167,15 +174,23 @@ static void begin(struct fc_health_server *hs)
 		return;
 	}
 	/* from the real start, rounded up: the loop's cached clock may lag */
-	fc_timer_set(loop, &ck->deadline, ck->start_ns / 1000000ull + hs->hc.timeout_ms + 1);
+	fc_timer_set(loop, &ck->deadline, ck->start_ns / 1000000ull + check_timeout_ms(hs) + 1);
 }
 
 static void on_next(struct fc_loop *loop, struct fc_timer *t)
 {
-	(void)loop;
 	struct fc_health_server *hs = CHECK_OF_NEXT(t);
-	if (hs->ck.phase == FC__CHECK_IDLE)
-		begin(hs);
+	if (hs->ck.phase != FC__CHECK_IDLE)
+		return;
+	if (hs->asleep && !hs->waking) {
+		/* stopped on purpose: not checked, looked at again later */
+		if (hs->hc.type != FC_HEALTH_NONE)
+			fc_timer_set(loop, t, loop->now_ms + hs->hc.interval_ms);
+		return;
+	}
+	if (fc__health_check_type(hs) == FC_HEALTH_NONE)
+		return; /* a wake's probe that ended */
+	begin(hs);
 }
 
 static void on_deadline(struct fc_loop *loop, struct fc_timer *t)
@@ -210,7 +225,7 @@ static void on_deadline(struct fc_loop *loop, struct fc_timer *t)
 		return;
 	}
 	hs->ck.timed_out = true;
-	finish(hs, FC__HEALTH_FAIL, "timeout after %u ms (%s)", hs->hc.timeout_ms, where);
+	finish(hs, FC__HEALTH_FAIL, "timeout after %u ms (%s)", check_timeout_ms(hs), where);
 	hs->ck.timed_out = false;
 }
 
@@ -405,7 +420,7 @@ static void on_io(struct fc_loop *loop, struct fc_io *io, uint32_t events)
 			return;
 		}
 		ck->connected_ns = fc_time_ns();
-		if (hs->hc.type == FC_HEALTH_TCP) {
+		if (fc__health_check_type(hs) == FC_HEALTH_TCP) {
 			finish(hs, FC__HEALTH_PASS, "TCP connect in %u ms", elapsed_ms(hs));
 			return;
 		}
@@ -511,10 +526,23 @@ void fc__health_check_soon(struct fc_health_server *hs)
 		fc_timer_set(loop, &hs->ck.next, when);
 }
 
+void fc__health_check_now(struct fc_health_server *hs)
+{
+	if (!hs->h->started || hs->ck.phase != FC__CHECK_IDLE)
+		return; /* a running one gives its verdict first */
+	struct fc_loop *loop = hs->h->loop;
+	fc_timer_set(loop, &hs->ck.next, loop->now_ms + 1);
+}
+
+enum fc_health_type fc__health_check_type(const struct fc_health_server *hs)
+{
+	if (hs->hc.type == FC_HEALTH_NONE && hs->waking)
+		return FC_HEALTH_TCP;
+	return hs->hc.type;
+}
+
 void fc__health_check_stop(struct fc_health_server *hs)
 {
-	if (hs->hc.type == FC_HEALTH_NONE)
-		return;
-	close_conn(hs);
+	close_conn(hs); /* a server without checks may have a wake's probe running */
 	fc_timer_cancel(hs->h->loop, &hs->ck.next);
 }

@@ -94,6 +94,9 @@ struct fc_health_server {
 	uint64_t since_ns;
 	char reason[160];
 	bool draining;    /* set by the admin API: nothing else moves the server */
+	bool asleep;      /* the wake controller stopped it: ASLEEP unless draining */
+	bool waking;      /* asleep, checks running until they pass (fc_health_server_wake) */
+	bool wake_once;   /* the waking is a probe: the first verdict decides */
 	bool active_down; /* active checks hold it down (fall reached, rise not yet) */
 	bool lame;        /* the last check answered a lame_duck status */
 	bool recovering;  /* back from an ejection, waiting for rise passes */
@@ -170,6 +173,11 @@ void fc__health_config_defaults(struct fc_config_health *hc);
 void fc__health_check_schedule_first(struct fc_health_server *hs);
 /** Re-arms hs's next check fast_interval from now (after an ejection ended). */
 void fc__health_check_soon(struct fc_health_server *hs);
+/** Starts a check at once (waking), unless one runs. */
+void fc__health_check_now(struct fc_health_server *hs);
+/** The kind of check hs runs now: its own, or tcp for a waking server that
+ * has none. */
+enum fc_health_type fc__health_check_type(const struct fc_health_server *hs);
 /** Stops hs's check: closes its connection, disarms its timers. */
 void fc__health_check_stop(struct fc_health_server *hs);
 /** Builds hs->request from its config. 0 or -ENOMEM. */

@@ -35,7 +35,7 @@ void fc__health_config_defaults(struct fc_config_health *hc)
 
 static bool takes_no_requests(enum fc_server_state st)
 {
-	return st == FC_SERVER_DEAD || st == FC_SERVER_DRAINING;
+	return st == FC_SERVER_DEAD || st == FC_SERVER_DRAINING || st == FC_SERVER_ASLEEP;
 }
 
 static const char *state_word(enum fc_server_state st)
@@ -49,6 +49,8 @@ static const char *state_word(enum fc_server_state st)
 		return "down";
 	case FC_SERVER_DRAINING:
 		return "draining";
+	case FC_SERVER_ASLEEP:
+		return "asleep";
 	}
 	return "?";
 }
@@ -89,6 +91,8 @@ static void recompute(struct fc_health_server *hs, const char *verb, const char 
 	enum fc_server_state st;
 	if (hs->draining)
 		st = FC_SERVER_DRAINING;
+	else if (hs->asleep)
+		st = FC_SERVER_ASLEEP;
 	else if (hs->active_down || hs->ejected)
 		st = FC_SERVER_DEAD;
 	else if (hs->lame)
@@ -116,13 +120,14 @@ static void recompute(struct fc_health_server *hs, const char *verb, const char 
 	if (!verb)
 		verb = state_word(st);
 
-	if (st == FC_SERVER_HEALTHY)
+	/* asleep is on purpose (wake:): not a warning */
+	if (st == FC_SERVER_HEALTHY || st == FC_SERVER_ASLEEP)
 		fc_info("pool %s: server %s is %s (%s); %u/%u servers are healthy", hp->name,
 		        hs->name, verb, reason, hp->n_healthy, hp->n_servers);
 	else
 		fc_warn("pool %s: server %s is %s (%s); %u/%u servers are healthy", hp->name,
 		        hs->name, verb, reason, hp->n_healthy, hp->n_servers);
-	if (healthy_before > 0 && hp->n_healthy == 0)
+	if (healthy_before > 0 && hp->n_healthy == 0 && st != FC_SERVER_ASLEEP)
 		fc_warn("pool %s: no server is healthy (0/%u)", hp->name, hp->n_servers);
 
 	if (takes_no_requests(st)) {
@@ -144,9 +149,15 @@ bool fc__health_is_changing(const struct fc_health_server *hs)
 	return hs->checks_failed > 0;
 }
 
+/* A waking server without active checks is connected to this often. */
+#define WAKE_PROBE_MS 200
+
 uint32_t fc__health_next_gap_ms(struct fc_health_server *hs)
 {
-	uint32_t base = fc__health_is_changing(hs) ? hs->hc.fast_interval_ms : hs->hc.interval_ms;
+	if (hs->waking && hs->hc.type == FC_HEALTH_NONE)
+		return WAKE_PROBE_MS;
+	uint32_t base = fc__health_is_changing(hs) || hs->waking ? hs->hc.fast_interval_ms
+	                                                         : hs->hc.interval_ms;
 	uint32_t spread = base / 5; /* ±10 % */
 	uint32_t gap = base - spread / 2 + (uint32_t)fc_rng_below(&hs->h->rng, spread + 1ull);
 	return gap ? gap : 1;
@@ -175,6 +186,31 @@ void fc__health_on_check(struct fc_health_server *hs, enum fc__health_verdict v,
 		hs->checks_failed = 0;
 	}
 
+	if (hs->waking) {
+		/* its wake: rise passes in a row (a connect for a server without
+		 * checks, the first verdict for a probe) */
+		bool up = v != FC__HEALTH_FAIL && (hs->hc.type == FC_HEALTH_NONE || hs->wake_once ||
+		                                   hs->checks_ok >= hs->hc.rise);
+		if (!up && !hs->wake_once)
+			return;
+		hs->waking = false;
+		struct fc__health_pool *hp = hs->hp;
+		if (up) {
+			hs->asleep = false;
+			hs->active_down = false;
+			hs->recovering = false;
+			hs->lame = v == FC__HEALTH_LAME;
+			snprintf(reason, sizeof(reason), "woken: %s", text);
+			recompute(hs, NULL, reason, now_ns);
+		} else {
+			snprintf(hs->reason, sizeof(hs->reason), "asleep (found down: %s)", text);
+			fc_info("pool %s: server %s is asleep (found down: %s)", hp->name, hs->name,
+			        text);
+		}
+		if (hs->h->hooks.server_woke)
+			hs->h->hooks.server_woke(hs->h->hooks.arg, hp->pool, hs->srv, up);
+		return;
+	}
 	bool was_lame = hs->lame;
 	if (v == FC__HEALTH_LAME)
 		hs->lame = true;
@@ -273,6 +309,35 @@ void fc__health_eject_end(struct fc_health_server *hs, uint64_t now_ns)
 	recompute(hs, NULL, reason, now_ns);
 }
 
+void fc_health_server_sleep(struct fc_health_server *hs, bool on, const char *reason,
+                            uint64_t now_ns)
+{
+	if (hs->removed)
+		return;
+	hs->waking = false;
+	if (hs->asleep == on)
+		return;
+	hs->asleep = on;
+	recompute(hs, on ? "asleep" : NULL, reason, now_ns);
+}
+
+void fc_health_server_wake(struct fc_health_server *hs, bool once, uint64_t now_ns)
+{
+	(void)now_ns;
+	if (hs->removed || !hs->asleep)
+		return;
+	hs->waking = true;
+	hs->wake_once = once;
+	hs->checks_ok = 0;
+	hs->checks_failed = 0;
+	fc__health_check_now(hs);
+}
+
+bool fc_health_server_asleep(const struct fc_health_server *hs)
+{
+	return hs->asleep;
+}
+
 void fc_health_server_drain(struct fc_health_server *hs, bool on, uint64_t now_ns)
 {
 	if (hs->draining == on || hs->removed)
@@ -290,6 +355,7 @@ void fc_health_server_inherit(struct fc_health_server *hs, const struct fc_healt
 	hs->since_ns = from->since_ns;
 	snprintf(hs->reason, sizeof(hs->reason), "%s", from->reason);
 	hs->draining = from->draining;
+	hs->asleep = from->asleep; /* a wake in progress: the controller starts it again */
 	hs->active_down = from->active_down;
 	hs->lame = from->lame;
 	hs->recovering = from->recovering;

@@ -271,6 +271,20 @@ size_t fc_h1_write_error_headers(char *out, size_t cap, int status, bool close,
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
+size_t fc_h1_write_starting(char *out, size_t cap, bool close)
+{
+	static const char page[] =
+	        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	        "<meta http-equiv=\"refresh\" content=\"1\"><title>Starting up</title></head>\n"
+	        "<body><p>Starting up&hellip; this page reloads itself.</p></body></html>\n";
+	int n = snprintf(out, cap,
+	                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html; "
+	                 "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+	                 "Retry-After: 1\r\n%s\r\n%s",
+	                 sizeof(page) - 1, close ? "Connection: close\r\n" : "", page);
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
 size_t fc_h1_write_rate_limited(char *out, size_t cap, bool close,
                                 const struct fc_h1_rate_limited *rl)
 {

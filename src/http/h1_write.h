@@ -45,6 +45,11 @@ bool fc_h1_response_passthrough(const struct fc_h1_head *hd, const struct fc_h1_
  * it does not fit. */
 size_t fc_h1_write_redirect_https(char *out, size_t cap, const char *host, size_t host_len,
                                   uint16_t port, const char *target, size_t target_len, bool close);
+/* A 503 with Retry-After: 1 and a small HTML page that reloads itself after
+ * a second: a browser waiting for a pool to wake (docs/traffic.md). Returns
+ * its length (0: no room). */
+size_t fc_h1_write_starting(char *out, size_t cap, bool close);
+
 /* Writes a complete short plain-text error response. Returns its length. */
 size_t fc_h1_write_error(char *out, size_t cap, int status, bool close);
 /* The same with Retry-After: retry_after_s (0: none), for a 503 when no

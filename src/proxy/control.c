@@ -20,6 +20,7 @@
 #include "proxy/control.h"
 #include "proxy/proxy.h"
 #include "proxy/state.h"
+#include "proxy/wake.h"
 
 #define MAINTAIN_MS     100 /* pools rebuilt around cooldowns this often */
 #define WATCH_SETTLE_MS 200 /* a watched file is reloaded once writes stop this long */
@@ -47,6 +48,7 @@ struct control {
 	uint8_t secret[32];
 	bool have_secret;
 	struct fc_reload_stats stats;
+	struct fc_wakes *wakes; /* wake: (wake.c) */
 };
 
 /* ---------------------------------------------------------------- logs */
@@ -92,10 +94,19 @@ static void on_server_down(void *arg, struct fc_server *srv)
 		fc_workers_server_down(ctl->ws, ctl->n_workers, srv);
 }
 
+/* health: a server asked to wake is up (or, probed, down) */
+static void on_server_woke(void *arg, struct fc_pool *pool, struct fc_server *srv, bool up)
+{
+	struct control *ctl = arg;
+	if (ctl->wakes)
+		fc_wakes_server_woke(ctl->wakes, pool, srv, up);
+}
+
 static int build_runtime(struct control *ctl, struct fc_config *cfg, struct fc_runtime *prev,
                          struct fc_runtime **out, char *err, size_t errlen)
 {
-	struct fc_health_hooks hooks = {.server_down = on_server_down, .arg = ctl};
+	struct fc_health_hooks hooks = {
+	        .server_down = on_server_down, .server_woke = on_server_woke, .arg = ctl};
 	struct fc_runtime_options o = {
 	        .loop = &ctl->loop,
 	        .hooks = &hooks,
@@ -104,6 +115,7 @@ static int build_runtime(struct control *ctl, struct fc_config *cfg, struct fc_r
 	        .secret_len = ctl->have_secret ? sizeof(ctl->secret) : 0,
 	        .conns = &ctl->conns,
 	        .access_fd = ctl->access_fd,
+	        .wake_mb = fc_wakes_mailbox(ctl->wakes),
 	};
 	return fc_runtime_create(cfg, ctl->n_workers, &o, out, err, errlen);
 }
@@ -254,6 +266,8 @@ static int reload(struct control *ctl, char *err, size_t errlen)
 	maintain_all(ctl, rt);
 	fc_health_start(rt->health);
 	fc_workers_swap(ctl->ws, ctl->n_workers, rt, fds);
+	if (ctl->wakes)
+		fc_wakes_update(ctl->wakes, rt);
 	free(fds);
 	struct retired *r = malloc(sizeof(*r));
 	if (r) {
@@ -302,6 +316,12 @@ const struct fc_reload_stats *fc_control_reload_stats(const struct fc_control *c
 struct fc_runtime *fc_control_runtime(struct fc_control *ctl)
 {
 	return ((struct control *)ctl)->rt;
+}
+
+int fc_control_wake(struct fc_control *ctl, const char *pool, const char **state)
+{
+	struct control *c = (struct control *)ctl;
+	return c->wakes ? fc_wakes_wake(c->wakes, pool, state) : -ENOENT;
 }
 
 struct fc_worker *fc_control_workers(struct fc_control *ctl, uint32_t *n)
@@ -471,6 +491,12 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers, const struct fc_co
 	}
 	fc_loop_add_level(&ctl.loop, &ctl.sig);
 	ctl.have_secret = fc_state_sticky_secret(cfg, ctl.secret) == 0;
+	rc = fc_wakes_create(&ctl.loop, &ctl.wakes);
+	if (rc < 0) {
+		fc_error("wake: %s", strerror(-rc));
+		ctl.wakes = NULL;
+		goto out;
+	}
 	if (build_runtime(&ctl, cfg, NULL, &ctl.rt, err, sizeof(err)) < 0) {
 		fc_error("%s", err);
 		goto out;
@@ -491,6 +517,7 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers, const struct fc_co
 		fc_error("health checks: %s", strerror(-rc));
 		goto out;
 	}
+	fc_wakes_update(ctl.wakes, ctl.rt);
 	ctl.stats.last_success = realtime_s();
 	write_pid_file(&ctl);
 	watch_start(&ctl);
@@ -515,6 +542,8 @@ out:
 	if (ctl.ws)
 		fc_workers_stop(ctl.ws, n_workers, status == 0 ? ctl.cfg->shutdown_grace_ms : 0);
 	ctl.ws = NULL;
+	fc_wakes_destroy(ctl.wakes); /* no worker asks for a wake any more */
+	ctl.wakes = NULL;
 	/* workers are gone: nothing reports to health any more */
 	while (ctl.retired) {
 		struct retired *r = ctl.retired;

@@ -50,6 +50,10 @@ const struct fc_reload_stats *fc_control_reload_stats(const struct fc_control *c
 /* The running runtime; it changes at each reload (never keep it across
  * events). Thread: control. */
 struct fc_runtime *fc_control_runtime(struct fc_control *ctl);
+/* Wakes the pool's servers (wake:, docs/traffic.md) if one is asleep; *state
+ * is then the pool's wake state ("waking", "awake", ...). 0, or -ENOENT:
+ * no pool of that name has wake:. Thread: control. */
+int fc_control_wake(struct fc_control *ctl, const char *pool, const char **state);
 struct fc_worker;
 /* The workers (NULL before they run) and how many. Thread: control. */
 struct fc_worker *fc_control_workers(struct fc_control *ctl, uint32_t *n);

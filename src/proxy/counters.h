@@ -64,6 +64,10 @@ struct fc_pool_counters {
 	/* requests of the pool in flight on this worker (a gauge, kept even
 	 * with FULCRUM_NO_METRICS: the retry budget is a share of their sum) */
 	_Atomic uint64_t active;
+	/* its queue (docs/traffic.md): time each request waited there, requests
+	 * that waited queue.timeout, requests refused because it was full */
+	struct fc_hist qwait;
+	_Atomic uint64_t qtimeouts, qfull;
 } __attribute__((aligned(64))); /* one cache line or more per worker */
 
 /* Per worker (struct fc_worker.ctr). */

@@ -27,6 +27,7 @@ _Static_assert(FC_RETRY_N <= 16, "a retry reason is 4 bits");
 static void pick_and_connect(struct fc_exchange *x);
 static void budget_release(struct fc_exchange *x);
 static bool route(struct fc_exchange *x, const struct fc_h1_head *hd);
+static void queue_leave(struct fc_exchange *x, uint64_t queued_ms);
 
 static inline struct fc_worker *xw(const struct fc_exchange *x)
 {
@@ -69,8 +70,12 @@ static void report(struct fc_exchange *x, enum fc_blame blame, int status, const
 		fc_ctr_attempt(&rs->idle[w->id].ctr, x->counted, x->status,
 		               blame == FC_BLAME_SERVER ? kind : FC_FAIL_NONE, now - x->start_ns);
 	}
-	fc_pool_done(x->pool->pool, srv, &o, now); /* drops the pick's reference */
+	struct fc_rt_queue *q = x->pool->queue;
+	bool capped = q && fc_server_max_conns(srv) != 0; /* srv may go with the reference */
+	fc_pool_done(x->pool->pool, srv, &o, now);        /* drops the pick's reference */
 	x->server = NULL;
+	if (capped)
+		fc_queue_release(q); /* the slot goes to the oldest request waiting */
 }
 
 /* Ends the exchange: reports it if a server is still counted for it (blame
@@ -80,6 +85,8 @@ static void exchange_end(struct fc_exchange *x, enum fc_blame blame, const char 
 {
 	struct fc_client *c = x->c;
 	struct fc_worker *w = c->w;
+	if (x->phase == FC_X_QUEUED)
+		queue_leave(x, x->phase_ms); /* timed out, or its client went away */
 	report(x, blame, x->status, what, kind);
 	if (!x->counted && x->pool)
 		fc_ctr_unserved(&x->pool->ctr[w->id], x->status, w->loop.now_ns - x->start_ns);
@@ -343,10 +350,11 @@ static void pick_inputs(struct fc_exchange *x, const struct fc_h1_head *hd, cons
 
 /* Writes the upstream request head from the head just parsed (the worker's
  * scratch: only valid during fc_exchange_start, where the first pick
- * happens). An HTTP/1.0 request without Host gets the server's host:port, as
- * nginx's proxy_pass would send, as its last header, so that a retry on
- * another server can replace it (set_host). False when it does not fit. */
-static bool write_head(struct fc_exchange *x, struct fc_server *srv)
+ * happens, or the request joins its pool's queue). An HTTP/1.0 request
+ * without Host gets the server's host:port (hostport), as nginx's
+ * proxy_pass would send, as its last header, so that a retry on another
+ * server can replace it (set_host). False when it does not fit. */
+static bool write_head(struct fc_exchange *x, const char *hostport)
 {
 	const struct fc_h1_head *hd = &xw(x)->scratch;
 	char ip[64];
@@ -355,10 +363,9 @@ static bool write_head(struct fc_exchange *x, struct fc_server *srv)
 	                            .client_ip_len = ipl,
 	                            .proto = xw(x)->listeners[x->c->listener]->cfg->tls ? "https"
 	                                                                                : "http"};
-	const struct fc_rt_server *rs = fc_server_user(srv);
 	if (hd->host < 0) {
-		e.host = rs->hostport;
-		e.host_len = strlen(rs->hostport);
+		e.host = hostport;
+		e.host_len = strlen(hostport);
 	}
 	size_t hl = fc_h1_write_request(x->head->data, x->head->cap, hd, &e);
 	x->head->wpos = (uint32_t)hl;
@@ -384,8 +391,9 @@ static bool set_host(struct fc_exchange *x, struct fc_server *srv)
 }
 
 /* No server could take the request: a fast 503 with Retry-After, and a line
- * in the error log (at most one per pool per second). */
-static void no_server(struct fc_exchange *x)
+ * in the error log (at most one per pool per second). why: what was
+ * missing, NULL: no server was eligible. */
+static void no_server(struct fc_exchange *x, const char *why)
 {
 	struct fc_rt_pool *p = x->pool;
 	uint64_t now = xw(x)->loop.now_ms;
@@ -396,11 +404,143 @@ static void no_server(struct fc_exchange *x)
 		uint32_t healthy = 0, total = 0;
 		fc_pool_health_counts(p->pool, &healthy, &total);
 		unsigned n = atomic_exchange(&p->no_server_count, 0);
-		fc_warn("pool %s: no server can take requests (%u/%u servers are healthy): %u "
-		        "request%s answered 503",
-		        p->cfg->name, healthy, total, n, n == 1 ? "" : "s");
+		if (why)
+			fc_warn("pool %s: %s: %u request%s answered 503", p->cfg->name, why, n,
+			        n == 1 ? "" : "s");
+		else
+			fc_warn("pool %s: no server can take requests (%u/%u servers are "
+			        "healthy): %u request%s answered 503",
+			        p->cfg->name, healthy, total, n, n == 1 ? "" : "s");
 	}
 	fail_with(x, 503, false, 1, FC_BLAME_NONE);
+}
+
+/* ---------------------------------------------------------------- the queue */
+
+/* x joins its pool's queue (docs/traffic.md) as waiting since since_ms.
+ * 1: it waits; 0: it is first in line and picks once more (a slot may have
+ * been given back before it was in the queue); -1: it was answered (the
+ * queue is full). */
+static int queue_wait(struct fc_exchange *x, bool asleep, uint64_t since_ms)
+{
+	struct fc_worker *w = xw(x);
+	struct fc_rt_pool *p = x->pool;
+	/* the head is written now, from the request's fields: the worker's
+	 * scratch is gone by the time the request is picked again; Host for a
+	 * 1.0 request is set then (set_host) */
+	if (x->head->wpos == 0 && !write_head(x, "")) {
+		reject(x, 431, "head too large after rewrite");
+		return -1;
+	}
+	enum fc_queue_add rc = fc_queue_add(p->queue, w, x, asleep);
+	switch (rc) {
+	case FC_QUEUE_FULL:
+		if (p->ctr)
+			fc_ctr_inc(&p->ctr[w->id].qfull);
+		no_server(x, asleep ? "the pool is asleep and its queue is full"
+		                    : "every server is at max_conns and the queue is full");
+		return -1;
+	case FC_QUEUE_NOMEM:
+		fail_with(x, 503, false, 1, FC_BLAME_NONE);
+		return -1;
+	case FC_QUEUE_ADDED:
+	case FC_QUEUE_FIRST:
+		break;
+	}
+	if (asleep)
+		x->q_asleep = true;
+	x->phase = FC_X_QUEUED;
+	x->phase_ms = since_ms;
+	return rc == FC_QUEUE_FIRST ? 0 : 1;
+}
+
+/* x leaves its pool's queue (for a server, a timeout, its client gone): out
+ * of the ring, its wait measured. */
+static void queue_leave(struct fc_exchange *x, uint64_t queued_ms)
+{
+	struct fc_worker *w = xw(x);
+	fc_queue_remove(x->pool->queue, x);
+	x->q_asleep = false;
+	if (x->pool->ctr)
+		fc_hist_observe(&x->pool->ctr[w->id].qwait,
+		                (w->loop.now_ms - queued_ms) * 1000000ull);
+	set_phase(x, FC_X_PICK);
+}
+
+/* A browser waiting for a wake gets the starting-up page after this. */
+#define STARTING_PAGE_MS 1000
+
+/* The deadline of a waiting request: queue.timeout; one waiting for a wake
+ * waits for the wake (which answers it when it fails), queue.timeout more
+ * at most, a browser a second. */
+static uint64_t queue_deadline(const struct fc_exchange *x)
+{
+	const struct fc_config_pool *cp = x->pool->cfg;
+	if (!x->q_asleep)
+		return x->phase_ms + cp->queue.timeout_ms;
+	if (x->q_html)
+		return x->phase_ms + STARTING_PAGE_MS;
+	return x->phase_ms + cp->wake.timeout_ms + cp->queue.timeout_ms;
+}
+
+static void queue_timeout(struct fc_exchange *x)
+{
+	struct fc_worker *w = xw(x);
+	bool page = x->q_asleep && x->q_html;
+	bool asleep = x->q_asleep;
+	queue_leave(x, x->phase_ms);
+	if (page) {
+		/* 503 with Retry-After: 1 and a page that reloads itself */
+		bool close = must_close(x, false);
+		char tmp[1024];
+		size_t n = fc_h1_write_starting(tmp, sizeof(tmp), close);
+		respond_local(x, 503, close, tmp, n, FC_BLAME_NONE);
+		return;
+	}
+	if (x->pool->ctr)
+		fc_ctr_inc(&x->pool->ctr[w->id].qtimeouts);
+	no_server(x, asleep ? "waited for the pool to wake longer than wake.timeout"
+	                    : "every server is at max_conns: waited queue.timeout");
+}
+
+/* A request that waited through a reload goes on with the newest
+ * configuration's pool of the same name (its servers are the ones health
+ * and wake: look after now) if that one shares the queue. Only before any
+ * attempt: nothing of the old pool is held. */
+static void follow_reload(struct fc_exchange *x)
+{
+	struct fc_worker *w = xw(x);
+	struct fc_runtime *old = x->rt;
+	if (old == w->rt || x->attempts || x->server)
+		return;
+	struct fc_rt_pool *np = fc_runtime_pool_named(w->rt, x->pool->cfg->name);
+	if (!np || np->queue != x->pool->queue)
+		return;
+	x->rt = w->rt;
+	x->pool = np;
+	x->rt->use[w->id].exchanges++;
+	/* as fc_worker_release_exchange does: the last exchange lets it go */
+	if (--old->use[w->id].exchanges == 0)
+		fc_runtime_unref(old);
+}
+
+void fc_exchange_dequeued(struct fc_exchange *x, bool fail)
+{
+	struct fc_client *c = x->c;
+	struct fc_h2_stream *s = x->h2s;
+	if (fail) {
+		queue_leave(x, x->phase_ms);
+		no_server(x, "the wake failed");
+	} else {
+		follow_reload(x);
+		pick_and_connect(x); /* from the queue: it may wait again, at its place */
+	}
+	if (c->closed)
+		return;
+	if (s && fc_h2_stream_exchange(s) == x)
+		fc_h2_ready(x);
+	else
+		fc_client_run(c);
 }
 
 /* ---------------------------------------------------------------- retries */
@@ -501,12 +641,32 @@ static void retry_start(struct fc_exchange *x, bool wait)
 	pick_and_connect(x);
 }
 
+/* ---------------------------------------------------------------- connecting */
+
 static void pick_and_connect(struct fc_exchange *x)
 {
 	struct fc_worker *w = xw(x);
 	const struct fc_config_pool *cp = x->pool->cfg;
+	struct fc_rt_queue *q = x->pool->queue;
+	/* where x stands with its pool's queue: not in it; handed a slot (its
+	 * turn came: it is out of the ring); in the ring, first in line */
+	enum { Q_OUT, Q_HANDED, Q_IN } qs = x->phase == FC_X_QUEUED ? Q_HANDED : Q_OUT;
+	uint64_t queued_ms = x->phase_ms;
 	set_phase(x, FC_X_PICK);
+	/* a new request does not pass those waiting */
+	if (qs == Q_OUT && x->attempts == 0 && q && fc_queue_waiting(q)) {
+		bool asleep = fc_queue_sleeping(q);
+		if (asleep)
+			fc_queue_want_wake(q, x->rt->wake_mb);
+		int rc = queue_wait(x, asleep, w->loop.now_ms);
+		if (rc != 0)
+			return;
+		qs = Q_IN;
+		queued_ms = x->phase_ms;
+	}
 	if (x->attempts > cp->retry.attempts || x->n_tried >= FC_EXCHANGE_MAX_TRIES) {
+		if (qs != Q_OUT)
+			queue_leave(x, queued_ms);
 		fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
 		return;
 	}
@@ -531,9 +691,32 @@ static void pick_and_connect(struct fc_exchange *x)
 		x->same_tries = 0;
 		srv = fc_pool_pick(x->pool->pool, &ctx);
 	}
+	if (!srv && (ctx.full || ctx.asleep) && q) {
+		/* full: a slot will free up; asleep: the pool wakes (asked now) */
+		if (ctx.asleep)
+			fc_queue_want_wake(q, x->rt->wake_mb);
+		if (qs != Q_IN) {
+			int rc = queue_wait(x, ctx.asleep,
+			                    qs == Q_HANDED ? queued_ms : w->loop.now_ms);
+			if (rc != 0)
+				return;
+			/* first in line: a slot may have been given back meanwhile */
+			qs = Q_IN;
+			queued_ms = x->phase_ms;
+			srv = fc_pool_pick(x->pool->pool, &ctx);
+		}
+		if (!srv && (ctx.full || ctx.asleep)) {
+			/* still nothing: it waits for its turn */
+			x->phase = FC_X_QUEUED;
+			x->phase_ms = queued_ms;
+			return;
+		}
+	}
+	if (qs != Q_OUT)
+		queue_leave(x, queued_ms); /* a server, or nothing to wait for */
 	if (!srv) {
 		if (x->attempts == 0)
-			no_server(x);
+			no_server(x, ctx.full ? "every server is at max_conns (no queue)" : NULL);
 		else
 			fail_with(x, x->timed_out ? 504 : 502, false, 0, FC_BLAME_NONE);
 		return;
@@ -556,7 +739,9 @@ static void pick_and_connect(struct fc_exchange *x)
 		x->sticky_set = true;
 		copy_name(x->sticky, sizeof(x->sticky), ctx.sticky_out);
 	}
-	bool head_ok = x->head->wpos == 0 ? write_head(x, srv) : (!x->host_at || set_host(x, srv));
+	const struct fc_rt_server *rs = fc_server_user(srv);
+	bool head_ok = x->head->wpos == 0 ? write_head(x, rs->hostport)
+	                                  : (!x->host_at || set_host(x, srv));
 	if (!head_ok) {
 		x->status = 431;
 		report(x, FC_BLAME_CLIENT, 431, "head too large after rewrite", FC_FAIL_NONE);
@@ -833,6 +1018,12 @@ static bool route(struct fc_exchange *x, const struct fc_h1_head *hd)
 	pick_inputs(x, hd, path, path_len);
 	if ((rt->rate_limit || x->pool->cfg->rate_limit) && rate_limited(x, hd, rt))
 		return false;
+	if (x->pool->cfg->wake.enabled) {
+		/* a browser waiting for a wake gets a page that reloads itself */
+		const struct fc_h1_header *acc = fc_h1_find(hd, "accept", 6);
+		if (acc && memmem(acc->value, acc->value_len, "text/html", 9))
+			x->q_html = true;
+	}
 	x->head = fc_buf_take(&w->bufs);
 	if (!x->head) {
 		fail_with(x, 503, true, 0, FC_BLAME_NONE);
@@ -944,6 +1135,15 @@ bool fc_exchange_send(struct fc_exchange *x)
 {
 	struct fc_upstream *u = x->up;
 	struct fc_client *c = x->c;
+	if (x->phase == FC_X_QUEUED) {
+		/* waiting in the queue: a client that went away leaves it at once
+		 * (HTTP/2: its stream's reset does) */
+		if (!x->h2s && c->eof) {
+			fc_client_close(c);
+			return true;
+		}
+		return false;
+	}
 	if (!u)
 		return false;
 	if (x->phase == FC_X_CONNECT) {
@@ -1259,6 +1459,8 @@ uint64_t fc_exchange_deadline(const struct fc_exchange *x)
 {
 	const struct fc_config_pool *cp = x->pool ? x->pool->cfg : NULL;
 	switch (x->phase) {
+	case FC_X_QUEUED:
+		return queue_deadline(x);
 	case FC_X_BACKOFF:
 		return x->phase_ms + x->backoff_ms;
 	case FC_X_CONNECT:
@@ -1276,6 +1478,9 @@ uint64_t fc_exchange_deadline(const struct fc_exchange *x)
 void fc_exchange_timeout(struct fc_exchange *x)
 {
 	switch (x->phase) {
+	case FC_X_QUEUED:
+		queue_timeout(x);
+		return;
 	case FC_X_BACKOFF:
 		pick_and_connect(x); /* the wait is over: the next attempt */
 		return;

@@ -104,8 +104,11 @@ void fc_rt_server_unref(struct fc_rt_server *rs);
  * copied: cs may go once this returns). Freed with free(). NULL: no memory. */
 struct fc_rt_server *fc_rt_server_create(const struct fc_config_server *cs, uint32_t n_workers);
 
+struct fc_rt_queue;
+
 struct fc_rt_pool {
 	struct fc_pool *pool;
+	struct fc_rt_queue *queue; /* NULL: no queue: (full means 503 at once) */
 	const struct fc_config_pool *cfg;
 	struct fc_tls_client *tls;         /* NULL when it has no https:// server */
 	uint64_t started_unix_ms;          /* when a pool of this name first ran in this process */
@@ -162,6 +165,7 @@ struct fc_runtime {
 	atomic_uint own_conns; /* conns when no process counter was given */
 	struct fc_rt_use *use; /* per worker */
 	uint64_t generation;   /* 1 for the first, +1 per reload */
+	struct fc_mailbox *wake_mb; /* the control thread's wake requests (wake.c); NULL: none */
 	struct fc_rt_limit *limits; /* parallel to cfg->rate_limits */
 	size_t n_limits;
 };
@@ -174,8 +178,9 @@ struct fc_runtime_options {
 	struct fc_runtime *prev;             /* the running one: state carries over by identity */
 	const uint8_t *secret;               /* the process's sticky secret (state_dir) */
 	size_t secret_len;
-	atomic_uint *conns; /* NULL: the runtime's own counter */
-	int access_fd;      /* -1: off */
+	atomic_uint *conns;         /* NULL: the runtime's own counter */
+	int access_fd;              /* -1: off */
+	struct fc_mailbox *wake_mb; /* wake.c's, for pools with wake: (NULL: never woken) */
 };
 
 /* Builds pools and servers from cfg (takes a reference): with o->prev,
@@ -201,6 +206,92 @@ struct fc_rt_pool *fc_runtime_pool(struct fc_runtime *rt, const struct fc_config
 struct fc_rt_pool *fc_runtime_pool_named(struct fc_runtime *rt, const char *name);
 /* True when a is one of client.ip.trusted. */
 bool fc_runtime_is_trusted(const struct fc_runtime *rt, const struct fc_addr *a);
+
+/* ---------------------------------------------------------------- queue */
+
+/* One waiting request. */
+struct fc_rt_queue_entry {
+	struct fc_exchange *x;
+	struct fc_worker *w; /* x's: the message goes to its mailbox */
+	uint32_t seq;        /* x->qseq: order, and how a late message is told apart */
+	bool asleep;         /* it waits for the pool to wake */
+};
+
+/* A pool's queue (queue.c, docs/traffic.md): the requests that found every
+ * server at its max_conns (or the pool asleep), oldest first, shared by all
+ * workers and kept across reloads by the pool's name. A slot given back on
+ * one of the pool's capped servers goes to the oldest: it is taken out (it
+ * is "handed") and its worker is told through its mailbox to pick again. */
+struct fc_rt_queue {
+	atomic_uint refs;
+	_Atomic uint32_t waiting; /* len + handing, read without the lock */
+	_Atomic uint32_t max;     /* queue.max of the newest configuration */
+	pthread_mutex_t mu;
+	struct fc_rt_queue_entry *ring; /* cap entries, len of them from head */
+	uint32_t cap, head, len;
+	uint32_t handing; /* taken out, their message not yet received */
+	char *name;       /* the pool's */
+	/* wake: (wake.c): the pool's state, written by the control thread; a
+	 * worker's request for a wake (one in flight) */
+	_Atomic uint8_t wake_state; /* enum fc_wake_state */
+	atomic_bool wake_posting;
+	struct fc_msg wake_msg;
+};
+
+/* A pool's wake: state (wake.c). */
+enum fc_wake_state {
+	FC_WAKE_AWAKE,    /* its servers run (or it has no wake:) */
+	FC_WAKE_PROBING,  /* at start: are they up? requests wait for the answer */
+	FC_WAKE_ASLEEP,   /* stopped: the next request wakes it */
+	FC_WAKE_WAKING,   /* the command runs, or the checks have not passed yet */
+	FC_WAKE_STOPPING, /* idle_after passed: stop_command runs */
+};
+const char *fc_wake_state_name(enum fc_wake_state st);
+/* wake.c's handler of wake_msg (the control thread's mailbox, arg its
+ * struct fc_wakes). */
+void fc_wake_on_msg(struct fc_msg *m, void *arg);
+/* Asks the control thread (mb: fc_runtime.wake_mb) to wake q's pool; one
+ * message at a time. Thread: any worker. */
+void fc_queue_want_wake(struct fc_rt_queue *q, struct fc_mailbox *mb);
+/* The pool is not awake (asleep, waking, probing, stopping). */
+static inline bool fc_queue_sleeping(const struct fc_rt_queue *q)
+{
+	return atomic_load_explicit(&((struct fc_rt_queue *)q)->wake_state, memory_order_acquire) !=
+	       FC_WAKE_AWAKE;
+}
+
+enum fc_queue_add {
+	FC_QUEUE_ADDED, /* in the queue; a freed slot will come to it */
+	FC_QUEUE_FIRST, /* in the queue, first in line: pick once more (a slot may have
+	                   been freed while it was not in the queue yet) */
+	FC_QUEUE_FULL,  /* queue.max requests wait already: answer 503 */
+	FC_QUEUE_NOMEM,
+};
+
+/* A queue for the pool called name with room for max. NULL: no memory. */
+struct fc_rt_queue *fc_queue_create(const char *name, uint32_t max);
+void fc_queue_ref(struct fc_rt_queue *q);
+void fc_queue_unref(struct fc_rt_queue *q);
+/* A reload's queue.max (the ring only grows). 0 or -ENOMEM. Thread: control. */
+int fc_queue_set_max(struct fc_rt_queue *q, uint32_t max);
+/* Adds x of worker w: at the end (x->qseq == 0: it gets its number), or,
+ * woken but beaten to the slot (x->qseq set), back at its place. */
+enum fc_queue_add fc_queue_add(struct fc_rt_queue *q, struct fc_worker *w, struct fc_exchange *x,
+                               bool asleep);
+/* x leaves (timeout, client gone, a server of its own): out of the ring if
+ * it is there (a message on its way finds x->qseq changed). Clears x->qseq. */
+void fc_queue_remove(struct fc_rt_queue *q, struct fc_exchange *x);
+/* A slot of a capped server of the pool was given back (fc_pool_done): the
+ * oldest waiting request gets it. Cheap when nobody waits. Thread: any. */
+void fc_queue_release(struct fc_rt_queue *q);
+/* Every waiting request picks again (the pool woke); fail: those waiting
+ * for a wake answer 503 instead (it failed). Thread: any. */
+void fc_queue_kick(struct fc_rt_queue *q, bool fail);
+/* Requests waiting now (the metrics' queue length). */
+static inline uint32_t fc_queue_waiting(const struct fc_rt_queue *q)
+{
+	return atomic_load_explicit(&((struct fc_rt_queue *)q)->waiting, memory_order_relaxed);
+}
 
 /* ---------------------------------------------------------------- upstream */
 
@@ -325,6 +416,8 @@ void fc_h2up_close_idle(struct fc_worker *w, struct fc_rt_server *rs, bool only_
 /* ---------------------------------------------------------------- exchange */
 
 #define FC_EXCHANGE_MAX_TRIES 8
+/* fc_exchange.qseq: queue numbers (queue.c) have this many bits. */
+#define FC_QUEUE_SEQ_BITS 30
 _Static_assert(FC_CONFIG_MAX_RETRIES + 1 <= FC_EXCHANGE_MAX_TRIES,
                "every configured retry must have a slot in fc_exchange.tried");
 #define FC_EXCHANGE_LINE_MAX 256
@@ -338,12 +431,13 @@ _Static_assert(FC_EXCHANGE_UA_MAX <= UINT8_MAX, "fc_exchange.ua_len is a byte");
 #define FC_EXCHANGE_STICKY_MAX 32
 
 /* Where an exchange is on its way to the server and back. The one deadline
- * of each phase: BACKOFF the wait it drew, CONNECT connect_timeout, SEND
- * body_timeout of inactivity, WAIT retry.per_try_timeout (default
- * response_timeout), RESPOND body_timeout of inactivity, TUNNEL
- * tunnel_timeout of inactivity. */
+ * of each phase: QUEUED the pool's queue.timeout, BACKOFF the wait it drew,
+ * CONNECT connect_timeout, SEND body_timeout of inactivity, WAIT
+ * retry.per_try_timeout (default response_timeout), RESPOND body_timeout of
+ * inactivity, TUNNEL tunnel_timeout of inactivity. */
 enum fc_exchange_phase {
 	FC_X_PICK,    /* no server connection (before the pick, between retries) */
+	FC_X_QUEUED,  /* waiting in its pool's queue (queue.c): queue.timeout */
 	FC_X_BACKOFF, /* waiting retry.backoff before the next attempt (no server held) */
 	FC_X_CONNECT, /* connecting to the server */
 	FC_X_SEND,    /* sending the request; no response head yet */
@@ -426,12 +520,24 @@ struct fc_exchange {
 	char server_name[64];                   /* for the access log */
 	char line[FC_EXCHANGE_LINE_MAX];        /* "METHOD PATH PROTO" for the access log */
 	char ua[FC_EXCHANGE_UA_MAX]; /* the User-Agent's first bytes, for the access log */
+	/* its place in its pool's queue while QUEUED (queue.c), 0 otherwise: a
+	 * message handing it a slot carries it, so one for an exchange that
+	 * left (or for an earlier request of this memory) is told apart; and
+	 * how it waits there (bits: this keeps the exchange in its chunk) */
+	unsigned qseq : FC_QUEUE_SEQ_BITS;
+	unsigned q_asleep : 1; /* it waits for the pool to wake (not for a slot) */
+	unsigned q_html : 1;   /* a browser (Accept: text/html): a starting-up page after 1 s */
 	/* the request parser: initialised once when the exchange is first
 	 * allocated; fc_h1_parse_head resets it for every head */
 	struct fc_h1 parser;
 };
 _Static_assert(sizeof(struct fc_exchange) <= 1016,
                "one 1,024-byte malloc chunk per request in flight, see docs/architecture.md");
+
+/* queue.c says: the exchange was handed a server slot (or the pool woke):
+ * it picks again; fail: the pool's wake failed, it answers 503. Then its
+ * client runs. */
+void fc_exchange_dequeued(struct fc_exchange *x, bool fail);
 
 /* Starts an exchange for the head of head_len bytes at the client's
  * in->rpos: parses it, routes, picks, connects (or answers an error). */

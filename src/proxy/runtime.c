@@ -144,8 +144,11 @@ static int build_server(struct fc_runtime *rt, struct fc_rt_pool *p, struct fc_r
 		fc_rt_server_ref(rs);
 	else if (!(rs = fc_rt_server_create(cs, rt->n_workers)))
 		goto nomem;
-	struct fc_server_spec spec = {
-	        .name = cs->name, .address = cs->url, .weight = cs->weight, .inherit = old};
+	struct fc_server_spec spec = {.name = cs->name,
+	                              .address = cs->url,
+	                              .weight = cs->weight,
+	                              .inherit = old,
+	                              .max_conns = cs->max_conns};
 	struct fc_server *srv = NULL;
 	rc = fc_pool_upsert(p->pool, &spec, now, &srv);
 	if (rc < 0 || !srv) {
@@ -202,6 +205,18 @@ static int build_pool(struct fc_runtime *rt, size_t i, const struct fc_runtime_o
 		atomic_init(&p->stats->refs, 1);
 	}
 	p->ctr = p->stats->ctr;
+	/* the waiting requests stay in it across reloads; wake: parks its
+	 * requests there, so it has one even without queue: */
+	if (cp->queue.enabled || cp->wake.enabled) {
+		if (pp && pp->queue) {
+			p->queue = pp->queue;
+			fc_queue_ref(p->queue);
+			if (fc_queue_set_max(p->queue, cp->queue.max) < 0)
+				return -ENOMEM;
+		} else if (!(p->queue = fc_queue_create(cp->name, cp->queue.max))) {
+			return -ENOMEM;
+		}
+	}
 	if (cp->has_tls_servers && !(p->tls = fc_tls_client_create(cfg, i, tls_report, tr)))
 		return -EINVAL;
 	uint8_t generated[32];
@@ -309,6 +324,7 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, const struct fc
 	rt->access_fd = o ? o->access_fd : -1;
 	rt->conns = o && o->conns ? o->conns : &rt->own_conns;
 	rt->generation = o && o->prev ? o->prev->generation + 1 : 1;
+	rt->wake_mb = o ? o->wake_mb : NULL;
 	size_t use_size = (n_workers ? n_workers : 1) * sizeof(*rt->use);
 	rt->use = aligned_alloc(64, use_size);
 	rt->pools = calloc(cfg->n_pools ? cfg->n_pools : 1, sizeof(*rt->pools));
@@ -429,6 +445,7 @@ void fc_runtime_destroy(struct fc_runtime *rt)
 		if (rt->pools[i].pool)
 			fc_pool_destroy(rt->pools[i].pool);
 		fc_tls_client_destroy(rt->pools[i].tls);
+		fc_queue_unref(rt->pools[i].queue);
 		struct fc_rt_pool_stats *st = rt->pools[i].stats;
 		if (st && atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) == 1)
 			free(st);

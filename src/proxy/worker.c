@@ -53,6 +53,8 @@ struct fc_exchange *fc_worker_take_exchange(struct fc_worker *w)
 	memset(x, 0, offsetof(struct fc_exchange, key));
 	x->server_name[0] = 0;
 	x->line_len = 0;
+	x->qseq = 0; /* not in a queue (these are after the memset's end) */
+	x->q_asleep = x->q_html = false;
 	x->rt = w->rt;
 	w->rt->use[w->id].exchanges++;
 	return x;

@@ -150,7 +150,7 @@ def served_page_is_the_file_with_its_policy():
         page = fp.read()
     h.check(r.body == page, "GET / serves src/admin/status.html byte for byte (%d bytes, file %d)"
             % (len(r.body), len(page)))
-    h.check(len(page) < 20 * 1024, "the page is small: %d bytes" % len(page))
+    h.check(len(page) < 22 * 1024, "the page is small: %d bytes" % len(page))
     h.eq((r.header("Content-Type") or "").lower().replace(" ", ""), "text/html;charset=utf-8", "Content-Type")
     h.check("no-store" in (r.header("Cache-Control") or ""), "Cache-Control: %r" % r.header("Cache-Control"))
     csp = r.header("Content-Security-Policy") or ""

@@ -582,7 +582,7 @@ static void concurrent(void **st)
 			snprintf(nm, sizeof nm, "x%u", r % 5);
 			add(p, nm, 1 + r % 7);
 			fc_pool_set_weight(p, "s3", r % 5);
-			fc_pool_set_state(p, "s2", (enum fc_server_state)(r % 4), r);
+			fc_pool_set_state(p, "s2", (enum fc_server_state)(r % 5), r);
 			snprintf(nm, sizeof nm, "x%u", (r + 3) % 5);
 			fc_pool_remove(p, nm);
 		}
@@ -601,6 +601,66 @@ static void concurrent(void **st)
 		fprintf(stderr, "%-16s picks %u %u %u %u\n", names[a], w[0].picks, w[1].picks,
 		        w[2].picks, w[3].picks);
 		fc_pool_destroy(p);
+	}
+}
+
+/* ASLEEP (the proxy's wake:): never picked, in panic mode neither, not
+ * counted for panic; a NULL pick says a server is asleep. */
+static void asleep_state(void **st)
+{
+	for (size_t a = 0; a < n_algos; a++) {
+		struct fc_pool_options o = {.panic_permille = 500};
+		struct fc_pool *p = mkpool(names[a], &o);
+		add_many(p, 4, w1);
+		assert_int_equal(fc_pool_set_state(p, "s1", FC_SERVER_ASLEEP, 1), 0);
+		assert_false(fc_pool_in_panic(p)); /* 3 healthy of 3 counted */
+		uint64_t rng = 5, key;
+		struct fc_pick_ctx c;
+		ctx_init(&c, &rng, 1000);
+		unsigned seen[4] = {0};
+		for (unsigned i = 0; i < 2000; i++) {
+			set_key(&c, &key, i);
+			struct fc_server *s = pick_done(p, &c);
+			assert_non_null(s);
+			seen[idx_of(s)]++;
+		}
+		assert_int_equal(seen[1], 0);
+		assert_true(seen[0] > 0 && seen[2] > 0 && seen[3] > 0);
+		/* s0 healthy, s2 s3 dead, s1 asleep: 1 of 3 counted is healthy:
+		 * panic over s0, s2, s3, never s1 */
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_DEAD, 1), 0);
+		assert_int_equal(fc_pool_set_state(p, "s3", FC_SERVER_DEAD, 1), 0);
+		assert_true(fc_pool_in_panic(p));
+		memset(seen, 0, sizeof seen);
+		for (unsigned i = 0; i < 2000; i++) {
+			set_key(&c, &key, i);
+			struct fc_server *s = pick_done(p, &c);
+			assert_non_null(s);
+			seen[idx_of(s)]++;
+		}
+		assert_int_equal(seen[1], 0);
+		assert_true(seen[2] > 0 && seen[3] > 0);
+		/* everyone asleep: NULL, and it says why; not panic (none counted) */
+		for (int i = 0; i < 4; i++) {
+			char nm[8];
+			snprintf(nm, sizeof nm, "s%d", i);
+			assert_int_equal(fc_pool_set_state(p, nm, FC_SERVER_ASLEEP, 1), 0);
+		}
+		assert_false(fc_pool_in_panic(p));
+		ctx_init(&c, &rng, 1000);
+		assert_null(fc_pool_pick(p, &c));
+		assert_true(c.asleep);
+		assert_false(c.full);
+		/* one awake again: picked, and a NULL elsewhere says nothing of sleep */
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_HEALTHY, 1), 0);
+		assert_int_equal(idx_of(pick_done(p, &c)), 2);
+		fc_pool_destroy(p);
+		struct fc_pool *e = mkpool(names[a], NULL);
+		add_many(e, 1, w1);
+		assert_int_equal(fc_pool_set_state(e, "s0", FC_SERVER_DEAD, 1), 0);
+		assert_null(fc_pool_pick(e, &c));
+		assert_false(c.asleep);
+		fc_pool_destroy(e);
 	}
 }
 
@@ -681,7 +741,7 @@ int main(void)
 	        cmocka_unit_test(determinism),        cmocka_unit_test(concurrent),
 	        cmocka_unit_test(requested_rebuild),  cmocka_unit_test(out_share_spreads),
 	        cmocka_unit_test(many_out),           cmocka_unit_test(panic_mode),
-	        cmocka_unit_test(pick_same_server),
+	        cmocka_unit_test(pick_same_server),   cmocka_unit_test(asleep_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

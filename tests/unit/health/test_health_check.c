@@ -39,7 +39,7 @@ static struct fix *fix_new(uint16_t port, enum fc_health_type type, const char *
 	f->pool = t_pool("api");
 	f->cp.name = "api";
 	t_passive_default(&f->cp.passive);
-	struct fc_health_hooks hooks = {on_down, f};
+	struct fc_health_hooks hooks = {.server_down = on_down, .arg = f};
 	assert_int_equal(fc_health_create(&f->loop, &hooks, &f->h), 0);
 	f->srv = t_server(f->pool, "api-1");
 	t_health_http(&f->cs.health, path);

@@ -16,7 +16,8 @@ struct fix {
 	struct fc_server *srv[4];
 	struct fc_health_server *hs[4];
 	unsigned n;
-	unsigned downs[4]; /* server_down calls per server */
+	unsigned downs[4];               /* server_down calls per server */
+	unsigned woke[4], found_down[4]; /* server_woke calls per server, up and down */
 	char log[16384];
 };
 
@@ -26,6 +27,15 @@ static void on_down(void *arg, struct fc_server *srv)
 	for (unsigned i = 0; i < f->n; i++)
 		if (f->srv[i] == srv)
 			f->downs[i]++;
+}
+
+static void on_woke(void *arg, struct fc_pool *pool, struct fc_server *srv, bool up)
+{
+	struct fix *f = arg;
+	assert_ptr_equal(pool, f->pool);
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->srv[i] == srv)
+			(up ? f->woke : f->found_down)[i]++;
 }
 
 /* n servers api-1..api-n; active http checks on those whose bit is in
@@ -41,7 +51,7 @@ static struct fix *fix_new(unsigned n, unsigned active_mask)
 	f->n = n;
 	f->cp.name = "api";
 	t_passive_default(&f->cp.passive);
-	struct fc_health_hooks hooks = {on_down, f};
+	struct fc_health_hooks hooks = {.server_down = on_down, .server_woke = on_woke, .arg = f};
 	assert_int_equal(fc_health_create(&f->loop, &hooks, &f->h), 0);
 	for (unsigned i = 0; i < n; i++) {
 		char name[16];
@@ -384,6 +394,70 @@ static void test_draining(void **state)
 	fix_free(f);
 }
 
+/* wake: puts servers asleep (a state of their own, below draining, above
+ * everything the checks say), and a wake takes them out once their checks
+ * pass (rise of them; one connect for a server without checks); a probe's
+ * first verdict decides. */
+static void test_sleep_and_wake(void **state)
+{
+	(void)state;
+	struct fix *f = fix_new(3, 0x1); /* api-1 has active checks, the others none */
+	fc_health_server_sleep(f->hs[0], true, "no request for 15m", SEC);
+	assert_int_equal(t_state(f->srv[0]), FC_SERVER_ASLEEP);
+	assert_int_equal(info(f, 0).state, FC_SERVER_ASLEEP);
+	assert_true(fc_health_server_asleep(f->hs[0]));
+	assert_int_equal(f->downs[0], 1); /* its idle connections close */
+	const char *log = take_log(f);
+	assert_non_null(strstr(log, " info pool api: server api-1 is asleep (no request for 15m); "
+	                            "2/3 servers are healthy\n"));
+	assert_null(strstr(log, "warn"));
+	/* asleep: reports and failing checks change nothing */
+	faults(f, 0, 10, 2 * SEC);
+	assert_int_equal(fc_mailbox_drain(&f->h->mb), 0);
+	for (int k = 0; k < 4; k++)
+		check_fail(f, 0, 2 * SEC);
+	assert_int_equal(t_state(f->srv[0]), FC_SERVER_ASLEEP);
+	/* the wake: rise (2) passes, then up; the hook says so */
+	fc_health_server_wake(f->hs[0], false, 3 * SEC);
+	check_fail(f, 0, 3 * SEC);
+	check_pass(f, 0, 4 * SEC);
+	assert_int_equal(t_state(f->srv[0]), FC_SERVER_ASLEEP);
+	assert_int_equal(f->woke[0], 0);
+	check_pass(f, 0, 5 * SEC);
+	assert_int_equal(t_state(f->srv[0]), FC_SERVER_HEALTHY);
+	assert_int_equal(f->woke[0], 1);
+	assert_false(fc_health_server_asleep(f->hs[0]));
+	assert_non_null(strstr(take_log(f), "server api-1 is up (woken: HTTP 200 in 1 ms); 3/3"));
+	/* without checks: one connect wakes it */
+	fc_health_server_sleep(f->hs[1], true, "idle", 6 * SEC);
+	fc_health_server_wake(f->hs[1], false, 6 * SEC);
+	fc__health_on_check(f->hs[1], FC__HEALTH_FAIL, "connect refused", 1, 6 * SEC);
+	assert_int_equal(t_state(f->srv[1]), FC_SERVER_ASLEEP);
+	fc__health_on_check(f->hs[1], FC__HEALTH_PASS, "TCP connect in 0 ms", 1, 7 * SEC);
+	assert_int_equal(t_state(f->srv[1]), FC_SERVER_HEALTHY);
+	assert_int_equal(f->woke[1], 1);
+	/* a probe: the first verdict decides, a failure is reported too */
+	fc_health_server_sleep(f->hs[2], true, "probing it at start", 8 * SEC);
+	fc_health_server_wake(f->hs[2], true, 8 * SEC);
+	fc__health_on_check(f->hs[2], FC__HEALTH_FAIL, "connect refused", 1, 8 * SEC);
+	assert_int_equal(t_state(f->srv[2]), FC_SERVER_ASLEEP);
+	assert_int_equal(f->found_down[2], 1);
+	assert_non_null(
+	        strstr(take_log(f), "server api-3 is asleep (found down: connect refused)"));
+	/* a wake of a server not asleep does nothing */
+	fc_health_server_wake(f->hs[0], false, 9 * SEC);
+	assert_int_equal(t_state(f->srv[0]), FC_SERVER_HEALTHY);
+	/* draining wins over asleep, and asleep comes back after it */
+	fc_health_server_drain(f->hs[2], true, 10 * SEC);
+	assert_int_equal(t_state(f->srv[2]), FC_SERVER_DRAINING);
+	fc_health_server_drain(f->hs[2], false, 11 * SEC);
+	assert_int_equal(t_state(f->srv[2]), FC_SERVER_ASLEEP);
+	/* out of sleep by hand: what its checks say (none: healthy) */
+	fc_health_server_sleep(f->hs[2], false, "wake: was removed", 12 * SEC);
+	assert_int_equal(t_state(f->srv[2]), FC_SERVER_HEALTHY);
+	fix_free(f);
+}
+
 /* The states health sets drive the pool's panic mode (libfulcrum counts the
  * healthy servers; panic starts strictly below the threshold). */
 static void test_panic_threshold(void **state)
@@ -485,6 +559,7 @@ int main(void)
 	        cmocka_unit_test(test_max_ejected),
 	        cmocka_unit_test(test_eject_end_with_active_checks),
 	        cmocka_unit_test(test_draining),
+	        cmocka_unit_test(test_sleep_and_wake),
 	        cmocka_unit_test(test_panic_threshold),
 	        cmocka_unit_test(test_next_gap),
 	        cmocka_unit_test(test_results_and_remove),
