@@ -143,8 +143,12 @@ def one_of_three_down_others_share_evenly():
         got = shares(f.port, algorithm, n)
         a, b = got.get(bs[1].name, 0), got.get(bs[2].name, 0)
         h.eq(got.get(bs[0].name, 0), 0, "%s: nothing to the down server: %r" % (algorithm, got))
-        # even within 20 % of the half (hashing spreads keys statistically)
-        h.check(abs(a - b) <= 0.2 * n, "%s: the other two share evenly: %r" % (algorithm, got))
+        # even within 20 % of the half (hashing spreads keys statistically);
+        # a ring's arcs depend on the servers' addresses (kernel-picked ports
+        # here): with 160 points each, 0.3 % of port sets split the down
+        # server's keys past 20 % and none of 20,000 past 30 %
+        slack = 0.3 if algorithm == "consistent_hash" else 0.2
+        h.check(abs(a - b) <= slack * n, "%s: the other two share evenly: %r" % (algorithm, got))
         f.stop()
         for e in bs:
             e.stop()
