@@ -190,16 +190,21 @@ static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool 
 	fc_json_obj_end(j);
 	fc_json_key(j, "queue");
 	if (p->queue) {
-		uint64_t timeouts = 0, full = 0;
+		uint64_t timeouts = 0, full = 0, wait[FC_HIST_BUCKETS] = {0};
 		for (uint32_t w = 0; p->ctr && w < n_workers; w++) {
 			timeouts += fc_ctr_get(&p->ctr[w].qtimeouts);
 			full += fc_ctr_get(&p->ctr[w].qfull);
+			for (int k = 0; k < FC_HIST_BUCKETS; k++)
+				wait[k] += fc_ctr_get(&p->ctr[w].qwait.b[k]);
 		}
 		fc_json_obj(j);
 		fc_json_kuint(j, "length", fc_queue_waiting(p->queue));
 		fc_json_kuint(j, "max", atomic_load_explicit(&p->queue->max, memory_order_relaxed));
 		fc_json_kuint(j, "timeouts", timeouts);
 		fc_json_kuint(j, "full", full);
+		/* how long the requests that left the queue waited */
+		write_quantile(j, "wait_p50_ms", wait, 0.5);
+		write_quantile(j, "wait_p99_ms", wait, 0.99);
 		fc_json_obj_end(j);
 	} else {
 		fc_json_null(j);

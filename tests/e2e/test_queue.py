@@ -268,7 +268,11 @@ def queue_timeout_503():
     h.check(r.header("Retry-After"), "503 with Retry-After")
     h.check(0.45 <= late.elapsed <= 3 * h.SLOW, "answered after about 600 ms (%.2fs)" % late.elapsed)
     h.eq(metric(p.metrics(), "fulcrum_pool_queue_timeouts_total"), 1, "the timeout counted")
-    h.eq(p.pool()["queue"]["timeouts"], 1, "the timeout in the admin API")
+    q = p.pool()["queue"]
+    h.eq(q["timeouts"], 1, "the timeout in the admin API")
+    # one wait of ~600 ms measured (a histogram: its quantiles fall in the bucket)
+    h.check(q["wait_p99_ms"] is not None and 250 <= q["wait_p99_ms"] <= 1000,
+            "the wait in the admin API: %r" % q)
     b.release()
     h.eq(hold.result().status, 200, "the held request completes")
     h.eq(b.paths("/hold/"), ["/hold/0"], "the timed-out request never reached the backend")
@@ -294,6 +298,7 @@ def queue_full_503():
     h.eq(metric(p.metrics(), "fulcrum_pool_queue_full_total"), 1, "counted")
     q = p.pool()["queue"]
     h.eq((q["length"], q["max"], q["full"]), (2, 2, 1), "the admin API's queue")
+    h.eq((q["wait_p50_ms"], q["wait_p99_ms"]), (None, None), "no wait measured before anyone left")
     b.release()
     for x in (hold, q1, q2):
         h.eq(x.result().status, 200, "the others are served")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
 
 import cdp
@@ -39,12 +40,12 @@ POLLS_JS = "document.body ? +(document.body.dataset.polls || 0) : 0"
 BADGE = {"healthy": "healthy", "lame_duck": "lame duck", "dead": "dead", "draining": "draining"}
 
 
-def start(names):
+def start(names, pool_extra=None):
     bs = [h.Echo(name=n) for n in names]
     port, aport = h.free_port(), h.free_port()
     while aport == port:
         aport = h.free_port()
-    text = h.config(port, bs, pool_extra={"health": HEALTH}, log_level="info",
+    text = h.config(port, bs, pool_extra=dict({"health": HEALTH}, **(pool_extra or {})), log_level="info",
                     top_extra="state_dir: %s\nadmin: {listen: 127.0.0.1:%d}"
                     % (os.path.join(h.tmpdir(), "state"), aport))
     f = h.Fulcrum.from_config(text, port=port, env={"FULCRUM_ADMIN_TOKEN": TOKEN})
@@ -307,6 +308,40 @@ def token_buttons_drain_ready_and_weight():
     h.check("1000000" in text and "failed" in text, "refused weight message: %r" % text)
     h.eq(api_servers(aport)[("web", "sp-0")]["weight"], 1, "weight unchanged")
     h.eq(problems(b, refused_requests=True), [], "script errors, console errors, CSP violations")
+
+
+FACTS_JS = "(document.querySelector('section.pool .ph .facts') || {}).innerText || ''"
+ACTIVE_JS = "(document.querySelector('tr[data-server=\"q-0\"]') || {children: []}).children[4].innerText"
+
+
+@h.test(timeout=90)
+def queue_and_max_conns_on_the_page():
+    """A pool with max_conns and a queue: the pool's facts show the queue's
+    length, its max and how long requests waited, the server's row its cap."""
+    bs, f, aport = start(["q-0"], pool_extra={"max_conns": 1, "queue": "{max: 5, timeout: 2s}"})
+    b = open_page(aport)
+    facts = b.wait("%s.includes('queue 0 / 5') && %s" % (FACTS_JS, FACTS_JS), 6, "the queue in the pool's facts")
+    h.check("wait" not in facts, "no wait shown before anyone waited: %r" % facts)
+    h.check(" of 1 " in b.evaluate(ACTIVE_JS), "the server's cap: %r" % b.evaluate(ACTIVE_JS))
+    # one request holds the only slot, two wait: the page shows them waiting
+    held = []
+    for i in range(3):
+        t = threading.Thread(target=lambda i=i: held.append(h.get(f.port, "/sleep/%d" % (3000 if i == 0 else 10),
+                                                                 timeout=10).status))
+        t.start()
+        held.append(t)
+        time.sleep(0.05)
+    b.wait("%s.includes('queue 2 / 5')" % FACTS_JS, 3, "two requests waiting on the page")
+    for t in [x for x in held if isinstance(x, threading.Thread)]:
+        t.join()
+    statuses = sorted(x for x in held if isinstance(x, int))
+    h.eq(statuses, [200, 503, 503], "the two waiting requests timed out after 2 s")
+    facts = b.wait("%s.includes('queue 0 / 5, wait p99') && %s" % (FACTS_JS, FACTS_JS), 6,
+                   "the wait in the pool's facts")
+    a = api(aport)[0]["queue"]
+    h.check(a["wait_p99_ms"] is not None, "the API's wait: %r" % a)
+    shot(b, "status-page-queue")
+    h.eq(problems(b), [], "script errors, console errors, CSP violations")
 
 
 h.main()
