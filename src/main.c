@@ -82,6 +82,23 @@ static void tls_report(void *arg, bool warning, const char *msg)
 	fprintf(stderr, "%s%s\n", msg, warning ? " (warning)" : "");
 }
 
+/* --check: a sticky pool without sticky.secret signs its cookies with a
+ * secret of this instance's own (docs/cluster.md). */
+static void sticky_report(const struct fc_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_pools; i++) {
+		const struct fc_config_pool *p = &cfg->pools[i];
+		if (p->sticky.enabled && !p->sticky.secret)
+			fprintf(stderr,
+			        "%s: pool %s: sticky cookies will not be shared with other "
+			        "instances: "
+			        "without sticky.secret each instance signs them with its own "
+			        "secret "
+			        "(set the same sticky.secret on every instance) (warning)\n",
+			        cfg->source, p->name);
+	}
+}
+
 /* --check: what the admin API's journal changes, on stdout. */
 static void journal_print(void *arg, bool warning, const char *msg)
 {
@@ -368,6 +385,8 @@ int main(int argc, char **argv)
 			fc_config_unref(cfg);
 			return 1;
 		}
+		if (check)
+			sticky_report(cfg);
 		if (reload) {
 			int rc = signal_reload(cfg);
 			fc_config_unref(cfg);

@@ -13,6 +13,7 @@
 struct ring_point {
 	uint64_t hash;
 	uint32_t idx;
+	uint32_t id; /* the server's: ties are broken by identity, not list order */
 };
 
 /* The sorted points of every weighted server, whatever its state. They depend
@@ -84,6 +85,8 @@ static int pt_cmp(const void *a, const void *b)
 	const struct ring_point *x = a, *y = b;
 	if (x->hash != y->hash)
 		return x->hash < y->hash ? -1 : 1;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
@@ -141,7 +144,7 @@ static struct points *points_make(const struct fc_view *next)
 		uint32_t id = fc_server_id(next->servers[i]);
 		for (uint64_t j = 0; j < k; j++)
 			p->pt[p->len++] = (struct ring_point){fc_hash64_seeded(&j, sizeof j, id),
-			                                      (uint32_t)i};
+			                                      (uint32_t)i, id};
 	}
 	qsort(p->pt, p->len, sizeof *p->pt, pt_cmp);
 	return p;

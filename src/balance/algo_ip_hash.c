@@ -12,6 +12,7 @@
  * servers, weights and states, so every instance maps a key the same way. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "balance/balance.h"
 
@@ -39,8 +40,27 @@ static void iph_view_free(void *state, void *algo_view)
 	free(t);
 }
 
-/* Slots in proportion to weights[i] for next->servers[i], shuffled with a
- * seed derived from the identities (not the pool seed). 0 or -ENOMEM. */
+/* Servers in identity order: by id, then name and address (ids are 32-bit
+ * hashes and may collide), so the table does not depend on the order the
+ * servers were listed, added or removed in. */
+struct ident {
+	uint32_t id, idx;
+	const char *name, *address;
+};
+
+static int by_identity(const void *a, const void *b)
+{
+	const struct ident *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->address, y->address);
+}
+
+/* Slots in proportion to weights[i] for next->servers[i], laid out and
+ * shuffled by the servers' identities alone (not the pool seed, not their
+ * order), so every instance with the same servers builds the same table.
+ * 0 or -ENOMEM. */
 static int table_build(struct iph_table *t, const struct fc_view *next, const unsigned *weights)
 {
 	uint64_t total = 0;
@@ -59,23 +79,35 @@ static int table_build(struct iph_table *t, const struct fc_view *next, const un
 		len <<= 1;
 	/* largest remainder would be exact; floor plus one keeps every server on the table */
 	size_t used = 0;
+	struct ident *order = malloc(m * sizeof *order);
 	t->slot = malloc((len + m) * sizeof *t->slot);
-	if (!t->slot)
+	if (!t->slot || !order) {
+		free(order);
+		free(t->slot);
+		t->slot = NULL;
 		return -ENOMEM;
-	for (size_t i = 0; i < next->n; i++) {
-		if (!weights[i])
-			continue;
+	}
+	m = 0;
+	for (size_t i = 0; i < next->n; i++)
+		if (weights[i]) {
+			const struct fc_server *s = next->servers[i];
+			order[m++] = (struct ident){fc_server_id(s), (uint32_t)i, fc_server_name(s),
+			                            fc_server_address(s)};
+		}
+	qsort(order, m, sizeof *order, by_identity);
+	uint64_t seed = 0x243f6a8885a308d3ULL;
+	for (size_t r = 0; r < m; r++) {
+		uint32_t i = order[r].idx;
 		uint64_t k = (uint64_t)weights[i] * len / total;
 		if (!k)
 			k = 1;
 		for (uint64_t j = 0; j < k; j++)
-			t->slot[used++] = (uint32_t)i;
-	}
-	t->len = used;
-	uint64_t seed = 0x243f6a8885a308d3ULL;
-	for (size_t i = 0; i < next->n; i++)
+			t->slot[used++] = i;
 		seed ^= fc_server_id(next->servers[i]) * 0x9e3779b97f4a7c15ULL + (seed << 6) +
 		        (seed >> 2);
+	}
+	free(order);
+	t->len = used;
 	for (size_t i = used; i > 1; i--) {
 		size_t j = (size_t)fc_rng_below(&seed, i);
 		uint32_t x = t->slot[i - 1];
