@@ -330,7 +330,9 @@ def queue_and_max_conns_on_the_page():
                                                                  timeout=10).status))
         t.start()
         held.append(t)
-        time.sleep(0.05)
+        if i == 0:  # the slow one holds the slot before the others come
+            h.wait_until(lambda: api(aport)[0]["servers"][0]["active"] == 1, timeout=3,
+                         what="the first request at the server")
     b.wait("%s.includes('queue 2 / 5')" % FACTS_JS, 3, "two requests waiting on the page")
     for t in [x for x in held if isinstance(x, threading.Thread)]:
         t.join()
