@@ -27,9 +27,7 @@ void fc_admin_server_totals(const struct fc_rt_server *rs, struct fc_srv_totals 
 			t->code[k] += fc_ctr_get(&i->ctr.code[k]);
 		for (int k = 0; k < FC_FAIL_KINDS; k++)
 			t->fail[k] += fc_ctr_get(&i->ctr.fail[k]);
-		for (int k = 0; k < FC_HIST_BUCKETS; k++)
-			t->hist[k] += fc_ctr_get(&i->ctr.dur.b[k]);
-		t->sum_ns += fc_ctr_get(&i->ctr.dur.sum_ns);
+		fc_hist_sum(&i->ctr.dur, t->hist, &t->sum_ns);
 		/* written by its worker as a plain integer; an atomic read of it is
 		 * the best the control thread can do without making it atomic */
 		t->idle += __atomic_load_n(&i->n, __ATOMIC_RELAXED);
@@ -194,8 +192,7 @@ static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool 
 		for (uint32_t w = 0; p->ctr && w < n_workers; w++) {
 			timeouts += fc_ctr_get(&p->ctr[w].qtimeouts);
 			full += fc_ctr_get(&p->ctr[w].qfull);
-			for (int k = 0; k < FC_HIST_BUCKETS; k++)
-				wait[k] += fc_ctr_get(&p->ctr[w].qwait.b[k]);
+			fc_hist_sum(&p->ctr[w].qwait, wait, NULL);
 		}
 		fc_json_obj(j);
 		fc_json_kuint(j, "length", fc_queue_waiting(p->queue));

@@ -174,13 +174,9 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 			const struct fc_pool_counters *pc = &p->ctr[w];
 			for (int c = 0; c < 5; c++)
 				pr->code[c] += fc_ctr_get(&pc->code[c]);
-			for (int b = 0; b < FC_HIST_BUCKETS; b++) {
-				pr->hist[b] += fc_ctr_get(&pc->dur.b[b]);
-				pr->qhist[b] += fc_ctr_get(&pc->qwait.b[b]);
-			}
-			pr->sum_ns += fc_ctr_get(&pc->dur.sum_ns);
+			fc_hist_sum(&pc->dur, pr->hist, &pr->sum_ns);
+			fc_hist_sum(&pc->qwait, pr->qhist, &pr->qsum_ns);
 			pr->budget_exhausted += fc_ctr_get(&pc->budget_exhausted);
-			pr->qsum_ns += fc_ctr_get(&pc->qwait.sum_ns);
 			pr->qtimeouts += fc_ctr_get(&pc->qtimeouts);
 			pr->qfull += fc_ctr_get(&pc->qfull);
 		}

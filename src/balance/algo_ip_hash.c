@@ -87,11 +87,10 @@ static int table_build(struct iph_table *t, const struct fc_view *next, const un
 		t->slot = NULL;
 		return -ENOMEM;
 	}
-	m = 0;
-	for (size_t i = 0; i < next->n; i++)
+	for (size_t i = 0, r = 0; i < next->n; i++)
 		if (weights[i]) {
 			const struct fc_server *s = next->servers[i];
-			order[m++] = (struct ident){fc_server_id(s), (uint32_t)i, fc_server_name(s),
+			order[r++] = (struct ident){fc_server_id(s), (uint32_t)i, fc_server_name(s),
 			                            fc_server_address(s)};
 		}
 	qsort(order, m, sizeof *order, by_identity);

@@ -127,6 +127,17 @@ static inline void fc_hist_observe(struct fc_hist *h, uint64_t ns)
 #endif
 }
 
+/* Adds one worker's histogram h to counts and *sum_ns (the control thread,
+ * summing every worker's). sum_ns may be NULL. */
+static inline void fc_hist_sum(const struct fc_hist *h, uint64_t counts[FC_HIST_BUCKETS],
+                               uint64_t *sum_ns)
+{
+	for (int k = 0; k < FC_HIST_BUCKETS; k++)
+		counts[k] += fc_ctr_get(&h->b[k]);
+	if (sum_ns)
+		*sum_ns += fc_ctr_get(&h->sum_ns);
+}
+
 /* The class index (0 = 1xx ... 4 = 5xx) of a status, or -1. */
 static inline int fc_status_class(int status)
 {

@@ -4,8 +4,9 @@ configuration and with servers added and removed through each admin API in a
 different order, send every one of 1,000 keys to the same server with
 consistent_hash and with ip_hash (the real client address from
 X-Forwarded-For), also while a server is down; a sticky cookie issued by one
-instance is honoured by the others when they share sticky.secret, and is not
-(a new server is picked, a new cookie issued) when they do not, which
+instance is honoured by the others when they share sticky.secret (or the
+same sticky.secret file in their state_dir), and is not (the client is
+treated as new: a new cookie is issued) when they do not, which
 `fulcrum --check` warns about."""
 import http.client
 import os
@@ -18,8 +19,12 @@ KEYS = 1000
 
 
 class Instance:
-    def __init__(self, backends, algorithm, pool_extra=None, client=None):
+    def __init__(self, backends, algorithm, pool_extra=None, client=None, state_secret=None):
         d = h.tmpdir()
+        if state_secret:  # the state directory's secret, copied in before the start
+            os.makedirs(os.path.join(d, "state"), mode=0o750)
+            with open(os.path.join(d, "state", "sticky.secret"), "wb") as f:
+                f.write(state_secret)
         self.admin = h.free_port()
         self.port = h.free_port()
         with open(os.path.join(d, "token"), "w") as f:
@@ -144,10 +149,11 @@ def ip_hash_agrees():
               client={"ip": "{header: X-Forwarded-For, trusted: [127.0.0.1]}"})
 
 
-def sticky(secret):
+def sticky(secret, state_secret=None):
     bs = [h.Echo(name="st-%d" % i) for i in range(3)]
     sticky = "{cookie: fsticky, secret: %s}" % secret if secret else "cookie"
-    insts = [Instance(bs if n == 0 else bs[::-1], "round_robin", {"sticky": sticky}) for n in range(3)]
+    insts = [Instance(bs if n == 0 else bs[::-1], "round_robin", {"sticky": sticky},
+                      state_secret=state_secret) for n in range(3)]
     try:
         served, cookie = insts[0].get("/", [])
         h.check(cookie, "the first answer sets the cookie")
@@ -165,6 +171,13 @@ def sticky(secret):
 @h.test(timeout=60)
 def sticky_cookie_honoured_by_every_instance():
     served, results = sticky(SECRET)
+    h.eq({r[0] for r in results}, {served}, "every instance sends the cookie to %s" % served)
+    h.eq([r[1] for r in results if r[1]], [], "and none issues a new cookie")
+
+
+@h.test(timeout=60)
+def the_same_state_secret_file_is_shared_too():
+    served, results = sticky(None, state_secret=bytes(range(32)))
     h.eq({r[0] for r in results}, {served}, "every instance sends the cookie to %s" % served)
     h.eq([r[1] for r in results if r[1]], [], "and none issues a new cookie")
 
