@@ -20,13 +20,18 @@ struct fc_view {
 	bool panic;            /* the pool is in panic mode in this snapshot */
 	/* The rotation: the servers a pick structure should hold, rot[i] != 0 for
 	 * v->servers[i]. Weight > 0 and healthy (in panic: any state but
-	 * draining), minus, on a maintained pool, those cooling down when the
-	 * snapshot was made (cooldown_next: the earliest end of those cooldowns,
-	 * UINT64_MAX for none). */
+	 * draining), of the snapshot's tier, minus, on a maintained pool, those cooling down when
+	 * the snapshot was made (cooldown_next: the earliest end of those cooldowns, UINT64_MAX for
+	 * none). */
 	const uint8_t *rot;
 	size_t n_rotation;
 	uint64_t rotation_weight; /* sum of configured weights in the rotation */
 	uint64_t cooldown_next;
+	/* The backup tier the rotation is made of (fc_server_spec.tier): the
+	 * lowest with a healthy server out of cooldown. A server of a higher
+	 * tier is not picked from this snapshot, nor, while a tier serves, one of
+	 * a lower tier (fc__eligible_at); UINT_MAX: the rotation is empty. */
+	unsigned tier;
 	void *algo; /* algorithm's per-snapshot data (build/view_free) */
 	struct fc_pool *pool;
 	uint64_t generation; /* increases with every snapshot */

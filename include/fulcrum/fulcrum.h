@@ -103,9 +103,15 @@ struct fc_server_spec {
 	 * cap: the slot is reserved atomically in fc_pool_pick and given back
 	 * in fc_pool_done. */
 	unsigned max_conns;
+	/* Backup tier: 0 (the default) for the primary servers, 1.. for backups
+	 * (DNS SRV priorities, `backup: true`). The rotation takes only the
+	 * servers of the lowest tier that has a server able to take requests:
+	 * a tier serves only while every lower tier is down, drained or cooling
+	 * down. Every algorithm picks within it. */
+	unsigned tier;
 };
 
-/** Adds a server, or updates the weight and max_conns of the server with the
+/** Adds a server, or updates the weight, tier and max_conns of the server with the
  * same identity (name + address), keeping its counters. A same-named server
  * with another address is replaced (fresh counters). A new server starts its
  * slow start at now_ns. max_conns changes in place between non-zero values;
@@ -278,6 +284,7 @@ struct fc_server_stats {
 	unsigned slow_start_permille; /* 1000 = full weight */
 	uint32_t max_conns;           /* 0: no cap */
 	uint32_t conns;               /* max_conns slots taken now (0 without a cap) */
+	unsigned tier;                /* backup tier (fc_server_spec.tier) */
 };
 /** Fills out with a consistent-enough snapshot of s's counters. Thread: any. */
 void fc_server_stats(const struct fc_server *s, uint64_t now_ns, struct fc_server_stats *out);

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <limits.h>
 #include <stdatomic.h>
 
 #include "fulcrum/fulcrum.h"
@@ -33,6 +34,7 @@ struct fc_server {
 	_Atomic unsigned eff_weight; /* rebalance; = weight otherwise */
 	_Atomic int state;
 	_Atomic uint32_t max_conns; /* 0: no cap; never 0 while slots is set */
+	_Atomic unsigned tier;      /* backup tier (fc_server_spec.tier) */
 	struct fc__slots *slots;    /* NULL: no cap (fixed for the server's life) */
 	_Atomic uint32_t active;
 	_Atomic uint64_t requests;
@@ -158,13 +160,25 @@ static inline void fc__note_cooldown(struct fc_pool *p)
 		atomic_store_explicit(&p->cool_seen, true, memory_order_relaxed);
 }
 
-/* fc_server_is_eligible for v->servers[i] met in a pick structure; a server
+/* Not of the tier v serves (a backup while a lower tier serves, or a server of
+ * a lower tier that is out: in panic it would be picked before a healthy
+ * backup). A server coming back rebuilds the snapshot (a new tier). */
+static inline bool fc__off_tier(const struct fc_view *v, const struct fc_server *s)
+{
+	return v->tier != UINT_MAX && atomic_load_explicit(&((struct fc_server *)s)->tier,
+	                                                   memory_order_relaxed) != v->tier;
+}
+
+/* fc_server_is_eligible for v->servers[i] met in a pick structure (and of the
+ * snapshot's tier); a server
  * in the rotation found cooling down asks the control thread for a rebuild
  * that leaves it out (fc_pool_maintain). */
 static inline bool fc__eligible_at(const struct fc_view *v, size_t i, const struct fc_pick_ctx *ctx,
                                    bool allow_lame)
 {
 	struct fc_server *s = v->servers[i];
+	if (fc__off_tier(v, s))
+		return false; /* a backup while a lower tier serves */
 	if (fc_server_is_eligible(s, ctx, allow_lame))
 		return true;
 	if (!ctx->panic && v->rot[i] &&

@@ -2,6 +2,7 @@
  * snapshot (struct fc_view), publish it with one atomic store and free the old
  * one after a grace period; workers pick and end picks without a global lock. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,9 +112,13 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 	 * (judged at the last fc_pool_maintain), and that call brings them back */
 	bool cool_out = !v->panic && atomic_load_explicit(&p->maintained, memory_order_relaxed);
 	v->cooldown_next = UINT64_MAX;
+	/* backup tiers: the rotation is the lowest tier with a healthy server
+	 * out of cooldown; with none, the lowest tier with any server the rules
+	 * above let in (panic) */
+	unsigned tier_ok = UINT_MAX, tier_any = UINT_MAX;
 	for (size_t i = 0; i < n; i++) {
 		struct fc_server *s = servers[i];
-		unsigned w = fc_server_weight(s);
+		unsigned w = fc_server_weight(s), t = atomic_load(&s->tier);
 		int st = fc_server_state(s);
 		if (!w || (st != FC_SERVER_HEALTHY &&
 		           !(v->panic && st != FC_SERVER_DRAINING && st != FC_SERVER_ASLEEP)))
@@ -125,8 +130,22 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 			continue;
 		}
 		rot[i] = 1;
+		if (t < tier_any)
+			tier_any = t;
+		if (st == FC_SERVER_HEALTHY && t < tier_ok)
+			tier_ok = t;
+	}
+	unsigned tier = tier_ok != UINT_MAX ? tier_ok : tier_any;
+	v->tier = tier; /* UINT_MAX: nothing in the rotation, no tier left out */
+	for (size_t i = 0; i < n; i++) {
+		if (!rot[i])
+			continue;
+		if (atomic_load(&servers[i]->tier) != tier) {
+			rot[i] = 0;
+			continue;
+		}
 		v->n_rotation++;
-		v->rotation_weight += w;
+		v->rotation_weight += fc_server_weight(servers[i]);
 	}
 	v->rot = rot;
 	return v;
@@ -392,6 +411,10 @@ int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, s
 				atomic_store(&s->max_conns, sp->max_conns);
 			if (out)
 				out[k] = s;
+			if (atomic_load(&s->tier) != sp->tier) {
+				atomic_store(&s->tier, sp->tier);
+				changed = true;
+			}
 			if (fc_server_weight(s) != sp->weight) {
 				atomic_store(&s->weight, sp->weight);
 				atomic_store(&s->eff_weight, sp->weight);
@@ -405,6 +428,7 @@ int fc_pool_upsert_many(struct fc_pool *p, const struct fc_server_spec *specs, s
 		                          p->cfg.slow_start_ns, p->server_free);
 		if (!s)
 			goto undo;
+		atomic_store(&s->tier, sp->tier);
 		if (p->sticky)
 			fc_sticky_encode(p->secret, p->secret_len, s->id, s->sticky,
 			                 sizeof s->sticky);
@@ -643,6 +667,8 @@ static struct fc_server *sticky_pick(struct fc_pool *p, const struct fc_view *v,
 		diff |= (unsigned)(uint8_t)(ctx->sticky_value[i] ^ s->sticky[i]);
 	if (diff)
 		return NULL;
+	if (fc__off_tier(v, s))
+		return NULL; /* a backup's client goes back to the tier that serves */
 	int st = fc_server_state(s);
 	/* lame duck and weight 0 keep their sticky clients; dead and draining do
 	 * not, except that panic mode takes dead ones (and ignores cooldowns) */
@@ -861,7 +887,7 @@ struct fc_server *fc_view_scan(const struct fc_view *v, struct fc_pick_ctx *ctx,
 	struct fc_server *best = NULL;
 	for (size_t i = 0; i < v->n; i++) {
 		struct fc_server *s = v->servers[i];
-		if (!fc_server_is_eligible(s, ctx, allow_lame))
+		if (fc__off_tier(v, s) || !fc_server_is_eligible(s, ctx, allow_lame))
 			continue;
 		uint64_t w = (uint64_t)fc_server_effective_weight(s) *
 		             fc_server_share_q16(s, ctx->now_ns) / 65536;

@@ -250,6 +250,7 @@ void fc_server_stats(const struct fc_server *s, uint64_t now_ns, struct fc_serve
 	out->effective_weight = (unsigned)((uint64_t)LD(eff_weight) * share / 65536);
 	out->max_conns = LD(max_conns);
 	out->conns = s->slots ? atomic_load_explicit(&s->slots->used, memory_order_relaxed) : 0;
+	out->tier = LD(tier);
 	if (out->effective_weight == 0 && LD(eff_weight) > 0)
 		out->effective_weight = 1;
 }

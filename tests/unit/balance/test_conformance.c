@@ -1,7 +1,8 @@
 /* test_conformance.c — every registered algorithm through the same checks:
  * proportional distribution, avoid set, weight 0 and every state, changes
  * between picks, concurrent picks with a mutating control thread,
- * determinism with a seeded generator, NULL when nothing is eligible. */
+ * determinism with a seeded generator, NULL when nothing is eligible,
+ * backup tiers. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -728,6 +729,73 @@ static void requested_rebuild(void **st)
 	fc_pool_destroy(p);
 }
 
+/* Picks 2000 keys; seen[k] counts server sk. */
+static void pick_counts(struct fc_pool *p, unsigned *seen, size_t n)
+{
+	uint64_t rng = 21, key;
+	struct fc_pick_ctx c;
+	ctx_init(&c, &rng, 1000);
+	memset(seen, 0, n * sizeof *seen);
+	for (unsigned i = 0; i < 2000; i++) {
+		set_key(&c, &key, i);
+		int k = idx_of(pick_done(p, &c));
+		assert_true(k >= 0 && (size_t)k < n);
+		seen[k]++;
+	}
+}
+
+/* s0, s1: tier 0; s2, s3: tier 1; s4: tier 2. A tier takes requests only
+ * while no lower tier has a server that can; panic does not send requests
+ * to dead primaries while a backup is healthy. */
+static void backup_tiers(void **st)
+{
+	static const unsigned tiers[5] = {0, 0, 1, 1, 2};
+	for (size_t a = 0; a < n_algos; a++) {
+		struct fc_pool_options o = {.panic_permille = 500};
+		struct fc_pool *p = mkpool(names[a], &o);
+		for (unsigned i = 0; i < 5; i++) {
+			char nm[8];
+			snprintf(nm, sizeof nm, "s%u", i);
+			struct fc_server_spec sp = {
+			        .name = nm, .address = nm, .weight = 1, .tier = tiers[i]};
+			assert_int_equal(fc_pool_upsert(p, &sp, 1, NULL), 0);
+		}
+		unsigned seen[5];
+		pick_counts(p, seen, 5);
+		assert_true(seen[0] > 0 && seen[1] > 0);
+		assert_int_equal(seen[2] + seen[3] + seen[4], 0);
+		/* one primary left: it takes everything */
+		assert_int_equal(fc_pool_set_state(p, "s0", FC_SERVER_DEAD, 1), 0);
+		pick_counts(p, seen, 5);
+		assert_int_equal(seen[1], 2000);
+		/* no primary: the first backup tier (panic would pick dead s0) */
+		assert_int_equal(fc_pool_set_state(p, "s1", FC_SERVER_DRAINING, 1), 0);
+		pick_counts(p, seen, 5);
+		assert_int_equal(seen[0] + seen[1] + seen[4], 0);
+		assert_true(seen[2] > 0 && seen[3] > 0);
+		assert_int_equal(fc_pool_set_state(p, "s2", FC_SERVER_DEAD, 1), 0);
+		assert_int_equal(fc_pool_set_state(p, "s3", FC_SERVER_DEAD, 1), 0);
+		pick_counts(p, seen, 5);
+		assert_int_equal(seen[4], 2000);
+		/* a primary back: the backups stop at once */
+		assert_int_equal(fc_pool_set_state(p, "s0", FC_SERVER_HEALTHY, 1), 0);
+		pick_counts(p, seen, 5);
+		assert_int_equal(seen[0], 2000);
+		struct fc_server_stats ss;
+		struct fc_server *s4 = fc_pool_find(p, "s4");
+		fc_server_stats(s4, 1, &ss);
+		assert_int_equal(ss.tier, 2);
+		fc_server_unref(s4);
+		/* an upsert moves s4 to tier 0 in place */
+		struct fc_server_spec sp = {.name = "s4", .address = "s4", .weight = 1};
+		assert_int_equal(fc_pool_upsert(p, &sp, 1, NULL), 0);
+		pick_counts(p, seen, 5);
+		assert_true(seen[0] > 0 && seen[4] > 0);
+		assert_int_equal(seen[0] + seen[4], 2000);
+		fc_pool_destroy(p);
+	}
+}
+
 int main(void)
 {
 	char list[512];
@@ -742,6 +810,7 @@ int main(void)
 	        cmocka_unit_test(requested_rebuild),  cmocka_unit_test(out_share_spreads),
 	        cmocka_unit_test(many_out),           cmocka_unit_test(panic_mode),
 	        cmocka_unit_test(pick_same_server),   cmocka_unit_test(asleep_state),
+	        cmocka_unit_test(backup_tiers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
