@@ -789,7 +789,6 @@ void fc_admin_destroy(struct fc_admin *a)
 		free(a->seen[i].name);
 	free(a->seen);
 	free(a->removals);
-	free(a->retired);
 	fc_journal_fini(&a->journal);
 	free(a);
 }

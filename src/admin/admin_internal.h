@@ -15,6 +15,7 @@
 #include "core/loop.h"
 #include "http/h1.h"
 #include "proxy/counters.h"
+#include "proxy/live.h"
 
 #define FC_ADMIN_MAX_BODY        65536 /* request bodies over this: 413 */
 #define FC_ADMIN_MAX_CONNS       64    /* admin connections at once; more are closed at accept */
@@ -126,15 +127,6 @@ struct fc_admin_removal {
 	char server[FC_ADMIN_NAME_MAX];
 };
 
-/* What the servers removed by the API had counted, per pool: the pool's
- * totals stay monotonic (Prometheus counters) when a server goes. */
-struct fc_admin_retired {
-	char pool[FC_ADMIN_NAME_MAX];
-	uint64_t code[5];
-	uint64_t hist[FC_HIST_BUCKETS];
-	uint64_t sum_ns;
-};
-
 struct fc_admin {
 	struct fc_loop *loop;
 	struct fc_admin_hooks hooks;
@@ -151,8 +143,6 @@ struct fc_admin {
 	size_t n_seen;
 	struct fc_admin_removal *removals;
 	size_t n_removals;
-	struct fc_admin_retired *retired;
-	size_t n_retired;
 	/* the journal as last written or loaded, and the config it came with
 	 * (a reload brings a new one: the journal is taken from it again) */
 	struct fc_journal journal;
@@ -213,16 +203,5 @@ void fc_admin_status_page(struct fc_admin_resp *r);
 /* metrics.c */
 void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r);
 void fc_admin_lb_metrics(struct fc_admin *a, struct fc_admin_resp *r);
-
-/* Sums over workers, for the API and the metrics. */
-struct fc_rt_server;
-struct fc_srv_totals {
-	uint64_t code[5];
-	uint64_t fail[FC_FAIL_KINDS];
-	uint64_t hist[FC_HIST_BUCKETS];
-	uint64_t sum_ns;
-	uint32_t idle;
-};
-void fc_admin_server_totals(const struct fc_rt_server *rs, struct fc_srv_totals *t);
 
 #endif

@@ -10,29 +10,12 @@
 #include "admin/admin_internal.h"
 #include "core/log.h"
 #include "health/health.h"
+#include "proxy/live.h"
 #include "proxy/proxy.h"
 #include "proxy/state.h"
 #include "tls/tls.h"
 
 /* ---------------------------------------------------------------- reading */
-
-void fc_admin_server_totals(const struct fc_rt_server *rs, struct fc_srv_totals *t)
-{
-	memset(t, 0, sizeof(*t));
-	if (!rs)
-		return;
-	for (uint32_t w = 0; w < rs->n_workers; w++) {
-		const struct fc_rt_idle *i = &rs->idle[w];
-		for (int k = 0; k < 5; k++)
-			t->code[k] += fc_ctr_get(&i->ctr.code[k]);
-		for (int k = 0; k < FC_FAIL_KINDS; k++)
-			t->fail[k] += fc_ctr_get(&i->ctr.fail[k]);
-		fc_hist_sum(&i->ctr.dur, t->hist, &t->sum_ns);
-		/* written by its worker as a plain integer; an atomic read of it is
-		 * the best the control thread can do without making it atomic */
-		t->idle += __atomic_load_n(&i->n, __ATOMIC_RELAXED);
-	}
-}
 
 static struct fc_rt_pool *find_pool(const struct fc_admin_view *v, const char *name)
 {
@@ -82,7 +65,7 @@ static void write_server(struct fc_admin *a, struct fc_json *j, const struct fc_
 	if (has_hi)
 		fc_health_server_info(hs, &hi);
 	struct fc_srv_totals t;
-	fc_admin_server_totals(rs, &t);
+	fc_rt_server_totals(rs, &t);
 	const struct fc_journal_override *o = fc_journal_find(&a->journal, pool, name);
 	fc_json_obj(j);
 	fc_json_kstr(j, "name", name);
@@ -305,77 +288,10 @@ static int journal_commit(struct fc_admin *a, const struct fc_admin_view *v,
 	return 0;
 }
 
-static void tls_report(void *arg, bool warning, const char *msg)
+/* The live change's view of v. */
+static struct fc_live live_of(const struct fc_admin_view *v)
 {
-	if (warning)
-		fc_warn("%s", msg);
-	else
-		snprintf(arg, 512, "%s", msg);
-}
-
-/* Puts cs into the live pool p: the libfulcrum server (weight 0 until its
- * proxy data is on it, so that no worker picks it bare), its per-worker
- * data, its health. NULL with err on failure (nothing left behind). */
-static struct fc_server *live_add(const struct fc_admin_view *v, struct fc_rt_pool *p,
-                                  const struct fc_config_server *cs, char *err, size_t errlen)
-{
-	uint64_t now = fc_time_ns();
-	if (cs->tls && !p->tls) {
-		/* the pool had no https:// server: its TLS settings get a context now */
-		char why[512] = "";
-		p->tls = fc_tls_client_create(v->rt->cfg, (size_t)(p - v->rt->pools), tls_report,
-		                              why);
-		if (!p->tls) {
-			snprintf(err, errlen, "pool %s: TLS: %s", p->cfg->name, why);
-			return NULL;
-		}
-	}
-	struct fc_server_spec spec = {
-	        .name = cs->name, .address = cs->url, .weight = 0, .max_conns = cs->max_conns};
-	struct fc_server *srv = NULL;
-	int rc = fc_pool_upsert(p->pool, &spec, now, &srv);
-	if (rc < 0 || !srv) {
-		snprintf(err, errlen, "pool %s: server %s: %s", p->cfg->name, cs->name,
-		         strerror(rc < 0 ? -rc : EINVAL));
-		return NULL;
-	}
-	struct fc_rt_server *rs = fc_rt_server_create(cs, v->rt->n_workers);
-	if (!rs)
-		goto nomem;
-	fc_server_set_user(srv, rs);
-	if (v->health) {
-		struct fc_health_server *hs = NULL;
-		rc = fc_health_add_server(v->health, p->pool, p->cfg, cs, srv,
-		                          (const struct sockaddr *)&cs->addr, cs->addr_len, &hs);
-		if (rc < 0)
-			goto nomem;
-		if (cs->tls)
-			fc_health_server_set_tls(hs, p->tls, rs->tls_host);
-		atomic_store_explicit(&rs->health, hs, memory_order_release);
-	}
-	fc_pool_set_weight(p->pool, cs->name, cs->weight);
-	return srv;
-nomem:
-	fc_pool_remove(p->pool, cs->name); /* frees rs with the server */
-	snprintf(err, errlen, "out of memory");
-	return NULL;
-}
-
-/* Applies an admin state to a live server. */
-static void live_state(const struct fc_admin_view *v, struct fc_rt_pool *p, struct fc_server *srv,
-                       enum fc_admin_state s)
-{
-	struct fc_rt_server *rs = fc_server_user(srv);
-	uint64_t now = fc_time_ns();
-	struct fc_health_server *hs = rs ? atomic_load(&rs->health) : NULL;
-	if (hs)
-		fc_health_server_drain(hs, s != FC_ADMIN_READY, now);
-	else
-		fc_pool_set_state(p->pool, fc_server_name(srv),
-		                  s != FC_ADMIN_READY ? FC_SERVER_DRAINING : FC_SERVER_HEALTHY,
-		                  now);
-	if (s == FC_ADMIN_MAINT && v->ws)
-		fc_workers_server_down(v->ws, v->n_workers, srv);
+	return (struct fc_live){.rt = v->rt, .ws = v->ws, .n_workers = v->n_workers};
 }
 
 static void add_server(struct fc_admin *a, const struct fc_admin_view *v, struct fc_rt_pool *p,
@@ -426,7 +342,8 @@ static void add_server(struct fc_admin *a, const struct fc_admin_view *v, struct
 		fc_journal_fini(&before);
 		goto fini;
 	}
-	struct fc_server *srv = live_add(v, p, &cs, err, sizeof(err));
+	struct fc_live l = live_of(v);
+	struct fc_server *srv = fc_live_add(&l, p, &cs, err, sizeof(err));
 	if (!srv) {
 		/* the journal goes back to what it was: nothing changed */
 		struct fc_admin_resp ignored = {0};
@@ -484,8 +401,10 @@ static void patch_server(struct fc_admin *a, const struct fc_admin_view *v, stru
 		goto out;
 	if (weight)
 		fc_pool_set_weight(p->pool, name, w);
-	if (state)
-		live_state(v, p, srv, s);
+	if (state) {
+		struct fc_live l = live_of(v);
+		fc_live_state(&l, p, srv, s);
+	}
 	char what[64] = "";
 	if (weight)
 		snprintf(what, sizeof(what), " weight %u", w);
@@ -523,7 +442,8 @@ static void delete_server(struct fc_admin *a, const struct fc_admin_view *v, str
 		struct fc_admin_removal *e = &a->removals[a->n_removals++];
 		snprintf(e->pool, sizeof(e->pool), "%s", p->cfg->name);
 		snprintf(e->server, sizeof(e->server), "%s", name);
-		live_state(v, p, srv, FC_ADMIN_DRAIN);
+		struct fc_live l = live_of(v);
+		fc_live_state(&l, p, srv, FC_ADMIN_DRAIN);
 		fc_info("admin: pool %s: server %s drains; removed once no request is in flight",
 		        p->cfg->name, name);
 		if (!a->tick.slot)
@@ -588,31 +508,6 @@ bool fc_admin_api_wait_done(struct fc_admin *a, const struct fc_admin_route *rou
 	return done;
 }
 
-/* Keeps what a server going away counted in its pool's totals. */
-static void retire(struct fc_admin *a, const char *pool, const struct fc_rt_server *rs)
-{
-	struct fc_admin_retired *r = NULL;
-	for (size_t i = 0; i < a->n_retired; i++)
-		if (strcmp(a->retired[i].pool, pool) == 0)
-			r = &a->retired[i];
-	if (!r) {
-		struct fc_admin_retired *v = realloc(a->retired, (a->n_retired + 1) * sizeof(*v));
-		if (!v)
-			return; /* the pool's counters then step back: Prometheus sees a reset */
-		a->retired = v;
-		r = &v[a->n_retired++];
-		memset(r, 0, sizeof(*r));
-		snprintf(r->pool, sizeof(r->pool), "%s", pool);
-	}
-	struct fc_srv_totals t;
-	fc_admin_server_totals(rs, &t);
-	for (int k = 0; k < 5; k++)
-		r->code[k] += t.code[k];
-	for (int k = 0; k < FC_HIST_BUCKETS; k++)
-		r->hist[k] += t.hist[k];
-	r->sum_ns += t.sum_ns;
-}
-
 bool fc_admin_api_removals(struct fc_admin *a)
 {
 	struct fc_admin_view v;
@@ -630,16 +525,8 @@ bool fc_admin_api_removals(struct fc_admin *a)
 			continue;
 		}
 		if (srv) {
-			struct fc_rt_server *rs = fc_server_user(srv);
-			retire(a, e->pool, rs);
-			if (v.ws)
-				fc_workers_server_down(v.ws, v.n_workers, srv);
-			struct fc_health_server *hs = rs ? atomic_load(&rs->health) : NULL;
-			if (hs) {
-				atomic_store(&rs->health, NULL);
-				fc_health_remove_server(hs);
-			}
-			fc_pool_remove(p->pool, e->server);
+			struct fc_live l = live_of(&v);
+			fc_live_remove(&l, p, srv);
 			fc_info("admin: pool %s: server %s removed", e->pool, e->server);
 			fc_server_unref(srv);
 		}

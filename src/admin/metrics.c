@@ -146,7 +146,7 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 			r->name = fc_server_name(tmp[k]);
 			r->url = fc_server_address(tmp[k]);
 			fc_server_stats(tmp[k], now, &r->st);
-			fc_admin_server_totals(rs, &r->t);
+			fc_rt_server_totals(rs, &r->t);
 			struct fc_health_server *hs = rs ? atomic_load(&rs->health) : NULL;
 			r->has_hi = hs != NULL;
 			if (r->has_hi)
@@ -160,15 +160,12 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 			pr->healthy += r->st.state == FC_SERVER_HEALTHY;
 			fc_server_unref(tmp[k]);
 		}
-		for (size_t k = 0; k < a->n_retired; k++) {
-			const struct fc_admin_retired *rt = &a->retired[k];
-			if (strcmp(rt->pool, pr->name) != 0)
-				continue;
+		if (p->stats) { /* servers taken out while serving */
 			for (int c = 0; c < 5; c++)
-				pr->code[c] += rt->code[c];
+				pr->code[c] += p->stats->gone.code[c];
 			for (int b = 0; b < FC_HIST_BUCKETS; b++)
-				pr->hist[b] += rt->hist[b];
-			pr->sum_ns += rt->sum_ns;
+				pr->hist[b] += p->stats->gone.hist[b];
+			pr->sum_ns += p->stats->gone.sum_ns;
 		}
 		for (uint32_t w = 0; p->ctr && w < v.rt->n_workers; w++) {
 			const struct fc_pool_counters *pc = &p->ctr[w];

@@ -119,6 +119,8 @@ struct fc_config_server {
 	uint32_t max_conns;              /* requests at once, all workers; 0: no cap; default
 	                                    the pool's max_conns */
 	struct fc_config_health health;  /* the pool's health: with this server's overrides */
+	unsigned tier;                   /* backup tier: 0, 1 with backup: true, DNS SRV
+	                                    priorities 0.. (fc_server_spec.tier) */
 	enum fc_admin_state admin_state; /* from the journal, default ready */
 	bool journal_added;              /* the journal added it (not in the file) */
 };

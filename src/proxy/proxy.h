@@ -125,6 +125,13 @@ struct fc_rt_pool_stats {
 	 * written only when a retry starts or ends, so rarely shared) */
 	atomic_uint retrying;
 	char pad[56];
+	/* what the servers taken out while serving had counted (live.c; the
+	 * control thread only): the pool's totals stay monotonic */
+	struct {
+		uint64_t code[5];
+		uint64_t hist[FC_HIST_BUCKETS];
+		uint64_t sum_ns;
+	} gone;
 	struct fc_pool_counters ctr[]; /* one per worker */
 };
 

@@ -148,7 +148,8 @@ static int build_server(struct fc_runtime *rt, struct fc_rt_pool *p, struct fc_r
 	                              .address = cs->url,
 	                              .weight = cs->weight,
 	                              .inherit = old,
-	                              .max_conns = cs->max_conns};
+	                              .max_conns = cs->max_conns,
+	                              .tier = cs->tier};
 	struct fc_server *srv = NULL;
 	rc = fc_pool_upsert(p->pool, &spec, now, &srv);
 	if (rc < 0 || !srv) {
