@@ -46,6 +46,8 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->panic_threshold_pct = 0;
 	p->tls.verify = true;
 	p->max_conns = 0;
+	p->discover.interval_ms = 10000;
+	p->discover.timeout_ms = 2000;
 	p->queue.max = 1000;
 	p->queue.timeout_ms = 5000;
 	p->wake.timeout_ms = 60000;
@@ -303,6 +305,10 @@ static void free_pool(struct fc_config_pool *p)
 	free(p->wake.url);
 	free(p->wake.url_host);
 	free(p->wake.url_path);
+	free(p->discover.name);
+	for (i = 0; i < p->discover.n_resolvers; i++)
+		free(p->discover.resolvers[i]);
+	free(p->discover.resolvers);
 }
 
 static void free_rate_limit(struct fc_config_rate_limit *rl)

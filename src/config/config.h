@@ -172,6 +172,27 @@ struct fc_config_wake {
 	uint32_t timeout_ms; /* for a wake (the command and the checks) and a stop, default 60000 */
 };
 
+/* pools.*.discover: the servers come from DNS (docs/cluster.md, "Servers
+ * from DNS"), queried from the control thread. */
+enum fc_discover_type {
+	FC_DISCOVER_NONE, /* no discover: */
+	FC_DISCOVER_SRV,  /* SRV records (the default): target, port, weight, priority */
+	FC_DISCOVER_A,    /* A records: every address on discover.port */
+	FC_DISCOVER_AAAA, /* AAAA records, the same */
+};
+#define FC_CONFIG_MAX_RESOLVERS 8
+struct fc_config_discover {
+	enum fc_discover_type type;
+	char *name;       /* dns: the name queried (required) */
+	char **resolvers; /* "IP:port" / "[IPv6]:port"; NULL: those of /etc/resolv.conf */
+	size_t n_resolvers;
+	uint32_t interval_ms; /* between queries, at most (a shorter TTL comes first); 10000 */
+	uint32_t timeout_ms;  /* one query's wait for an answer, default 2000 */
+	uint16_t port;        /* A / AAAA: the servers' port, default 80 (443 with https) */
+	bool tls;             /* scheme: https */
+	struct fc_config_pos at;
+};
+
 /* pools.*.retry.on: the failures that are tried again (bits). */
 enum fc_retry_on {
 	FC_RETRY_ON_CONNECT_FAILURE = 1u << 0, /* connect failed (not refused), TLS handshake */
@@ -251,6 +272,7 @@ struct fc_config_pool {
 	uint32_t max_conns;           /* its servers' default max_conns, 0 = no cap (default) */
 	struct fc_config_queue queue; /* off unless written (wake: has one all the same) */
 	struct fc_config_wake wake;   /* off unless written */
+	struct fc_config_discover discover; /* type none unless written */
 };
 
 struct fc_config_route {

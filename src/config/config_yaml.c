@@ -1,6 +1,8 @@
 /* config_yaml.c — YAML (libyaml's document API) to struct fc_config: walks the
  * tree against the schema, rejects unknown keys, and names every error's place
  * as "file:line:col: key.path: message". */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1141,7 +1143,8 @@ static void parse_hash(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 
 static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
 {
-	struct field f[] = {F("url"), F("weight"), F("name"), F("health"), F("max_conns")};
+	struct field f[] = {F("url"),    F("weight"),    F("name"),
+	                    F("health"), F("max_conns"), F("backup")};
 	struct fc_config_server *s = &p->servers[p->n_servers];
 	yaml_node_t *url_node = n, *name_node = NULL;
 	const char *url, *v;
@@ -1158,10 +1161,13 @@ static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 		if (!url)
 			return;
 	} else {
-		if (!get_fields(w, n, f, 5))
+		if (!get_fields(w, n, f, 6))
 			return;
 		get_uint(w, &f[1], 0, 1000, &s->weight);
 		get_uint(w, &f[4], 0, FC_CONFIG_MAX_CONNS, &s->max_conns);
+		bool backup = false;
+		get_bool(w, &f[5], &backup);
+		s->tier = backup ? 1 : 0;
 		if (f[3].val) {
 			struct health_set set;
 
@@ -1268,8 +1274,16 @@ static void parse_servers(struct walk *w, struct fc_config_pool *p, const struct
                           const yaml_node_t *pool_key)
 {
 	size_t old = push_key(w, "servers");
-	size_t count = list_count(w, f->val, f->key ? f->key : pool_key, "servers",
-	                          "a pool needs at least one server");
+	size_t count;
+	if (p->discover.type != FC_DISCOVER_NONE && !f->val)
+		count = 0; /* discover: brings them */
+	else if (p->discover.type != FC_DISCOVER_NONE && f->val->type == YAML_SEQUENCE_NODE)
+		count = (size_t)(f->val->data.sequence.items.top -
+		                 f->val->data.sequence.items.start);
+	else
+		count = list_count(w, f->val, f->key ? f->key : pool_key, "servers",
+		                   "a pool needs at least one server (or discover: to find them in "
+		                   "DNS)");
 	if (count && !(p->servers = calloc(count, sizeof(*p->servers))))
 		w->oom = true;
 	if (p->servers)
@@ -1962,6 +1976,171 @@ pop_key:
 	}
 }
 
+/* ---- discover ---- */
+
+/* A DNS name: dot-separated labels of letters, digits, '-' and '_' (SRV
+ * names start with _service._proto), at most 253 characters. */
+static bool is_dns_name(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	if (len == 0 || len > 254 || (len == 254 && s[253] != '.'))
+		return false;
+	for (const char *c = s; *c; c++) {
+		if (*c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if (isalnum((unsigned char)*c) || *c == '-' || *c == '_') {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A resolver: "IP", "IP:port", "[IPv6]" or "[IPv6]:port" (port 53 when not
+ * written); the canonical "IP:port" / "[IPv6]:port" into out. */
+static int resolver_canon(const char *v, char *out, size_t len)
+{
+	char host[64];
+	const char *port = NULL;
+	struct in6_addr a6;
+	struct in_addr a4;
+	if (v[0] == '[') {
+		const char *end = strchr(v, ']');
+		if (!end || (size_t)(end - v - 1) >= sizeof(host))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(end - v - 1), v + 1);
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return -EINVAL;
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1])
+			return -EINVAL;
+	} else {
+		const char *colon = strchr(v, ':');
+		size_t hl = colon ? (size_t)(colon - v) : strlen(v);
+		if (hl >= sizeof(host))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)hl, v);
+		if (inet_pton(AF_INET, host, &a4) != 1)
+			return -EINVAL;
+		port = colon ? colon + 1 : NULL;
+	}
+	uint64_t n = 53;
+	if (port && (fc__cfg_parse_uint(port, &n) < 0 || n < 1 || n > 65535))
+		return -EINVAL;
+	snprintf(out, len, v[0] == '[' ? "[%s]:%llu" : "%s:%llu", host, (unsigned long long)n);
+	return 0;
+}
+
+static void get_resolvers(struct walk *w, const struct field *f, struct fc_config_discover *d)
+{
+	if (!f->val)
+		return;
+	size_t old = push_key(w, f->name);
+	yaml_node_t *n = f->val;
+	size_t count = n->type == YAML_SEQUENCE_NODE
+	                       ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+	                       : 0;
+	if (count == 0 || count > FC_CONFIG_MAX_RESOLVERS) {
+		werr(w, n,
+		     "must be a list of 1..%d DNS servers, e.g. [127.0.0.1:53, \"[::1]:5353\"]",
+		     FC_CONFIG_MAX_RESOLVERS);
+		goto pop_key;
+	}
+	if (!(d->resolvers = calloc(count, sizeof(*d->resolvers)))) {
+		w->oom = true;
+		goto pop_key;
+	}
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *e = node(w, n->data.sequence.items.start[i]);
+		size_t oi = push_index(w, i);
+		const char *s = e ? want_scalar(w, e, "IP:port") : NULL;
+		char canon[96];
+		if (s && resolver_canon(s, canon, sizeof(canon)) < 0)
+			werr(w, e,
+			     "must be an IP address with an optional port: 10.0.0.2, 10.0.0.2:53 "
+			     "or "
+			     "[fd00::2]:53 (got \"%.64s\")",
+			     s);
+		else if (s && (d->resolvers[d->n_resolvers] = wdup(w, canon)))
+			d->n_resolvers++;
+		pop(w, oi);
+	}
+pop_key:
+	pop(w, old);
+}
+
+/* discover: { dns, type, resolvers, interval, timeout, port, scheme } */
+static void parse_discover(struct walk *w, struct fc_config_pool *p, yaml_node_t *n)
+{
+	struct field f[] = {F("dns"),     F("type"), F("resolvers"), F("interval"),
+	                    F("timeout"), F("port"), F("scheme")};
+	struct fc_config_discover *d = &p->discover;
+	size_t old;
+	const char *v;
+
+	d->type = FC_DISCOVER_SRV; /* written: servers: is not needed, even when it is wrong */
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n,
+		     "must be a mapping (dns, type, resolvers, interval, timeout, port, scheme), "
+		     "not %s",
+		     kind(n));
+		return;
+	}
+	set_pos(&d->at, n);
+	if (!get_fields(w, n, f, sizeof(f) / sizeof(f[0])))
+		return;
+	if (!f[0].val) {
+		old = push_key(w, "dns");
+		werr(w, f[0].key ? f[0].key : n,
+		     "is required: the name to look up, e.g. _http._tcp.app.example.com");
+		pop(w, old);
+	}
+	get_string(w, &f[0], "a DNS name", is_dns_name,
+	           "must be a DNS name: labels of letters, digits, '-' and '_' joined by dots",
+	           &d->name);
+	if (f[1].val) {
+		old = push_key(w, "type");
+		v = field_scalar(w, &f[1], "srv, a or aaaa");
+		if (v && strcasecmp(v, "srv") == 0)
+			d->type = FC_DISCOVER_SRV;
+		else if (v && strcasecmp(v, "a") == 0)
+			d->type = FC_DISCOVER_A;
+		else if (v && strcasecmp(v, "aaaa") == 0)
+			d->type = FC_DISCOVER_AAAA;
+		else if (v)
+			werr(w, f[1].val, "must be srv, a or aaaa (got \"%.64s\")", v);
+		pop(w, old);
+	}
+	get_resolvers(w, &f[2], d);
+	get_duration_ms(w, &f[3], 1000, DAY, &d->interval_ms);
+	get_duration_ms(w, &f[4], 100, 60000, &d->timeout_ms);
+	if (f[6].val) {
+		old = push_key(w, "scheme");
+		v = field_scalar(w, &f[6], "http or https");
+		if (v && strcmp(v, "https") == 0)
+			d->tls = true;
+		else if (v && strcmp(v, "http") != 0)
+			werr(w, f[6].val, "must be http or https (got \"%.64s\")", v);
+		pop(w, old);
+	}
+	if (f[5].val && d->type == FC_DISCOVER_SRV) {
+		old = push_key(w, "port");
+		werr(w, f[5].key, "only used with type a or aaaa (SRV records carry the port)");
+		pop(w, old);
+	} else {
+		uint32_t port = d->tls ? 443 : 80;
+		get_uint(w, &f[5], 1, 65535, &port);
+		d->port = (uint16_t)port;
+	}
+	if (d->tls)
+		p->has_tls_servers = true;
+}
+
 static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *key, yaml_node_t *n)
 {
 	struct field f[] = {F("algorithm"),
@@ -1984,7 +2163,8 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	                    F("retry"),
 	                    F("max_conns"),
 	                    F("queue"),
-	                    F("wake")};
+	                    F("wake"),
+	                    F("discover")};
 	char why[512];
 	size_t old;
 	const char *v;
@@ -2028,6 +2208,11 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		pop(w, old);
 	}
 	parse_pool_limits(w, p, &f[18], &f[19], &f[20], false);
+	if (f[21].val) {
+		old = push_key(w, "discover");
+		parse_discover(w, p, f[21].val);
+		pop(w, old);
+	}
 	parse_servers(w, p, &f[1], key);
 	parse_pool_limits(w, p, &f[18], &f[19], &f[20], true);
 	get_duration_ms(w, &f[2], 1, TIMEOUT_MAX, &p->connect_timeout_ms);

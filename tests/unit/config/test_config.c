@@ -534,10 +534,14 @@ static void test_errors_pools(void **state)
 	expect_error(LISTEN_OK "pools:\n  p:\n",
 	             "t.yaml:6:3: pools.p: a pool needs at least one server (servers: "
 	             "[http://host:port])");
-	expect_error(P1 "    algorithm: round_robin\n",
-	             "t.yaml:6:3: pools.p.servers: a pool needs at least one server");
-	expect_error(P1 "    servers: []\n",
-	             "t.yaml:7:14: pools.p.servers: a pool needs at least one server");
+	expect_error(
+	        P1 "    algorithm: round_robin\n",
+	        "t.yaml:6:3: pools.p.servers: a pool needs at least one server (or discover: to "
+	        "find them in DNS)");
+	expect_error(
+	        P1 "    servers: []\n",
+	        "t.yaml:7:14: pools.p.servers: a pool needs at least one server (or discover: to "
+	        "find them in DNS)");
 	expect_error(P1 "    servers: http://127.0.0.1:1\n",
 	             "t.yaml:7:14: pools.p.servers: must be a list of servers, not a single value");
 	expect_error(P1 S1 "  p:\n" S1,
