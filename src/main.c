@@ -154,6 +154,7 @@ static int admin_start(struct fc_control *ctl, struct fc_loop *loop, char *err, 
 	                            .reload = admin_reload,
 	                            .wake = admin_wake,
 	                            .reload_stats = fc_control_reload_stats(ctl),
+	                            .discovery = fc_control_discovery(ctl),
 	                            .arg = ctl};
 	return fc_admin_create(loop, admin_cfg, &ah, &admin, err, errlen);
 }

@@ -30,6 +30,7 @@ struct fc_admin_view {
 
 /* Reloads, for the metrics; filled by the control thread. */
 
+struct fc_discovery;
 struct fc_admin_hooks {
 	/* Fills the current view. Required. */
 	void (*view)(void *arg, struct fc_admin_view *out);
@@ -40,6 +41,7 @@ struct fc_admin_hooks {
 	 * after it), or -ENOENT (no wake: there). NULL: 501. */
 	int (*wake)(void *arg, const char *pool, const char **state);
 	const struct fc_reload_stats *reload_stats; /* NULL: not reported */
+	const struct fc_discovery *discovery;       /* DNS discovery; NULL: none */
 	void *arg;
 };
 

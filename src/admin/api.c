@@ -10,6 +10,7 @@
 #include "admin/admin_internal.h"
 #include "core/log.h"
 #include "health/health.h"
+#include "proxy/discover.h"
 #include "proxy/live.h"
 #include "proxy/proxy.h"
 #include "proxy/state.h"
@@ -78,6 +79,7 @@ static void write_server(struct fc_admin *a, struct fc_json *j, const struct fc_
 	write_time(j, "since", has_hi ? fc_admin_wall(hi.since_ns) : a->started);
 	fc_json_kuint(j, "weight", st.weight);
 	fc_json_kuint(j, "effective_weight", st.effective_weight);
+	fc_json_kuint(j, "tier", st.tier);
 	fc_json_kuint(j, "active", st.active);
 	fc_json_key(j, "max_conns");
 	if (st.max_conns)
@@ -193,6 +195,28 @@ static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool 
 	if (p->cfg->wake.enabled && p->queue) {
 		fc_json_obj(j);
 		fc_json_kstr(j, "state", fc_wake_state_name(atomic_load(&p->queue->wake_state)));
+		fc_json_obj_end(j);
+	} else {
+		fc_json_null(j);
+	}
+	fc_json_key(j, "discover");
+	struct fc_discovery_info di;
+	if (fc_discovery_info(a->hooks.discovery, p->cfg->name, &di)) {
+		fc_json_obj(j);
+		fc_json_kstr(j, "dns", di.dns);
+		fc_json_kstr(j, "type", di.type);
+		fc_json_kuint(j, "servers", di.servers);
+		fc_json_kstr(j, "last_result", di.last_result);
+		fc_json_kstr(j, "last_error", di.last_error);
+		if (di.last_ok_ns) {
+			write_time(j, "last_answer", fc_admin_wall(di.last_ok_ns));
+		} else {
+			fc_json_key(j, "last_answer");
+			fc_json_null(j);
+		}
+		fc_json_kuint(j, "lookups_ok", di.ok);
+		fc_json_kuint(j, "lookups_empty", di.empty);
+		fc_json_kuint(j, "lookups_failed", di.failed);
 		fc_json_obj_end(j);
 	} else {
 		fc_json_null(j);

@@ -12,6 +12,7 @@
 
 #include "admin/admin_internal.h"
 #include "health/health.h"
+#include "proxy/discover.h"
 #include "proxy/proxy.h"
 #include "proxy/ratelimit.h"
 
@@ -395,6 +396,31 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	for (size_t i = 0; i < sn.np; i++) {
 		series(o, "fulcrum_pool_healthy_servers", sn.p[i].name, NULL);
 		fc_json_printf(o, "} %u\n", sn.p[i].healthy);
+	}
+	/* pools whose servers come from DNS (discover:) */
+	family(o, "fulcrum_discovery_lookups_total", "counter",
+	       "DNS lookups of a pool's discover: name, by result (ok, empty: no record, "
+	       "failed: the servers of the last answer stay).");
+	for (size_t i = 0; i < sn.np; i++) {
+		struct fc_discovery_info di;
+		if (!fc_discovery_info(a->hooks.discovery, sn.p[i].name, &di))
+			continue;
+		const uint64_t n[3] = {di.ok, di.empty, di.failed};
+		static const char *const results[3] = {"ok", "empty", "failed"};
+		for (int k = 0; k < 3; k++) {
+			series(o, "fulcrum_discovery_lookups_total", sn.p[i].name, NULL);
+			fc_json_printf(o, ",result=\"%s\"} %llu\n", results[k],
+			               (unsigned long long)n[k]);
+		}
+	}
+	family(o, "fulcrum_discovery_servers", "gauge",
+	       "Servers of the pool that DNS brought (draining ones not counted).");
+	for (size_t i = 0; i < sn.np; i++) {
+		struct fc_discovery_info di;
+		if (!fc_discovery_info(a->hooks.discovery, sn.p[i].name, &di))
+			continue;
+		series(o, "fulcrum_discovery_servers", sn.p[i].name, NULL);
+		fc_json_printf(o, "} %zu\n", di.servers);
 	}
 	family(o, "fulcrum_pool_queue_length", "gauge",
 	       "Requests waiting in the pool's queue for a server slot (or for the pool to "

@@ -123,6 +123,7 @@ struct fc_config_server {
 	                                    priorities 0.. (fc_server_spec.tier) */
 	enum fc_admin_state admin_state; /* from the journal, default ready */
 	bool journal_added;              /* the journal added it (not in the file) */
+	bool discovered;                 /* DNS brought it (discover:), not the file */
 };
 
 struct fc_config_sticky {

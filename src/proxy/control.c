@@ -18,6 +18,8 @@
 #include "core/log.h"
 #include "health/health.h"
 #include "proxy/control.h"
+#include "proxy/discover.h"
+#include "proxy/live.h"
 #include "proxy/proxy.h"
 #include "proxy/state.h"
 #include "proxy/wake.h"
@@ -48,8 +50,16 @@ struct control {
 	uint8_t secret[32];
 	bool have_secret;
 	struct fc_reload_stats stats;
-	struct fc_wakes *wakes; /* wake: (wake.c) */
+	struct fc_wakes *wakes;         /* wake: (wake.c) */
+	struct fc_discovery *discovery; /* discover: (discover.c) */
 };
+
+/* DNS discovery follows the running runtime. */
+static void discovery_update(struct control *ctl)
+{
+	struct fc_live l = {.rt = ctl->rt, .ws = ctl->ws, .n_workers = ctl->n_workers};
+	fc_discovery_update(ctl->discovery, &l);
+}
 
 /* ---------------------------------------------------------------- logs */
 
@@ -201,8 +211,10 @@ static void describe(const struct fc_config *a, const struct fc_config *b, char 
 	for (size_t i = 0; i < b->n_pools; i++) {
 		const struct fc_config_pool *np = &b->pools[i];
 		const struct fc_config_pool *op = fc_config_pool_find(a, np->name);
-		servers += np->n_servers;
 		for (size_t k = 0; k < np->n_servers; k++) {
+			if (np->servers[k].discovered)
+				continue; /* DNS's, not the file's */
+			servers++;
 			bool found = false;
 			for (size_t j = 0; op && j < op->n_servers && !found; j++)
 				found = strcmp(op->servers[j].name, np->servers[k].name) == 0 &&
@@ -212,7 +224,8 @@ static void describe(const struct fc_config *a, const struct fc_config *b, char 
 	}
 	size_t old_servers = 0;
 	for (size_t i = 0; i < a->n_pools; i++)
-		old_servers += a->pools[i].n_servers;
+		for (size_t k = 0; k < a->pools[i].n_servers; k++)
+			old_servers += !a->pools[i].servers[k].discovered;
 	removed = old_servers + added - servers;
 	snprintf(buf, len, "%zu listener%s, %zu pool%s, %zu server%s (%zu added, %zu removed)",
 	         b->n_listeners, b->n_listeners == 1 ? "" : "s", b->n_pools,
@@ -245,6 +258,12 @@ static int reload(struct control *ctl, char *err, size_t errlen)
 		goto fail;
 	if (check_fixed(ctl->cfg, cfg, err, errlen) < 0)
 		goto fail;
+	/* the servers DNS brought stay, with their state, when discover: did */
+	if (fc_discovery_carry(ctl->discovery, cfg) < 0) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto fail;
+	}
 	rc = build_runtime(ctl, cfg, ctl->rt, &rt, err, errlen);
 	if (rc < 0)
 		goto fail;
@@ -279,6 +298,7 @@ static int reload(struct control *ctl, char *err, size_t errlen)
 		fc_error("out of memory: the replaced configuration stays in memory");
 	}
 	ctl->rt = rt;
+	discovery_update(ctl);
 	if (strcmp(cfg->error_log, ctl->cfg->error_log) != 0 && fc_log_reopen(cfg->error_log) < 0)
 		fc_error("reload: log.error: cannot open %s; still writing to %s", cfg->error_log,
 		         ctl->cfg->error_log);
@@ -316,6 +336,11 @@ const struct fc_reload_stats *fc_control_reload_stats(const struct fc_control *c
 struct fc_runtime *fc_control_runtime(struct fc_control *ctl)
 {
 	return ((struct control *)ctl)->rt;
+}
+
+const struct fc_discovery *fc_control_discovery(const struct fc_control *ctl)
+{
+	return ((const struct control *)ctl)->discovery;
 }
 
 int fc_control_wake(struct fc_control *ctl, const char *pool, const char **state)
@@ -497,6 +522,11 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers, const struct fc_co
 		ctl.wakes = NULL;
 		goto out;
 	}
+	rc = fc_discovery_create(&ctl.loop, &ctl.discovery);
+	if (rc < 0) {
+		fc_error("discover: %s", strerror(-rc));
+		goto out;
+	}
 	if (build_runtime(&ctl, cfg, NULL, &ctl.rt, err, sizeof(err)) < 0) {
 		fc_error("%s", err);
 		goto out;
@@ -518,6 +548,7 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers, const struct fc_co
 		goto out;
 	}
 	fc_wakes_update(ctl.wakes, ctl.rt);
+	discovery_update(&ctl);
 	ctl.stats.last_success = realtime_s();
 	write_pid_file(&ctl);
 	watch_start(&ctl);
@@ -544,6 +575,8 @@ out:
 	ctl.ws = NULL;
 	fc_wakes_destroy(ctl.wakes); /* no worker asks for a wake any more */
 	ctl.wakes = NULL;
+	fc_discovery_destroy(ctl.discovery);
+	ctl.discovery = NULL;
 	/* workers are gone: nothing reports to health any more */
 	while (ctl.retired) {
 		struct retired *r = ctl.retired;
