@@ -346,4 +346,20 @@ def queue_and_max_conns_on_the_page():
     h.eq(problems(b), [], "script errors, console errors, CSP violations")
 
 
+@h.test(timeout=60)
+def dns_discovery_on_the_page():
+    """A pool with discover: whose resolver does not answer: the pool's facts
+    say so, with the reason, and the written server still serves."""
+    dead = h.refused_port()
+    bs, f, aport = start(["d-0"], pool_extra={
+        "discover": "{dns: app.test, type: a, resolvers: [127.0.0.1:%d], timeout: 100ms}" % dead})
+    b = open_page(aport)
+    facts = b.wait("%s.includes('last lookup failed') && %s" % (FACTS_JS, FACTS_JS), 10,
+                   "the failed lookup in the pool's facts")
+    h.check("DNS a app.test: 0 servers, last lookup failed (" in facts, "the facts: %r" % facts)
+    h.eq(api(aport)[0]["discover"]["last_result"], "failed", "the API agrees")
+    h.eq(h.get(f.port, "/").status, 200, "the written server serves")
+    h.eq(problems(b), [], "script errors, console errors, CSP violations")
+
+
 h.main()
