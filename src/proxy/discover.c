@@ -169,8 +169,7 @@ static int add_live(struct dpool *dp, struct fc_rt_pool *p, const struct found *
 		fc_error("discover: pool %s: %s", dp->pool, err);
 		return -1;
 	}
-	fc_server_unref(srv);
-	return 0;
+	return 0; /* srv is borrowed */
 }
 
 static void remove_live(struct dpool *dp, struct fc_rt_pool *p, const char *name)

@@ -37,8 +37,8 @@ void fc_rt_server_totals(const struct fc_rt_server *rs, struct fc_srv_totals *t)
 
 /* Puts cs into the live pool p: the libfulcrum server (weight 0 until its
  * proxy data is on it, so that no worker picks it bare), its per-worker data,
- * its health checks, then cs->weight. The server, or NULL with err on failure
- * (nothing left behind). */
+ * its health checks, then cs->weight. The server (borrowed: valid while it is
+ * in the pool), or NULL with err on failure (nothing left behind). */
 struct fc_server *fc_live_add(const struct fc_live *l, struct fc_rt_pool *p,
                               const struct fc_config_server *cs, char *err, size_t errlen);
 

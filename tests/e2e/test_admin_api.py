@@ -88,10 +88,10 @@ def who(port, n, path="/"):
 
 
 SERVER_KEYS = {"name", "url", "state", "admin_state", "removing", "reason", "since", "weight",
-               "effective_weight", "active", "max_conns", "idle", "requests", "failures", "latency_p50_ms",
+               "effective_weight", "tier", "active", "max_conns", "idle", "requests", "failures", "latency_p50_ms",
                "latency_p99_ms", "last_check"}
 POOL_KEYS = {"name", "algorithm", "status", "detail", "started", "uptime", "latency",
-             "requests_by_protocol", "queue", "wake", "servers"}
+             "requests_by_protocol", "queue", "wake", "discover", "servers"}
 
 
 @h.test

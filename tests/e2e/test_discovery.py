@@ -85,6 +85,7 @@ def start(dns, discover, extra_pool="", top=""):
     r = h.run_fulcrum(["-c", path, "--check"])
     h.eq(r.returncode, 0, "--check: %s" % r.stderr)
     f = h.Fulcrum(["-c", path], port=port)
+    h.check(h.wait_port(admin, 10, f.proc), "the admin port listens")
     f.admin = admin
     f.path = path
     return f
