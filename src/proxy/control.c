@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "health/health.h"
 #include "proxy/control.h"
+#include "proxy/glimit.h"
 #include "proxy/proxy.h"
 #include "proxy/state.h"
 #include "proxy/wake.h"
@@ -48,7 +49,8 @@ struct control {
 	uint8_t secret[32];
 	bool have_secret;
 	struct fc_reload_stats stats;
-	struct fc_wakes *wakes; /* wake: (wake.c) */
+	struct fc_wakes *wakes;     /* wake: (wake.c) */
+	struct fc_glimits *glimits; /* scope: global rate limits and their Redis (glimit.c) */
 };
 
 /* ---------------------------------------------------------------- logs */
@@ -116,6 +118,7 @@ static int build_runtime(struct control *ctl, struct fc_config *cfg, struct fc_r
 	        .conns = &ctl->conns,
 	        .access_fd = ctl->access_fd,
 	        .wake_mb = fc_wakes_mailbox(ctl->wakes),
+	        .glimit_mb = fc_glimits_mailbox(ctl->glimits),
 	};
 	return fc_runtime_create(cfg, ctl->n_workers, &o, out, err, errlen);
 }
@@ -262,6 +265,9 @@ static int reload(struct control *ctl, char *err, size_t errlen)
 	char what[160];
 	describe(ctl->cfg, cfg, what, sizeof(what));
 	struct fc_runtime *prev = ctl->rt;
+	if (fc_glimits_configure(ctl->glimits, cfg) < 0)
+		fc_error("reload: cluster.redis: out of memory: global rate limits follow "
+		         "on_redis_down");
 	fc_runtime_activate(rt, prev);
 	maintain_all(ctl, rt);
 	fc_health_start(rt->health);
@@ -322,6 +328,11 @@ int fc_control_wake(struct fc_control *ctl, const char *pool, const char **state
 {
 	struct control *c = (struct control *)ctl;
 	return c->wakes ? fc_wakes_wake(c->wakes, pool, state) : -ENOENT;
+}
+
+struct fc_glimits *fc_control_glimits(struct fc_control *ctl)
+{
+	return ((struct control *)ctl)->glimits;
 }
 
 struct fc_worker *fc_control_workers(struct fc_control *ctl, uint32_t *n)
@@ -497,6 +508,18 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers, const struct fc_co
 		ctl.wakes = NULL;
 		goto out;
 	}
+	rc = fc_glimits_create(&ctl.loop, &ctl.glimits);
+	if (rc < 0) {
+		fc_error("cluster: %s", strerror(-rc));
+		ctl.glimits = NULL;
+		goto out;
+	}
+	ctl.loop.before_wait = fc_glimits_flush;
+	ctl.loop.before_wait_arg = ctl.glimits;
+	if (fc_glimits_configure(ctl.glimits, cfg) < 0) {
+		fc_error("cluster.redis: out of memory");
+		goto out;
+	}
 	if (build_runtime(&ctl, cfg, NULL, &ctl.rt, err, sizeof(err)) < 0) {
 		fc_error("%s", err);
 		goto out;
@@ -544,6 +567,9 @@ out:
 	ctl.ws = NULL;
 	fc_wakes_destroy(ctl.wakes); /* no worker asks for a wake any more */
 	ctl.wakes = NULL;
+	ctl.loop.before_wait = NULL;
+	fc_glimits_destroy(ctl.glimits); /* nor for a lease */
+	ctl.glimits = NULL;
 	/* workers are gone: nothing reports to health any more */
 	while (ctl.retired) {
 		struct retired *r = ctl.retired;

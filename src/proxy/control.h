@@ -54,6 +54,9 @@ struct fc_runtime *fc_control_runtime(struct fc_control *ctl);
  * is then the pool's wake state ("waking", "awake", ...). 0, or -ENOENT:
  * no pool of that name has wake:. Thread: control. */
 int fc_control_wake(struct fc_control *ctl, const char *pool, const char **state);
+struct fc_glimits;
+/* The global rate limits and their Redis (glimit.h). Thread: control. */
+struct fc_glimits *fc_control_glimits(struct fc_control *ctl);
 struct fc_worker;
 /* The workers (NULL before they run) and how many. Thread: control. */
 struct fc_worker *fc_control_workers(struct fc_control *ctl, uint32_t *n);
