@@ -196,14 +196,18 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		arm_watchdog(r);
 }
 
-static void on_auth(void *arg, redisReply *rep)
+/* The answer to the first command (AUTH, or PING without a password): the
+ * connection is up only once Redis answered (a stopped Redis still lets the
+ * kernel accept the TCP connection). */
+static void on_hello(void *arg, redisReply *rep)
 {
 	struct fc_redis *r = arg;
 	if (!rep) /* the connection went: went_down said why */
 		return;
 	if (rep->type == REDIS_REPLY_ERROR) {
 		char why[160];
-		snprintf(why, sizeof(why), "AUTH refused: %.120s", rep->str);
+		snprintf(why, sizeof(why), "%s refused: %.120s", r->password ? "AUTH" : "PING",
+		         rep->str);
 		r->st.errors--; /* fail() counts it */
 		fail(r, why);
 		return;
@@ -246,19 +250,14 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		return;
 	}
 	r->connected = true;
-	if (r->password) {
-		const char *argv[] = {"AUTH", r->password};
-		size_t lens[] = {4, strlen(r->password)};
-		if (send_command(r, 2, argv, lens, on_auth, r) < 0) {
-			r->st.errors--;
-			snprintf(r->why, sizeof(r->why), "out of memory");
-			/* freeing inside its own callback is deferred by hiredis */
-			redisAsyncDisconnect(r->ac);
-		}
-		return;
+	const char *argv[] = {r->password ? "AUTH" : "PING", r->password};
+	size_t lens[] = {4, r->password ? strlen(r->password) : 0};
+	if (send_command(r, r->password ? 2 : 1, argv, lens, on_hello, r) < 0) {
+		r->st.errors--;
+		snprintf(r->why, sizeof(r->why), "out of memory");
+		/* freeing inside its own callback is deferred by hiredis */
+		redisAsyncDisconnect(r->ac);
 	}
-	arm_watchdog(r);
-	set_up(r);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)

@@ -27,7 +27,8 @@ struct fc_redis_options {
 	uint32_t timeout_ms;     /* connect and each answer; >= 1 */
 	uint32_t backoff_min_ms; /* first wait before a reconnect (0: 100) */
 	uint32_t backoff_max_ms; /* doubling up to this (0: 5000) */
-	/* the connection went up (after AUTH) or down; may be NULL */
+	/* the connection went up (Redis answered AUTH, or PING without a
+	 * password) or down; may be NULL */
 	void (*on_state)(void *arg, bool up);
 	void *arg;
 };

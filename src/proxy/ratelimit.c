@@ -444,9 +444,11 @@ uint32_t fc_ratelimit_period_ms(const struct fc_ratelimit *rl)
 	return rl->spec.period_ms;
 }
 
-void fc_ratelimit_count_down(struct fc_ratelimit *rl, uint32_t worker, bool allowed)
+void fc_ratelimit_count_down(struct fc_ratelimit *rl, uint32_t worker, bool allowed, bool limited)
 {
 	ctr_inc(allowed ? &rl->ctr[worker].down_allowed : &rl->ctr[worker].down_refused);
+	if (limited)
+		ctr_inc(&rl->ctr[worker].limited);
 }
 
 void fc_ratelimit_refund(struct fc_ratelimit *rl, uint64_t h)
@@ -568,7 +570,7 @@ static bool take(const struct fc_runtime *rt, struct fc_rt_limit *l, uint64_t h,
 			fc_glimits_want(rt->glimit_mb, l->rl, h);
 		return ok;
 	}
-	bool ok;
+	bool ok, deny = false;
 	switch (c->on_redis_down) {
 	case FC_RATE_DOWN_ALLOW:
 		*how = TOOK_NOTHING;
@@ -576,6 +578,7 @@ static bool take(const struct fc_runtime *rt, struct fc_rt_limit *l, uint64_t h,
 		break;
 	case FC_RATE_DOWN_DENY:
 		ok = false;
+		deny = true;
 		v->allowed = false;
 		v->remaining = 0;
 		v->wait_ns = 1000000000ull;
@@ -584,7 +587,7 @@ static bool take(const struct fc_runtime *rt, struct fc_rt_limit *l, uint64_t h,
 		ok = fc_ratelimit_take(l->rl, h, w->loop.now_ns, w->id, v);
 		break;
 	}
-	fc_ratelimit_count_down(l->rl, w->id, ok);
+	fc_ratelimit_count_down(l->rl, w->id, ok, deny); /* a bucket counted its own refusal */
 	return ok;
 }
 

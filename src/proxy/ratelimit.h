@@ -118,8 +118,9 @@ uint32_t fc_ratelimit_lease_batch(const struct fc_ratelimit *rl);
 const char *fc_ratelimit_redis_key(const struct fc_ratelimit *rl);
 uint32_t fc_ratelimit_rate(const struct fc_ratelimit *rl);
 uint32_t fc_ratelimit_period_ms(const struct fc_ratelimit *rl);
-/** Counts a request a leased limit decided without Redis (down). */
-void fc_ratelimit_count_down(struct fc_ratelimit *rl, uint32_t worker, bool allowed);
+/** Counts a request a leased limit decided without Redis (down); limited:
+ * also in stats.limited (a refusal no bucket counted). */
+void fc_ratelimit_count_down(struct fc_ratelimit *rl, uint32_t worker, bool allowed, bool limited);
 
 /** The lease's batch for a limit of rate per period_ms and burst: 50 ms of
  * tokens, at least 1, at most a quarter of burst (pure). */

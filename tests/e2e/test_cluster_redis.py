@@ -7,12 +7,15 @@ mid-run: each instance logs one line, /metrics shows fulcrum_redis_up 0,
 on_redis_down: local counts per instance, deny answers 429, and no request
 waits (each is answered well within timeout + a margin); Redis restarted on
 the same port: each instance logs it up again, fulcrum_redis_up 1, and the
-global limit holds again (the script is loaded again after NOSCRIPT); (3)
+global limit holds again (the script is loaded again after NOSCRIPT); a
+Redis that stops answering (SIGSTOP) is down after timeout, no request waits,
+and it is up again after SIGCONT; (3)
 fulcrum --check refuses scope: global without cluster.redis and an
 unreadable password_file with a clear message."""
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -179,6 +182,43 @@ def global_limit_holds_across_three():
         h.eq(metric(f, "fulcrum_redis_up"), 1, "fulcrum_redis_up")
         h.check(metric(f, "fulcrum_rate_limit_leased_tokens_total") > 0, "tokens leased")
         h.eq(metric(f, "fulcrum_redis_errors_total"), 0, "no Redis errors")
+    promtool(h.get(insts[0].admin, "/metrics").text())
+    api = h.get(insts[0].admin, "/api/pools").json()["redis"]
+    h.eq((api["address"], api["state"]), ("127.0.0.1:%d" % redis.port, "up"), "GET /api/pools: redis")
+    h.check(api["leased_tokens"] > 0, "the admin API counts the leased tokens: %r" % api)
+
+
+def promtool(text):
+    tool = shutil.which("promtool")
+    if not tool:
+        print("SKIP promtool check: promtool is not installed (Debian: apt-get install prometheus)")
+        return
+    p = subprocess.run([tool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    h.eq((p.returncode, (p.stdout + p.stderr).decode().strip()), (0, ""), "promtool check metrics")
+
+
+@h.test(timeout=40)
+def slow_redis_is_down():
+    """A Redis that stops answering (SIGSTOP) is down after timeout: no request
+    waits, deny refuses; when it answers again (SIGCONT) the instance reconnects."""
+    redis = Redis()
+    f = instance(redis, "slow")
+    counts, _ = load([f], 0.3, path="/deny")
+    h.check(counts.get(200, 0) > 0, "up: allowed: %r" % counts)
+    os.kill(redis.proc.pid, signal.SIGSTOP)
+    try:
+        counts, slowest = load([f], 1.0, path="/deny")
+        limit_s = (TIMEOUT_MS / 1000.0 + 0.25) * h.SLOW
+        h.check(slowest < limit_s, "slowest answer with Redis stopped: %.3f s" % slowest)
+        f.wait_for_log(f.redis_line + "down: no answer within %d ms" % TIMEOUT_MS, timeout=5)
+        h.eq(metric(f, "fulcrum_redis_up"), 0, "fulcrum_redis_up with Redis stopped")
+        counts, _ = load([f], 0.3, path="/deny")
+        h.check(counts.get(429, 0) > 0 and counts.get(200, 0) == 0, "deny: all 429: %r" % counts)
+    finally:
+        os.kill(redis.proc.pid, signal.SIGCONT)
+    h.wait_until(lambda: f.stderr_text().count(f.redis_line + "up") == 2, timeout=10,
+                 what="reconnected after SIGCONT")
+    h.eq(metric(f, "fulcrum_redis_up"), 1, "fulcrum_redis_up after SIGCONT")
 
 
 @h.test(timeout=60)

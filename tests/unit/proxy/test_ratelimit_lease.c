@@ -161,13 +161,15 @@ static void test_same_and_down_counters(void **state)
 	s.redis_key = "fulcrum:rl:g:";
 	s.lease_batch = 0; /* local now */
 	assert_false(fc_ratelimit_same(rl, &s));
-	fc_ratelimit_count_down(rl, 0, true);
-	fc_ratelimit_count_down(rl, 1, true);
-	fc_ratelimit_count_down(rl, 1, false);
+	fc_ratelimit_count_down(rl, 0, true, false);
+	fc_ratelimit_count_down(rl, 1, true, false);
+	fc_ratelimit_count_down(rl, 1, false, false); /* its bucket counted it */
+	fc_ratelimit_count_down(rl, 0, false, true);  /* deny */
 	struct fc_ratelimit_stats st;
 	fc_ratelimit_stats(rl, &st);
 	assert_int_equal(st.down_allowed, 2);
-	assert_int_equal(st.down_refused, 1);
+	assert_int_equal(st.down_refused, 2);
+	assert_int_equal(st.limited, 1);
 	assert_int_equal(fc_ratelimit_rate(rl), 100);
 	assert_int_equal(fc_ratelimit_period_ms(rl), 1000);
 	fc_ratelimit_unref(rl);
