@@ -477,26 +477,29 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	}
 	if (sn.redis.configured) {
 		const struct fc_glimits_stats *rs = &sn.redis;
-		family(o, "fulcrum_redis_up", "gauge",
-		       "Whether the Redis of cluster.redis answers (1) or not (0).");
-		fc_json_printf(o, "fulcrum_redis_up %d\n", rs->up ? 1 : 0);
-		family(o, "fulcrum_redis_requests_total", "counter",
-		       "Commands sent to Redis (lease refills of global rate limits).");
-		fc_json_printf(o, "fulcrum_redis_requests_total %llu\n",
-		               (unsigned long long)rs->requests);
-		family(o, "fulcrum_redis_errors_total", "counter",
-		       "Redis failures: refused connects, lost connections, answers later than "
-		       "cluster.redis.timeout, error replies.");
-		fc_json_printf(o, "fulcrum_redis_errors_total %llu\n",
-		               (unsigned long long)rs->errors);
-		family(o, "fulcrum_redis_state_changes_total", "counter",
-		       "Changes between up and down of the Redis connection.");
-		fc_json_printf(o, "fulcrum_redis_state_changes_total %llu\n",
-		               (unsigned long long)rs->state_changes);
-		family(o, "fulcrum_rate_limit_leased_tokens_total", "counter",
-		       "Tokens of global rate limits Redis granted to this instance.");
-		fc_json_printf(o, "fulcrum_rate_limit_leased_tokens_total %llu\n",
-		               (unsigned long long)rs->tokens_granted);
+		const struct {
+			const char *name, *type, *help;
+			uint64_t v;
+		} one[] = {
+		        {"fulcrum_redis_up", "gauge",
+		         "Whether the Redis of cluster.redis answers (1) or not (0).", rs->up},
+		        {"fulcrum_redis_requests_total", "counter",
+		         "Commands sent to Redis (lease refills of global rate limits).",
+		         rs->requests},
+		        {"fulcrum_redis_errors_total", "counter",
+		         "Redis failures: refused connects, lost connections, answers later than "
+		         "cluster.redis.timeout, error replies.",
+		         rs->errors},
+		        {"fulcrum_redis_state_changes_total", "counter",
+		         "Changes between up and down of the Redis connection.", rs->state_changes},
+		        {"fulcrum_rate_limit_leased_tokens_total", "counter",
+		         "Tokens of global rate limits Redis granted to this instance.",
+		         rs->tokens_granted},
+		};
+		for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
+			family(o, one[i].name, one[i].type, one[i].help);
+			fc_json_printf(o, "%s %llu\n", one[i].name, (unsigned long long)one[i].v);
+		}
 		family(o, "fulcrum_rate_limit_redis_down_total", "counter",
 		       "Requests a global rate limit decided while Redis was down (by "
 		       "on_redis_down), by result.");
