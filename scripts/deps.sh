@@ -4,7 +4,7 @@
 set -e
 pkgs="build-essential cmake pkg-config node-llhttp libyaml-dev libcmocka-dev libssl-dev \
       libnghttp2-dev liburing-dev libjansson-dev prometheus python3 python3-websockets python3-grpcio openssl curl \
-      clang clang-format groff-base nghttp2-client python3-h2 libc-ares-dev dnsmasq-base"
+      clang clang-format groff-base nghttp2-client python3-h2 libc-ares-dev dnsmasq-base libhiredis-dev redis-server"
 if [ "$1" = "bench" ]; then
 	# nghttp2-client: h2load, the HTTP/2 load of the h2_tls phase
 	pkgs="$pkgs wrk haproxy nginx-light nghttp2-client"

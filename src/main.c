@@ -134,6 +134,7 @@ static void admin_view(void *arg, struct fc_admin_view *v)
 	v->rt = fc_control_runtime(ctl);
 	v->health = v->rt->health;
 	v->ws = fc_control_workers(ctl, &v->n_workers);
+	v->glimits = fc_control_glimits(ctl);
 }
 
 static int admin_reload(void *arg, char *err, size_t errlen)

@@ -18,6 +18,7 @@ struct fc_admin;
 struct fc_runtime;
 struct fc_health;
 struct fc_worker;
+struct fc_glimits;
 
 /* What the API works on right now. A reload swaps all of it, so the admin
  * asks again for every request and never keeps these across events. */
@@ -26,6 +27,7 @@ struct fc_admin_view {
 	struct fc_health *health;
 	struct fc_worker *ws; /* NULL before the workers run */
 	uint32_t n_workers;
+	struct fc_glimits *glimits; /* global rate limits and their Redis; NULL: none */
 };
 
 /* Reloads, for the metrics; filled by the control thread. */

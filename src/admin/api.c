@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "health/health.h"
 #include "proxy/discover.h"
+#include "proxy/glimit.h"
 #include "proxy/live.h"
 #include "proxy/proxy.h"
 #include "proxy/state.h"
@@ -604,6 +605,24 @@ static void wake(struct fc_admin *a, struct fc_rt_pool *p, struct fc_admin_resp 
 	fc_json_obj_end(&r->body);
 }
 
+/* "redis": cluster.redis's state (global rate limits), when it is set. */
+static void write_redis(struct fc_json *o, const struct fc_glimits *g)
+{
+	struct fc_glimits_stats st;
+	fc_glimits_stats(g, &st);
+	if (!st.configured)
+		return;
+	fc_json_key(o, "redis");
+	fc_json_obj(o);
+	fc_json_kstr(o, "address", st.address);
+	fc_json_kstr(o, "state", st.up ? "up" : "down");
+	fc_json_kuint(o, "requests", st.requests);
+	fc_json_kuint(o, "errors", st.errors);
+	fc_json_kuint(o, "state_changes", st.state_changes);
+	fc_json_kuint(o, "leased_tokens", st.tokens_granted);
+	fc_json_obj_end(o);
+}
+
 void fc_admin_api(struct fc_admin *a, const struct fc_admin_req *req, struct fc_admin_resp *r)
 {
 	struct fc_admin_view v;
@@ -621,6 +640,7 @@ void fc_admin_api(struct fc_admin *a, const struct fc_admin_req *req, struct fc_
 		for (size_t i = 0; v.rt && i < v.rt->n_pools; i++)
 			write_pool(a, &r->body, &v.rt->pools[i], v.rt->n_workers);
 		fc_json_arr_end(&r->body);
+		write_redis(&r->body, v.glimits);
 		fc_json_obj_end(&r->body);
 		return;
 	}

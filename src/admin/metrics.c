@@ -13,6 +13,7 @@
 #include "admin/admin_internal.h"
 #include "health/health.h"
 #include "proxy/discover.h"
+#include "proxy/glimit.h"
 #include "proxy/proxy.h"
 #include "proxy/ratelimit.h"
 
@@ -92,6 +93,7 @@ struct pool_row {
 /* One rate limit (its buckets' counters, kept across reloads with them). */
 struct limit_row {
 	const char *name;
+	bool global; /* scope: global */
 	struct fc_ratelimit_stats st;
 };
 
@@ -106,6 +108,7 @@ struct snapshot {
 	uint64_t requests[FC_PROTO_N];
 	uint64_t h2_conns, h2_calm;
 	uint64_t conns;
+	struct fc_glimits_stats redis;
 };
 
 static void snapshot_free(struct snapshot *sn)
@@ -204,8 +207,10 @@ static int take_snapshot(struct fc_admin *a, struct snapshot *sn)
 	}
 	for (size_t i = 0; i < v.rt->n_limits; i++) {
 		sn->l[sn->nl].name = v.rt->limits[i].cfg->name;
+		sn->l[sn->nl].global = v.rt->limits[i].cfg->scope == FC_RATE_SCOPE_GLOBAL;
 		fc_ratelimit_stats(v.rt->limits[i].rl, &sn->l[sn->nl++].st);
 	}
+	fc_glimits_stats(v.glimits, &sn->redis);
 	return 0;
 }
 
@@ -492,6 +497,47 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 		fc_json_raw(o, "fulcrum_rate_limit_early_evictions_total{limit=\"", 48);
 		label(o, sn.l[i].name);
 		fc_json_printf(o, "\"} %llu\n", (unsigned long long)sn.l[i].st.evicted_early);
+	}
+	if (sn.redis.configured) {
+		const struct fc_glimits_stats *rs = &sn.redis;
+		const struct {
+			const char *name, *type, *help;
+			uint64_t v;
+		} one[] = {
+		        {"fulcrum_redis_up", "gauge",
+		         "Whether the Redis of cluster.redis answers (1) or not (0).", rs->up},
+		        {"fulcrum_redis_requests_total", "counter",
+		         "Commands sent to Redis (lease refills of global rate limits).",
+		         rs->requests},
+		        {"fulcrum_redis_errors_total", "counter",
+		         "Redis failures: refused connects, lost connections, answers later than "
+		         "cluster.redis.timeout, error replies.",
+		         rs->errors},
+		        {"fulcrum_redis_state_changes_total", "counter",
+		         "Changes between up and down of the Redis connection.", rs->state_changes},
+		        {"fulcrum_rate_limit_leased_tokens_total", "counter",
+		         "Tokens of global rate limits Redis granted to this instance.",
+		         rs->tokens_granted},
+		};
+		for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
+			family(o, one[i].name, one[i].type, one[i].help);
+			fc_json_printf(o, "%s %llu\n", one[i].name, (unsigned long long)one[i].v);
+		}
+		family(o, "fulcrum_rate_limit_redis_down_total", "counter",
+		       "Requests a global rate limit decided while Redis was down (by "
+		       "on_redis_down), by result.");
+		for (size_t i = 0; i < sn.nl; i++) {
+			if (!sn.l[i].global)
+				continue;
+			fc_json_raw(o, "fulcrum_rate_limit_redis_down_total{limit=\"", 43);
+			label(o, sn.l[i].name);
+			fc_json_printf(o, "\",result=\"allowed\"} %llu\n",
+			               (unsigned long long)sn.l[i].st.down_allowed);
+			fc_json_raw(o, "fulcrum_rate_limit_redis_down_total{limit=\"", 43);
+			label(o, sn.l[i].name);
+			fc_json_printf(o, "\",result=\"refused\"} %llu\n",
+			               (unsigned long long)sn.l[i].st.down_refused);
+		}
 	}
 	family(o, "fulcrum_client_requests_total", "counter",
 	       "Requests clients made, by the protocol they spoke.");

@@ -191,6 +191,7 @@ struct fc_config *fc__cfg_alloc(const char *source)
 	cfg->body_timeout_ms = 60000;
 	cfg->max_header_size = 16384;
 	cfg->max_connections = 10000;
+	cfg->cluster.redis.timeout_ms = 50;
 	cfg->client_ip.recursive = false;
 	cfg->http2 = (struct fc_config_http2){
 	        .max_concurrent_streams = 100,
@@ -362,6 +363,13 @@ static void free_config(struct fc_config *cfg)
 	free(cfg->pid_file);
 	free(cfg->admin.listen);
 	free(cfg->admin.token_file);
+	free(cfg->cluster.redis.address);
+	free(cfg->cluster.redis.password_file);
+	if (cfg->cluster.redis.password) {
+		memset(cfg->cluster.redis.password, 0, strlen(cfg->cluster.redis.password));
+		free(cfg->cluster.redis.password);
+	}
+	free(cfg->cluster.redis.key_prefix);
 	free(cfg->journal);
 	free(cfg);
 }
@@ -705,6 +713,35 @@ int fc_config_apply_env(struct fc_config *cfg, char *err, size_t errlen)
 			         "FULCRUM_IO_URING: must be auto, on or off (got \"%.64s\")",
 			         uring);
 		return -EINVAL;
+	}
+	const char *redis = getenv("FULCRUM_REDIS_ADDRESS");
+	struct fc_config_redis *rd = &cfg->cluster.redis;
+	char host[sizeof(rd->host)], why[300];
+	uint16_t port = 0;
+	char *addr = NULL;
+	if (redis && *redis) {
+		if (!rd->enabled) {
+			if (err && errlen)
+				snprintf(err, errlen,
+				         "FULCRUM_REDIS_ADDRESS: the configuration has no "
+				         "cluster.redis section to override");
+			return -EINVAL;
+		}
+		if (fc__cfg_parse_redis_address(redis, host, sizeof(host), &port, why,
+		                                sizeof(why)) < 0) {
+			if (err && errlen)
+				snprintf(err, errlen, "FULCRUM_REDIS_ADDRESS: %s", why);
+			return -EINVAL;
+		}
+		if (!(addr = strdup(redis))) {
+			if (err && errlen)
+				snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		free(rd->address);
+		rd->address = addr;
+		memcpy(rd->host, host, sizeof(host));
+		rd->port = port;
 	}
 	cfg->log_level = lv;
 	cfg->workers = w;

@@ -234,6 +234,20 @@ enum fc_rate_key {
 	FC_RATE_KEY_COOKIE,    /* cookie:NAME's value; without one, the client IP */
 };
 
+/* rate_limits.NAME.scope: counted by this instance or by all that share
+ * cluster.redis (docs/cluster.md, "Global rate limits"). */
+enum fc_rate_scope {
+	FC_RATE_SCOPE_LOCAL,  /* the default */
+	FC_RATE_SCOPE_GLOBAL, /* tokens leased from Redis */
+};
+
+/* rate_limits.NAME.on_redis_down: a global limit while Redis is unreachable. */
+enum fc_rate_down {
+	FC_RATE_DOWN_LOCAL, /* counted by this instance alone (the default) */
+	FC_RATE_DOWN_ALLOW, /* not limited */
+	FC_RATE_DOWN_DENY,  /* every request refused (429) */
+};
+
 /* rate_limits.NAME: a token bucket per key, shared by every worker. */
 struct fc_config_rate_limit {
 	char *name;
@@ -245,6 +259,8 @@ struct fc_config_rate_limit {
 	char **exempt;      /* CIDRs that are never counted */
 	size_t n_exempt;
 	uint32_t max_keys; /* buckets kept at most, default 100000 */
+	enum fc_rate_scope scope;
+	enum fc_rate_down on_redis_down;
 	struct fc_config_pos at;
 };
 
@@ -332,6 +348,23 @@ struct fc_config_admin {
 	struct fc_config_pos token_file_at;
 };
 
+/* cluster.redis: the Redis that global rate limits share. Off unless written. */
+struct fc_config_redis {
+	bool enabled;
+	char *address;       /* as written: "127.0.0.1:6379" */
+	char host[64];       /* the resolved numeric address */
+	uint16_t port;       /* of address */
+	char *password_file; /* NULL: no AUTH */
+	char *password;      /* the file's first line, read at load; NULL: none */
+	uint32_t timeout_ms; /* a connect or a reply later than this: down; default 50 */
+	char *key_prefix;    /* before every key fulcrum writes, default "fulcrum:" */
+	struct fc_config_pos at;
+};
+
+struct fc_config_cluster {
+	struct fc_config_redis redis;
+};
+
 struct fc_config {
 	atomic_int refs;
 	char *source;                   /* file path, or "command line" */
@@ -367,6 +400,7 @@ struct fc_config {
 	char *pid_file;  /* NULL: none */
 	bool watch;      /* reload when the file changes (inotify), default false */
 	struct fc_config_admin admin;
+	struct fc_config_cluster cluster;
 	char *journal; /* the admin journal applied (JSON text, see admin/journal.h); NULL: none */
 };
 
@@ -385,7 +419,8 @@ struct fc_config *fc_config_from_args(const char *listen, const char *const *to,
                                       const char *algorithm, uint32_t workers, char *err,
                                       size_t errlen);
 
-/* Applies environment overrides (FULCRUM_LOG_LEVEL, FULCRUM_WORKERS) in place.
+/* Applies environment overrides (FULCRUM_LOG_LEVEL, FULCRUM_WORKERS,
+ * FULCRUM_IO_URING, FULCRUM_REDIS_ADDRESS) in place.
  * Returns 0 or -EINVAL with a message in err. */
 int fc_config_apply_env(struct fc_config *cfg, char *err, size_t errlen);
 

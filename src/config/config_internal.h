@@ -46,6 +46,10 @@ int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, char *wh
 /* "host:port", "[v6]:port", ":port", "*:port" into addr. */
 int fc__cfg_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *addr_len,
                          char *why, size_t whylen);
+/* cluster.redis.address: "host:port" or "[v6]:port", resolved now (once, at
+ * load) into a numeric host (NUL-terminated, at most hostlen) and a port. */
+int fc__cfg_parse_redis_address(const char *s, char *host, size_t hostlen, uint16_t *port,
+                                char *why, size_t whylen);
 /* "10.0.0.0/8", "127.0.0.1", "fd00::/8". */
 int fc__cfg_check_cidr(const char *s, const char **why);
 /* A route host: "api.example.com" or "*.example.com"; *lower gets a

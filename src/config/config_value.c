@@ -480,6 +480,41 @@ int fc__cfg_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t
 	               why, whylen);
 }
 
+int fc__cfg_parse_redis_address(const char *s, char *host, size_t hostlen, uint16_t *port,
+                                char *why, size_t whylen)
+{
+	char name[256];
+	const char *portstr;
+	bool bracketed;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+
+	if (split_host_port(s, name, sizeof(name), &bracketed, &portstr) < 0 || !*name) {
+		snprintf(why, whylen, "must be host:port or [ipv6]:port (got \"%.64s\")", s);
+		return -EINVAL;
+	}
+	if (parse_port(portstr, port) < 0) {
+		snprintf(why, whylen, "port must be 1..65535 (got \"%s\")", portstr);
+		return -EINVAL;
+	}
+	if (!valid_host(name, bracketed)) {
+		snprintf(why, whylen, "invalid host \"%s\"", name);
+		return -EINVAL;
+	}
+	int rc =
+	        resolve(name, *port, bracketed ? AI_NUMERICHOST : 0, &addr, &addr_len, why, whylen);
+	if (rc < 0)
+		return rc;
+	const void *a = addr.ss_family == AF_INET6
+	                        ? (const void *)&((struct sockaddr_in6 *)&addr)->sin6_addr
+	                        : (const void *)&((struct sockaddr_in *)&addr)->sin_addr;
+	if (!inet_ntop(addr.ss_family, a, host, (socklen_t)hostlen)) {
+		snprintf(why, whylen, "cannot print the address of \"%s\"", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, char *why, size_t whylen)
 {
 	static const char usage[] = "must be http://host:port or https://host:port";

@@ -4,10 +4,12 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "config/config_internal.h"
@@ -1673,7 +1675,8 @@ out:
 static void parse_rate_limit(struct walk *w, struct fc_config_rate_limit *rl, yaml_node_t *key,
                              yaml_node_t *n)
 {
-	struct field f[] = {F("key"), F("rate"), F("burst"), F("exempt"), F("max_keys")};
+	struct field f[] = {F("key"),      F("rate"),  F("burst"),        F("exempt"),
+	                    F("max_keys"), F("scope"), F("on_redis_down")};
 	size_t old;
 
 	if (!n) {
@@ -1682,6 +1685,32 @@ static void parse_rate_limit(struct walk *w, struct fc_config_rate_limit *rl, ya
 	}
 	if (!get_fields(w, n, f, sizeof(f) / sizeof(f[0])))
 		return;
+	if (f[5].val) {
+		old = push_key(w, "scope");
+		const char *v = field_scalar(w, &f[5], "local or global");
+		if (v && strcmp(v, "global") == 0)
+			rl->scope = FC_RATE_SCOPE_GLOBAL;
+		else if (v && strcmp(v, "local") != 0)
+			werr(w, f[5].val, "must be local or global (got \"%.64s\")", v);
+		if (rl->scope == FC_RATE_SCOPE_GLOBAL && !w->cfg->cluster.redis.enabled)
+			werr(w, f[5].val,
+			     "global needs cluster.redis (cluster: {redis: {address: host:port}}): "
+			     "the instances share their counts through it");
+		pop(w, old);
+	}
+	if (f[6].val) {
+		old = push_key(w, "on_redis_down");
+		const char *v = field_scalar(w, &f[6], "local, allow or deny");
+		if (v && strcmp(v, "allow") == 0)
+			rl->on_redis_down = FC_RATE_DOWN_ALLOW;
+		else if (v && strcmp(v, "deny") == 0)
+			rl->on_redis_down = FC_RATE_DOWN_DENY;
+		else if (v && strcmp(v, "local") != 0)
+			werr(w, f[6].val, "must be local, allow or deny (got \"%.64s\")", v);
+		if (v && rl->scope != FC_RATE_SCOPE_GLOBAL)
+			werr(w, f[6].val, "only used with scope: global");
+		pop(w, old);
+	}
 	if (f[0].val)
 		get_rate_key(w, &f[0], rl);
 	if (f[1].val) {
@@ -2576,6 +2605,104 @@ static void parse_http2(struct walk *w, yaml_node_t *n)
 	get_uint(w, &f[5], 1, 1000000, &h->max_glitches);
 }
 
+/* The first line of a secret's file (a password), read now: 0, or an error
+ * at the file's key. */
+static void read_secret_file(struct walk *w, const struct field *f, const char *path, char **out)
+{
+	size_t old = push_key(w, f->name);
+	char buf[4097];
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		werr(w, f->val, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			werr(w, f->val, "cannot read %s: %s", path, strerror(errno));
+			close(fd);
+			goto out;
+		}
+		n += (size_t)r;
+		if (r == 0 || n == sizeof(buf) - 1)
+			break;
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (n == sizeof(buf) - 1) {
+		werr(w, f->val, "%s: longer than 4096 bytes", path);
+		goto wipe;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!buf[0])
+		werr(w, f->val, "%s: the file is empty (its first line is the password)", path);
+	else
+		set_string(w, out, buf);
+wipe:
+	memset(buf, 0, sizeof(buf));
+out:
+	pop(w, old);
+}
+
+static bool is_key_prefix(const char *s)
+{
+	if (strlen(s) > 64)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+/* cluster: redis: {address, password_file, timeout, key_prefix}. */
+static void parse_cluster(struct walk *w, yaml_node_t *n)
+{
+	struct field f[] = {F("redis")};
+	struct field r[] = {F("address"), F("password_file"), F("timeout"), F("key_prefix")};
+	struct fc_config_redis *rd = &w->cfg->cluster.redis;
+	char why[300];
+
+	if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n, "must be a mapping (redis: {address: 127.0.0.1:6379}), not %s", kind(n));
+		return;
+	}
+	get_fields(w, n, f, 1);
+	if (!f[0].val)
+		return;
+	size_t old = push_key(w, "redis");
+	if (!get_fields(w, f[0].val, r, sizeof(r) / sizeof(r[0])))
+		goto out;
+	rd->enabled = true;
+	set_pos(&rd->at, f[0].key);
+	set_string(w, &rd->key_prefix, "fulcrum:");
+	if (!r[0].val) {
+		size_t o2 = push_key(w, "address");
+		werr(w, r[0].key ? r[0].key : f[0].val, "is required (such as 127.0.0.1:6379)");
+		pop(w, o2);
+	} else {
+		size_t o2 = push_key(w, "address");
+		const char *v = field_scalar(w, &r[0], "host:port");
+		if (v && fc__cfg_parse_redis_address(v, rd->host, sizeof(rd->host), &rd->port, why,
+		                                     sizeof(why)) < 0)
+			werr(w, r[0].val, "%s", why);
+		else if (v)
+			set_string(w, &rd->address, v);
+		pop(w, o2);
+	}
+	get_string(w, &r[1], "a file name", is_file_name, "must be a file name",
+	           &rd->password_file);
+	if (rd->password_file)
+		read_secret_file(w, &r[1], rd->password_file, &rd->password);
+	get_duration_ms(w, &r[2], 1, 60000, &rd->timeout_ms);
+	get_string(w, &r[3], "a key prefix", is_key_prefix,
+	           "must be at most 64 printable characters without spaces", &rd->key_prefix);
+out:
+	pop(w, old);
+}
+
 /* admin: listen, token_file. */
 static void parse_admin(struct walk *w, yaml_node_t *n)
 {
@@ -2607,7 +2734,7 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 	struct field f[] = {F("workers"),   F("shutdown_grace"), F("log"),      F("client"),
 	                    F("listeners"), F("pools"),          F("io_uring"), F("tunnel_timeout"),
 	                    F("state_dir"), F("pid_file"),       F("watch"),    F("admin"),
-	                    F("http2"),     F("rate_limits")};
+	                    F("http2"),     F("rate_limits"),    F("cluster")};
 	struct fc_config *cfg = w->cfg;
 	yaml_node_t empty;
 
@@ -2670,6 +2797,13 @@ static void parse_root(struct walk *w, yaml_node_t *root)
 		size_t old = push_key(w, "client");
 
 		parse_client(w, f[3].val);
+		pop(w, old);
+	}
+	/* The cluster before rate limits: a global one needs its Redis. */
+	if (f[14].val) {
+		size_t old = push_key(w, "cluster");
+
+		parse_cluster(w, f[14].val);
 		pop(w, old);
 	}
 	/* Rate limits, then pools, so pools and routes can name what is

@@ -19,6 +19,7 @@
 #include "health/health.h"
 #include "proxy/control.h"
 #include "proxy/discover.h"
+#include "proxy/glimit.h"
 #include "proxy/live.h"
 #include "proxy/proxy.h"
 #include "proxy/state.h"
@@ -52,6 +53,7 @@ struct control {
 	struct fc_reload_stats stats;
 	struct fc_wakes *wakes;         /* wake: (wake.c) */
 	struct fc_discovery *discovery; /* discover: (discover.c) */
+	struct fc_glimits *glimits;     /* scope: global rate limits and their Redis (glimit.c) */
 };
 
 /* DNS discovery follows the running runtime. */
@@ -126,6 +128,7 @@ static int build_runtime(struct control *ctl, struct fc_config *cfg, struct fc_r
 	        .conns = &ctl->conns,
 	        .access_fd = ctl->access_fd,
 	        .wake_mb = fc_wakes_mailbox(ctl->wakes),
+	        .glimit_mb = fc_glimits_mailbox(ctl->glimits),
 	};
 	return fc_runtime_create(cfg, ctl->n_workers, &o, out, err, errlen);
 }
@@ -281,6 +284,9 @@ static int reload(struct control *ctl, char *err, size_t errlen)
 	char what[160];
 	describe(ctl->cfg, cfg, what, sizeof(what));
 	struct fc_runtime *prev = ctl->rt;
+	if (fc_glimits_configure(ctl->glimits, cfg) < 0)
+		fc_error("reload: cluster.redis: out of memory: global rate limits follow "
+		         "on_redis_down");
 	fc_runtime_activate(rt, prev);
 	maintain_all(ctl, rt);
 	fc_health_start(rt->health);
@@ -347,6 +353,11 @@ int fc_control_wake(struct fc_control *ctl, const char *pool, const char **state
 {
 	struct control *c = (struct control *)ctl;
 	return c->wakes ? fc_wakes_wake(c->wakes, pool, state) : -ENOENT;
+}
+
+struct fc_glimits *fc_control_glimits(struct fc_control *ctl)
+{
+	return ((struct control *)ctl)->glimits;
 }
 
 struct fc_worker *fc_control_workers(struct fc_control *ctl, uint32_t *n)
@@ -527,6 +538,18 @@ int fc_control_run(struct fc_config *cfg, uint32_t n_workers, const struct fc_co
 		fc_error("discover: %s", strerror(-rc));
 		goto out;
 	}
+	rc = fc_glimits_create(&ctl.loop, &ctl.glimits);
+	if (rc < 0) {
+		fc_error("cluster: %s", strerror(-rc));
+		ctl.glimits = NULL;
+		goto out;
+	}
+	ctl.loop.before_wait = fc_glimits_flush;
+	ctl.loop.before_wait_arg = ctl.glimits;
+	if (fc_glimits_configure(ctl.glimits, cfg) < 0) {
+		fc_error("cluster.redis: out of memory");
+		goto out;
+	}
 	if (build_runtime(&ctl, cfg, NULL, &ctl.rt, err, sizeof(err)) < 0) {
 		fc_error("%s", err);
 		goto out;
@@ -577,6 +600,9 @@ out:
 	ctl.wakes = NULL;
 	fc_discovery_destroy(ctl.discovery);
 	ctl.discovery = NULL;
+	ctl.loop.before_wait = NULL;
+	fc_glimits_destroy(ctl.glimits); /* nor for a lease */
+	ctl.glimits = NULL;
 	/* workers are gone: nothing reports to health any more */
 	while (ctl.retired) {
 		struct retired *r = ctl.retired;

@@ -57,6 +57,9 @@ int fc_control_wake(struct fc_control *ctl, const char *pool, const char **state
 /* DNS discovery's state (discover.h), for the admin API and the metrics. */
 struct fc_discovery;
 const struct fc_discovery *fc_control_discovery(const struct fc_control *ctl);
+struct fc_glimits;
+/* The global rate limits and their Redis (glimit.h). Thread: control. */
+struct fc_glimits *fc_control_glimits(struct fc_control *ctl);
 struct fc_worker;
 /* The workers (NULL before they run) and how many. Thread: control. */
 struct fc_worker *fc_control_workers(struct fc_control *ctl, uint32_t *n);

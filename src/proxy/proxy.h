@@ -175,6 +175,7 @@ struct fc_runtime {
 	struct fc_mailbox *wake_mb; /* the control thread's wake requests (wake.c); NULL: none */
 	struct fc_rt_limit *limits; /* parallel to cfg->rate_limits */
 	size_t n_limits;
+	struct fc_mailbox *glimit_mb; /* global limits' lease refills (glimit.c); NULL: none */
 };
 
 /* How a runtime is built: all optional (NULL options: no health checks, no
@@ -185,9 +186,10 @@ struct fc_runtime_options {
 	struct fc_runtime *prev;             /* the running one: state carries over by identity */
 	const uint8_t *secret;               /* the process's sticky secret (state_dir) */
 	size_t secret_len;
-	atomic_uint *conns;         /* NULL: the runtime's own counter */
-	int access_fd;              /* -1: off */
-	struct fc_mailbox *wake_mb; /* wake.c's, for pools with wake: (NULL: never woken) */
+	atomic_uint *conns;           /* NULL: the runtime's own counter */
+	int access_fd;                /* -1: off */
+	struct fc_mailbox *wake_mb;   /* wake.c's, for pools with wake: (NULL: never woken) */
+	struct fc_mailbox *glimit_mb; /* glimit.c's, for scope: global limits (NULL: none) */
 };
 
 /* Builds pools and servers from cfg (takes a reference): with o->prev,

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "http/h1_write.h"
+#include "proxy/glimit.h"
 #include "proxy/proxy.h"
 #include "proxy/reqinfo.h"
 
@@ -35,8 +36,15 @@ _Static_assert(sizeof(struct rl_set) == 64, "a set is one cache line");
 struct rl_ctr {
 	_Atomic uint64_t limited;
 	_Atomic uint64_t evicted_early;
-	char pad[48];
+	_Atomic uint64_t down_allowed;
+	_Atomic uint64_t down_refused;
+	char pad[32];
 };
+
+/* A lease word: the tokens held (low 31 bits) and a refill asked (the top). */
+#define LEASE_PENDING 0x80000000u
+#define LEASE_TOKENS  0x7fffffffu
+#define LEASE_MAX     (1u << 30)
 _Static_assert(sizeof(struct rl_ctr) == 64, "a worker's counters are one cache line");
 
 struct fc_ratelimit {
@@ -47,8 +55,11 @@ struct fc_ratelimit {
 	uint32_t n_sets;
 	uint32_t window_s;
 	size_t sets_bytes;
-	struct rl_set *sets; /* mmap'ed: pages are touched as keys arrive */
-	struct rl_ctr *ctr;  /* one per worker */
+	struct rl_set *sets;     /* mmap'ed: pages are touched as keys arrive */
+	struct rl_ctr *ctr;      /* one per worker */
+	_Atomic uint32_t *lease; /* leased: one per bucket (set * WAYS + way); else NULL */
+	size_t lease_bytes;
+	char *redis_key;
 };
 
 static inline void cpu_relax(void)
@@ -127,6 +138,21 @@ int fc_ratelimit_create(const struct fc_ratelimit_spec *spec, struct fc_ratelimi
 	}
 	rl->sets = m;
 	memset(rl->ctr, 0, spec->n_workers * sizeof(struct rl_ctr));
+	if (spec->lease_batch) {
+		rl->lease_bytes = (size_t)rl->n_sets * FC_RATELIMIT_WAYS * sizeof(*rl->lease);
+		void *lm = mmap(NULL, rl->lease_bytes, PROT_READ | PROT_WRITE,
+		                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		rl->redis_key = strdup(spec->redis_key ? spec->redis_key : "");
+		if (lm == MAP_FAILED || !rl->redis_key) {
+			if (lm != MAP_FAILED)
+				munmap(lm, rl->lease_bytes);
+			rl->lease_bytes = 0;
+			fc_ratelimit_unref(rl);
+			return -ENOMEM;
+		}
+		rl->lease = lm;
+	}
+	rl->spec.redis_key = rl->redis_key;
 	*out = rl;
 	return 0;
 }
@@ -141,6 +167,9 @@ void fc_ratelimit_unref(struct fc_ratelimit *rl)
 	if (!rl || atomic_fetch_sub_explicit(&rl->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	munmap(rl->sets, rl->sets_bytes);
+	if (rl->lease)
+		munmap((void *)rl->lease, rl->lease_bytes);
+	free(rl->redis_key);
 	free(rl->ctr);
 	free(rl);
 }
@@ -150,7 +179,8 @@ bool fc_ratelimit_same(const struct fc_ratelimit *rl, const struct fc_ratelimit_
 	const struct fc_ratelimit_spec *a = &rl->spec;
 	return a->rate == spec->rate && a->period_ms == spec->period_ms &&
 	       a->burst == spec->burst && a->max_keys == spec->max_keys &&
-	       a->n_workers == spec->n_workers;
+	       a->n_workers == spec->n_workers && a->lease_batch == spec->lease_batch &&
+	       !strcmp(a->redis_key ? a->redis_key : "", spec->redis_key ? spec->redis_key : "");
 }
 
 uint64_t fc_ratelimit_hash(const struct fc_ratelimit *rl, unsigned kind, const void *key,
@@ -200,14 +230,16 @@ static void set_unlock(struct rl_set *s)
 	atomic_store_explicit(&s->lock, 0, memory_order_release);
 }
 
-/* The key's bucket in its set: 1 allowed, 0 refused, -1 not there. */
+/* The key's bucket in its set: 1 allowed, 0 refused, -1 not there; *way
+ * is the bucket's place in the set. */
 static int take_found(const struct fc_ratelimit *rl, struct rl_set *s, uint32_t fp, uint64_t now_ns,
-                      struct fc_ratelimit_verdict *v)
+                      struct fc_ratelimit_verdict *v, int *way)
 {
 again:
 	for (int i = 0; i < FC_RATELIMIT_WAYS; i++) {
 		if (atomic_load_explicit(&s->fp[i], memory_order_relaxed) != fp)
 			continue;
+		*way = i;
 		uint64_t t = atomic_load_explicit(&s->tat[i], memory_order_acquire);
 		for (;;) {
 			if (t == LOCKED) { /* being given to another key */
@@ -233,7 +265,7 @@ again:
  * full soonest (a full one is idle: giving it away loses nothing). 1: the
  * new bucket's first token taken; -1: another caller inserted the key. */
 static int insert(struct fc_ratelimit *rl, struct rl_set *s, uint32_t fp, uint64_t now_ns,
-                  uint32_t worker, struct fc_ratelimit_verdict *v)
+                  uint32_t worker, struct fc_ratelimit_verdict *v, int *way)
 {
 	set_lock(s);
 	int best = -1;
@@ -264,6 +296,10 @@ static int insert(struct fc_ratelimit *rl, struct rl_set *s, uint32_t fp, uint64
 		;
 	bool early = atomic_load_explicit(&s->fp[best], memory_order_relaxed) != 0 && old > now_ns;
 	atomic_store_explicit(&s->fp[best], fp, memory_order_relaxed);
+	if (rl->lease) /* a new key's lease: its credit, no refill asked yet */
+		atomic_store_explicit(&rl->lease[(size_t)(s - rl->sets) * FC_RATELIMIT_WAYS + best],
+		                      FC_RATELIMIT_LEASE_CREDIT, memory_order_relaxed);
+	*way = best;
 	uint64_t nt = 0;
 	fc_ratelimit_decide(&nt, now_ns, rl->t_ns, rl->spec.burst, v); /* a full bucket */
 	atomic_store_explicit(&s->tat[best], nt, memory_order_release);
@@ -273,20 +309,146 @@ static int insert(struct fc_ratelimit *rl, struct rl_set *s, uint32_t fp, uint64
 	return 1;
 }
 
-bool fc_ratelimit_take(struct fc_ratelimit *rl, uint64_t h, uint64_t now_ns, uint32_t worker,
-                       struct fc_ratelimit_verdict *v)
+/* A take; *way is where the key's bucket is (valid when it returns). */
+static bool take_at(struct fc_ratelimit *rl, uint64_t h, uint64_t now_ns, uint32_t worker,
+                    struct fc_ratelimit_verdict *v, int *way)
 {
 	struct rl_set *s = set_of(rl, h);
 	uint32_t fp = fp_of(h);
 	for (;;) {
-		int r = take_found(rl, s, fp, now_ns, v);
+		int r = take_found(rl, s, fp, now_ns, v, way);
 		if (r < 0)
-			r = insert(rl, s, fp, now_ns, worker, v);
+			r = insert(rl, s, fp, now_ns, worker, v, way);
 		if (r == 0)
 			ctr_inc(&rl->ctr[worker].limited);
 		if (r >= 0)
 			return r == 1;
 	}
+}
+
+bool fc_ratelimit_take(struct fc_ratelimit *rl, uint64_t h, uint64_t now_ns, uint32_t worker,
+                       struct fc_ratelimit_verdict *v)
+{
+	int way;
+	return take_at(rl, h, now_ns, worker, v, &way);
+}
+
+/* ---------------------------------------------------------------- leases */
+
+uint32_t fc_ratelimit_lease_batch_for(uint32_t rate, uint32_t period_ms, uint32_t burst)
+{
+	/* 50 ms of tokens: a few round trips a second, little held back */
+	uint64_t b = ((uint64_t)rate * 50 + period_ms - 1) / period_ms;
+	uint64_t cap = burst / 4 ? burst / 4 : 1;
+	if (b > cap)
+		b = cap;
+	return b ? (uint32_t)b : 1;
+}
+
+bool fc_ratelimit_lease_low(uint32_t tokens, uint32_t batch)
+{
+	return tokens <= batch / 2;
+}
+
+/* The lease word of h's bucket, or NULL when h has none now. */
+static _Atomic uint32_t *lease_of(const struct fc_ratelimit *rl, uint64_t h)
+{
+	struct rl_set *s = set_of(rl, h);
+	uint32_t fp = fp_of(h);
+	for (int i = 0; i < FC_RATELIMIT_WAYS; i++)
+		if (atomic_load_explicit(&s->fp[i], memory_order_relaxed) == fp)
+			return &rl->lease[(size_t)(s - rl->sets) * FC_RATELIMIT_WAYS + i];
+	return NULL;
+}
+
+bool fc_ratelimit_take_leased(struct fc_ratelimit *rl, uint64_t h, uint64_t now_ns, uint32_t worker,
+                              struct fc_ratelimit_verdict *v, bool *refill)
+{
+	int way;
+	*refill = false;
+	if (!take_at(rl, h, now_ns, worker, v, &way))
+		return false;
+	_Atomic uint32_t *lw =
+	        &rl->lease[(size_t)(set_of(rl, h) - rl->sets) * FC_RATELIMIT_WAYS + way];
+	uint32_t batch = rl->spec.lease_batch;
+	uint32_t w = atomic_load_explicit(lw, memory_order_relaxed);
+	for (;;) {
+		uint32_t tokens = w & LEASE_TOKENS, nw = w;
+		if (tokens)
+			nw = w - 1;
+		if (fc_ratelimit_lease_low(nw & LEASE_TOKENS, batch))
+			nw |= LEASE_PENDING;
+		if (nw == w || atomic_compare_exchange_weak_explicit(
+		                       lw, &w, nw, memory_order_acq_rel, memory_order_relaxed)) {
+			*refill = !(w & LEASE_PENDING) && (nw & LEASE_PENDING);
+			if (tokens)
+				return true;
+			break;
+		}
+	}
+	/* the lease is empty: the instance's own bucket keeps its token */
+	fc_ratelimit_refund(rl, h);
+	ctr_inc(&rl->ctr[worker].limited);
+	v->allowed = false;
+	v->remaining = 0;
+	v->wait_ns = rl->t_ns;
+	return false;
+}
+
+void fc_ratelimit_refund_leased(struct fc_ratelimit *rl, uint64_t h)
+{
+	fc_ratelimit_refund(rl, h);
+	_Atomic uint32_t *lw = lease_of(rl, h);
+	if (lw)
+		atomic_fetch_add_explicit(lw, 1, memory_order_relaxed);
+}
+
+void fc_ratelimit_lease_grant(struct fc_ratelimit *rl, uint64_t h, uint32_t granted)
+{
+	_Atomic uint32_t *lw = lease_of(rl, h);
+	if (!lw)
+		return;
+	uint32_t w = atomic_load_explicit(lw, memory_order_relaxed);
+	for (;;) {
+		uint64_t tokens = (uint64_t)(w & LEASE_TOKENS) + granted;
+		uint32_t nw = tokens > LEASE_MAX ? LEASE_MAX : (uint32_t)tokens;
+		if (atomic_compare_exchange_weak_explicit(lw, &w, nw, memory_order_acq_rel,
+		                                          memory_order_relaxed))
+			return;
+	}
+}
+
+int64_t fc_ratelimit_lease_tokens(const struct fc_ratelimit *rl, uint64_t h)
+{
+	_Atomic uint32_t *lw = rl->lease ? lease_of(rl, h) : NULL;
+	return lw ? (int64_t)(atomic_load_explicit(lw, memory_order_relaxed) & LEASE_TOKENS) : -1;
+}
+
+uint32_t fc_ratelimit_lease_batch(const struct fc_ratelimit *rl)
+{
+	return rl->spec.lease_batch;
+}
+
+const char *fc_ratelimit_redis_key(const struct fc_ratelimit *rl)
+{
+	return rl->redis_key ? rl->redis_key : "";
+}
+
+uint32_t fc_ratelimit_rate(const struct fc_ratelimit *rl)
+{
+	return rl->spec.rate;
+}
+
+uint32_t fc_ratelimit_period_ms(const struct fc_ratelimit *rl)
+{
+	return rl->spec.period_ms;
+}
+
+void fc_ratelimit_count_down(struct fc_ratelimit *rl, uint32_t worker, bool allowed, bool limited)
+{
+	ctr_inc(allowed ? &rl->ctr[worker].down_allowed : &rl->ctr[worker].down_refused);
+	if (limited)
+		ctr_inc(&rl->ctr[worker].limited);
 }
 
 void fc_ratelimit_refund(struct fc_ratelimit *rl, uint64_t h)
@@ -316,9 +478,14 @@ void fc_ratelimit_stats(const struct fc_ratelimit *rl, struct fc_ratelimit_stats
 		st->limited += atomic_load_explicit(&rl->ctr[w].limited, memory_order_relaxed);
 		st->evicted_early +=
 		        atomic_load_explicit(&rl->ctr[w].evicted_early, memory_order_relaxed);
+		st->down_allowed +=
+		        atomic_load_explicit(&rl->ctr[w].down_allowed, memory_order_relaxed);
+		st->down_refused +=
+		        atomic_load_explicit(&rl->ctr[w].down_refused, memory_order_relaxed);
 	}
 	st->capacity = (uint64_t)rl->n_sets * FC_RATELIMIT_WAYS;
-	st->bytes = rl->sets_bytes + rl->spec.n_workers * sizeof(struct rl_ctr) + sizeof(*rl);
+	st->bytes = rl->sets_bytes + rl->lease_bytes + rl->spec.n_workers * sizeof(struct rl_ctr) +
+	            sizeof(*rl);
 }
 
 uint64_t fc_ratelimit_active(const struct fc_ratelimit *rl, uint64_t now_ns)
@@ -378,6 +545,52 @@ static bool is_exempt(const struct fc_rt_limit *l, const struct fc_addr *a)
 	return false;
 }
 
+/* What a take used, so it can be given back. */
+enum took_how {
+	TOOK_NOTHING, /* Redis down, on_redis_down: allow (nothing counted) */
+	TOOK_LOCAL,   /* the instance's bucket */
+	TOOK_LEASED,  /* the bucket and the key's lease of the global limit */
+};
+
+/* One limit's decision: a local limit's bucket; a global one's lease while
+ * Redis is up (a low lease is posted to the control thread), else its
+ * on_redis_down. Nothing waits. */
+static bool take(const struct fc_runtime *rt, struct fc_rt_limit *l, uint64_t h,
+                 const struct fc_worker *w, struct fc_ratelimit_verdict *v, enum took_how *how)
+{
+	const struct fc_config_rate_limit *c = l->cfg;
+	*how = TOOK_LOCAL;
+	if (c->scope != FC_RATE_SCOPE_GLOBAL)
+		return fc_ratelimit_take(l->rl, h, w->loop.now_ns, w->id, v);
+	if (fc_glimits_up()) {
+		bool refill = false;
+		*how = TOOK_LEASED;
+		bool ok = fc_ratelimit_take_leased(l->rl, h, w->loop.now_ns, w->id, v, &refill);
+		if (refill)
+			fc_glimits_want(rt->glimit_mb, l->rl, h);
+		return ok;
+	}
+	bool ok, deny = false;
+	switch (c->on_redis_down) {
+	case FC_RATE_DOWN_ALLOW:
+		*how = TOOK_NOTHING;
+		ok = true;
+		break;
+	case FC_RATE_DOWN_DENY:
+		ok = false;
+		deny = true;
+		v->allowed = false;
+		v->remaining = 0;
+		v->wait_ns = 1000000000ull;
+		break;
+	default: /* local: this instance's bucket alone */
+		ok = fc_ratelimit_take(l->rl, h, w->loop.now_ns, w->id, v);
+		break;
+	}
+	fc_ratelimit_count_down(l->rl, w->id, ok, deny); /* a bucket counted its own refusal */
+	return ok;
+}
+
 unsigned fc_rate_limit_check(struct fc_exchange *x, const struct fc_h1_head *hd,
                              const struct fc_config_route *r, bool close, char *out, size_t cap,
                              size_t *n)
@@ -390,6 +603,7 @@ unsigned fc_rate_limit_check(struct fc_exchange *x, const struct fc_h1_head *hd,
 	const struct fc_worker *w = x->c->w;
 	struct fc_rt_limit *took = NULL;
 	uint64_t took_h = 0;
+	enum took_how took_how = TOOK_NOTHING;
 	for (int i = 0; i < 2; i++) {
 		size_t idx = want[i] ? (size_t)(want[i] - rt->cfg->rate_limits) : SIZE_MAX;
 		if (idx >= rt->n_limits)
@@ -399,12 +613,17 @@ unsigned fc_rate_limit_check(struct fc_exchange *x, const struct fc_h1_head *hd,
 			continue;
 		uint64_t h = request_key(l, x, hd);
 		struct fc_ratelimit_verdict v;
-		if (fc_ratelimit_take(l->rl, h, w->loop.now_ns, w->id, &v)) {
+		enum took_how how = TOOK_LOCAL;
+		if (take(rt, l, h, w, &v, &how)) {
 			took = l;
 			took_h = h;
+			took_how = how;
 			continue;
 		}
-		if (took) /* refused here: the other limit's token was not used */
+		if (took &&
+		    took_how == TOOK_LEASED) /* refused here: the other's token was not used */
+			fc_ratelimit_refund_leased(took->rl, took_h);
+		else if (took && took_how == TOOK_LOCAL)
 			fc_ratelimit_refund(took->rl, took_h);
 		uint64_t s = (v.wait_ns + 999999999ull) / 1000000000ull;
 		struct fc_h1_rate_limited f = {

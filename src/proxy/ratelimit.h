@@ -27,6 +27,11 @@ struct fc_ratelimit_spec {
 	uint32_t max_keys;  /* buckets (rounded up to whole sets) */
 	uint32_t n_workers; /* counter slots: callers pass 0..n_workers-1 */
 	uint64_t seed;      /* hash seed; 0: a random one */
+	/* leased (a global limit, docs/cluster.md): tokens are asked from Redis
+	 * lease_batch at a time; 0: a local limit. redis_key (copied) is the
+	 * prefix of its keys there. */
+	uint32_t lease_batch;
+	const char *redis_key;
 };
 
 /* One take's outcome. */
@@ -40,6 +45,8 @@ struct fc_ratelimit_verdict {
 struct fc_ratelimit_stats {
 	uint64_t limited;       /* takes refused */
 	uint64_t evicted_early; /* buckets given to a new key before they were full */
+	uint64_t down_allowed;  /* leased: requests let through while Redis was down */
+	uint64_t down_refused;  /* leased: requests refused while Redis was down */
 	uint64_t capacity;      /* buckets */
 	uint64_t bytes;         /* the table and its counters */
 };
@@ -81,6 +88,46 @@ void fc_ratelimit_stats(const struct fc_ratelimit *rl, struct fc_ratelimit_stats
 /** Buckets in use that are not full at now_ns (a walk of the whole table:
  * for tests and the benchmark, not the request path). */
 uint64_t fc_ratelimit_active(const struct fc_ratelimit *rl, uint64_t now_ns);
+
+/* ---- leased tables (spec.lease_batch > 0): each bucket also holds the
+ * tokens this instance leased from Redis and has not used, and whether a
+ * refill is on its way (docs/cluster.md, "Global rate limits"). */
+
+/* A new key's first request passes on this many tokens of its own (no
+ * request waits for Redis); its lease is asked for at once. */
+#define FC_RATELIMIT_LEASE_CREDIT 1
+
+/** Takes a token from the key's bucket (the instance's own count, as
+ * fc_ratelimit_take) and one from its lease; refused when either has none
+ * (then neither is used). *refill is set when the caller must ask for the
+ * key's lease to be refilled (fc_glimits_want): its tokens fell to half a
+ * batch and no refill was asked for yet (this call marked it asked).
+ * Thread: any, as fc_ratelimit_take. */
+bool fc_ratelimit_take_leased(struct fc_ratelimit *rl, uint64_t h, uint64_t now_ns, uint32_t worker,
+                              struct fc_ratelimit_verdict *v, bool *refill);
+/** Gives back what a take_leased of h took (another limit refused). */
+void fc_ratelimit_refund_leased(struct fc_ratelimit *rl, uint64_t h);
+/** Adds tokens granted by Redis to h's lease (at most 2^30 held) and ends
+ * its refill (granted may be 0: the ask is over, nothing came). Nothing
+ * when h's bucket has gone to another key. Thread: control. */
+void fc_ratelimit_lease_grant(struct fc_ratelimit *rl, uint64_t h, uint32_t granted);
+/** Tokens h holds in its lease now (tests, the admin API); -1: no bucket. */
+int64_t fc_ratelimit_lease_tokens(const struct fc_ratelimit *rl, uint64_t h);
+/** A leased table's parameters: batch, Redis key prefix, rate, period. */
+uint32_t fc_ratelimit_lease_batch(const struct fc_ratelimit *rl);
+const char *fc_ratelimit_redis_key(const struct fc_ratelimit *rl);
+uint32_t fc_ratelimit_rate(const struct fc_ratelimit *rl);
+uint32_t fc_ratelimit_period_ms(const struct fc_ratelimit *rl);
+/** Counts a request a leased limit decided without Redis (down); limited:
+ * also in stats.limited (a refusal no bucket counted). */
+void fc_ratelimit_count_down(struct fc_ratelimit *rl, uint32_t worker, bool allowed, bool limited);
+
+/** The lease's batch for a limit of rate per period_ms and burst: 50 ms of
+ * tokens, at least 1, at most a quarter of burst (pure). */
+uint32_t fc_ratelimit_lease_batch_for(uint32_t rate, uint32_t period_ms, uint32_t burst);
+/** Whether a lease holding tokens after a take asks for a refill: at half a
+ * batch or less (pure). */
+bool fc_ratelimit_lease_low(uint32_t tokens, uint32_t batch);
 
 /** The arithmetic of one take, pure: a bucket full again at *tat (0: new),
  * interval t_ns between tokens, burst tokens. Updates *tat when allowed. */

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fulcrum/fulcrum.h>
+
 #include "core/log.h"
 #include "core/sock.h"
 #include "health/health.h"
@@ -278,6 +280,19 @@ static int build_limits(struct fc_runtime *rt, const struct fc_runtime_options *
 		        .max_keys = c->max_keys,
 		        .n_workers = rt->n_workers ? rt->n_workers : 1,
 		};
+		char rkey[200];
+		if (c->scope == FC_RATE_SCOPE_GLOBAL) {
+			/* every instance hashes a key the same way: its Redis key is
+			 * PREFIX rl:NAME:HASH */
+			snprintf(rkey, sizeof(rkey), "%srl:%s:",
+			         cfg->cluster.redis.key_prefix ? cfg->cluster.redis.key_prefix
+			                                       : "fulcrum:",
+			         c->name);
+			spec.redis_key = rkey;
+			spec.seed = fc_hash64_seeded(rkey, strlen(rkey), 0x676c6f62616cull) | 1;
+			spec.lease_batch =
+			        fc_ratelimit_lease_batch_for(c->rate, c->period_ms, c->burst);
+		}
 		const struct fc_runtime *prev = o ? o->prev : NULL;
 		for (size_t k = 0; prev && k < prev->n_limits; k++) {
 			const struct fc_rt_limit *pl = &prev->limits[k];
@@ -326,6 +341,7 @@ int fc_runtime_create(struct fc_config *cfg, uint32_t n_workers, const struct fc
 	rt->conns = o && o->conns ? o->conns : &rt->own_conns;
 	rt->generation = o && o->prev ? o->prev->generation + 1 : 1;
 	rt->wake_mb = o ? o->wake_mb : NULL;
+	rt->glimit_mb = o ? o->glimit_mb : NULL;
 	size_t use_size = (n_workers ? n_workers : 1) * sizeof(*rt->use);
 	rt->use = aligned_alloc(64, use_size);
 	rt->pools = calloc(cfg->n_pools ? cfg->n_pools : 1, sizeof(*rt->pools));

@@ -604,6 +604,18 @@ def run_fulcrum(args, timeout=10, env=None, input_text=None):
     return subprocess.CompletedProcess(p.args, p.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
+def promtool(text):
+    """promtool check metrics must pass on text (a /metrics answer); a clear
+    skip when it is not installed."""
+    tool = shutil.which("promtool")
+    if not tool:
+        print("SKIP promtool check: promtool is not installed (Debian: apt-get install prometheus)")
+        return
+    p = subprocess.run([tool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    eq(p.returncode, 0, "promtool check metrics: %s %s" % (p.stdout.decode(), p.stderr.decode()))
+    eq((p.stdout + p.stderr).decode().strip(), "", "promtool has nothing to say")
+
+
 def write_file(text, name="fulcrum.yaml"):
     path = os.path.join(tmpdir(), name)
     with open(path, "w") as f:

@@ -76,13 +76,14 @@ def pem_files():
 def with_real_files(y):
     """The docs name files such as /etc/fulcrum/site.pem: --check reads them,
     so each cert:, key:, ca: and token_file: points at a real one (the key
-    stays as written)."""
+    stays as written); password_file: (cluster.redis) reads the token's file."""
     f = pem_files()
     if "token" not in f:
         f["token"] = os.path.join(os.path.dirname(f["cert"]), "admin.token")
         with open(f["token"], "w") as t:
             t.write("docs-token\n")
     y = re.sub(r"\b(token_file): *(/[^\s,}]+)", lambda m: "token_file: %s" % f["token"], y)
+    y = re.sub(r"\b(password_file): *(/[^\s,}]+)", lambda m: "password_file: %s" % f["token"], y)
     return re.sub(r"\b(cert|key|ca): *(/[^\s,}]+)", lambda m: "%s: %s" % (m.group(1), f[m.group(1)]), y)
 
 

@@ -6,7 +6,9 @@ under active health checks turns dead on the page within seconds, without a
 reload; the request counters and the requests/s chart follow real traffic;
 the page asks nothing of any other origin; with a token its buttons drain,
 ready and re-weight through PATCH, and a refused change shows the API's error;
-a fulcrum that stops answering brings up 'Connection lost — retrying'.
+a fulcrum that stops answering brings up 'Connection lost — retrying'; with
+cluster.redis one line shows the Redis state (up, then down once it is
+killed).
 Screenshots go to <build>/test-artifacts/ (printed)."""
 import base64
 import hashlib
@@ -18,6 +20,7 @@ import time
 
 import cdp
 import harness as h
+import redis_helper
 
 HEALTH = "{path: /health, interval: 200ms, timeout: 100ms, rise: 2, fall: 2}"
 TOKEN = "status-page-test-token-0123456789"
@@ -310,7 +313,7 @@ def token_buttons_drain_ready_and_weight():
     h.eq(problems(b, refused_requests=True), [], "script errors, console errors, CSP violations")
 
 
-FACTS_JS = "(document.querySelector('section.pool .ph .facts') || {}).innerText || ''"
+FACTS_JS = "((document.querySelector('section.pool .ph .facts') || {}).innerText || '')"
 ACTIVE_JS = "(document.querySelector('tr[data-server=\"q-0\"]') || {children: []}).children[4].innerText"
 
 
@@ -360,6 +363,38 @@ def dns_discovery_on_the_page():
     h.eq(api(aport)[0]["discover"]["last_result"], "failed", "the API agrees")
     h.eq(h.get(f.port, "/").status, 200, "the written server serves")
     h.eq(problems(b), [], "script errors, console errors, CSP violations")
+
+
+REDIS_JS = "((document.getElementById('redis') || {}).textContent || '')"
+
+
+@h.test(timeout=60)
+def redis_state_on_the_page():
+    """cluster.redis set: one line with the address and state, following the
+    API's "redis" object; no line without cluster.redis (the other tests)."""
+    redis = redis_helper.Redis()
+    e = h.Echo(name="rd-0")
+    port, aport = redis_helper.kernel_port(), redis_helper.kernel_port()
+    top = ("state_dir: %s\nadmin: {listen: 127.0.0.1:%d}\n"
+           "cluster:\n  redis: {address: 127.0.0.1:%d, password_file: %s}\n"
+           "rate_limits:\n  g: {rate: 100/s, scope: global}"
+           % (os.path.join(h.tmpdir(), "state"), aport, redis.port, redis_helper.password_file()))
+    f = h.Fulcrum.from_config(h.config(port, [e], log_level="info", top_extra=top), port=port)
+    h.check(h.wait_port(aport, 10, f.proc), "the admin listener")
+    where = "127.0.0.1:%d" % redis.port
+    f.wait_for_log("redis %s: up" % where, timeout=10)
+    b = open_page(aport)
+    line = b.wait("%s.includes('Redis %s: up') && %s" % (REDIS_JS, where, REDIS_JS), 6,
+                  "the Redis line says up")
+    h.check("0 errors" in line, "no errors yet: %r" % line)
+    h.eq(h.get(aport, "/api/pools").json()["redis"]["state"], "up", "the API's redis state")
+    shot(b, "status-page-redis-up")
+    redis.kill()
+    f.wait_for_log("redis %s: down" % where, timeout=5)
+    b.wait("%s.includes('Redis %s: down — global rate limits follow on_redis_down')"
+           % (REDIS_JS, where), 6, "the Redis line says down")
+    shot(b, "status-page-redis-down")
+    h.eq(problems(b), [], "no script errors")
 
 
 h.main()

@@ -339,7 +339,7 @@ static void test_errors_top(void **state)
 	        "frobnicate: 1\n" MINIMAL,
 	        "t.yaml:1:1: frobnicate: unknown key (expected one of: workers, shutdown_grace, "
 	        "log, client, listeners, pools, io_uring, tunnel_timeout, state_dir, pid_file, "
-	        "watch, admin, http2, rate_limits)");
+	        "watch, admin, http2, rate_limits, cluster)");
 	expect_error("workers: 2\nworkers: 3\n" MINIMAL,
 	             "t.yaml:2:1: workers: duplicate key (first at line 1)");
 	expect_error("workers: 257\n" MINIMAL, "t.yaml:1:10: workers: must be auto or 1..256 (got "
@@ -359,10 +359,11 @@ static void test_errors_top(void **state)
 	                        "a flow sequence (line 1)");
 	expect_error("a: b: c\n", "t.yaml:1:5: YAML: mapping values are not allowed in this "
 	                          "context");
-	expect_error("a: \"x\\0y\"\n",
-	             "t.yaml:1:1: a: unknown key (expected one of: workers, "
-	             "shutdown_grace, log, client, listeners, pools, io_uring, "
-	             "tunnel_timeout, state_dir, pid_file, watch, admin, http2, rate_limits)");
+	expect_error(
+	        "a: \"x\\0y\"\n",
+	        "t.yaml:1:1: a: unknown key (expected one of: workers, "
+	        "shutdown_grace, log, client, listeners, pools, io_uring, "
+	        "tunnel_timeout, state_dir, pid_file, watch, admin, http2, rate_limits, cluster)");
 	expect_error("log:\n  error: \"a\\0b\"\n" MINIMAL,
 	             "t.yaml:2:10: log.error: must not contain NUL characters");
 	expect_error("? [a]\n: 1\n" MINIMAL, "t.yaml:1:3: keys must be plain names, not a list");
