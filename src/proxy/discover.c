@@ -482,27 +482,27 @@ static bool target_ok(const char *s)
 	return true;
 }
 
+/* A query's status (or its answer's, parsed): true when the lookup ends with
+ * it — the channel is going away, the name has no record (an answer: empty),
+ * or it failed. */
+static bool settled(struct dpool *dp, int status)
+{
+	if (dp->dying || status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
+		return true;
+	if (status == ARES_ENOTFOUND || status == ARES_ENODATA)
+		finish(dp);
+	else if (status != ARES_SUCCESS)
+		finish_failed(dp, ares_strerror(status));
+	return status != ARES_SUCCESS;
+}
+
 static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct dpool *dp = arg;
 	(void)timeouts;
-	if (dp->dying || status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
-		return;
-	if (status == ARES_ENOTFOUND || status == ARES_ENODATA) {
-		finish(dp); /* the name has no record: an answer, empty */
-		return;
-	}
 	struct ares_srv_reply *srv = NULL;
-	if (status == ARES_SUCCESS)
-		status = ares_parse_srv_reply(abuf, alen, &srv);
-	if (status == ARES_ENODATA) {
-		finish(dp);
+	if (settled(dp, status) || settled(dp, ares_parse_srv_reply(abuf, alen, &srv)))
 		return;
-	}
-	if (status != ARES_SUCCESS) {
-		finish_failed(dp, ares_strerror(status));
-		return;
-	}
 	size_t n = 0;
 	for (struct ares_srv_reply *s = srv; s; s = s->next)
 		n++;
@@ -561,27 +561,14 @@ static void on_addrs(void *arg, int status, int timeouts, unsigned char *abuf, i
 {
 	struct dpool *dp = arg;
 	(void)timeouts;
-	if (dp->dying || status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
-		return;
-	if (status == ARES_ENOTFOUND || status == ARES_ENODATA) {
-		finish(dp);
-		return;
-	}
 	struct ares_addrttl a4[MAX_RECORDS / 4];
 	struct ares_addr6ttl a6[MAX_RECORDS / 4];
 	int n = MAX_RECORDS / 4;
-	if (status == ARES_SUCCESS)
-		status = dp->type == FC_DISCOVER_A
-		                 ? ares_parse_a_reply(abuf, alen, NULL, a4, &n)
-		                 : ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
-	if (status == ARES_ENODATA) {
-		finish(dp);
+	if (settled(dp, status) ||
+	    settled(dp, dp->type == FC_DISCOVER_A
+	                        ? ares_parse_a_reply(abuf, alen, NULL, a4, &n)
+	                        : ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n)))
 		return;
-	}
-	if (status != ARES_SUCCESS) {
-		finish_failed(dp, ares_strerror(status));
-		return;
-	}
 	dp->f = calloc(n > 0 ? (size_t)n : 1, sizeof(*dp->f));
 	if (!dp->f) {
 		finish_failed(dp, "out of memory");
