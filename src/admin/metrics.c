@@ -404,8 +404,8 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	}
 	/* pools whose servers come from DNS (discover:) */
 	family(o, "fulcrum_discovery_lookups_total", "counter",
-	       "DNS lookups of a pool's discover: name, by result (ok, empty: no record, "
-	       "failed: the servers of the last answer stay).");
+	       "DNS lookups of a pool's discover: name, by result (ok; empty: no record, "
+	       "and failed: the servers of the last answer stay).");
 	for (size_t i = 0; i < sn.np; i++) {
 		struct fc_discovery_info di;
 		if (!fc_discovery_info(a->hooks.discovery, sn.p[i].name, &di))

@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "proxy/discover.h"
+#include "proxy/dns_ttl.h"
 #include "proxy/live.h"
 #include "proxy/proxy.h"
 
@@ -26,6 +27,7 @@
 #define URL_LEN        80   /* https://[IPv6]:port */
 #define SRV_WEIGHT_MAX 1000 /* a server's weight is 0..1000 */
 #define MAX_RECORDS    1024 /* more records than this in one answer are left out */
+#define MIN_TTL_MS     1000 /* records with a TTL below 1 s are looked up every second */
 
 /* One record of the answer being put together. */
 struct found {
@@ -61,11 +63,10 @@ struct dpool {
 	int epfd;
 	struct fc_io io;
 	struct fc_timer next_lookup, ares_tmo;
-	uint64_t gen;  /* increases with each lookup; stale callbacks are ignored */
-	bool busy;     /* a lookup is under way */
-	bool dying;    /* being destroyed: callbacks only free what they own */
-	bool failing;  /* the last lookup failed (logged once per change) */
-	bool answered; /* at least one answer since the start */
+	uint64_t gen;    /* increases with each lookup; stale callbacks are ignored */
+	bool busy;       /* a lookup is under way */
+	bool dying;      /* being destroyed: callbacks only free what they own */
+	uint32_t ttl_ms; /* the lowest TTL of the lookup's records (floor MIN_TTL_MS) */
 	struct found *f;
 	size_t n_f, waiting;
 	struct cur *cur;
@@ -341,24 +342,56 @@ static void schedule(struct dpool *dp, uint32_t ms)
 	fc_timer_set(loop, &dp->next_lookup, loop->now_ms + (ms ? ms : 1));
 }
 
-static void finish_failed(struct dpool *dp, const char *why)
+/* A record's TTL (seconds) lowers the wait before the next lookup. */
+static void note_ttl(struct dpool *dp, uint64_t ttl_s)
 {
-	dp->busy = false;
-	dp->failed++;
-	dp->last_result = "failed";
-	snprintf(dp->last_error, sizeof(dp->last_error), "%s", why);
+	uint64_t ms = ttl_s * 1000;
+	if (ms < MIN_TTL_MS)
+		ms = MIN_TTL_MS;
+	if (ms < dp->ttl_ms)
+		dp->ttl_ms = (uint32_t)ms;
+}
+
+static size_t n_serving(const struct dpool *dp)
+{
 	size_t n = 0;
 	for (size_t i = 0; i < dp->n_cur; i++)
 		n += !dp->cur[i].draining;
-	if (!dp->failing)
-		fc_error("discover: pool %s: looking up %s failed: %s; keeping the %zu server%s "
-		         "of the last answer",
-		         dp->pool, dp->dns, why, n, n == 1 ? "" : "s");
-	dp->failing = true;
+	return n;
+}
+
+/* The lookup ends without servers to apply: it failed (why), or the name
+ * has no record (why NULL). Either way the last answer's servers stay; a
+ * change of state is logged once. */
+static void finish_kept(struct dpool *dp, const char *why)
+{
+	const char *was = dp->last_result;
+	dp->busy = false;
+	size_t n = n_serving(dp);
+	if (why) {
+		dp->failed++;
+		dp->last_result = "failed";
+		snprintf(dp->last_error, sizeof(dp->last_error), "%s", why);
+		if (strcmp(was, "failed") != 0)
+			fc_error("discover: pool %s: looking up %s failed: %s; keeping the %zu "
+			         "server%s of the last answer",
+			         dp->pool, dp->dns, why, n, n == 1 ? "" : "s");
+	} else {
+		dp->empty++;
+		dp->last_result = "empty";
+		dp->last_error[0] = '\0';
+		if (strcmp(was, "empty") != 0)
+			fc_warn("discover: pool %s: %s has no record; keeping the %zu server%s of "
+			        "the last answer",
+			        dp->pool, dp->dns, n, n == 1 ? "" : "s");
+	}
 	free(dp->f);
 	dp->f = NULL;
 	dp->n_f = 0;
-	schedule(dp, dp->interval_ms < RETRY_AFTER_MS ? dp->interval_ms : RETRY_AFTER_MS);
+	uint32_t ms = why ? RETRY_AFTER_MS : dp->interval_ms;
+	if (!why && dp->ttl_ms < ms)
+		ms = dp->ttl_ms; /* a negative answer's TTL too */
+	schedule(dp, ms < dp->interval_ms ? ms : dp->interval_ms);
 }
 
 static int by_prio(const void *a, const void *b)
@@ -374,7 +407,7 @@ static void finish(struct dpool *dp)
 	for (size_t i = 0; i < dp->n_f; i++)
 		resolved += dp->f[i].resolved;
 	if (dp->n_f && !resolved) {
-		finish_failed(dp, "no SRV target has an address");
+		finish_kept(dp, "no SRV target has an address");
 		return;
 	}
 	unsigned prios[MAX_RECORDS];
@@ -389,29 +422,24 @@ static void finish(struct dpool *dp)
 			tier += k == 0 || prios[k] != prios[k - 1];
 		dp->f[i].tier = tier;
 	}
+	if (!resolved) {
+		finish_kept(dp, NULL);
+		return;
+	}
 	dp->busy = false;
-	dp->answered = true;
 	dp->last_ok_ns = fc_time_ns();
 	dp->last_error[0] = '\0';
-	if (resolved) {
-		dp->ok++;
-		dp->last_result = "ok";
-	} else {
-		dp->empty++;
-		dp->last_result = "empty";
-	}
-	if (dp->failing)
+	dp->ok++;
+	if (strcmp(dp->last_result, "failed") == 0 || strcmp(dp->last_result, "empty") == 0)
 		fc_info("discover: pool %s: %s answers again (%zu record%s)", dp->pool, dp->dns,
 		        resolved, resolved == 1 ? "" : "s");
-	else if (!resolved)
-		fc_warn("discover: pool %s: %s has no record; its servers are removed", dp->pool,
-		        dp->dns);
-	dp->failing = false;
+	dp->last_result = "ok";
 	apply(dp);
 	free(dp->f);
 	dp->f = NULL;
 	dp->n_f = 0;
-	schedule(dp, dp->interval_ms);
+	/* the next lookup when the records expire, at most interval from now */
+	schedule(dp, dp->ttl_ms < dp->interval_ms ? dp->ttl_ms : dp->interval_ms);
 }
 
 /* "http://1.2.3.4:80" / "https://[::1]:443" and "1.2.3.4:80" from an address. */
@@ -444,6 +472,9 @@ static void on_target(void *arg, int status, int timeouts, struct ares_addrinfo 
 	}
 	struct found *f = &dp->f[r->i];
 	struct ares_addrinfo_node *a = status == ARES_SUCCESS && res ? res->nodes : NULL;
+	for (struct ares_addrinfo_node *t = a; t; t = t->ai_next)
+		if (t->ai_ttl >= 0)
+			note_ttl(dp, (uint64_t)t->ai_ttl);
 	for (; a && !f->resolved; a = a->ai_next) {
 		char hostport[NAME_LEN];
 		const void *ip =
@@ -492,7 +523,7 @@ static bool settled(struct dpool *dp, int status)
 	if (status == ARES_ENOTFOUND || status == ARES_ENODATA)
 		finish(dp);
 	else if (status != ARES_SUCCESS)
-		finish_failed(dp, ares_strerror(status));
+		finish_kept(dp, ares_strerror(status));
 	return status != ARES_SUCCESS;
 }
 
@@ -503,6 +534,7 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
 	struct ares_srv_reply *srv = NULL;
 	if (settled(dp, status) || settled(dp, ares_parse_srv_reply(abuf, alen, &srv)))
 		return;
+	note_ttl(dp, fc_dns_answer_min_ttl(abuf, alen > 0 ? (size_t)alen : 0));
 	size_t n = 0;
 	for (struct ares_srv_reply *s = srv; s; s = s->next)
 		n++;
@@ -514,7 +546,7 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
 	dp->f = calloc(n ? n : 1, sizeof(*dp->f));
 	if (!dp->f) {
 		ares_free_data(srv);
-		finish_failed(dp, "out of memory");
+		finish_kept(dp, "out of memory");
 		return;
 	}
 	for (struct ares_srv_reply *s = srv; s && dp->n_f < n; s = s->next) {
@@ -571,7 +603,7 @@ static void on_addrs(void *arg, int status, int timeouts, unsigned char *abuf, i
 		return;
 	dp->f = calloc(n > 0 ? (size_t)n : 1, sizeof(*dp->f));
 	if (!dp->f) {
-		finish_failed(dp, "out of memory");
+		finish_kept(dp, "out of memory");
 		return;
 	}
 	for (int i = 0; i < n; i++) {
@@ -583,6 +615,8 @@ static void on_addrs(void *arg, int status, int timeouts, unsigned char *abuf, i
 		f->port = dp->port;
 		f->weight = 1;
 		f->resolved = true;
+		int ttl = family == AF_INET ? a4[i].ttl : a6[i].ttl;
+		note_ttl(dp, ttl > 0 ? (uint64_t)ttl : 0);
 	}
 	finish(dp);
 }
@@ -599,6 +633,7 @@ static void on_next_lookup(struct fc_loop *loop, struct fc_timer *t)
 	dp->f = NULL;
 	dp->n_f = 0;
 	dp->waiting = 0;
+	dp->ttl_ms = UINT32_MAX;
 	if (dp->type == FC_DISCOVER_SRV)
 		ares_query(dp->ch, dp->dns, ns_c_in, ns_t_srv, on_srv, dp);
 	else

@@ -1,9 +1,10 @@
 /* discover.h — pools whose servers come from DNS (pools.*.discover): SRV, A
- * or AAAA records looked up with c-ares on the control thread's loop, every
- * interval, and the pool brought in line with each answer through live.h: new
- * records are added, changed weights and priorities (backup tiers) updated in
- * place, vanished records drained and removed once idle. A failed lookup
- * keeps the servers of the last answer. Nothing here runs on a worker, and
+ * or AAAA records looked up with c-ares on the control thread's loop when
+ * their TTL runs out (at most every interval), and the pool brought in line
+ * with each answer through live.h: new records are added, changed weights and
+ * priorities (backup tiers) updated in place, vanished records drained and
+ * removed once idle. A failed lookup, or one that finds no record, keeps the
+ * servers of the last answer. Nothing here runs on a worker, and
  * no request waits for DNS. Thread: control. */
 #ifndef FC_PROXY_DISCOVER_H
 #define FC_PROXY_DISCOVER_H

@@ -3,8 +3,9 @@ free loopback port serves SRV and A records; fulcrum's pool follows them. SRV
 weights share the requests; a higher SRV priority is a backup tier that takes
 requests only while the lower one is down; records added and removed while
 serving (a removed server drains; the servers that stay keep their counters);
-a resolver that stops answering keeps the last servers; A records on
-discover.port; a reload with the same discover: keeps the servers; the admin
+a resolver that stops answering, or an answer with no record, keeps the
+last servers; record TTLs shorten the interval; A records on discover.port;
+a reload with the same discover: keeps the servers; the admin
 API and /metrics report the lookups."""
 import collections
 import http.client
@@ -33,7 +34,7 @@ class Dns:
             f.write("")
         with open(self.conf, "w") as f:
             f.write("port=%d\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n"
-                    "no-negcache\nlocal=/app.test/\nlocal-ttl=0\nconf-file=%s\n"
+                    "no-negcache\nlocal=/app.test/\nlocal-ttl=1\nconf-file=%s\n"
                     % (self.port, self.records))
         self.proc = None
         self.start()
@@ -78,7 +79,7 @@ def start(dns, discover, extra_pool="", top=""):
             "state_dir: %s\nadmin: {listen: 127.0.0.1:%d, token_file: %s}\n%s"
             "listeners:\n  - {name: web, address: 127.0.0.1:%d, routes: [{pool: web}]}\n"
             "pools:\n  web:\n    connect_timeout: 2s\n    discover: {%s, resolvers: [127.0.0.1:%d], "
-            "interval: 1s, timeout: 300ms}\n%s"
+            "interval: 30s, timeout: 300ms}\n%s"
             % (os.path.join(d, "state"), admin, os.path.join(d, "token"), top, port, discover,
                dns.port, extra_pool))
     path = h.write_file(text)
@@ -237,16 +238,29 @@ def a_records_reload_and_a_draining_removal():
     t = threading.Thread(target=slow)
     t.start()
     time.sleep(0.3)
-    dns.set(a=[])  # NXDOMAIN for web.app.test: no record
+    # the record moves to another address: the old server drains, then goes
+    moved = "127.0.0.2:%d" % e2.port
+    dns.set(a=[("web.app.test", "127.0.0.2")])
     deadline = time.time() + 5 * h.SLOW
     while time.time() < deadline and servers(f).get(name, {}).get("state") != "draining":
         time.sleep(0.05)
+    h.eq(servers(f).get(name, {}).get("state"), "draining",
+         "the old server drains while its request is in flight (TTL 1 s, interval 30 s)")
     t.join()
     h.eq(out["r"].status, 200, "the request in flight finishes")
-    wait_servers(f, [], timeout=5)
+    wait_servers(f, [moved], timeout=5)
     h.check("server %s removed (no longer in web.app.test)" % name in f.stderr_text(),
             "the removal is logged")
-    h.eq(h.request(f.port, "GET", "/").status, 503, "no server left: 503")
+    # no record at all: the last answer's server stays, one line says so
+    dns.set(a=[])
+    deadline = time.time() + 5 * h.SLOW
+    while time.time() < deadline and pool(f)["discover"]["last_result"] != "empty":
+        time.sleep(0.1)
+    h.eq(pool(f)["discover"]["last_result"], "empty", "NXDOMAIN is an empty answer")
+    time.sleep(2.2)
+    h.eq(list(servers(f)), [moved], "an empty answer keeps the last servers")
+    h.eq(f.stderr_text().count("web.app.test has no record; keeping the 1 server"), 1,
+         "logged once")
     f.stop()
     dns.stop()
 
