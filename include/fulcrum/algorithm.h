@@ -30,7 +30,8 @@ struct fc_view {
 	/* The backup tier the rotation is made of (fc_server_spec.tier): the
 	 * lowest with a healthy server out of cooldown. A server of a higher
 	 * tier is not picked from this snapshot, nor, while a tier serves, one of
-	 * a lower tier (fc__eligible_at); UINT_MAX: the rotation is empty. */
+	 * a lower tier (fc__eligible_at); UINT_MAX: no server is left out by
+	 * its tier (the rotation is empty, or every server is of one tier). */
 	unsigned tier;
 	void *algo; /* algorithm's per-snapshot data (build/view_free) */
 	struct fc_pool *pool;

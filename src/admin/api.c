@@ -540,21 +540,14 @@ bool fc_admin_api_removals(struct fc_admin *a)
 	for (size_t i = 0; i < a->n_removals;) {
 		struct fc_admin_removal *e = &a->removals[i];
 		struct fc_rt_pool *p = find_pool(&v, e->pool);
-		struct fc_server *srv = p ? fc_pool_find(p->pool, e->server) : NULL;
-		struct fc_server_stats st = {0};
-		if (srv)
-			fc_server_stats(srv, fc_time_ns(), &st);
-		if (srv && st.active > 0) {
-			fc_server_unref(srv);
+		struct fc_live l = live_of(&v);
+		int rc = p ? fc_live_remove_idle(&l, p, e->server) : 0;
+		if (rc < 0) {
 			i++;
 			continue;
 		}
-		if (srv) {
-			struct fc_live l = live_of(&v);
-			fc_live_remove(&l, p, srv);
+		if (rc > 0)
 			fc_info("admin: pool %s: server %s removed", e->pool, e->server);
-			fc_server_unref(srv);
-		}
 		memmove(e, e + 1, (a->n_removals - i - 1) * sizeof(*e));
 		a->n_removals--;
 	}

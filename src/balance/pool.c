@@ -136,17 +136,21 @@ static struct fc_view *view_new(struct fc_pool *p, struct fc_server *const *serv
 			tier_ok = t;
 	}
 	unsigned tier = tier_ok != UINT_MAX ? tier_ok : tier_any;
-	v->tier = tier; /* UINT_MAX: nothing in the rotation, no tier left out */
+	bool mixed = false; /* some server is of another tier */
 	for (size_t i = 0; i < n; i++) {
-		if (!rot[i])
-			continue;
 		if (atomic_load(&servers[i]->tier) != tier) {
+			mixed = true;
 			rot[i] = 0;
 			continue;
 		}
+		if (!rot[i])
+			continue;
 		v->n_rotation++;
 		v->rotation_weight += fc_server_weight(servers[i]);
 	}
+	/* UINT_MAX: nothing in the rotation, or every server of its tier: no pick
+	 * needs to look at a server's tier */
+	v->tier = mixed && tier != UINT_MAX ? tier : UINT_MAX;
 	v->rot = rot;
 	return v;
 }

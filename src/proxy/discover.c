@@ -26,7 +26,8 @@
 #define NAME_LEN       129  /* a server name: 1..128 characters (fc__cfg_is_label) */
 #define URL_LEN        80   /* https://[IPv6]:port */
 #define SRV_WEIGHT_MAX 1000 /* a server's weight is 0..1000 */
-#define MAX_RECORDS    1024 /* more records than this in one answer are left out */
+#define MAX_RECORDS    1024 /* SRV: more records than this in one answer are left out */
+#define MAX_ADDRS      256  /* A / AAAA: the same for addresses */
 #define MIN_TTL_MS     1000 /* records with a TTL below 1 s are looked up every second */
 
 /* One record of the answer being put together. */
@@ -63,7 +64,6 @@ struct dpool {
 	int epfd;
 	struct fc_io io;
 	struct fc_timer next_lookup, ares_tmo;
-	uint64_t gen;    /* increases with each lookup; stale callbacks are ignored */
 	bool busy;       /* a lookup is under way */
 	bool dying;      /* being destroyed: callbacks only free what they own */
 	uint32_t ttl_ms; /* the lowest TTL of the lookup's records (floor MIN_TTL_MS) */
@@ -173,19 +173,18 @@ static int add_live(struct dpool *dp, struct fc_rt_pool *p, const struct found *
 	return 0; /* srv is borrowed */
 }
 
-static void remove_live(struct dpool *dp, struct fc_rt_pool *p, const char *name)
-{
-	struct fc_server *srv = fc_pool_find(p->pool, name);
-	if (!srv)
-		return;
-	fc_live_remove(&dp->d->live, p, srv);
-	fc_server_unref(srv);
-}
-
 static void drain_soon(struct fc_discovery *d)
 {
 	if (!d->drain.slot)
 		fc_timer_set(d->loop, &d->drain, d->loop->now_ms + DRAIN_TICK_MS);
+}
+
+static size_t n_serving(const struct dpool *dp)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < dp->n_cur; i++)
+		n += !dp->cur[i].draining;
+	return n;
 }
 
 /* The pool takes the answer dp->f: new records added, changed ones updated
@@ -236,7 +235,7 @@ static void apply(struct dpool *dp)
 		} else if (!srv || strcmp(dp->cur[k].url, f->url) != 0) {
 			/* taken out (admin API) or moved to another address: put back */
 			if (srv)
-				remove_live(dp, p, f->name);
+				fc_live_remove(&dp->d->live, p, srv);
 			if (add_live(dp, p, f) < 0) {
 				dp->cur[k].draining = true; /* gone: forgotten at the next tick */
 				drain_soon(dp->d);
@@ -286,9 +285,7 @@ static void apply(struct dpool *dp)
 		drain_soon(dp->d);
 	}
 	if (added || changed || removed) {
-		size_t n = 0;
-		for (size_t i = 0; i < dp->n_cur; i++)
-			n += !dp->cur[i].draining;
+		size_t n = n_serving(dp);
 		fc_info("discover: pool %s: %s: %zu server%s (%zu added, %zu changed, %zu "
 		        "draining to be removed)",
 		        dp->pool, dp->dns, n, n == 1 ? "" : "s", added, changed, removed);
@@ -306,26 +303,15 @@ static void on_drain(struct fc_loop *loop, struct fc_timer *t)
 		        d->live.rt ? fc_runtime_pool_named(d->live.rt, dp->pool) : NULL;
 		for (size_t i = 0; i < dp->n_cur;) {
 			struct cur *c = &dp->cur[i];
-			struct fc_server *srv =
-			        c->draining && p ? fc_pool_find(p->pool, c->name) : NULL;
-			if (!c->draining) {
+			int rc = c->draining && p ? fc_live_remove_idle(&d->live, p, c->name) : 0;
+			if (!c->draining || rc < 0) {
+				more |= rc < 0;
 				i++;
 				continue;
 			}
-			if (srv) {
-				struct fc_server_stats st;
-				fc_server_stats(srv, fc_time_ns(), &st);
-				if (st.active > 0) {
-					fc_server_unref(srv);
-					more = true;
-					i++;
-					continue;
-				}
-				fc_live_remove(&d->live, p, srv);
-				fc_server_unref(srv);
+			if (rc > 0)
 				fc_info("discover: pool %s: server %s removed (no longer in %s)",
 				        dp->pool, c->name, dp->dns);
-			}
 			memmove(c, c + 1, (dp->n_cur - i - 1) * sizeof(*c));
 			dp->n_cur--;
 		}
@@ -352,12 +338,14 @@ static void note_ttl(struct dpool *dp, uint64_t ttl_s)
 		dp->ttl_ms = (uint32_t)ms;
 }
 
-static size_t n_serving(const struct dpool *dp)
+/* The lookup is over: the next one in ms (at most interval). */
+static void end_lookup(struct dpool *dp, uint32_t ms)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < dp->n_cur; i++)
-		n += !dp->cur[i].draining;
-	return n;
+	dp->busy = false;
+	free(dp->f);
+	dp->f = NULL;
+	dp->n_f = 0;
+	schedule(dp, ms < dp->interval_ms ? ms : dp->interval_ms);
 }
 
 /* The lookup ends without servers to apply: it failed (why), or the name
@@ -366,7 +354,6 @@ static size_t n_serving(const struct dpool *dp)
 static void finish_kept(struct dpool *dp, const char *why)
 {
 	const char *was = dp->last_result;
-	dp->busy = false;
 	size_t n = n_serving(dp);
 	if (why) {
 		dp->failed++;
@@ -385,13 +372,8 @@ static void finish_kept(struct dpool *dp, const char *why)
 			        "the last answer",
 			        dp->pool, dp->dns, n, n == 1 ? "" : "s");
 	}
-	free(dp->f);
-	dp->f = NULL;
-	dp->n_f = 0;
-	uint32_t ms = why ? RETRY_AFTER_MS : dp->interval_ms;
-	if (!why && dp->ttl_ms < ms)
-		ms = dp->ttl_ms; /* a negative answer's TTL too */
-	schedule(dp, ms < dp->interval_ms ? ms : dp->interval_ms);
+	/* a negative answer's TTL is not read: the next lookup after interval */
+	end_lookup(dp, why ? RETRY_AFTER_MS : dp->interval_ms);
 }
 
 static int by_prio(const void *a, const void *b)
@@ -400,33 +382,31 @@ static int by_prio(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The answer is complete: SRV priorities become tiers, then the pool takes it. */
+/* The answer is complete: SRV priorities become tiers (the rank of each
+ * distinct priority, lowest first), then the pool takes it. */
 static void finish(struct dpool *dp)
 {
-	size_t resolved = 0;
-	for (size_t i = 0; i < dp->n_f; i++)
-		resolved += dp->f[i].resolved;
-	if (dp->n_f && !resolved) {
-		finish_kept(dp, "no SRV target has an address");
-		return;
-	}
 	unsigned prios[MAX_RECORDS];
 	size_t np = 0;
 	for (size_t i = 0; i < dp->n_f; i++)
 		if (dp->f[i].resolved)
 			prios[np++] = dp->f[i].prio;
-	qsort(prios, np, sizeof(prios[0]), by_prio);
-	for (size_t i = 0; i < dp->n_f; i++) {
-		unsigned tier = 0;
-		for (size_t k = 0; k < np && prios[k] < dp->f[i].prio; k++)
-			tier += k == 0 || prios[k] != prios[k - 1];
-		dp->f[i].tier = tier;
-	}
-	if (!resolved) {
-		finish_kept(dp, NULL);
+	if (!np) {
+		finish_kept(dp, dp->n_f ? "no SRV target has an address" : NULL);
 		return;
 	}
-	dp->busy = false;
+	size_t resolved = np;
+	qsort(prios, np, sizeof(prios[0]), by_prio);
+	size_t nd = 1; /* the distinct priorities, in order */
+	for (size_t k = 1; k < np; k++)
+		if (prios[k] != prios[nd - 1])
+			prios[nd++] = prios[k];
+	for (size_t i = 0; i < dp->n_f; i++) {
+		unsigned tier = 0;
+		while (tier < nd && prios[tier] < dp->f[i].prio)
+			tier++;
+		dp->f[i].tier = tier;
+	}
 	dp->last_ok_ns = fc_time_ns();
 	dp->last_error[0] = '\0';
 	dp->ok++;
@@ -435,11 +415,8 @@ static void finish(struct dpool *dp)
 		        resolved, resolved == 1 ? "" : "s");
 	dp->last_result = "ok";
 	apply(dp);
-	free(dp->f);
-	dp->f = NULL;
-	dp->n_f = 0;
 	/* the next lookup when the records expire, at most interval from now */
-	schedule(dp, dp->ttl_ms < dp->interval_ms ? dp->ttl_ms : dp->interval_ms);
+	end_lookup(dp, dp->ttl_ms);
 }
 
 /* "http://1.2.3.4:80" / "https://[::1]:443" and "1.2.3.4:80" from an address. */
@@ -454,9 +431,10 @@ static void url_of(const struct dpool *dp, int family, const void *addr, uint16_
 	snprintf(hostport, hlen, "%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", port);
 }
 
+/* One SRV target's address lookup (a lookup ends only once every one of
+ * them has called back, so none outlives its lookup). */
 struct target_req {
 	struct dpool *dp;
-	uint64_t gen;
 	size_t i;
 };
 
@@ -465,7 +443,7 @@ static void on_target(void *arg, int status, int timeouts, struct ares_addrinfo 
 	struct target_req *r = arg;
 	struct dpool *dp = r->dp;
 	(void)timeouts;
-	if (dp->dying || r->gen != dp->gen) {
+	if (dp->dying) {
 		ares_freeaddrinfo(res);
 		free(r);
 		return;
@@ -476,13 +454,13 @@ static void on_target(void *arg, int status, int timeouts, struct ares_addrinfo 
 		if (t->ai_ttl >= 0)
 			note_ttl(dp, (uint64_t)t->ai_ttl);
 	for (; a && !f->resolved; a = a->ai_next) {
+		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+			continue;
 		char hostport[NAME_LEN];
 		const void *ip =
 		        a->ai_family == AF_INET6
 		                ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
 		                : (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
-		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
-			continue;
 		url_of(dp, a->ai_family, ip, f->port, f->url, sizeof(f->url), hostport,
 		       sizeof(hostport));
 		f->resolved = true;
@@ -521,7 +499,7 @@ static bool settled(struct dpool *dp, int status)
 	if (dp->dying || status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
 		return true;
 	if (status == ARES_ENOTFOUND || status == ARES_ENODATA)
-		finish(dp);
+		finish_kept(dp, NULL);
 	else if (status != ARES_SUCCESS)
 		finish_kept(dp, ares_strerror(status));
 	return status != ARES_SUCCESS;
@@ -572,7 +550,6 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
 	}
 	/* every target's address; the last answer finishes the lookup */
 	dp->waiting = dp->n_f;
-	uint64_t gen = dp->gen;
 	size_t count = dp->n_f;
 	for (size_t i = 0; i < count; i++) {
 		struct target_req *r = malloc(sizeof(*r));
@@ -581,11 +558,9 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
 				finish(dp);
 			continue;
 		}
-		*r = (struct target_req){.dp = dp, .gen = gen, .i = i};
+		*r = (struct target_req){.dp = dp, .i = i};
 		struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC};
 		ares_getaddrinfo(dp->ch, dp->f[i].target, NULL, &hints, on_target, r);
-		if (dp->gen != gen || !dp->busy)
-			break; /* answered at once and finished */
 	}
 }
 
@@ -593,9 +568,9 @@ static void on_addrs(void *arg, int status, int timeouts, unsigned char *abuf, i
 {
 	struct dpool *dp = arg;
 	(void)timeouts;
-	struct ares_addrttl a4[MAX_RECORDS / 4];
-	struct ares_addr6ttl a6[MAX_RECORDS / 4];
-	int n = MAX_RECORDS / 4;
+	struct ares_addrttl a4[MAX_ADDRS];
+	struct ares_addr6ttl a6[MAX_ADDRS];
+	int n = MAX_ADDRS;
 	if (settled(dp, status) ||
 	    settled(dp, dp->type == FC_DISCOVER_A
 	                        ? ares_parse_a_reply(abuf, alen, NULL, a4, &n)
@@ -628,7 +603,6 @@ static void on_next_lookup(struct fc_loop *loop, struct fc_timer *t)
 	if (dp->busy)
 		return;
 	dp->busy = true;
-	dp->gen++;
 	free(dp->f);
 	dp->f = NULL;
 	dp->n_f = 0;
@@ -861,8 +835,9 @@ void fc_discovery_update(struct fc_discovery *d, const struct fc_live *l)
 		}
 		dp->next = d->pools;
 		d->pools = dp;
-		fc_info("discover: pool %s: servers from %s records of %s, every %u ms", cp->name,
-		        type_name(cp->discover.type), cp->discover.name, cp->discover.interval_ms);
+		fc_info("discover: pool %s: servers from %s records of %s, at least every %u ms",
+		        cp->name, type_name(cp->discover.type), cp->discover.name,
+		        cp->discover.interval_ms);
 		schedule(dp, 0);
 	}
 }
@@ -876,14 +851,12 @@ bool fc_discovery_info(const struct fc_discovery *d, const char *pool,
 	memset(out, 0, sizeof(*out));
 	out->dns = dp->dns;
 	out->type = type_name(dp->type);
-	for (size_t i = 0; i < dp->n_cur; i++)
-		out->servers += !dp->cur[i].draining;
+	out->servers = n_serving(dp);
 	out->ok = dp->ok;
 	out->empty = dp->empty;
 	out->failed = dp->failed;
 	out->last_result = dp->last_result;
-	snprintf(out->last_error, sizeof(out->last_error), "%s", dp->last_error);
+	out->last_error = dp->last_error;
 	out->last_ok_ns = dp->last_ok_ns;
-	out->next_ms = dp->busy ? 0 : dp->next_lookup.when;
 	return true;
 }

@@ -42,11 +42,11 @@ struct fc_discovery_info {
 	size_t servers;             /* in the pool from DNS now (draining ones not counted) */
 	uint64_t ok, empty, failed; /* lookups: answered, answered with no record, failed */
 	const char *last_result;    /* "ok", "empty", "failed" or "pending" (none yet) */
-	char last_error[160];       /* the last failure's reason, "" when none */
+	const char *last_error;     /* the last failure's reason, "" when none */
 	uint64_t last_ok_ns;        /* monotonic time of the last answer, 0: none */
-	uint64_t next_ms;           /* loop time of the next lookup, 0: one runs now */
 };
-/* False when the pool has no discover:. */
+/* False when the pool has no discover:. The strings live until the next
+ * lookup ends or the discovery changes (control thread). */
 bool fc_discovery_info(const struct fc_discovery *d, const char *pool,
                        struct fc_discovery_info *out);
 

@@ -121,3 +121,17 @@ void fc_live_remove(const struct fc_live *l, struct fc_rt_pool *p, struct fc_ser
 	}
 	fc_pool_remove(p->pool, fc_server_name(srv));
 }
+
+int fc_live_remove_idle(const struct fc_live *l, struct fc_rt_pool *p, const char *name)
+{
+	struct fc_server *srv = fc_pool_find(p->pool, name);
+	if (!srv)
+		return 0;
+	struct fc_server_stats st;
+	fc_server_stats(srv, fc_time_ns(), &st);
+	int rc = st.active > 0 ? -1 : 1;
+	if (rc > 0)
+		fc_live_remove(l, p, srv);
+	fc_server_unref(srv);
+	return rc;
+}

@@ -52,4 +52,9 @@ void fc_live_state(const struct fc_live *l, struct fc_rt_pool *p, struct fc_serv
  * close, its health checks stop. */
 void fc_live_remove(const struct fc_live *l, struct fc_rt_pool *p, struct fc_server *srv);
 
+/* The server called name leaves p once no request is in flight on it (a
+ * drained server's last step): 1 removed now, 0 not in p (nothing to do),
+ * -1 requests still in flight (ask again later). */
+int fc_live_remove_idle(const struct fc_live *l, struct fc_rt_pool *p, const char *name);
+
 #endif

@@ -168,6 +168,13 @@ def srv_weights_priorities_and_changes():
     h.eq(got[nb]["weight"], 7, "the new weight, in place")
     h.check(got[nb]["requests"] >= before, "b1 kept its counters: %r" % got[nb])
     h.eq(spread(f.port, 20)["a3"], 20, "the new primary takes every request")
+    # a target at another address: the same name, the server replaced
+    dns.set(srv=[("a3.app.test", a3.port, 10, 5), ("b1.app.test", b1.port, 20, 7)],
+            a=[("b1.app.test", "127.0.0.2")])
+    deadline = time.time() + 5 * h.SLOW
+    while time.time() < deadline and servers(f)[nb]["url"] != "http://127.0.0.2:%d" % b1.port:
+        time.sleep(0.1)
+    h.eq(servers(f)[nb]["url"], "http://127.0.0.2:%d" % b1.port, "the moved target's new address")
     info = pool(f)["discover"]
     h.eq((info["dns"], info["type"], info["servers"], info["last_result"]),
          ("_http._tcp.app.test", "srv", 2, "ok"), "the admin API's discover: %r" % info)
