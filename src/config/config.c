@@ -48,6 +48,8 @@ void fc__cfg_pool_defaults(struct fc_config_pool *p)
 	p->max_conns = 0;
 	p->discover.interval_ms = 10000;
 	p->discover.timeout_ms = 2000;
+	p->resolve.interval_ms = 10000;
+	p->resolve.timeout_ms = 2000;
 	p->queue.max = 1000;
 	p->queue.timeout_ms = 5000;
 	p->wake.timeout_ms = 60000;
@@ -310,6 +312,9 @@ static void free_pool(struct fc_config_pool *p)
 	for (i = 0; i < p->discover.n_resolvers; i++)
 		free(p->discover.resolvers[i]);
 	free(p->discover.resolvers);
+	for (i = 0; i < p->resolve.n_resolvers; i++)
+		free(p->resolve.resolvers[i]);
+	free(p->resolve.resolvers);
 }
 
 static void free_rate_limit(struct fc_config_rate_limit *rl)
@@ -623,7 +628,7 @@ struct fc_config *fc_config_from_args(const char *listen, const char *const *to,
 			continue;
 		}
 		p->n_servers++;
-		rc = fc__cfg_parse_upstream(to[i], s, why, sizeof(why));
+		rc = fc__cfg_parse_upstream(to[i], s, false, why, sizeof(why));
 		if (rc == -ENOMEM)
 			goto oom;
 		if (rc < 0) {

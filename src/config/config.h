@@ -124,6 +124,8 @@ struct fc_config_server {
 	enum fc_admin_state admin_state; /* from the journal, default ready */
 	bool journal_added;              /* the journal added it (not in the file) */
 	bool discovered;                 /* DNS brought it (discover:), not the file */
+	bool resolve; /* url's host is a name resolved at run time (the pool's resolve:);
+	                 addr_len is 0 until then (a reload carries the last address) */
 };
 
 struct fc_config_sticky {
@@ -176,10 +178,11 @@ struct fc_config_wake {
 /* pools.*.discover: the servers come from DNS (docs/cluster.md, "Servers
  * from DNS"), queried from the control thread. */
 enum fc_discover_type {
-	FC_DISCOVER_NONE, /* no discover: */
-	FC_DISCOVER_SRV,  /* SRV records (the default): target, port, weight, priority */
-	FC_DISCOVER_A,    /* A records: every address on discover.port */
-	FC_DISCOVER_AAAA, /* AAAA records, the same */
+	FC_DISCOVER_NONE,  /* no discover: */
+	FC_DISCOVER_SRV,   /* SRV records (the default): target, port, weight, priority */
+	FC_DISCOVER_A,     /* A records: every address on discover.port */
+	FC_DISCOVER_AAAA,  /* AAAA records, the same */
+	FC_DISCOVER_HOSTS, /* pools.*.resolve: the host names written in servers' url: */
 };
 #define FC_CONFIG_MAX_RESOLVERS 8
 struct fc_config_discover {
@@ -290,6 +293,8 @@ struct fc_config_pool {
 	struct fc_config_queue queue; /* off unless written (wake: has one all the same) */
 	struct fc_config_wake wake;   /* off unless written */
 	struct fc_config_discover discover; /* type none unless written */
+	struct fc_config_discover resolve;  /* resolve: type hosts when on (name, port,
+	                                       tls unused), else none */
 };
 
 struct fc_config_route {

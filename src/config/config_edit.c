@@ -39,7 +39,7 @@ int fc_config_server_parse(const struct fc_config_pool *cp, const char *url, con
 		snprintf(err, errlen, "url is required (http://host:port)");
 		return -EINVAL;
 	}
-	int rc = fc__cfg_parse_upstream(url, out, why, sizeof(why));
+	int rc = fc__cfg_parse_upstream(url, out, false, why, sizeof(why));
 	if (rc == 0 && name && !(out->name = strdup(name)))
 		rc = -ENOMEM;
 	if (rc == 0)

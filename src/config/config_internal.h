@@ -41,8 +41,10 @@ int fc__cfg_parse_bool(const char *s, bool *out);
 int fc__cfg_parse_double(const char *s, double *out);
 
 /* "http://host[:port][/]" into srv->url/host/port/addr (allocates url and
- * host). why gets a message on -EINVAL. */
-int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, char *why, size_t whylen);
+ * host). why gets a message on -EINVAL. later: a host name is not resolved
+ * now but at run time (pools.*.resolve: srv->resolve set, addr_len 0). */
+int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, bool later, char *why,
+                           size_t whylen);
 /* "host:port", "[v6]:port", ":port", "*:port" into addr. */
 int fc__cfg_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *addr_len,
                          char *why, size_t whylen);

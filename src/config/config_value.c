@@ -515,7 +515,8 @@ int fc__cfg_parse_redis_address(const char *s, char *host, size_t hostlen, uint1
 	return 0;
 }
 
-int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, char *why, size_t whylen)
+int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, bool later, char *why,
+                           size_t whylen)
 {
 	static const char usage[] = "must be http://host:port or https://host:port";
 	char auth[300], host[300];
@@ -575,9 +576,16 @@ int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, char *wh
 		snprintf(why, whylen, "%s (invalid host \"%s\")", usage, host);
 		return -EINVAL;
 	}
-	if (resolve(host, port, bracketed ? AI_NUMERICHOST : 0, &srv->addr, &srv->addr_len, why,
-	            whylen) < 0)
+	if (later &&
+	    resolve(host, port, AI_NUMERICHOST, &srv->addr, &srv->addr_len, why, whylen) < 0) {
+		/* a name: its address comes from DNS at run time */
+		memset(&srv->addr, 0, sizeof(srv->addr));
+		srv->addr_len = 0;
+		srv->resolve = true;
+	} else if (!later && resolve(host, port, bracketed ? AI_NUMERICHOST : 0, &srv->addr,
+	                             &srv->addr_len, why, whylen) < 0) {
 		return -EINVAL;
+	}
 	srv->url = strdup(s);
 	srv->host = strdup(host);
 	srv->port = port;

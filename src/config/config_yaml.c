@@ -1205,7 +1205,7 @@ static void parse_server(struct walk *w, struct fc_config_pool *p, yaml_node_t *
 			return;
 	}
 	old = n->type == YAML_SCALAR_NODE ? w->plen : push_key(w, "url");
-	rc = fc__cfg_parse_upstream(url, s, why, sizeof(why));
+	rc = fc__cfg_parse_upstream(url, s, p->resolve.type != FC_DISCOVER_NONE, why, sizeof(why));
 	if (rc == -ENOMEM)
 		w->oom = true;
 	else if (rc < 0)
@@ -1495,7 +1495,7 @@ static void get_wake_url(struct walk *w, const struct field *f, struct fc_config
 	snprintf(auth, sizeof(auth), "http://%.*s", (int)alen, rest);
 	struct fc_config_server tmp;
 	fc__cfg_server_defaults(&tmp);
-	int rc = fc__cfg_parse_upstream(auth, &tmp, why, sizeof(why));
+	int rc = fc__cfg_parse_upstream(auth, &tmp, false, why, sizeof(why));
 	if (rc == -ENOMEM)
 		w->oom = true;
 	else if (rc < 0)
@@ -2170,6 +2170,38 @@ static void parse_discover(struct walk *w, struct fc_config_pool *p, yaml_node_t
 		p->has_tls_servers = true;
 }
 
+/* resolve: true / false / { resolvers, interval, timeout }: the host names
+ * of the servers' url: are looked up at run time (docs/cluster.md). */
+static void parse_resolve(struct walk *w, struct fc_config_pool *p, const struct field *rf)
+{
+	struct field f[] = {F("resolvers"), F("interval"), F("timeout")};
+	struct fc_config_discover *r = &p->resolve;
+	yaml_node_t *n = rf->val;
+	size_t old = push_key(w, "resolve");
+
+	set_pos(&r->at, n);
+	if (n->type == YAML_SCALAR_NODE) {
+		bool on = false;
+		const char *v = want_scalar(w, n, "true, false or a mapping");
+		if (v && fc__cfg_parse_bool(v, &on) < 0)
+			werr(w, n,
+			     "must be true, false or a mapping (resolvers, interval, timeout), "
+			     "got \"%.64s\"",
+			     v);
+		r->type = on ? FC_DISCOVER_HOSTS : FC_DISCOVER_NONE;
+	} else if (n->type != YAML_MAPPING_NODE) {
+		werr(w, n,
+		     "must be true, false or a mapping (resolvers, interval, timeout), not %s",
+		     kind(n));
+	} else if (get_fields(w, n, f, sizeof(f) / sizeof(f[0]))) {
+		r->type = FC_DISCOVER_HOSTS;
+		get_resolvers(w, &f[0], r);
+		get_duration_ms(w, &f[1], 1000, DAY, &r->interval_ms);
+		get_duration_ms(w, &f[2], 100, 60000, &r->timeout_ms);
+	}
+	pop(w, old);
+}
+
 static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *key, yaml_node_t *n)
 {
 	struct field f[] = {F("algorithm"),
@@ -2193,7 +2225,8 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 	                    F("max_conns"),
 	                    F("queue"),
 	                    F("wake"),
-	                    F("discover")};
+	                    F("discover"),
+	                    F("resolve")};
 	char why[512];
 	size_t old;
 	const char *v;
@@ -2242,6 +2275,8 @@ static void parse_pool(struct walk *w, struct fc_config_pool *p, yaml_node_t *ke
 		parse_discover(w, p, f[21].val);
 		pop(w, old);
 	}
+	if (f[22].val)
+		parse_resolve(w, p, &f[22]);
 	parse_servers(w, p, &f[1], key);
 	parse_pool_limits(w, p, &f[18], &f[19], &f[20], true);
 	get_duration_ms(w, &f[2], 1, TIMEOUT_MAX, &p->connect_timeout_ms);

@@ -1,5 +1,6 @@
 /* test_config_discover.c — the keys of docs/cluster.md's "Servers from DNS"
- * (pools.*.discover) and a server's backup: their defaults and their errors. */
+ * (pools.*.discover, pools.*.resolve) and a server's backup: their defaults
+ * and their errors. */
 #include "helpers.h"
 
 #define HEAD                                                                                       \
@@ -114,12 +115,76 @@ static void test_errors(void **state)
 	        "t.yaml:6:49: pools.app.servers[0].backup: must be true or false (got \"1x\")");
 }
 
+static void test_resolve(void **state)
+{
+	/* without resolve:, a name that does not resolve fails the load */
+	assert_null(load(HEAD "    servers: [http://no-such-host.invalid:80]\n"));
+	assert_non_null(strstr(err, "cannot resolve host \"no-such-host.invalid\""));
+	struct fc_config *cfg = load_ok(HEAD "    resolve: true\n"
+	                                     "    servers:\n"
+	                                     "      - http://no-such-host.invalid:8080\n"
+	                                     "      - {url: https://api.invalid, weight: 5}\n"
+	                                     "      - http://127.0.0.1:9000\n");
+	const struct fc_config_pool *p = &cfg->pools[0];
+	assert_int_equal(p->resolve.type, FC_DISCOVER_HOSTS);
+	assert_int_equal(p->resolve.n_resolvers, 0); /* /etc/resolv.conf */
+	assert_int_equal(p->resolve.interval_ms, 10000);
+	assert_int_equal(p->resolve.timeout_ms, 2000);
+	assert_int_equal(p->resolve.at.line, 6);
+	assert_int_equal(p->discover.type, FC_DISCOVER_NONE);
+	/* names wait for run time, with what was written */
+	assert_true(p->servers[0].resolve);
+	assert_int_equal(p->servers[0].addr_len, 0);
+	assert_string_equal(p->servers[0].host, "no-such-host.invalid");
+	assert_int_equal(p->servers[0].port, 8080);
+	assert_string_equal(p->servers[0].name, "no-such-host.invalid:8080");
+	assert_true(p->servers[1].resolve);
+	assert_true(p->servers[1].tls);
+	assert_int_equal(p->servers[1].port, 443);
+	assert_int_equal(p->servers[1].weight, 5);
+	assert_true(p->has_tls_servers);
+	/* a numeric host is an address already */
+	assert_false(p->servers[2].resolve);
+	assert_int_not_equal(p->servers[2].addr_len, 0);
+	fc_config_unref(cfg);
+	cfg = load_ok(HEAD "    resolve: {resolvers: [127.0.0.1:5353], interval: 30s, timeout: "
+	                   "300ms}\n"
+	                   "    servers: [http://app.internal:80]\n");
+	p = &cfg->pools[0];
+	assert_int_equal(p->resolve.type, FC_DISCOVER_HOSTS);
+	assert_int_equal(p->resolve.n_resolvers, 1);
+	assert_string_equal(p->resolve.resolvers[0], "127.0.0.1:5353");
+	assert_int_equal(p->resolve.interval_ms, 30000);
+	assert_int_equal(p->resolve.timeout_ms, 300);
+	assert_true(p->servers[0].resolve);
+	fc_config_unref(cfg);
+	cfg = load_ok(HEAD "    resolve: false\n    servers: [http://127.0.0.1:80]\n");
+	assert_int_equal(cfg->pools[0].resolve.type, FC_DISCOVER_NONE);
+	fc_config_unref(cfg);
+	expect_error(HEAD "    resolve: maybe\n    servers: [http://127.0.0.1:80]\n",
+	             "t.yaml:6:14: pools.app.resolve: must be true, false or a mapping "
+	             "(resolvers, interval, timeout), got \"maybe\"");
+	expect_error(HEAD "    resolve: [1]\n    servers: [http://127.0.0.1:80]\n",
+	             "t.yaml:6:14: pools.app.resolve: must be true, false or a mapping "
+	             "(resolvers, interval, timeout), not a list");
+	expect_error(HEAD "    resolve: {resolvers: [dns.google]}\n"
+	                  "    servers: [http://127.0.0.1:80]\n",
+	             "t.yaml:6:27: pools.app.resolve.resolvers[0]: must be an IP address with an "
+	             "optional port: 10.0.0.2, 10.0.0.2:53 or [fd00::2]:53 (got \"dns.google\")");
+	expect_error(HEAD "    resolve: {interval: 1ms}\n    servers: [http://127.0.0.1:80]\n",
+	             "t.yaml:6:25: pools.app.resolve.interval: must be 1s..1d (got 1ms)");
+	expect_error(HEAD "    resolve: {port: 80}\n    servers: [http://127.0.0.1:80]\n",
+	             "t.yaml:6:15: pools.app.resolve.port: unknown key (expected one of: "
+	             "resolvers, interval, timeout)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_defaults),
 	        cmocka_unit_test(test_every_key),
 	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_resolve),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
