@@ -99,6 +99,30 @@ static void sticky_report(const struct fc_config *cfg)
 	}
 }
 
+/* --check: resolve: leaves host names to run time, so they are not checked
+ * here; a pool with resolve: and no name has nothing to resolve. */
+static void resolve_report(const struct fc_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_pools; i++) {
+		const struct fc_config_pool *p = &cfg->pools[i];
+		size_t n = 0;
+		for (size_t k = 0; k < p->n_servers; k++)
+			n += p->servers[k].resolve;
+		if (p->resolve.type == FC_DISCOVER_NONE)
+			continue;
+		if (n)
+			fprintf(stderr,
+			        "%s: pool %s: %zu server%s with a host name: resolved at run time "
+			        "(resolve:), not now\n",
+			        cfg->source, p->name, n, n == 1 ? "" : "s");
+		else
+			fprintf(stderr,
+			        "%s:%u: pool %s: resolve: no server's url has a host name; nothing "
+			        "is resolved (warning)\n",
+			        cfg->source, p->resolve.at.line, p->name);
+	}
+}
+
 /* --check: what the admin API's journal changes, on stdout. */
 static void journal_print(void *arg, bool warning, const char *msg)
 {
@@ -387,8 +411,10 @@ int main(int argc, char **argv)
 			fc_config_unref(cfg);
 			return 1;
 		}
-		if (check)
+		if (check) {
 			sticky_report(cfg);
+			resolve_report(cfg);
+		}
 		if (reload) {
 			int rc = signal_reload(cfg);
 			fc_config_unref(cfg);

@@ -1,9 +1,11 @@
 /* discover.c — DNS service discovery (discover.h). One c-ares channel per
- * pool, its sockets in an epoll set of their own (level-triggered, the
- * directions c-ares asks for) that the control loop watches as one fd, its
- * retransmissions on a loop timer. A lookup goes: SRV query, then each
- * target's addresses (c-ares getaddrinfo, /etc/hosts first); or one A / AAAA
- * query. The whole answer is then applied to the pool at once. */
+ * pool and purpose (discover:, resolve:), its sockets in an epoll set of
+ * their own (level-triggered, the directions c-ares asks for) that the
+ * control loop watches as one fd, its retransmissions on a loop timer. A
+ * lookup goes: SRV query, then each target's addresses (c-ares getaddrinfo,
+ * /etc/hosts first); or one A / AAAA query; or (resolve:) each written
+ * server's host name, as an SRV target is. The whole answer is then applied
+ * to the pool at once. */
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <ares.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/sock.h"
 #include "proxy/discover.h"
 #include "proxy/dns_ttl.h"
 #include "proxy/live.h"
@@ -38,6 +41,9 @@ struct found {
 	unsigned weight, prio, tier;
 	uint16_t port;
 	bool resolved;
+	struct sockaddr_storage addr; /* resolved: the address url names */
+	socklen_t addr_len;
+	char why[80]; /* not resolved: the reason */
 };
 
 /* A server this pool has from DNS. */
@@ -47,6 +53,7 @@ struct cur {
 	unsigned weight, tier;
 	bool draining; /* gone from DNS: removed once it has no request in flight */
 	bool seen;     /* in the answer being applied */
+	bool failing;  /* resolve: its host name did not resolve the last time */
 };
 
 struct dpool {
@@ -56,7 +63,7 @@ struct dpool {
 	/* the pool's discover: (what identifies a running lookup) */
 	char *dns;
 	char *servers_csv; /* resolvers for ares_set_servers_ports_csv; NULL: resolv.conf */
-	enum fc_discover_type type;
+	enum fc_discover_type type; /* FC_DISCOVER_HOSTS: the pool's resolve: */
 	uint32_t interval_ms, timeout_ms;
 	uint16_t port;
 	bool tls;
@@ -86,7 +93,10 @@ struct fc_discovery {
 
 static const char *type_name(enum fc_discover_type t)
 {
-	return t == FC_DISCOVER_A ? "a" : t == FC_DISCOVER_AAAA ? "aaaa" : "srv";
+	return t == FC_DISCOVER_A       ? "a"
+	       : t == FC_DISCOVER_AAAA  ? "aaaa"
+	       : t == FC_DISCOVER_HOSTS ? "hosts"
+	                                : "srv";
 }
 
 /* ---------------------------------------------------------------- the channel's I/O */
@@ -292,6 +302,111 @@ static void apply(struct dpool *dp)
 	}
 }
 
+/* The cur entry called name, added when there is none (NULL: out of memory). */
+static struct cur *cur_get(struct dpool *dp, const char *name)
+{
+	long k = cur_find(dp, name);
+	if (k >= 0)
+		return &dp->cur[k];
+	struct cur *v = realloc(dp->cur, (dp->n_cur + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	dp->cur = v;
+	struct cur *c = &dp->cur[dp->n_cur++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return c;
+}
+
+/* resolve: one written server's host name answered with f->addr: the server
+ * goes into the pool (its first address) or, at a new address, replaces the
+ * one there; the same address changes nothing. */
+static void place_host(struct dpool *dp, struct fc_rt_pool *p, const struct fc_config_server *t,
+                       const struct found *f)
+{
+	struct fc_server *srv = fc_pool_find(p->pool, t->name);
+	struct fc_rt_server *rs = srv ? fc_server_user(srv) : NULL;
+	if (rs && rs->addr_len == f->addr_len && memcmp(&rs->addr, &f->addr, f->addr_len) == 0) {
+		fc_server_unref(srv);
+		return;
+	}
+	char was[URL_LEN] = "";
+	enum fc_admin_state state = t->admin_state;
+	if (srv) {
+		/* in-flight requests finish on the old address; new ones go to the new */
+		fc_sock_format((const struct sockaddr *)&rs->addr, was, sizeof(was));
+		if (fc_server_state(srv) == FC_SERVER_DRAINING)
+			state = FC_ADMIN_DRAIN;
+		fc_live_remove(&dp->d->live, p, srv);
+		fc_server_unref(srv);
+	}
+	struct fc_config_server cs = *t; /* borrowed strings: fc_live_add copies them */
+	cs.addr = f->addr;
+	cs.addr_len = f->addr_len;
+	char err[600];
+	struct fc_server *added = fc_live_add(&dp->d->live, p, &cs, err, sizeof(err));
+	if (!added) {
+		fc_error("resolve: pool %s: server %s: %s", dp->pool, t->name, err);
+		return;
+	}
+	if (state != FC_ADMIN_READY)
+		fc_live_state(&dp->d->live, p, added, state);
+	char now[URL_LEN];
+	fc_sock_format((const struct sockaddr *)&f->addr, now, sizeof(now));
+	if (was[0])
+		fc_info("resolve: pool %s: server %s: %s moved from %s to %s", dp->pool, t->name,
+		        t->host, was, now);
+	else
+		fc_info("resolve: pool %s: server %s: %s is %s; the server is in the pool",
+		        dp->pool, t->name, t->host, now);
+}
+
+/* resolve: the answer for every written host name. A name that did not
+ * resolve keeps its server's last address (or stays out of the pool until
+ * it resolves); each change is logged once. Ok when every name resolved. */
+static bool apply_hosts(struct dpool *dp)
+{
+	struct fc_rt_pool *p =
+	        dp->d->live.rt ? fc_runtime_pool_named(dp->d->live.rt, dp->pool) : NULL;
+	bool all = true;
+	dp->last_error[0] = '\0';
+	for (size_t i = 0; p && i < dp->n_f; i++) {
+		const struct found *f = &dp->f[i];
+		long ti = fc_config_server_index(p->cfg, f->name);
+		const struct fc_config_server *t = ti >= 0 ? &p->cfg->servers[ti] : NULL;
+		if (!t || !t->resolve)
+			continue; /* gone from the configuration (the admin API) */
+		struct cur *c = cur_get(dp, f->name);
+		if (!c) {
+			fc_error("resolve: pool %s: out of memory", dp->pool);
+			return false;
+		}
+		if (!f->resolved) {
+			all = false;
+			if (!dp->last_error[0])
+				snprintf(dp->last_error, sizeof(dp->last_error), "%s: %s", t->host,
+				         f->why);
+			if (!c->failing) {
+				struct fc_server *srv = fc_pool_find(p->pool, t->name);
+				fc_warn("resolve: pool %s: server %s: cannot resolve %s: %s; %s",
+				        dp->pool, t->name, t->host, f->why,
+				        srv ? "it keeps its last address"
+				            : "it stays out of the pool until the name resolves");
+				if (srv)
+					fc_server_unref(srv);
+			}
+			c->failing = true;
+			continue;
+		}
+		if (c->failing)
+			fc_info("resolve: pool %s: server %s: %s resolves again", dp->pool, t->name,
+			        t->host);
+		c->failing = false;
+		place_host(dp, p, t, f);
+	}
+	return all;
+}
+
 /* Servers gone from DNS leave once no request is in flight on them. */
 static void on_drain(struct fc_loop *loop, struct fc_timer *t)
 {
@@ -386,6 +501,16 @@ static int by_prio(const void *a, const void *b)
  * distinct priority, lowest first), then the pool takes it. */
 static void finish(struct dpool *dp)
 {
+	if (dp->type == FC_DISCOVER_HOSTS) {
+		bool ok = apply_hosts(dp);
+		dp->ok += ok;
+		dp->failed += !ok;
+		dp->last_result = ok ? "ok" : "failed";
+		if (ok)
+			dp->last_ok_ns = fc_time_ns();
+		end_lookup(dp, ok ? dp->ttl_ms : RETRY_AFTER_MS);
+		return;
+	}
 	unsigned prios[MAX_RECORDS];
 	size_t np = 0;
 	for (size_t i = 0; i < dp->n_f; i++)
@@ -449,29 +574,47 @@ static void on_target(void *arg, int status, int timeouts, struct ares_addrinfo 
 		return;
 	}
 	struct found *f = &dp->f[r->i];
-	struct ares_addrinfo_node *a = status == ARES_SUCCESS && res ? res->nodes : NULL;
-	for (struct ares_addrinfo_node *t = a; t; t = t->ai_next)
-		if (t->ai_ttl >= 0)
-			note_ttl(dp, (uint64_t)t->ai_ttl);
-	for (; a && !f->resolved; a = a->ai_next) {
-		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
-			continue;
+	struct ares_addrinfo_node *a = status == ARES_SUCCESS && res ? res->nodes : NULL,
+	                          *pick = NULL;
+	for (; a; a = a->ai_next) {
+		if (a->ai_ttl >= 0)
+			note_ttl(dp, (uint64_t)a->ai_ttl);
+		/* the first IPv4 address, else the first IPv6 one (as the loader picks) */
+		if ((a->ai_family == AF_INET && (!pick || pick->ai_family != AF_INET)) ||
+		    (a->ai_family == AF_INET6 && !pick))
+			pick = a;
+	}
+	if (pick && pick->ai_addrlen <= sizeof(f->addr)) {
 		char hostport[NAME_LEN];
 		const void *ip =
-		        a->ai_family == AF_INET6
-		                ? (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr
-		                : (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
-		url_of(dp, a->ai_family, ip, f->port, f->url, sizeof(f->url), hostport,
+		        pick->ai_family == AF_INET6
+		                ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
+		                : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
+		url_of(dp, pick->ai_family, ip, f->port, f->url, sizeof(f->url), hostport,
 		       sizeof(hostport));
+		memcpy(&f->addr, pick->ai_addr, pick->ai_addrlen);
+		f->addr_len = (socklen_t)pick->ai_addrlen;
+		/* SRV: ares leaves the port 0 */
+		if (pick->ai_family == AF_INET6)
+			((struct sockaddr_in6 *)&f->addr)->sin6_port = htons(f->port);
+		else
+			((struct sockaddr_in *)&f->addr)->sin_port = htons(f->port);
 		f->resolved = true;
-		/* named after the record (target:port) when that is a valid name */
-		if ((size_t)snprintf(f->name, sizeof(f->name), "%s:%u", f->target, f->port) >=
-		    sizeof(f->name))
+		/* named after the record (target:port) when that is a valid name;
+		 * resolve: the written server's name, set before */
+		if (dp->type != FC_DISCOVER_HOSTS &&
+		    (size_t)snprintf(f->name, sizeof(f->name), "%s:%u", f->target, f->port) >=
+		            sizeof(f->name))
 			snprintf(f->name, sizeof(f->name), "%s", hostport);
 	}
-	if (!f->resolved)
-		fc_warn("discover: pool %s: SRV target %s: %s", dp->pool, f->target,
-		        status == ARES_SUCCESS ? "no address" : ares_strerror(status));
+	if (!f->resolved) {
+		snprintf(f->why, sizeof(f->why), "%s",
+		         status == ARES_SUCCESS ? "no IPv4 or IPv6 address"
+		                                : ares_strerror(status));
+		if (dp->type != FC_DISCOVER_HOSTS)
+			fc_warn("discover: pool %s: SRV target %s: %s", dp->pool, f->target,
+			        f->why);
+	}
 	ares_freeaddrinfo(res);
 	free(r);
 	if (--dp->waiting == 0)
@@ -503,6 +646,26 @@ static bool settled(struct dpool *dp, int status)
 	else if (status != ARES_SUCCESS)
 		finish_kept(dp, ares_strerror(status));
 	return status != ARES_SUCCESS;
+}
+
+/* Every target's address (dp->f[0..n_f), n_f > 0); the last answer
+ * finishes the lookup. */
+static void look_up_targets(struct dpool *dp)
+{
+	dp->waiting = dp->n_f;
+	size_t count = dp->n_f;
+	for (size_t i = 0; i < count; i++) {
+		struct target_req *r = malloc(sizeof(*r));
+		if (!r) {
+			snprintf(dp->f[i].why, sizeof(dp->f[i].why), "out of memory");
+			if (--dp->waiting == 0)
+				finish(dp);
+			continue;
+		}
+		*r = (struct target_req){.dp = dp, .i = i};
+		struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC};
+		ares_getaddrinfo(dp->ch, dp->f[i].target, NULL, &hints, on_target, r);
+	}
 }
 
 static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -548,20 +711,7 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
 		finish(dp);
 		return;
 	}
-	/* every target's address; the last answer finishes the lookup */
-	dp->waiting = dp->n_f;
-	size_t count = dp->n_f;
-	for (size_t i = 0; i < count; i++) {
-		struct target_req *r = malloc(sizeof(*r));
-		if (!r) {
-			if (--dp->waiting == 0)
-				finish(dp);
-			continue;
-		}
-		*r = (struct target_req){.dp = dp, .i = i};
-		struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC};
-		ares_getaddrinfo(dp->ch, dp->f[i].target, NULL, &hints, on_target, r);
-	}
+	look_up_targets(dp);
 }
 
 static void on_addrs(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -596,6 +746,34 @@ static void on_addrs(void *arg, int status, int timeouts, unsigned char *abuf, i
 	finish(dp);
 }
 
+/* resolve: the pool's written servers with a host name, looked up as SRV
+ * targets are. */
+static void look_up_hosts(struct dpool *dp)
+{
+	struct fc_rt_pool *p =
+	        dp->d->live.rt ? fc_runtime_pool_named(dp->d->live.rt, dp->pool) : NULL;
+	const struct fc_config_pool *cp = p ? p->cfg : NULL;
+	size_t n = 0;
+	for (size_t i = 0; cp && i < cp->n_servers; i++)
+		n += cp->servers[i].resolve;
+	if (n && !(dp->f = calloc(n, sizeof(*dp->f))))
+		fc_error("resolve: pool %s: out of memory", dp->pool);
+	for (size_t i = 0; dp->f && i < cp->n_servers; i++) {
+		const struct fc_config_server *cs = &cp->servers[i];
+		if (!cs->resolve)
+			continue;
+		struct found *f = &dp->f[dp->n_f++];
+		snprintf(f->name, sizeof(f->name), "%s", cs->name);
+		snprintf(f->target, sizeof(f->target), "%s", cs->host);
+		f->port = cs->port;
+	}
+	if (!dp->n_f) {
+		end_lookup(dp, dp->interval_ms);
+		return;
+	}
+	look_up_targets(dp);
+}
+
 static void on_next_lookup(struct fc_loop *loop, struct fc_timer *t)
 {
 	struct dpool *dp = fc_link_entry(t, struct dpool, next_lookup);
@@ -608,7 +786,9 @@ static void on_next_lookup(struct fc_loop *loop, struct fc_timer *t)
 	dp->n_f = 0;
 	dp->waiting = 0;
 	dp->ttl_ms = UINT32_MAX;
-	if (dp->type == FC_DISCOVER_SRV)
+	if (dp->type == FC_DISCOVER_HOSTS)
+		look_up_hosts(dp);
+	else if (dp->type == FC_DISCOVER_SRV)
 		ares_query(dp->ch, dp->dns, ns_c_in, ns_t_srv, on_srv, dp);
 	else
 		ares_query(dp->ch, dp->dns, ns_c_in, dp->type == FC_DISCOVER_A ? ns_t_a : ns_t_aaaa,
@@ -640,12 +820,17 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-/* The running lookup is the one cp's discover: asks for (interval aside). */
-static bool same_lookup(const struct dpool *dp, const struct fc_config_pool *cp)
+/* The lookups a pool asks for: its discover: or its resolve:. */
+static const struct fc_config_discover *wanted(const struct fc_config_pool *cp, bool hosts)
 {
-	const struct fc_config_discover *c = &cp->discover;
+	return hosts ? &cp->resolve : &cp->discover;
+}
+
+/* The running lookup is the one c asks for (interval aside). */
+static bool same_lookup(const struct dpool *dp, const struct fc_config_discover *c)
+{
 	char *csv = resolvers_csv(c);
-	bool same = c->type == dp->type && strcmp(c->name, dp->dns) == 0 &&
+	bool same = c->type == dp->type && str_eq(c->name, dp->dns) &&
 	            str_eq(csv, dp->servers_csv) && c->port == dp->port && c->tls == dp->tls &&
 	            c->timeout_ms == dp->timeout_ms;
 	free(csv);
@@ -672,9 +857,9 @@ static void dpool_destroy(struct dpool *dp)
 	free(dp);
 }
 
-static struct dpool *dpool_create(struct fc_discovery *d, const struct fc_config_pool *cp)
+static struct dpool *dpool_create(struct fc_discovery *d, const struct fc_config_pool *cp,
+                                  const struct fc_config_discover *c)
 {
-	const struct fc_config_discover *c = &cp->discover;
 	struct dpool *dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return NULL;
@@ -689,9 +874,9 @@ static struct dpool *dpool_create(struct fc_discovery *d, const struct fc_config
 	dp->next_lookup.cb = on_next_lookup;
 	dp->ares_tmo.cb = on_ares_timeout;
 	dp->pool = strdup(cp->name);
-	dp->dns = strdup(c->name);
+	dp->dns = c->name ? strdup(c->name) : NULL;
 	dp->servers_csv = resolvers_csv(c);
-	if (!dp->pool || !dp->dns || (c->n_resolvers && !dp->servers_csv))
+	if (!dp->pool || (c->name && !dp->dns) || (c->n_resolvers && !dp->servers_csv))
 		goto fail;
 	dp->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (dp->epfd < 0)
@@ -754,21 +939,43 @@ void fc_discovery_destroy(struct fc_discovery *d)
 	free(d);
 }
 
-static struct dpool *find_dpool(const struct fc_discovery *d, const char *pool)
+static struct dpool *find_dpool(const struct fc_discovery *d, const char *pool, bool hosts)
 {
 	for (struct dpool *dp = d->pools; dp; dp = dp->next)
-		if (strcmp(dp->pool, pool) == 0)
+		if ((dp->type == FC_DISCOVER_HOSTS) == hosts && strcmp(dp->pool, pool) == 0)
 			return dp;
 	return NULL;
+}
+
+/* resolve: next's servers written with a host name that the running pool
+ * has under the same name and URL keep the address they have there, so the
+ * new runtime takes them over without waiting for a lookup. */
+static void carry_hosts(const struct fc_discovery *d, struct fc_config_pool *cp)
+{
+	struct fc_rt_pool *p = d->live.rt ? fc_runtime_pool_named(d->live.rt, cp->name) : NULL;
+	for (size_t k = 0; p && k < cp->n_servers; k++) {
+		struct fc_config_server *cs = &cp->servers[k];
+		struct fc_server *srv = cs->resolve ? fc_pool_find(p->pool, cs->name) : NULL;
+		struct fc_rt_server *rs = srv ? fc_server_user(srv) : NULL;
+		if (rs && strcmp(rs->url, cs->url) == 0) {
+			cs->addr = rs->addr;
+			cs->addr_len = rs->addr_len;
+		}
+		if (srv)
+			fc_server_unref(srv);
+	}
 }
 
 int fc_discovery_carry(struct fc_discovery *d, struct fc_config *next)
 {
 	for (size_t i = 0; d && i < next->n_pools; i++) {
 		struct fc_config_pool *cp = &next->pools[i];
-		struct dpool *dp =
-		        cp->discover.type != FC_DISCOVER_NONE ? find_dpool(d, cp->name) : NULL;
-		if (!dp || !same_lookup(dp, cp))
+		if (cp->resolve.type != FC_DISCOVER_NONE)
+			carry_hosts(d, cp);
+		struct dpool *dp = cp->discover.type != FC_DISCOVER_NONE
+		                           ? find_dpool(d, cp->name, false)
+		                           : NULL;
+		if (!dp || !same_lookup(dp, &cp->discover))
 			continue;
 		for (size_t k = 0; k < dp->n_cur; k++) {
 			const struct cur *c = &dp->cur[k];
@@ -800,24 +1007,34 @@ void fc_discovery_update(struct fc_discovery *d, const struct fc_live *l)
 	/* lookups the configuration no longer has, or asks for differently */
 	for (struct dpool **pp = &d->pools; *pp;) {
 		struct dpool *dp = *pp;
+		bool hosts = dp->type == FC_DISCOVER_HOSTS;
 		const struct fc_config_pool *cp = fc_config_pool_find(cfg, dp->pool);
-		if (cp && cp->discover.type != FC_DISCOVER_NONE && same_lookup(dp, cp)) {
-			dp->interval_ms = cp->discover.interval_ms;
-			/* what was draining stayed in the old runtime */
+		const struct fc_config_discover *c = cp ? wanted(cp, hosts) : NULL;
+		if (c && c->type != FC_DISCOVER_NONE && same_lookup(dp, c)) {
+			dp->interval_ms = c->interval_ms;
+			/* what was draining stayed in the old runtime; resolve: the names
+			 * the file no longer has are forgotten */
 			size_t w = 0;
-			for (size_t i = 0; i < dp->n_cur; i++)
-				if (!dp->cur[i].draining)
+			for (size_t i = 0; i < dp->n_cur; i++) {
+				long k = hosts ? fc_config_server_index(cp, dp->cur[i].name) : 0;
+				if (!dp->cur[i].draining && k >= 0 &&
+				    (!hosts || cp->servers[k].resolve))
 					dp->cur[w++] = dp->cur[i];
+			}
 			dp->n_cur = w;
+			if (hosts && !dp->busy)
+				schedule(dp, 0); /* names new to the file resolve now */
 			pp = &dp->next;
 			continue;
 		}
 		*pp = dp->next;
 		dpool_destroy(dp);
 	}
-	for (size_t i = 0; i < cfg->n_pools; i++) {
-		const struct fc_config_pool *cp = &cfg->pools[i];
-		if (cp->discover.type == FC_DISCOVER_NONE || find_dpool(d, cp->name))
+	for (size_t i = 0; i < 2 * cfg->n_pools; i++) {
+		const struct fc_config_pool *cp = &cfg->pools[i / 2];
+		bool hosts = i % 2;
+		const struct fc_config_discover *c = wanted(cp, hosts);
+		if (c->type == FC_DISCOVER_NONE || find_dpool(d, cp->name, hosts))
 			continue;
 		if (!d->inited) {
 			int st = ares_library_init(ARES_LIB_INIT_ALL);
@@ -827,31 +1044,51 @@ void fc_discovery_update(struct fc_discovery *d, const struct fc_live *l)
 			}
 			d->inited = true;
 		}
-		struct dpool *dp = dpool_create(d, cp);
+		struct dpool *dp = dpool_create(d, cp, c);
 		if (!dp) {
-			fc_error("discover: pool %s: cannot start looking up %s", cp->name,
-			         cp->discover.name);
+			fc_error("%s: pool %s: cannot start looking up %s",
+			         hosts ? "resolve" : "discover", cp->name,
+			         hosts ? "its servers' host names" : c->name);
 			continue;
 		}
 		dp->next = d->pools;
 		d->pools = dp;
-		fc_info("discover: pool %s: servers from %s records of %s, at least every %u ms",
-		        cp->name, type_name(cp->discover.type), cp->discover.name,
-		        cp->discover.interval_ms);
+		if (hosts)
+			fc_info("resolve: pool %s: servers' host names looked up at least every %u "
+			        "ms",
+			        cp->name, c->interval_ms);
+		else
+			fc_info("discover: pool %s: servers from %s records of %s, at least every "
+			        "%u ms",
+			        cp->name, type_name(c->type), c->name, c->interval_ms);
 		schedule(dp, 0);
 	}
 }
 
-bool fc_discovery_info(const struct fc_discovery *d, const char *pool,
+bool fc_discovery_info(const struct fc_discovery *d, const char *pool, bool resolve,
                        struct fc_discovery_info *out)
 {
-	const struct dpool *dp = d ? find_dpool(d, pool) : NULL;
+	const struct dpool *dp = d ? find_dpool(d, pool, resolve) : NULL;
 	if (!dp)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->dns = dp->dns;
 	out->type = type_name(dp->type);
 	out->servers = n_serving(dp);
+	if (resolve) {
+		struct fc_rt_pool *p =
+		        d->live.rt ? fc_runtime_pool_named(d->live.rt, dp->pool) : NULL;
+		out->servers = 0;
+		for (size_t i = 0; p && i < p->cfg->n_servers; i++) {
+			const struct fc_config_server *cs = &p->cfg->servers[i];
+			struct fc_server *srv =
+			        cs->resolve ? fc_pool_find(p->pool, cs->name) : NULL;
+			out->names += cs->resolve;
+			out->servers += srv != NULL;
+			if (srv)
+				fc_server_unref(srv);
+		}
+	}
 	out->ok = dp->ok;
 	out->empty = dp->empty;
 	out->failed = dp->failed;

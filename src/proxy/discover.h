@@ -4,8 +4,11 @@
  * with each answer through live.h: new records are added, changed weights and
  * priorities (backup tiers) updated in place, vanished records drained and
  * removed once idle. A failed lookup, or one that finds no record, keeps the
- * servers of the last answer. Nothing here runs on a worker, and
- * no request waits for DNS. Thread: control. */
+ * servers of the last answer. And pools with resolve: whose servers'
+ * url: hosts are names: each looked up the same way, the server put in the
+ * pool at its first address and replaced when the address changes; a name
+ * that fails keeps its last address. Nothing here runs on a worker, and no
+ * request waits for DNS. Thread: control. */
 #ifndef FC_PROXY_DISCOVER_H
 #define FC_PROXY_DISCOVER_H
 
@@ -37,17 +40,21 @@ void fc_discovery_update(struct fc_discovery *d, const struct fc_live *l);
 /* How a pool's discovery goes, for the admin API, the metrics and the status
  * page. */
 struct fc_discovery_info {
-	const char *dns;            /* the name looked up */
-	const char *type;           /* "srv", "a", "aaaa" */
-	size_t servers;             /* in the pool from DNS now (draining ones not counted) */
+	const char *dns;            /* the name looked up; resolve: NULL */
+	const char *type;           /* "srv", "a", "aaaa"; resolve: "hosts" */
+	size_t servers;             /* in the pool from DNS now (draining ones not counted);
+	                               resolve: the named servers that have an address */
+	size_t names;               /* resolve: the servers written with a host name */
 	uint64_t ok, empty, failed; /* lookups: answered, answered with no record, failed */
 	const char *last_result;    /* "ok", "empty", "failed" or "pending" (none yet) */
 	const char *last_error;     /* the last failure's reason, "" when none */
 	uint64_t last_ok_ns;        /* monotonic time of the last answer, 0: none */
 };
-/* False when the pool has no discover:. The strings live until the next
- * lookup ends or the discovery changes (control thread). */
-bool fc_discovery_info(const struct fc_discovery *d, const char *pool,
+/* The pool's discover: (resolve false) or resolve: lookups; false when it
+ * has none. The strings live until the next lookup ends or the discovery
+ * changes (control thread). A resolve: lookup is ok when every name
+ * resolved, failed otherwise (last_error: the first name that did not). */
+bool fc_discovery_info(const struct fc_discovery *d, const char *pool, bool resolve,
                        struct fc_discovery_info *out);
 
 #endif

@@ -139,6 +139,8 @@ static int build_server(struct fc_runtime *rt, struct fc_rt_pool *p, struct fc_r
                         const struct fc_config_server *cs, uint64_t now, char *err, size_t errlen)
 {
 	const struct fc_config_pool *cp = p->cfg;
+	if (cs->resolve && cs->addr_len == 0)
+		return 0; /* a host name not resolved yet: discover.c adds it when it is */
 	struct fc_server *old = prev_server(pp, cs);
 	struct fc_rt_server *rs = old ? fc_server_user(old) : NULL;
 	int rc = -ENOMEM;
