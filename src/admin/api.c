@@ -9,6 +9,7 @@
 
 #include "admin/admin_internal.h"
 #include "core/log.h"
+#include "core/sock.h"
 #include "health/health.h"
 #include "proxy/discover.h"
 #include "proxy/glimit.h"
@@ -72,6 +73,10 @@ static void write_server(struct fc_admin *a, struct fc_json *j, const struct fc_
 	fc_json_obj(j);
 	fc_json_kstr(j, "name", name);
 	fc_json_kstr(j, "url", fc_server_address(srv));
+	char addr[64] = "";
+	if (rs)
+		fc_sock_format((const struct sockaddr *)&rs->addr, addr, sizeof(addr));
+	fc_json_kstr(j, "address", addr); /* what is connected to (the URL's host resolved) */
 	fc_json_kstr(j, "state", fc_admin_server_states[st.state]);
 	fc_json_kstr(j, "admin_state",
 	             fc_admin_state_name(o && o->has_state ? o->state : FC_ADMIN_READY));
@@ -128,6 +133,41 @@ static void unref_all(struct fc_server **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		fc_server_unref(v[i]);
 	free(v);
+}
+
+/* A pool's "resolve" (its servers' host names) or "discover" (its DNS
+ * name) object, or null when the pool has none. */
+static void write_discovery(struct fc_admin *a, struct fc_json *j, const struct fc_rt_pool *p,
+                            bool resolve)
+{
+	struct fc_discovery_info di;
+	fc_json_key(j, resolve ? "resolve" : "discover");
+	if (!fc_discovery_info(a->hooks.discovery, p->cfg->name, resolve, &di)) {
+		fc_json_null(j);
+		return;
+	}
+	fc_json_obj(j);
+	if (resolve) {
+		fc_json_kuint(j, "names", di.names);
+		fc_json_kuint(j, "resolved", di.servers);
+	} else {
+		fc_json_kstr(j, "dns", di.dns);
+		fc_json_kstr(j, "type", di.type);
+		fc_json_kuint(j, "servers", di.servers);
+	}
+	fc_json_kstr(j, "last_result", di.last_result);
+	fc_json_kstr(j, "last_error", di.last_error);
+	if (di.last_ok_ns) {
+		write_time(j, "last_answer", fc_admin_wall(di.last_ok_ns));
+	} else {
+		fc_json_key(j, "last_answer");
+		fc_json_null(j);
+	}
+	fc_json_kuint(j, "lookups_ok", di.ok);
+	if (!resolve)
+		fc_json_kuint(j, "lookups_empty", di.empty);
+	fc_json_kuint(j, "lookups_failed", di.failed);
+	fc_json_obj_end(j);
 }
 
 static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool *p,
@@ -200,28 +240,8 @@ static void write_pool(struct fc_admin *a, struct fc_json *j, struct fc_rt_pool 
 	} else {
 		fc_json_null(j);
 	}
-	fc_json_key(j, "discover");
-	struct fc_discovery_info di;
-	if (fc_discovery_info(a->hooks.discovery, p->cfg->name, &di)) {
-		fc_json_obj(j);
-		fc_json_kstr(j, "dns", di.dns);
-		fc_json_kstr(j, "type", di.type);
-		fc_json_kuint(j, "servers", di.servers);
-		fc_json_kstr(j, "last_result", di.last_result);
-		fc_json_kstr(j, "last_error", di.last_error);
-		if (di.last_ok_ns) {
-			write_time(j, "last_answer", fc_admin_wall(di.last_ok_ns));
-		} else {
-			fc_json_key(j, "last_answer");
-			fc_json_null(j);
-		}
-		fc_json_kuint(j, "lookups_ok", di.ok);
-		fc_json_kuint(j, "lookups_empty", di.empty);
-		fc_json_kuint(j, "lookups_failed", di.failed);
-		fc_json_obj_end(j);
-	} else {
-		fc_json_null(j);
-	}
+	write_discovery(a, j, p, true);
+	write_discovery(a, j, p, false);
 	fc_json_key(j, "servers");
 	fc_json_arr(j);
 	for (size_t i = 0; i < n; i++)

@@ -408,7 +408,7 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	       "and failed: the servers of the last answer stay).");
 	for (size_t i = 0; i < sn.np; i++) {
 		struct fc_discovery_info di;
-		if (!fc_discovery_info(a->hooks.discovery, sn.p[i].name, &di))
+		if (!fc_discovery_info(a->hooks.discovery, sn.p[i].name, false, &di))
 			continue;
 		const uint64_t n[3] = {di.ok, di.empty, di.failed};
 		static const char *const results[3] = {"ok", "empty", "failed"};
@@ -422,10 +422,36 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	       "Servers of the pool that DNS brought (draining ones not counted).");
 	for (size_t i = 0; i < sn.np; i++) {
 		struct fc_discovery_info di;
-		if (!fc_discovery_info(a->hooks.discovery, sn.p[i].name, &di))
+		if (!fc_discovery_info(a->hooks.discovery, sn.p[i].name, false, &di))
 			continue;
 		series(o, "fulcrum_discovery_servers", sn.p[i].name, NULL);
 		fc_json_printf(o, "} %zu\n", di.servers);
+	}
+	/* pools whose servers' host names are resolved at run time (resolve:) */
+	family(o, "fulcrum_resolve_lookups_total", "counter",
+	       "Rounds of lookups of a pool's servers' host names (resolve:), by result (ok: "
+	       "every name resolved; failed: one did not and kept its last address).");
+	for (size_t i = 0; i < sn.np; i++) {
+		struct fc_discovery_info di;
+		if (!fc_discovery_info(a->hooks.discovery, sn.p[i].name, true, &di))
+			continue;
+		const uint64_t n[2] = {di.ok, di.failed};
+		static const char *const results[2] = {"ok", "failed"};
+		for (int k = 0; k < 2; k++) {
+			series(o, "fulcrum_resolve_lookups_total", sn.p[i].name, NULL);
+			fc_json_printf(o, ",result=\"%s\"} %llu\n", results[k],
+			               (unsigned long long)n[k]);
+		}
+	}
+	family(o, "fulcrum_resolve_unresolved_servers", "gauge",
+	       "Servers of the pool written with a host name that has not resolved yet (not "
+	       "in the pool).");
+	for (size_t i = 0; i < sn.np; i++) {
+		struct fc_discovery_info di;
+		if (!fc_discovery_info(a->hooks.discovery, sn.p[i].name, true, &di))
+			continue;
+		series(o, "fulcrum_resolve_unresolved_servers", sn.p[i].name, NULL);
+		fc_json_printf(o, "} %zu\n", di.names - di.servers);
 	}
 	family(o, "fulcrum_pool_queue_length", "gauge",
 	       "Requests waiting in the pool's queue for a server slot (or for the pool to "
