@@ -87,11 +87,11 @@ def who(port, n, path="/"):
     return collections.Counter(h.get(port, "%s?i=%d" % (path, i)).header("X-Echo-Name") for i in range(n))
 
 
-SERVER_KEYS = {"name", "url", "state", "admin_state", "removing", "reason", "since", "weight",
+SERVER_KEYS = {"name", "url", "address", "state", "admin_state", "removing", "reason", "since", "weight",
                "effective_weight", "tier", "active", "max_conns", "idle", "requests", "failures", "latency_p50_ms",
                "latency_p99_ms", "last_check"}
 POOL_KEYS = {"name", "algorithm", "status", "detail", "started", "uptime", "latency",
-             "requests_by_protocol", "queue", "wake", "discover", "servers"}
+             "requests_by_protocol", "queue", "wake", "discover", "resolve", "servers"}
 
 
 @h.test
