@@ -7,6 +7,7 @@ last address while the resolver is down, and a reload keeps the servers
 without waiting for DNS. The admin API, /metrics and the log report it."""
 import os
 import signal
+import threading
 import time
 
 import harness as h
@@ -109,10 +110,24 @@ def names_resolve_move_and_keep_their_address():
     h.check("api-2.app.test resolves again" in f.stderr_text(), "the recovery is logged")
     h.eq(pool(f)["resolve"]["resolved"], 2, "both resolved")
 
-    # api-1 moves to 127.0.0.2: the server is replaced, requests follow
+    # api-1 moves to 127.0.0.2 while a request is in flight on each server:
+    # the server is replaced, the request finishes, new requests follow
+    out = []
+
+    def slow():
+        out.append(h.request(f.port, "GET", "/sleep/3000", timeout=10 * h.SLOW))
+    slows = [threading.Thread(target=slow) for _ in range(2)]
+    for t in slows:
+        t.start()
+        time.sleep(0.1)
     dns.set(a=[("api-1.app.test", "127.0.0.2"), ("api-2.app.test", "127.0.0.1")])
     wait_for("api-1 at its new address",
              lambda: servers(f)[n1]["address"] == "127.0.0.2:%d" % one.port)
+    h.check(all(t.is_alive() for t in slows), "the move came while the requests were in flight")
+    for t in slows:
+        t.join()
+    h.eq(sorted((r.status, r.header("x-echo-name")) for r in out), [(200, "one"), (200, "two")],
+         "the request in flight on the old address finishes there")
     h.eq(names(f, 8), {"moved": 4, "two": 4}, "requests go to the new address")
     h.check("api-1.app.test moved from 127.0.0.1:%d to 127.0.0.2:%d" % (one.port, one.port)
             in f.stderr_text(), "the move is logged")
