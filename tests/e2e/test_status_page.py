@@ -8,7 +8,7 @@ the page asks nothing of any other origin; with a token its buttons drain,
 ready and re-weight through PATCH, and a refused change shows the API's error;
 a fulcrum that stops answering brings up 'Connection lost — retrying'; with
 cluster.redis one line shows the Redis state (up, then down once it is
-killed).
+killed); a pool's discover: and resolve: lookups show in its facts.
 Screenshots go to <build>/test-artifacts/ (printed)."""
 import base64
 import hashlib
@@ -362,6 +362,33 @@ def dns_discovery_on_the_page():
     h.check("DNS a app.test: 0 servers, last lookup failed (" in facts, "the facts: %r" % facts)
     h.eq(api(aport)[0]["discover"]["last_result"], "failed", "the API agrees")
     h.eq(h.get(f.port, "/").status, 200, "the written server serves")
+    h.eq(problems(b), [], "script errors, console errors, CSP violations")
+
+
+@h.test(timeout=60)
+def resolve_on_the_page():
+    """A pool with resolve: whose resolver does not answer: a server written by
+    host name stays out, the pool's facts say why, the written IP serves."""
+    dead = h.refused_port()
+    e = h.Echo(name="r-0")
+    port, aport = h.free_port(), h.free_port()
+    while aport == port:
+        aport = h.free_port()
+    text = h.config(port, [e, ("http://nowhere.app.test:%d" % e.port, "nowhere", 1)],
+                    pool_extra={"resolve": "{resolvers: [127.0.0.1:%d], timeout: 100ms}" % dead},
+                    top_extra="state_dir: %s\nadmin: {listen: 127.0.0.1:%d}"
+                    % (os.path.join(h.tmpdir(), "state"), aport))
+    f = h.Fulcrum.from_config(text, port=port, env={"FULCRUM_ADMIN_TOKEN": TOKEN})
+    h.check(h.wait_port(aport, 10, f.proc), "the admin listener: %s" % f.stderr_text()[-2000:])
+    b = open_page(aport)
+    facts = b.wait("%s.includes('last lookup failed') && %s" % (FACTS_JS, FACTS_JS), 10,
+                   "the failed lookup in the pool's facts")
+    h.check("host names: 0/1 resolved, last lookup failed (nowhere.app.test: " in facts,
+            "the facts: %r" % facts)
+    pool = api(aport)[0]
+    h.eq((pool["resolve"]["names"], pool["resolve"]["resolved"]), (1, 0), "the API agrees")
+    h.eq([s["name"] for s in pool["servers"]], ["r-0"], "the unresolved server is not in the pool")
+    h.eq(h.get(f.port, "/").status, 200, "the written address serves")
     h.eq(problems(b), [], "script errors, console errors, CSP violations")
 
 
