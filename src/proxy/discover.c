@@ -332,15 +332,17 @@ static void place_host(struct dpool *dp, struct fc_rt_pool *p, const struct fc_c
 	}
 	char was[URL_LEN] = "";
 	enum fc_admin_state state = t->admin_state;
+	struct fc_config_server cs = *t; /* borrowed strings: fc_live_add copies them */
 	if (srv) {
-		/* in-flight requests finish on the old address; new ones go to the new */
+		/* in-flight requests finish on the old address; new ones go to the
+		 * new, with the weight and drain the admin API may have set */
 		fc_sock_format((const struct sockaddr *)&rs->addr, was, sizeof(was));
 		if (fc_server_state(srv) == FC_SERVER_DRAINING)
 			state = FC_ADMIN_DRAIN;
+		cs.weight = fc_server_weight(srv);
 		fc_live_remove(&dp->d->live, p, srv);
 		fc_server_unref(srv);
 	}
-	struct fc_config_server cs = *t; /* borrowed strings: fc_live_add copies them */
 	cs.addr = f->addr;
 	cs.addr_len = f->addr_len;
 	char err[600];

@@ -5,6 +5,7 @@ start do not need the names; a server enters the pool once its name
 resolves, moves when its address changes (requests follow it), keeps its
 last address while the resolver is down, and a reload keeps the servers
 without waiting for DNS. The admin API, /metrics and the log report it."""
+import json
 import os
 import signal
 import threading
@@ -43,6 +44,13 @@ def api(f, path):
     r = h.request(f.admin, "GET", path, headers=[("Authorization", "Bearer " + TOKEN)])
     h.eq(r.status, 200, "GET %s" % path)
     return r
+
+
+def patch(f, name, body):
+    r = h.request(f.admin, "PATCH", "/api/pools/web/servers/" + name,
+                  headers=[("Authorization", "Bearer " + TOKEN), ("Content-Type", "application/json")],
+                  body=json.dumps(body).encode())
+    h.eq(r.status, 200, "PATCH %s %r: %s" % (name, body, r.body))
 
 
 def pool(f):
@@ -120,10 +128,13 @@ def names_resolve_move_and_keep_their_address():
     for t in slows:
         t.start()
         time.sleep(0.1)
+    patch(f, n1, {"weight": 3})  # set through the admin API: kept by the move
     dns.set(a=[("api-1.app.test", "127.0.0.2"), ("api-2.app.test", "127.0.0.1")])
     wait_for("api-1 at its new address",
              lambda: servers(f)[n1]["address"] == "127.0.0.2:%d" % one.port)
     h.check(all(t.is_alive() for t in slows), "the move came while the requests were in flight")
+    h.eq(servers(f)[n1]["weight"], 3, "the moved server keeps the weight the API set")
+    patch(f, n1, {"weight": 1})
     for t in slows:
         t.join()
     h.eq(sorted((r.status, r.header("x-echo-name")) for r in out), [(200, "one"), (200, "two")],
