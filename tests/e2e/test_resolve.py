@@ -23,12 +23,12 @@ def start(dns, servers):
     with open(os.path.join(d, "token"), "w") as f:
         f.write(TOKEN + "\n")
     text = ("workers: 2\nshutdown_grace: 2s\nlog: {level: info, error: stderr, access: off}\n"
-            "admin: {listen: 127.0.0.1:%d, token_file: %s}\n"
+            "state_dir: %s\nadmin: {listen: 127.0.0.1:%d, token_file: %s}\n"
             "listeners:\n  - {name: web, address: 127.0.0.1:%d, routes: [{pool: web}]}\n"
             "pools:\n  web:\n    connect_timeout: 2s\n    retries: 0\n"
             "    resolve: {resolvers: [127.0.0.1:%d], interval: 30s, timeout: 300ms}\n"
             "    servers:\n%s"
-            % (admin, os.path.join(d, "token"), port, dns.port,
+            % (os.path.join(d, "state"), admin, os.path.join(d, "token"), port, dns.port,
                "".join("      - %s\n" % s for s in servers)))
     path = h.write_file(text)
     r = h.run_fulcrum(["-c", path, "--check"])
