@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "admin/json.h"
+#include "core/file.h"
 #include "proxy/state.h"
 
 #define MAX_JOURNAL_SIZE (16u << 20)
@@ -559,23 +560,9 @@ int fc_journal_load(const char *dir, struct fc_journal *out, char *err, size_t e
 	return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int fc_journal_save(const char *dir, const struct fc_journal *j, char *err, size_t errlen)
 {
-	char path[4200], tmp[4200];
+	char path[4200];
 	if (!dir) {
 		snprintf(err, errlen,
 		         "journal: no writable state directory (state_dir or a "
@@ -583,7 +570,6 @@ int fc_journal_save(const char *dir, const struct fc_journal *j, char *err, size
 		return -EROFS;
 	}
 	path_of(dir, FC_JOURNAL_FILE, path, sizeof(path));
-	path_of(dir, FC_JOURNAL_FILE ".tmp", tmp, sizeof(tmp));
 	int rc = fc_state_mkdir(dir, 0750);
 	if (rc < 0) {
 		snprintf(err, errlen, "journal %s: cannot create the state directory %s: %s", path,
@@ -595,45 +581,11 @@ int fc_journal_save(const char *dir, const struct fc_journal *j, char *err, size
 		snprintf(err, errlen, "journal %s: out of memory", path);
 		return -ENOMEM;
 	}
-	const char *step = "open";
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	step = "write";
-	rc = write_all(fd, text, strlen(text));
-	if (rc == 0) {
-		step = "fsync";
-		rc = fsync(fd) < 0 ? -errno : 0;
-	}
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
-		goto fail;
-	}
-	step = "rename";
-	if (rename(tmp, path) < 0) {
-		rc = -errno;
-		unlink(tmp);
-		goto fail;
-	}
-	/* the rename itself must reach the disk */
-	step = "fsync of the directory";
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
-		rc = -errno;
-	if (dfd >= 0)
-		close(dfd);
+	const char *step;
+	rc = fc_file_replace(path, text, strlen(text), 0640, true, &step);
+	free(text);
 	if (rc < 0)
-		goto fail;
-	free(text);
-	return 0;
-fail:
-	free(text);
-	snprintf(err, errlen, "journal %s: %s: %s", step[0] == 'o' ? tmp : path, step,
-	         strerror(-rc));
+		snprintf(err, errlen, "journal %s: %s: %s", path, step, strerror(-rc));
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "health/health.h"
 #include "proxy/control.h"
@@ -372,18 +373,13 @@ static void write_reload_answer(struct control *ctl, int token, int rc, const ch
 	const char *pid_file = ctl->cfg->pid_file;
 	if (!pid_file || !token)
 		return;
-	char path[4096], tmp[4200];
+	char path[4096], text[4200];
 	snprintf(path, sizeof(path), "%s.reload", pid_file);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		fc_warn("reload: cannot write %s: %s", tmp, strerror(errno));
-		return;
-	}
-	fprintf(f, "%d %s%s%s\n", token, rc == 0 ? "ok" : "failed", rc == 0 ? "" : ": ",
-	        rc == 0 ? "" : err);
-	if (fclose(f) != 0 || rename(tmp, path) < 0)
-		fc_warn("reload: cannot write %s: %s", path, strerror(errno));
+	int n = snprintf(text, sizeof(text), "%d %s%s%.4000s\n", token, rc == 0 ? "ok" : "failed",
+	                 rc == 0 ? "" : ": ", rc == 0 ? "" : err);
+	int wrc = fc_file_replace(path, text, (size_t)n, 0644, false, NULL);
+	if (wrc < 0)
+		fc_warn("reload: cannot write %s: %s", path, strerror(-wrc));
 }
 
 /* ---------------------------------------------------------------- watch */
@@ -486,12 +482,11 @@ static void write_pid_file(struct control *ctl)
 	const char *path = ctl->cfg->pid_file;
 	if (!path)
 		return;
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) < 0)
-		fc_error("pid_file: cannot write %s: %s", path, strerror(errno));
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	int rc = fc_file_replace(path, text, (size_t)n, 0644, false, NULL);
+	if (rc < 0)
+		fc_error("pid_file: cannot write %s: %s", path, strerror(-rc));
 }
 
 int fc_control_run(struct fc_config *cfg, uint32_t n_workers, const struct fc_control_source *src)

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/log.h"
 
 static char state_dir[4096];
@@ -55,6 +57,26 @@ static int candidates(const struct fc_config *cfg, char out[3][4096])
 	return n;
 }
 
+/* One running fulcrum per state directory: a lock on dir/lock, held until
+ * exit; a second process sharing it is warned (their admin API changes would
+ * overwrite each other's journal, and their sticky secrets may differ). */
+static void claim(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return; /* kept open: the lock lasts as long as the process */
+	if (errno == EWOULDBLOCK)
+		fc_warn("state_dir: %s is in use by another running fulcrum; give each instance "
+		        "its own (docs/cluster.md): admin API changes made on one overwrite the "
+		        "other's journal",
+		        dir);
+	close(fd);
+}
+
 const char *fc_state_dir(const struct fc_config *cfg)
 {
 	if (resolved)
@@ -66,6 +88,7 @@ const char *fc_state_dir(const struct fc_config *cfg)
 		if (!usable(cand[i]))
 			continue;
 		snprintf(state_dir, sizeof(state_dir), "%.4095s", cand[i]);
+		claim(state_dir);
 		if (i > 0)
 			fc_warn("state_dir: %s cannot be written; keeping state in %s",
 			        cfg->state_dir, state_dir);
@@ -109,23 +132,11 @@ int fc_state_sticky_secret(const struct fc_config *cfg, uint8_t out[32])
 	}
 	if (getrandom(out, 32, 0) != 32)
 		return -EIO;
-	char tmp[4300];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok = fd >= 0 && write(fd, out, 32) == 32 && fsync(fd) == 0;
-	int e = errno;
-	if (fd >= 0 && close(fd) < 0 && ok) {
-		ok = false;
-		e = errno;
-	}
-	if (ok && rename(tmp, path) < 0) {
-		ok = false;
-		e = errno;
-	}
-	if (!ok) {
+	int rc = fc_file_replace(path, out, 32, 0600, true, NULL);
+	if (rc < 0) {
 		fc_warn("%s: cannot write: %s; sticky cookies last for this process only", path,
-		        strerror(e));
-		return -e;
+		        strerror(-rc));
+		return rc;
 	}
 	return 0;
 }
