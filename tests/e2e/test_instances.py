@@ -19,7 +19,8 @@ KEYS = 1000
 
 
 class Instance:
-    def __init__(self, backends, algorithm, pool_extra=None, client=None, state_secret=None):
+    def __init__(self, backends, algorithm, pool_extra=None, client=None, state_secret=None,
+                 state_dir=None):
         d = h.tmpdir()
         if state_secret:  # the state directory's secret, copied in before the start
             os.makedirs(os.path.join(d, "state"), mode=0o750)
@@ -30,7 +31,7 @@ class Instance:
         with open(os.path.join(d, "token"), "w") as f:
             f.write(TOKEN + "\n")
         top = "state_dir: %s\nadmin: {listen: 127.0.0.1:%d, token_file: %s}" % (
-            os.path.join(d, "state"), self.admin, os.path.join(d, "token"))
+            state_dir or os.path.join(d, "state"), self.admin, os.path.join(d, "token"))
         text = h.config(self.port, backends, algorithm=algorithm, workers=2, pool_extra=pool_extra,
                         client=client, top_extra=top)
         self.path = h.write_file(text)
@@ -194,6 +195,38 @@ def without_a_shared_secret_cookies_stay_local():
     h.eq(r.returncode, 0, "still a valid configuration")
     h.check("sticky cookies will not be shared with other instances" in r.stderr,
             "--check warns: %r" % r.stderr)
+
+
+@h.test(timeout=60)
+def a_shared_state_dir_is_warned_and_its_journal_stays_whole():
+    """Two instances given one state_dir: the second says so at start; admin
+    API changes made on both at once all succeed (each journal write has a
+    temporary file of its own) and the journal left is whole JSON."""
+    import json
+    import threading
+    bs = [h.Echo(name="sd-%d" % i) for i in range(2)]
+    shared = os.path.join(h.tmpdir(), "state")
+    a = Instance(bs, "round_robin", state_dir=shared)
+    b = Instance(bs, "round_robin", state_dir=shared)
+    b.f.wait_for_log("state_dir: %s is in use by another running fulcrum" % shared,
+                     timeout=5 * h.SLOW)
+    h.check("in use by another" not in a.f.stderr_text(), "the first instance is not warned")
+    statuses = []
+
+    def storm(inst):
+        for i in range(40):
+            r = inst.call("PATCH", "/api/pools/web/servers/sd-%d" % (i % 2), {"weight": 1 + i % 5})
+            statuses.append((r.status, r.body[:200]))
+    ts = [threading.Thread(target=storm, args=(inst,)) for inst in (a, b)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    bad = [x for x in statuses if x[0] != 200]
+    h.eq((len(statuses), bad), (80, []), "every PATCH on both instances succeeds")
+    with open(os.path.join(shared, "journal.json")) as f:
+        json.load(f)
+    h.eq(sorted(n for n in os.listdir(shared) if n.endswith(".tmp")), [], "no temporary file left")
 
 
 h.main()
