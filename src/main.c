@@ -105,11 +105,11 @@ static void resolve_report(const struct fc_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_pools; i++) {
 		const struct fc_config_pool *p = &cfg->pools[i];
+		if (p->resolve.type == FC_DISCOVER_NONE)
+			continue;
 		size_t n = 0;
 		for (size_t k = 0; k < p->n_servers; k++)
 			n += p->servers[k].resolve;
-		if (p->resolve.type == FC_DISCOVER_NONE)
-			continue;
 		if (n)
 			fprintf(stderr,
 			        "%s: pool %s: %zu server%s with a host name: resolved at run time "

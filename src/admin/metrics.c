@@ -430,7 +430,8 @@ void fc_admin_metrics(struct fc_admin *a, struct fc_admin_resp *r)
 	/* pools whose servers' host names are resolved at run time (resolve:) */
 	family(o, "fulcrum_resolve_lookups_total", "counter",
 	       "Rounds of lookups of a pool's servers' host names (resolve:), by result (ok: "
-	       "every name resolved; failed: one did not and kept its last address).");
+	       "every name resolved; failed: one did not, and its server kept its last "
+	       "address or stayed out).");
 	for (size_t i = 0; i < sn.np; i++) {
 		struct fc_discovery_info di;
 		if (!fc_discovery_info(a->hooks.discovery, sn.p[i].name, true, &di))

@@ -576,15 +576,14 @@ int fc__cfg_parse_upstream(const char *s, struct fc_config_server *srv, bool lat
 		snprintf(why, whylen, "%s (invalid host \"%s\")", usage, host);
 		return -EINVAL;
 	}
-	if (later &&
-	    resolve(host, port, AI_NUMERICHOST, &srv->addr, &srv->addr_len, why, whylen) < 0) {
+	if (resolve(host, port, bracketed || later ? AI_NUMERICHOST : 0, &srv->addr, &srv->addr_len,
+	            why, whylen) < 0) {
+		if (!later)
+			return -EINVAL;
 		/* a name: its address comes from DNS at run time */
 		memset(&srv->addr, 0, sizeof(srv->addr));
 		srv->addr_len = 0;
 		srv->resolve = true;
-	} else if (!later && resolve(host, port, bracketed ? AI_NUMERICHOST : 0, &srv->addr,
-	                             &srv->addr_len, why, whylen) < 0) {
-		return -EINVAL;
 	}
 	srv->url = strdup(s);
 	srv->host = strdup(host);

@@ -33,6 +33,8 @@ def start(dns, servers):
     path = h.write_file(text)
     r = h.run_fulcrum(["-c", path, "--check"])
     h.eq(r.returncode, 0, "--check does not resolve the names: %s" % r.stderr)
+    h.check("pool web: %d servers with a host name: resolved at run time (resolve:), not now"
+            % len(servers) in r.stderr, "--check says so: %r" % r.stderr)
     f = h.Fulcrum(["-c", path], port=port)
     h.check(h.wait_port(admin, 10, f.proc), "the admin port listens")
     f.admin = admin
@@ -184,6 +186,14 @@ def check_reports_resolve_errors():
     r = h.run_fulcrum(["-c", path, "--check"])
     h.eq(r.returncode, 1, "--check fails")
     h.check('cannot resolve host "api.app.test"' in r.stderr, r.stderr)
+    # resolve: on a pool whose servers are all addresses: nothing to resolve, said
+    path = h.write_file("listeners: [{address: 127.0.0.1:%d, routes: [{pool: web}]}]\n"
+                        "pools:\n  web:\n    resolve: true\n"
+                        "    servers: [http://127.0.0.1:80]\n" % h.free_port())
+    r = h.run_fulcrum(["-c", path, "--check"])
+    h.eq(r.returncode, 0, "still a valid configuration")
+    h.check(":4: pool web: resolve: no server's url has a host name; nothing is resolved "
+            "(warning)" in r.stderr, r.stderr)
 
 
 h.main()
